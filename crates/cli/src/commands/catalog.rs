@@ -1,0 +1,47 @@
+//! `tessera catalog`: what features exist, who owns them, how sensitive they are.
+
+use anyhow::Result;
+
+use super::{registered_catalog, RepoArgs};
+
+/// Prints the registered feature views and features.
+pub fn run(args: &RepoArgs) -> Result<()> {
+    let (cat, version) = registered_catalog(&args.repo)?;
+    println!(
+        "Registered version {version}: {} feature views.",
+        cat.feature_views.len()
+    );
+    for v in cat.feature_views.values() {
+        let keys = cat.join_keys(v).join(", ");
+        println!(
+            "\n{}  (entities: {}; keys: {keys}; source: {}; ttl: {}; owner: {})",
+            v.name,
+            v.entities.join(", "),
+            v.source,
+            v.ttl,
+            v.owner.as_deref().unwrap_or("-")
+        );
+        if !v.tags.is_empty() {
+            let tags: Vec<String> = v.tags.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            println!("  tags: {}", tags.join(", "));
+        }
+        for f in &v.features {
+            println!(
+                "  {:<24} {:<14} {:<10} {:<12} {}",
+                f.name,
+                f.dtype.to_string(),
+                f.classification.as_str(),
+                f.placement.as_str(),
+                f.description.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if !cat.feature_services.is_empty() {
+        println!("\nFeature services:");
+        for s in cat.feature_services.values() {
+            let feats: Vec<String> = s.features.iter().map(|f| f.to_string()).collect();
+            println!("  {} (purpose {}): {}", s.name, s.purpose, feats.join(", "));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! `tessera plan` and `tessera apply`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use tessera_core::FeatureRepo;
+use tessera_offline::{check_sources, session};
+use tessera_registry::{ApplyOutcome, Registry};
+
+use super::{registry_of, RepoArgs};
+
+/// Loads and fully validates the working copy, including source schemas.
+pub async fn load_checked(args: &RepoArgs) -> Result<FeatureRepo> {
+    let repo = FeatureRepo::load(&args.repo)?;
+    let ctx = session(1);
+    check_sources(&ctx, &repo.root, &repo.catalog).await?;
+    Ok(repo)
+}
+
+/// Prints the diff against the registered version.
+pub async fn plan(args: &RepoArgs) -> Result<()> {
+    let repo = load_checked(args).await?;
+    let (reg, _) = registry_of(&args.repo)?;
+    let latest = reg.latest()?.map_or(0, |v| v.version);
+    let diff = reg.plan(&repo.catalog.definitions())?;
+    println!("Definitions are valid. Compared with registered version {latest}:");
+    print!("{diff}");
+    if diff.has_breaking() {
+        println!("Breaking changes: readers of the objects above may fail after `tessera apply`.");
+    }
+    Ok(())
+}
+
+/// Registers the working copy as a new version.
+pub async fn apply(args: &RepoArgs) -> Result<()> {
+    let repo = load_checked(args).await?;
+    let (reg, cfg) = registry_of(&args.repo)?;
+    let defs = Arc::new(repo.catalog.definitions());
+    match reg.apply(&cfg.project, &defs)? {
+        ApplyOutcome::Applied { version, diff } => {
+            let summary = diff.to_string();
+            println!(
+                "Registered version {version} of project `{}`: {}",
+                cfg.project,
+                summary.lines().last().unwrap_or("")
+            );
+        }
+        ApplyOutcome::Unchanged { version } => {
+            println!("No changes: version {version} is current.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `tessera training-set`: point-in-time-correct training data, purpose-checked and audited.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use tessera_audit::{AuditDecision, AuditLog, AuditRecord};
+use tessera_core::{Decision, FeatureRef, ReadChannel, RepoConfig};
+use tessera_offline::{write_parquet_atomic, OfflineEngine, TrainingSetRequest};
+
+use super::{local_user, registered_catalog};
+use crate::progress_bar::RowsBar;
+
+/// Arguments of `tessera training-set`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["service", "features"])))]
+pub struct TrainingSetArgs {
+    /// The feature repository (uses its latest registered version).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The spine: a Parquet (or CSV) file of entity keys, a timestamp and any labels.
+    #[arg(long)]
+    pub spine: PathBuf,
+    /// A feature service whose features to join.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Features to join: `view:feature,...` (`view:*` for all of a view).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Why the data is read; must allow every feature's classification. Defaults to the
+    /// service's purpose.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// Read as this declared consumer (it must hold the purpose). Defaults to the local user.
+    #[arg(long)]
+    pub consumer: Option<String>,
+    /// Where to write the training set (Parquet). Written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The spine's timestamp column.
+    #[arg(long, default_value = "event_timestamp")]
+    pub timestamp_column: String,
+    /// Name feature columns `feature` instead of `view__feature` (when unambiguous).
+    #[arg(long)]
+    pub short_names: bool,
+    /// Do not print a summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs `tessera training-set`.
+pub async fn run(args: &TrainingSetArgs) -> Result<()> {
+    let started = Instant::now();
+    let (catalog, version) = registered_catalog(&args.repo)?;
+    let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
+    let audit = AuditLog::new(&RepoConfig::resolve(&args.repo, &cfg.audit_log));
+
+    let (refs, service_purpose) = match &args.service {
+        Some(name) => {
+            let s = catalog.service(name)?;
+            (s.features.clone(), Some(s.purpose.clone()))
+        }
+        None => (
+            args.features
+                .iter()
+                .map(|f| FeatureRef::parse(f))
+                .collect::<Result<Vec<_>, _>>()?,
+            None,
+        ),
+    };
+    let Some(purpose) = args.purpose.clone().or(service_purpose) else {
+        bail!("name the purpose of this read with --purpose (e.g. --purpose training); declared purposes: {}",
+            catalog.purposes.keys().cloned().collect::<Vec<_>>().join(", "));
+    };
+    let features = catalog.resolve_refs(&refs)?;
+    if let Some(c) = &args.consumer {
+        catalog.consumer(c)?;
+    }
+    let consumer_name = args.consumer.clone().unwrap_or_else(local_user);
+    let mut record = AuditRecord::now("training_set", &consumer_name, &purpose);
+    record.features = features.iter().map(|f| f.to_string()).collect();
+    record.detail = Some(format!(
+        "out={} registry_version={version}",
+        args.out.display()
+    ));
+
+    if let Decision::Deny(refusals) = catalog.check_access(
+        args.consumer.as_deref(),
+        &purpose,
+        &features,
+        ReadChannel::Offline,
+    ) {
+        record.decision = AuditDecision::Deny;
+        record.reasons = refusals.iter().map(|r| r.to_string()).collect();
+        audit.append(&record)?;
+        let list: Vec<String> = refusals.iter().map(|r| format!("  - {r}")).collect();
+        bail!(
+            "refused: purpose `{purpose}` may not read {} of the requested features:\n{}\n(hint: drop those features, or use a purpose whose `allows` covers their classification; this refusal is in the audit log)",
+            refusals.len(),
+            list.join("\n")
+        );
+    }
+
+    let engine = OfflineEngine::new(&args.repo, Arc::new(catalog));
+    let req = TrainingSetRequest {
+        spine: args.spine.clone(),
+        features: features.clone(),
+        timestamp_column: args.timestamp_column.clone(),
+        short_names: args.short_names,
+    };
+    let outcome = async {
+        let prepared = engine.prepare(&req).await?;
+        let bar = Arc::new(RowsBar::new(prepared.rows_to_scan()));
+        let set = engine.run(prepared, bar.clone()).await;
+        bar.finish();
+        let set = set?;
+        let bytes = write_parquet_atomic(&set.batch, &args.out)?;
+        Ok::<_, anyhow::Error>((set, bytes))
+    }
+    .await;
+    record.latency_us = started.elapsed().as_micros() as u64;
+    let (set, bytes) = match outcome {
+        Ok(x) => x,
+        Err(e) => {
+            record.decision = AuditDecision::Error;
+            record.reasons = vec![e.to_string()];
+            audit.append(&record)?;
+            return Err(e);
+        }
+    };
+    record.rows = set.batch.num_rows() as u64;
+    audit.append(&record)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !args.quiet {
+        println!(
+            "Wrote {} rows x {} columns to {} ({:.1} MiB) in {:.2}s (registry version {version}, purpose `{purpose}`).",
+            set.batch.num_rows(),
+            set.batch.num_columns(),
+            args.out.display(),
+            bytes as f64 / 1_048_576.0,
+            seconds
+        );
+        for v in &set.views {
+            println!(
+                "  {:<20} {} of {} spine rows matched; {} source rows read",
+                v.view,
+                v.matched,
+                set.batch.num_rows(),
+                v.rows_scanned
+            );
+        }
+    }
+    Ok(())
+}

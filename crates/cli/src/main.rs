@@ -1,0 +1,101 @@
+//! `tessera`: the command-line tool of the Tessera feature platform.
+//!
+//! Every subcommand works on a feature repository (`--repo`, default `.`): a directory with
+//! `tessera.yaml` and definition files. Run `tessera demo` for a guided tour, or
+//! `tessera <command> --help` for each command.
+
+mod commands;
+mod demo_data;
+mod progress_bar;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tessera: a feature platform for personalization.
+///
+/// Declare entities, sources, feature views, purposes and consumers in YAML; register them;
+/// build point-in-time-correct training sets; every read names a purpose and is audited.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scaffold a working feature repository (config, definitions and sample data).
+    Init {
+        /// Directory to create (must be empty or absent).
+        dir: PathBuf,
+    },
+    /// Show what `apply` would change: added, changed and removed objects, breaking changes.
+    Plan(commands::RepoArgs),
+    /// Validate the definitions (including source schemas) and register a new version.
+    Apply(commands::RepoArgs),
+    /// Read the registry: `history` lists versions, `show` prints one.
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
+    /// Build a point-in-time-correct training set for a spine of (keys, timestamp, label) rows.
+    #[command(name = "training-set")]
+    TrainingSet(commands::training_set::TrainingSetArgs),
+    /// List the registered feature views and features with owner, classification and placement.
+    Catalog(commands::RepoArgs),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// Create a demo repository with generated media data and walk through Tessera.
+    Demo {
+        /// Where to create it (everything the demo writes stays inside).
+        #[arg(default_value = "tessera-demo")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Init { dir } => commands::init::run(&dir).await,
+            Command::Plan(a) => commands::plan_apply::plan(&a).await,
+            Command::Apply(a) => commands::plan_apply::apply(&a).await,
+            Command::Registry(c) => commands::registry::run(c),
+            Command::TrainingSet(a) => commands::training_set::run(&a).await,
+            Command::Catalog(a) => commands::catalog::run(&a),
+            Command::Audit(c) => commands::audit::run(c),
+            Command::Demo { dir } => commands::demo::run(&dir).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = e.source();
+            while let Some(s) = src {
+                let text = s.to_string();
+                if !e.to_string().contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                src = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,321 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::classification::{Classification, Placement};
+use crate::duration::Ttl;
+use crate::error::{Error, Result};
+use crate::feature_ref::FeatureRef;
+use crate::feature_type::FeatureType;
+
+/// The objects one definition file declares. Every list is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definitions {
+    /// What features describe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<EntityDef>,
+    /// Where raw data lives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceDef>,
+    /// Named groups of features over one source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_views: Vec<FeatureViewDef>,
+    /// Why data is read, and which classifications each reason allows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purposes: Vec<PurposeDef>,
+    /// Authenticated callers and the purposes they hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<ConsumerDef>,
+    /// The versioned feature sets models consume.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_services: Vec<FeatureServiceDef>,
+}
+
+impl Definitions {
+    /// Parses one definition file's text; `file` is used in error messages.
+    pub fn from_yaml_str(text: &str, file: &Path) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_yaml::from_str(text).map_err(|e| Error::Yaml {
+            path: file.to_path_buf(),
+            message: yaml_message(&e),
+        })
+    }
+
+    /// Reads and parses one definition file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, path)
+    }
+
+    /// Sorts every list by name, so snapshots and diffs are stable.
+    pub fn sorted(mut self) -> Self {
+        self.entities.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sources.sort_by(|a, b| a.name.cmp(&b.name));
+        self.feature_views.sort_by(|a, b| a.name.cmp(&b.name));
+        self.purposes.sort_by(|a, b| a.name.cmp(&b.name));
+        self.consumers.sort_by(|a, b| a.name.cmp(&b.name));
+        self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
+        self
+    }
+}
+
+/// Turns a serde_yaml error into a one-line message with its location and a hint.
+pub(crate) fn yaml_message(e: &serde_yaml::Error) -> String {
+    let mut msg = e.to_string();
+    if msg.contains("unknown field") {
+        msg.push_str(" (hint: check the spelling; see README.md#repository-format for the fields each object takes)");
+    }
+    msg
+}
+
+/// What features describe: a user, an item, a device. Has join keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityDef {
+    /// Unique name.
+    pub name: String,
+    /// The columns that identify one entity (usually one).
+    pub join_keys: Vec<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The kind of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceType {
+    /// Files (Parquet or CSV): one file or a directory of files.
+    Batch,
+}
+
+/// The file format of a batch source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// Where raw data lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    /// Unique name.
+    pub name: String,
+    /// `batch` (files).
+    #[serde(rename = "type")]
+    pub source_type: SourceType,
+    /// A file or directory, relative to the repository (or absolute).
+    pub path: String,
+    /// `parquet` or `csv`; inferred from the path's extension when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<SourceFormat>,
+    /// The column holding each row's event time.
+    pub timestamp_field: String,
+    /// Optional: the column that breaks ties between rows with equal event times
+    /// (the greatest wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_timestamp_field: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who to ask about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl SourceDef {
+    /// The file format: declared, or inferred from the extension.
+    pub fn resolved_format(&self) -> Option<SourceFormat> {
+        if let Some(f) = self.format {
+            return Some(f);
+        }
+        let lower = self.path.to_ascii_lowercase();
+        let trimmed = lower.trim_end_matches('/');
+        if trimmed.ends_with(".parquet") || trimmed.ends_with(".pq") {
+            Some(SourceFormat::Parquet)
+        } else if trimmed.ends_with(".csv") || trimmed.ends_with(".tsv") {
+            Some(SourceFormat::Csv)
+        } else {
+            None
+        }
+    }
+
+    /// The source path resolved against the repository root.
+    pub fn resolved_path(&self, repo_root: &Path) -> PathBuf {
+        let p = Path::new(&self.path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            repo_root.join(p)
+        }
+    }
+}
+
+/// One feature of a view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureDef {
+    /// Unique within the view.
+    pub name: String,
+    /// Declared type; the source column must hold it without loss.
+    #[serde(rename = "type")]
+    pub dtype: FeatureType,
+    /// How sensitive the values are.
+    pub classification: Classification,
+    /// Where values may live (`cloud` by default).
+    #[serde(default, skip_serializing_if = "is_default_placement")]
+    pub placement: Placement,
+    /// The source column, when it is named differently from the feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn is_default_placement(p: &Placement) -> bool {
+    *p == Placement::Cloud
+}
+
+impl FeatureDef {
+    /// The source column this feature reads.
+    pub fn source_column(&self) -> &str {
+        self.column.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A named group of features over one source and one or more entities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureViewDef {
+    /// Unique name.
+    pub name: String,
+    /// The entities whose join keys identify a row.
+    pub entities: Vec<String>,
+    /// The source's name.
+    pub source: String,
+    /// Look-back for point-in-time joins and freshness online; unlimited when left out.
+    #[serde(default)]
+    pub ttl: Ttl,
+    /// Who to ask about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Free-form labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether the view is materialised into the online store (default true).
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub online: bool,
+    /// The features.
+    pub features: Vec<FeatureDef>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl FeatureViewDef {
+    /// The feature with this name.
+    pub fn feature(&self, name: &str) -> Option<&FeatureDef> {
+        self.features.iter().find(|f| f.name == name)
+    }
+}
+
+/// Why data is read, and which classifications that reason may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeDef {
+    /// Unique name, e.g. `ranking`.
+    pub name: String,
+    /// The classifications this purpose may read.
+    pub allows: Vec<Classification>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// An authenticated caller and the purposes it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerDef {
+    /// Unique name.
+    pub name: String,
+    /// The environment variable that holds this consumer's bearer token.
+    pub token_env: String,
+    /// The purposes it may read for.
+    pub purposes: Vec<String>,
+    /// The purpose applied when a request names none (for clients that cannot send one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_purpose: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The versioned set of features one model consumes, with its purpose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureServiceDef {
+    /// Unique name, e.g. `ranker_v1`.
+    pub name: String,
+    /// The purpose the model reads for.
+    pub purpose: String,
+    /// `view:feature` references; `view:*` takes every feature of the view.
+    pub features: Vec<FeatureRef>,
+    /// Who to ask about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_refused_with_location() {
+        let err = Definitions::from_yaml_str(
+            "entities:\n  - { name: user, join_key: [user_id] }\n",
+            Path::new("f.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("f.yaml"), "{err}");
+        assert!(err.contains("join_key"), "{err}");
+    }
+
+    #[test]
+    fn format_is_inferred() {
+        let s = SourceDef {
+            name: "s".into(),
+            source_type: SourceType::Batch,
+            path: "data/x.CSV".into(),
+            format: None,
+            timestamp_field: "ts".into(),
+            created_timestamp_field: None,
+            description: None,
+            owner: None,
+        };
+        assert_eq!(s.resolved_format(), Some(SourceFormat::Csv));
+    }
+}

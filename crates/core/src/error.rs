@@ -1,0 +1,135 @@
+use std::fmt;
+use std::path::PathBuf;
+
+/// One problem found while validating definitions: where it is, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The definition file that holds the object (or `tessera.yaml`).
+    pub file: PathBuf,
+    /// The object, e.g. ``feature_view `user_stats` ``.
+    pub object: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            self.file.display(),
+            self.object,
+            self.message
+        )?;
+        if !self.hint.is_empty() {
+            write!(f, " (hint: {})", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every validation problem found in one pass, so a user fixes them all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} problem{} in the feature repository:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Errors from loading and checking definitions.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A YAML file does not parse or does not have the expected shape.
+    #[error("{path}: {message}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, with line and column.
+        message: String,
+    },
+    /// The definitions parse but are not consistent.
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    /// The repository directory has no `tessera.yaml`.
+    #[error("{dir} is not a feature repository: it has no tessera.yaml (hint: run `tessera init {dir}` or pass --repo)")]
+    NotARepo {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A feature reference is not `view:feature`.
+    #[error("`{text}` is not a feature reference: {reason} (hint: write `view:feature`, e.g. `user_stats:f0`)")]
+    BadFeatureRef {
+        /// The text given.
+        text: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A name does not resolve.
+    #[error("unknown {kind} `{name}`{hint}")]
+    Unknown {
+        /// `feature view`, `feature`, `feature service`, `purpose`, `consumer`.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// A suggestion, starting with a space, or empty.
+        hint: String,
+    },
+    /// A duration or TTL does not parse.
+    #[error("`{text}` is not a duration (hint: use a number and a unit: 90s, 15m, 1h, 7d, 2w)")]
+    BadDuration {
+        /// The text given.
+        text: String,
+    },
+    /// A feature type does not parse.
+    #[error("`{text}` is not a feature type (hint: one of int64, int32, float64, float32, bool, string, bytes, timestamp, list<int64>, list<float64>, list<string>)")]
+    BadFeatureType {
+        /// The text given.
+        text: String,
+    },
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Suggests the known names for an unknown one: ` (known: a, b, c)`.
+pub(crate) fn known_hint<'a>(known: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = known.collect();
+    names.sort_unstable();
+    if names.is_empty() {
+        " (none are declared)".to_string()
+    } else {
+        const MAX: usize = 12;
+        let more = names.len().saturating_sub(MAX);
+        names.truncate(MAX);
+        let mut s = format!(" (known: {}", names.join(", "));
+        if more > 0 {
+            s.push_str(&format!(", and {more} more"));
+        }
+        s.push(')');
+        s
+    }
+}

@@ -1,0 +1,66 @@
+//! Tessera's vocabulary: the definitions a feature repository declares, their validation,
+//! the registry model (versioned snapshots and diffs) and the policy model.
+//!
+//! A feature repository is a directory with `tessera.yaml` ([`RepoConfig`]) and definition
+//! files (`*.yaml`) that declare entities, sources, feature views, purposes, consumers and
+//! feature services ([`Definitions`]). [`FeatureRepo::load`] reads and validates them into a
+//! [`Catalog`], the checked model every other crate works from:
+//!
+//! ```text
+//!  tessera.yaml + features/*.yaml ──load──► Definitions ──validate──► Catalog
+//!                                                                  │
+//!            registry (versions, diff) ◄─────────────────────────────┤
+//!            offline engine (training sets) ◄──────────────────────────┤
+//!            policy gate (purpose × classification) ◄───────────────────┘
+//! ```
+//!
+//! This crate does no data I/O: it reads YAML files and nothing else. Schema checks against
+//! real source files live in `tessera-offline`.
+//!
+//! # Example
+//! ```
+//! use tessera_core::{Definitions, Catalog, FeatureRef};
+//! let yaml = r#"
+//! entities: [{ name: user, join_keys: [user_id] }]
+//! sources:
+//!   - { name: stats, type: batch, path: data/stats.parquet, timestamp_field: ts }
+//! feature_views:
+//!   - name: user_stats
+//!     entities: [user]
+//!     source: stats
+//!     ttl: 7d
+//!     features: [{ name: f0, type: float64, classification: personal }]
+//! purposes: [{ name: ranking, allows: [public, internal, personal] }]
+//! "#;
+//! let defs = Definitions::from_yaml_str(yaml, "inline.yaml".as_ref()).unwrap();
+//! let catalog = Catalog::build(vec![defs]).unwrap();
+//! let f = FeatureRef::parse("user_stats:f0").unwrap();
+//! assert!(catalog.feature(&f).is_ok());
+//! ```
+
+mod catalog;
+mod classification;
+mod definitions;
+mod diff;
+mod duration;
+mod error;
+mod feature_ref;
+mod feature_repo;
+mod feature_type;
+mod policy;
+mod repo_config;
+
+pub use catalog::{Catalog, ResolvedFeature};
+pub use classification::{Classification, Placement};
+pub use definitions::{
+    ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
+    SourceDef, SourceFormat, SourceType,
+};
+pub use diff::{Change, ChangeKind, DefinitionsDiff};
+pub use duration::Ttl;
+pub use error::{Error, Result, ValidationError, ValidationErrors};
+pub use feature_ref::FeatureRef;
+pub use feature_repo::FeatureRepo;
+pub use feature_type::FeatureType;
+pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
+pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};

@@ -1,0 +1,118 @@
+//! Opening sources as DataFusion data frames.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use tessera_core::{SourceDef, SourceFormat};
+
+use crate::error::{Error, Result};
+
+/// A DataFusion session configured for Tessera: strings as `Utf8` (not views), one
+/// partition per core.
+pub fn session(partitions: usize) -> SessionContext {
+    let mut cfg = SessionConfig::new()
+        .with_target_partitions(partitions.max(1))
+        .with_batch_size(8192);
+    cfg.options_mut().execution.parquet.schema_force_view_types = false;
+    cfg.options_mut().execution.parquet.pushdown_filters = false;
+    SessionContext::new_with_config(cfg)
+}
+
+/// The number of cores to use by default.
+pub fn default_partitions() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Opens a file or directory of Parquet or CSV as a data frame.
+pub async fn open_path(
+    ctx: &SessionContext,
+    path: &Path,
+    format: SourceFormat,
+) -> Result<DataFrame> {
+    if !path.exists() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        });
+    }
+    let is_dir = path.is_dir();
+    let mut url = path.to_string_lossy().to_string();
+    if is_dir && !url.ends_with('/') {
+        url.push('/');
+    }
+    let ext = if is_dir {
+        None
+    } else {
+        path.extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+    };
+    let df = match format {
+        SourceFormat::Parquet => {
+            let ext = ext.unwrap_or_else(|| ".parquet".to_string());
+            let opts = ParquetReadOptions::default().file_extension(&ext);
+            ctx.read_parquet(url.as_str(), opts).await?
+        }
+        SourceFormat::Csv => {
+            let ext = ext.unwrap_or_else(|| ".csv".to_string());
+            let delimiter = if ext.eq_ignore_ascii_case(".tsv") {
+                b'\t'
+            } else {
+                b','
+            };
+            let opts = CsvReadOptions::new()
+                .has_header(true)
+                .delimiter(delimiter)
+                .file_extension(&ext)
+                .schema_infer_max_records(10_000);
+            ctx.read_csv(url.as_str(), opts).await?
+        }
+    };
+    Ok(df)
+}
+
+/// Opens a source, resolving its path against the repository root.
+pub async fn open_source(
+    ctx: &SessionContext,
+    root: &Path,
+    source: &SourceDef,
+) -> Result<(DataFrame, PathBuf)> {
+    let path = source.resolved_path(root);
+    let format = source.resolved_format().ok_or_else(|| Error::Request {
+        message: format!(
+            "cannot tell the format of source `{}` ({})",
+            source.name, source.path
+        ),
+        hint: "add `format: parquet` or `format: csv` to the source".to_string(),
+    })?;
+    let df = open_path(ctx, &path, format).await?;
+    Ok((df, path))
+}
+
+/// The Arrow schema of a data frame.
+pub fn arrow_schema(df: &DataFrame) -> SchemaRef {
+    df.schema().inner().clone()
+}
+
+/// Total rows in the Parquet files under `path`, read from their footers (`None` for CSV
+/// or unreadable footers). Used for progress bars.
+pub fn parquet_row_count(path: &Path) -> Option<u64> {
+    fn one(p: &Path) -> Option<u64> {
+        let f = std::fs::File::open(p).ok()?;
+        let r = parquet::file::reader::SerializedFileReader::new(f).ok()?;
+        use parquet::file::reader::FileReader;
+        Some(r.metadata().file_metadata().num_rows() as u64)
+    }
+    if path.is_file() {
+        return one(path);
+    }
+    let mut total = 0;
+    for e in std::fs::read_dir(path).ok()? {
+        let p = e.ok()?.path();
+        if p.extension().is_some_and(|x| x == "parquet") {
+            total += one(&p)?;
+        }
+    }
+    Some(total)
+}

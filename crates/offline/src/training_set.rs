@@ -1,0 +1,487 @@
+//! Point-in-time-correct training sets: a spine in, the spine plus feature columns out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::{lit, Expr, SessionContext};
+use futures::StreamExt;
+use tessera_core::{Catalog, FeatureRef, FeatureViewDef};
+
+use crate::entity_keys::{key_type, KeyIndex};
+use crate::error::{Error, Result};
+use crate::point_in_time::{PitJoiner, PitState, ScanLayout, SpineIndex};
+use crate::progress::Progress;
+use crate::schema_check::check_views;
+use crate::source_scan::{
+    arrow_schema, default_partitions, open_source, parquet_row_count, session,
+};
+use crate::spine::read_spine;
+use crate::timestamps::{duration_in, factor, finer, to_epoch, unit_of};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct TrainingSetRequest {
+    /// The spine file (Parquet or CSV).
+    pub spine: PathBuf,
+    /// The features, in output order (`view:*` is expanded).
+    pub features: Vec<FeatureRef>,
+    /// The spine's timestamp column.
+    pub timestamp_column: String,
+    /// Name output columns `feature` instead of `view__feature`.
+    pub short_names: bool,
+}
+
+/// Per-view figures from one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewStats {
+    /// The view.
+    pub view: String,
+    /// Source rows read.
+    pub rows_scanned: u64,
+    /// Spine rows that found a feature row.
+    pub matched: usize,
+}
+
+/// The result: the spine's columns, then one column per feature, in spine order.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    /// The rows.
+    pub batch: RecordBatch,
+    /// Per-view figures.
+    pub views: Vec<ViewStats>,
+}
+
+/// A checked request, ready to run: every input problem has been found before this exists.
+pub struct PreparedTrainingSet {
+    spine: RecordBatch,
+    spine_ts: usize,
+    views: Vec<ViewPlan>,
+    /// Output column name of each requested feature, in request order.
+    pub columns: Vec<(FeatureRef, String)>,
+}
+
+impl PreparedTrainingSet {
+    /// Number of spine rows.
+    pub fn spine_rows(&self) -> usize {
+        self.spine.num_rows()
+    }
+
+    /// Total source rows to scan, when the sources' footers tell.
+    pub fn rows_to_scan(&self) -> Option<u64> {
+        self.views.iter().map(|v| v.rows_hint).sum()
+    }
+}
+
+struct ViewPlan {
+    view: FeatureViewDef,
+    source_name: String,
+    df: DataFrame,
+    keys: Vec<String>,
+    ts_col: String,
+    created_col: Option<String>,
+    /// (feature ref, source column, output type)
+    features: Vec<(FeatureRef, String, DataType)>,
+    rows_hint: Option<u64>,
+}
+
+/// Runs offline work for one feature repository.
+pub struct OfflineEngine {
+    ctx: SessionContext,
+    root: PathBuf,
+    catalog: Arc<Catalog>,
+}
+
+impl OfflineEngine {
+    /// An engine over the repository at `root`, using every core.
+    pub fn new(root: &Path, catalog: Arc<Catalog>) -> Self {
+        Self::with_partitions(root, catalog, default_partitions())
+    }
+
+    /// An engine with an explicit degree of parallelism.
+    pub fn with_partitions(root: &Path, catalog: Arc<Catalog>, partitions: usize) -> Self {
+        Self {
+            ctx: session(partitions),
+            root: root.to_path_buf(),
+            catalog,
+        }
+    }
+
+    /// The DataFusion session.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Checks a request against the definitions, the sources and the spine, and reads the
+    /// spine. Nothing is computed or written.
+    pub async fn prepare(&self, req: &TrainingSetRequest) -> Result<PreparedTrainingSet> {
+        let cat = &self.catalog;
+        let features = cat.resolve_refs(&req.features)?;
+        if features.is_empty() {
+            return Err(Error::Request {
+                message: "no features requested".into(),
+                hint: "pass --features view:feature,... or --service NAME".into(),
+            });
+        }
+        // Group by view, keeping first-appearance order.
+        let mut by_view: Vec<(String, Vec<FeatureRef>)> = Vec::new();
+        for f in &features {
+            match by_view.iter_mut().find(|(v, _)| *v == f.view) {
+                Some((_, list)) => list.push(f.clone()),
+                None => by_view.push((f.view.clone(), vec![f.clone()])),
+            }
+        }
+        let views: Vec<&FeatureViewDef> = by_view
+            .iter()
+            .map(|(v, _)| cat.view(v))
+            .collect::<Result<_, _>>()?;
+        check_views(&self.ctx, &self.root, cat, &views)
+            .await
+            .map_err(Error::Schema)?;
+
+        let spine = read_spine(&req.spine).await?;
+        let spine_schema = spine.schema();
+        let spine_err = |message: String, hint: String| Error::Spine {
+            path: req.spine.clone(),
+            message,
+            hint,
+        };
+        let spine_cols = || {
+            spine_schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let spine_ts = spine_schema.index_of(&req.timestamp_column).map_err(|_| {
+            spine_err(
+                format!("has no timestamp column `{}`", req.timestamp_column),
+                format!("name the spine's timestamp column with --timestamp-column; its columns are: {}", spine_cols()),
+            )
+        })?;
+        let ts_type = spine_schema.field(spine_ts).data_type();
+        if unit_of(ts_type).is_none() {
+            return Err(spine_err(
+                format!(
+                    "timestamp column `{}` has type {ts_type}",
+                    req.timestamp_column
+                ),
+                "store it as a timestamp, a date or an ISO-8601 string".into(),
+            ));
+        }
+        let (_, nulls) = to_epoch(spine.column(spine_ts), TimeUnit::Second, "spine timestamp")
+            .map_err(|e| spine_err(e.to_string(), "fix the spine's timestamps".into()))?;
+        if let Some(n) = nulls.filter(|n| n.null_count() > 0) {
+            return Err(spine_err(
+                format!(
+                    "{} rows have no timestamp in `{}`",
+                    n.null_count(),
+                    req.timestamp_column
+                ),
+                "drop those rows or give them a timestamp; a training row needs a point in time"
+                    .into(),
+            ));
+        }
+
+        let mut plans = Vec::new();
+        for (view, (_, refs)) in views.iter().zip(&by_view) {
+            let keys = cat.join_keys(view);
+            let source = cat.source_of(view)?;
+            let (df, path) = open_source(&self.ctx, &self.root, source).await?;
+            let src_schema = arrow_schema(&df);
+            for k in &keys {
+                let Ok(sf) = spine_schema.field_with_name(k) else {
+                    return Err(spine_err(
+                        format!(
+                            "has no column `{k}`, the join key of feature view `{}`",
+                            view.name
+                        ),
+                        format!(
+                            "add `{k}` to the spine, or drop `{}`'s features; its columns are: {}",
+                            view.name,
+                            spine_cols()
+                        ),
+                    ));
+                };
+                let src_type = src_schema
+                    .field_with_name(k)
+                    .map(|f| f.data_type().clone())?;
+                let (a, b) = (key_type(sf.data_type()), key_type(&src_type));
+                if a.is_none() || a != b {
+                    return Err(spine_err(
+                        format!("join key `{k}` is {} in the spine but {} in source `{}` (feature view `{}`)", sf.data_type(), src_type, source.name, view.name),
+                        format!("write `{k}` into the spine with the source's type ({src_type})"),
+                    ));
+                }
+            }
+            let feats = refs
+                .iter()
+                .map(|r| {
+                    let f =
+                        view.feature(&r.feature)
+                            .ok_or_else(|| tessera_core::Error::Unknown {
+                                kind: "feature",
+                                name: r.to_string(),
+                                hint: String::new(),
+                            })?;
+                    Ok((
+                        r.clone(),
+                        f.source_column().to_string(),
+                        f.dtype.arrow_type(),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            plans.push(ViewPlan {
+                view: (*view).clone(),
+                source_name: source.name.clone(),
+                df,
+                keys,
+                ts_col: source.timestamp_field.clone(),
+                created_col: source.created_timestamp_field.clone(),
+                features: feats,
+                rows_hint: parquet_row_count(&path),
+            });
+        }
+
+        // Output names: unique, and not clashing with the spine's columns.
+        let mut columns = Vec::new();
+        let mut taken: BTreeMap<String, String> = spine_schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), "a spine column".to_string()))
+            .collect();
+        for f in &features {
+            let name = if req.short_names {
+                f.feature.clone()
+            } else {
+                f.column_name()
+            };
+            if let Some(other) = taken.get(&name) {
+                return Err(Error::Request {
+                    message: format!("output column `{name}` for `{f}` clashes with {other}"),
+                    hint: if req.short_names {
+                        "drop --short-names so columns are named view__feature".into()
+                    } else {
+                        "rename the spine column".into()
+                    },
+                });
+            }
+            taken.insert(name.clone(), format!("`{f}`"));
+            columns.push((f.clone(), name));
+        }
+        Ok(PreparedTrainingSet {
+            spine,
+            spine_ts,
+            views: plans,
+            columns,
+        })
+    }
+
+    /// Builds the training set in memory.
+    pub async fn run(
+        &self,
+        prepared: PreparedTrainingSet,
+        progress: Arc<dyn Progress>,
+    ) -> Result<TrainingSet> {
+        let mut values: BTreeMap<FeatureRef, ArrayRef> = BTreeMap::new();
+        let mut stats = Vec::new();
+        for plan in &prepared.views {
+            progress.message(&format!("joining {}", plan.view.name));
+            let (cols, st) = self.join_view(&prepared, plan, progress.clone()).await?;
+            for ((r, _, _), c) in plan.features.iter().zip(cols) {
+                values.insert(r.clone(), c);
+            }
+            stats.push(st);
+        }
+        let spine = &prepared.spine;
+        let mut fields: Vec<Arc<Field>> = spine.schema().fields().iter().cloned().collect();
+        let mut arrays: Vec<ArrayRef> = spine.columns().to_vec();
+        for (r, name) in &prepared.columns {
+            let a = values
+                .remove(r)
+                .ok_or_else(|| Error::Internal(format!("no values computed for {r}")))?;
+            fields.push(Arc::new(Field::new(name, a.data_type().clone(), true)));
+            arrays.push(a);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+        Ok(TrainingSet {
+            batch,
+            views: stats,
+        })
+    }
+
+    async fn join_view(
+        &self,
+        prepared: &PreparedTrainingSet,
+        plan: &ViewPlan,
+        progress: Arc<dyn Progress>,
+    ) -> Result<(Vec<ArrayRef>, ViewStats)> {
+        let spine = &prepared.spine;
+        let src_schema = arrow_schema(&plan.df);
+        let field_type = |c: &str| src_schema.field_with_name(c).map(|f| f.data_type().clone());
+        let ts_type = field_type(&plan.ts_col)?;
+        let spine_type = spine.schema().field(prepared.spine_ts).data_type().clone();
+        let mut unit = finer(
+            unit_of(&spine_type).unwrap_or(TimeUnit::Microsecond),
+            unit_of(&ts_type).unwrap_or(TimeUnit::Microsecond),
+        );
+        if let Some(c) = &plan.created_col {
+            unit = finer(
+                unit,
+                unit_of(&field_type(c)?).unwrap_or(TimeUnit::Microsecond),
+            );
+        }
+        let (spine_ts, _) = to_epoch(spine.column(prepared.spine_ts), unit, "spine timestamp")?;
+        let key_cols: Vec<ArrayRef> = plan
+            .keys
+            .iter()
+            .map(|k| spine.schema().index_of(k).map(|i| spine.column(i).clone()))
+            .collect::<Result<_, _>>()?;
+        let (key_index, ids, nkeys) = KeyIndex::build(&key_cols)?;
+        let ttl = plan.view.ttl.duration().map(|d| duration_in(d, unit));
+        let index = Arc::new(SpineIndex::new(&ids, nkeys, spine_ts, ttl));
+        let key_index = Arc::new(key_index);
+
+        // Columns to read: keys, event time, created time, then each distinct feature column.
+        let mut select: Vec<String> = plan.keys.clone();
+        select.push(plan.ts_col.clone());
+        if let Some(c) = &plan.created_col {
+            select.push(c.clone());
+        }
+        let mut feature_pos = Vec::new();
+        for (_, col, _) in &plan.features {
+            let pos = match select.iter().position(|s| s == col) {
+                Some(p) if p >= plan.keys.len() + 1 + usize::from(plan.created_col.is_some()) => p,
+                _ => {
+                    select.push(col.clone());
+                    select.len() - 1
+                }
+            };
+            feature_pos.push(pos);
+        }
+        let layout = Arc::new(ScanLayout {
+            keys: (0..plan.keys.len()).collect(),
+            ts: plan.keys.len(),
+            created: plan.created_col.as_ref().map(|_| plan.keys.len() + 1),
+            features: feature_pos.clone(),
+            unit,
+            source_name: plan.source_name.clone(),
+        });
+        let raw_types: Vec<DataType> = feature_pos
+            .iter()
+            .map(|&p| field_type(&select[p]))
+            .collect::<Result<_, _>>()?;
+
+        let Some((lo, hi)) = index.time_bounds() else {
+            // No spine row has a key: every value is null.
+            let state = PitJoiner::new(&index, &key_index, &layout).finish()?;
+            let cols = cast_all(state.finish(&raw_types)?, &plan.features)?;
+            return Ok((
+                cols,
+                ViewStats {
+                    view: plan.view.name.clone(),
+                    rows_scanned: 0,
+                    matched: 0,
+                },
+            ));
+        };
+        let cols: Vec<&str> = select.iter().map(String::as_str).collect();
+        let mut df = plan.df.clone().select_columns(&cols)?;
+        if let Some(filter) = time_filter(&plan.ts_col, &ts_type, unit, lo, hi) {
+            df = df.filter(filter)?;
+        }
+        let streams = df.execute_stream_partitioned().await?;
+        let mut tasks = Vec::with_capacity(streams.len());
+        for mut stream in streams {
+            let (index, key_index, layout, progress) = (
+                index.clone(),
+                key_index.clone(),
+                layout.clone(),
+                progress.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut joiner = PitJoiner::new(&index, &key_index, &layout);
+                let mut scanned = 0u64;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    scanned += batch.num_rows() as u64;
+                    progress.advance(batch.num_rows() as u64);
+                    joiner.push(&batch)?;
+                }
+                Ok::<_, Error>((joiner.finish()?, scanned))
+            }));
+        }
+        let mut merged: Option<PitState> = None;
+        let mut scanned = 0;
+        for t in tasks {
+            let (state, n) = t
+                .await
+                .map_err(|e| Error::Internal(format!("join task failed: {e}")))??;
+            scanned += n;
+            match &mut merged {
+                None => merged = Some(state),
+                Some(m) => m.merge(state),
+            }
+        }
+        let state = match merged {
+            Some(s) => s,
+            None => PitJoiner::new(&index, &key_index, &layout).finish()?,
+        };
+        let matched = state.matched();
+        let cols = cast_all(state.finish(&raw_types)?, &plan.features)?;
+        Ok((
+            cols,
+            ViewStats {
+                view: plan.view.name.clone(),
+                rows_scanned: scanned,
+                matched,
+            },
+        ))
+    }
+}
+
+fn cast_all(
+    cols: Vec<ArrayRef>,
+    features: &[(FeatureRef, String, DataType)],
+) -> Result<Vec<ArrayRef>> {
+    cols.into_iter()
+        .zip(features)
+        .map(|(c, (_, _, dt))| {
+            if c.data_type() == dt {
+                Ok(c)
+            } else {
+                Ok(cast(&c, dt)?)
+            }
+        })
+        .collect()
+}
+
+/// `lo <= ts <= hi` in the column's own unit, so Parquet statistics can skip row groups.
+fn time_filter(col: &str, dt: &DataType, unit: TimeUnit, lo: i64, hi: i64) -> Option<Expr> {
+    let DataType::Timestamp(src_unit, tz) = dt else {
+        return None;
+    };
+    let f = factor(*src_unit, unit);
+    let lo_s = lo.div_euclid(f);
+    let hi_s = hi.div_euclid(f) + i64::from(hi.rem_euclid(f) != 0);
+    let scalar = |v: i64| match src_unit {
+        TimeUnit::Second => ScalarValue::TimestampSecond(Some(v), tz.clone()),
+        TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(v), tz.clone()),
+        TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(v), tz.clone()),
+        TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(v), tz.clone()),
+    };
+    let c = Expr::Column(Column::new_unqualified(col));
+    let upper = c.clone().lt_eq(lit(scalar(hi_s)));
+    if lo == i64::MIN {
+        Some(upper)
+    } else {
+        Some(c.gt_eq(lit(scalar(lo_s))).and(upper))
+    }
+}
