@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+sys.dont_write_bytecode = True   # no __pycache__ inside the repo's bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pit_peers  # noqa: E402  (same directory: the reference SQL lives there)
 

@@ -124,6 +124,8 @@ pub(crate) struct ScanLayout {
     pub(crate) unit: TimeUnit,
     /// For error messages.
     pub(crate) source_name: String,
+    /// Candidates gathered before a chunk is merged ([`CHUNK_ROWS`] by default).
+    pub(crate) chunk_rows: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -304,7 +306,7 @@ impl<'a> PitJoiner<'a> {
                     .collect(),
             );
         }
-        if self.candidates.len() >= CHUNK_ROWS {
+        if self.candidates.len() >= self.layout.chunk_rows {
             self.flush()?;
         }
         Ok(())
@@ -372,7 +374,7 @@ impl<'a> PitJoiner<'a> {
             }
             state.winners.push(cols);
             state.winner_rows += updates.len();
-            if state.winner_rows > 2 * sp.rows + (1 << 16) {
+            if state.winner_rows > 2 * sp.rows + self.layout.chunk_rows {
                 state.compact()?;
             }
         }

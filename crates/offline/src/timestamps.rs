@@ -69,6 +69,11 @@ pub(crate) fn to_epoch(
 ) -> Result<(Vec<i64>, Option<arrow::buffer::NullBuffer>)> {
     let scaled = |values: &[i64], from: TimeUnit| -> Result<Vec<i64>> {
         let f = factor(from, unit);
+        let down = factor(unit, from);
+        if down > 1 {
+            // `from` is finer than `unit`: truncate towards the past.
+            return Ok(values.iter().map(|v| v.div_euclid(down)).collect());
+        }
         if f == 1 {
             return Ok(values.to_vec());
         }

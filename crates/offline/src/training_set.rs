@@ -16,7 +16,7 @@ use tessera_core::{Catalog, FeatureRef, FeatureViewDef};
 
 use crate::entity_keys::{key_type, KeyIndex};
 use crate::error::{Error, Result};
-use crate::point_in_time::{PitJoiner, PitState, ScanLayout, SpineIndex};
+use crate::point_in_time::{PitJoiner, PitState, ScanLayout, SpineIndex, CHUNK_ROWS};
 use crate::progress::Progress;
 use crate::schema_check::check_views;
 use crate::source_scan::{
@@ -96,6 +96,7 @@ pub struct OfflineEngine {
     ctx: SessionContext,
     root: PathBuf,
     catalog: Arc<Catalog>,
+    chunk_rows: usize,
 }
 
 impl OfflineEngine {
@@ -110,7 +111,15 @@ impl OfflineEngine {
             ctx: session(partitions),
             root: root.to_path_buf(),
             catalog,
+            chunk_rows: CHUNK_ROWS,
         }
+    }
+
+    /// Sets how many candidate rows each partition gathers before merging them into its
+    /// answers: larger chunks sort more at once, smaller ones bound memory tighter.
+    pub fn with_chunk_rows(mut self, rows: usize) -> Self {
+        self.chunk_rows = rows.max(1);
+        self
     }
 
     /// The DataFusion session.
@@ -373,6 +382,7 @@ impl OfflineEngine {
             features: feature_pos.clone(),
             unit,
             source_name: plan.source_name.clone(),
+            chunk_rows: self.chunk_rows,
         });
         let raw_types: Vec<DataType> = feature_pos
             .iter()
