@@ -18,12 +18,13 @@ pub enum RegistryCommand {
         repo: PathBuf,
     },
     /// Print one version's definitions (the latest by default) as YAML or JSON.
+    #[command(disable_version_flag = true)]
     Show {
         /// The feature repository.
         #[arg(long, default_value = ".")]
         repo: PathBuf,
         /// The version to print.
-        #[arg(long)]
+        #[arg(long = "version", id = "registry_version")]
         version: Option<u64>,
         /// Output format.
         #[arg(long, value_parser = ["yaml", "json"], default_value = "yaml")]
@@ -88,6 +89,5 @@ pub fn run(cmd: RegistryCommand) -> Result<()> {
 }
 
 fn serde_yaml_string(defs: &tessera_core::Definitions) -> Result<String> {
-    // JSON is a subset of YAML; pretty JSON keeps this crate free of a YAML writer.
-    Ok(serde_json::to_string_pretty(defs)? + "\n")
+    Ok(serde_yaml::to_string(defs)?)
 }
