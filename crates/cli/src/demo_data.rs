@@ -246,15 +246,17 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
             ie.1 += 1;
         }
     }
-    let mut rows: Vec<(i64, i64, i64, i64, i64, f64, String, String)> = Vec::new();
-    for (&(u, day), &(n, skips, likes, dwell, g)) in &user_day {
+    /// (user, event time, created, plays, skips, mean dwell, top genre, country)
+    type UserDayRow = (i64, i64, i64, i64, i64, f64, &'static str, &'static str);
+    let mut rows: Vec<UserDayRow> = Vec::new();
+    for (&(u, day), &(n, skips, _likes, dwell, g)) in &user_day {
         let ts = T0_US + (day + 1) * DAY_US;
         let top = g
             .iter()
             .enumerate()
             .max_by_key(|(_, c)| **c)
             .map_or(0, |(i, _)| i);
-        let country = COUNTRIES[(u as usize * 7919) % COUNTRIES.len()].to_string();
+        let country = COUNTRIES[(u as usize * 7919) % COUNTRIES.len()];
         let created = ts + 3_600_000_000 + rng.below(1_800_000_000) as i64;
         rows.push((
             u,
@@ -263,10 +265,9 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
             n,
             skips,
             dwell / n as f64,
-            GENRES[top].to_string(),
-            country.clone(),
+            GENRES[top],
+            country,
         ));
-        let _ = likes;
         if rng.unit() < 0.02 {
             // the re-run: same event time, later created, corrected count
             rows.push((
@@ -276,7 +277,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
                 n + 1,
                 skips,
                 dwell / n as f64,
-                GENRES[top].to_string(),
+                GENRES[top],
                 country,
             ));
         }
@@ -300,12 +301,8 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.4))),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.5))),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.6.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.7.as_str()),
-            )),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.6))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.7))),
         ],
     )?;
     write(&dir.join("user_daily.parquet"), &batch, &mut files)?;

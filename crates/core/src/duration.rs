@@ -105,7 +105,7 @@ pub(crate) fn format_duration(d: Duration) -> String {
         (1_000, "us"),
     ];
     for (size, unit) in UNITS {
-        if ns % size == 0 && ns >= size {
+        if ns.is_multiple_of(size) && ns >= size {
             return format!("{}{unit}", ns / size);
         }
     }

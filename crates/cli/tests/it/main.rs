@@ -1,5 +1,7 @@
 //! End-to-end tests of the `tessera` binary: what a user types, what they see.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

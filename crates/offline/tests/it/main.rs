@@ -1,5 +1,7 @@
 //! Integration tests of the offline engine: one binary, topical modules.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 mod bad_input;
 mod differential;
 mod fixtures;
