@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod candidate_filter;
 mod entity_keys;
 mod error;
 mod parquet_out;

@@ -90,7 +90,7 @@ impl SpineIndex {
 
     /// Whether a source row at `t` for key `k` can answer some spine row.
     #[inline]
-    fn useful(&self, k: u32, t: i64) -> bool {
+    pub(crate) fn useful(&self, k: u32, t: i64) -> bool {
         let k = k as usize;
         let lo = match self.ttl {
             Some(ttl) => self.key_min[k].saturating_sub(ttl),

@@ -16,7 +16,9 @@ pub fn session(partitions: usize) -> SessionContext {
         .with_target_partitions(partitions.max(1))
         .with_batch_size(8192);
     cfg.options_mut().execution.parquet.schema_force_view_types = false;
-    cfg.options_mut().execution.parquet.pushdown_filters = false;
+    // Late materialisation: filters (the point-in-time candidate filter above all) run
+    // inside the Parquet decoder, so columns are decoded only for the rows kept.
+    cfg.options_mut().execution.parquet.pushdown_filters = true;
     SessionContext::new_with_config(cfg)
 }
 

@@ -3,7 +3,8 @@
 //! Timestamps of any unit and zone, dates and ISO-8601 strings are converted to integers
 //! since the Unix epoch (UTC; timestamps without a zone are read as UTC) in the finest unit
 //! the inputs of one join use, so no precision is lost. Values that do not fit (e.g. year
-//! 9999 in nanoseconds) are an error, never a silent wrap.
+//! 9999 in nanoseconds) saturate to the extreme instant, never wrap: such a row is later
+//! than any time a nanosecond column can hold, which is exactly how it compares.
 
 use std::sync::Arc;
 
@@ -77,15 +78,9 @@ pub(crate) fn to_epoch(
         if f == 1 {
             return Ok(values.to_vec());
         }
-        values
-            .iter()
-            .map(|v| {
-                v.checked_mul(f).ok_or_else(|| Error::Request {
-                    message: format!("{what}: timestamp {v} does not fit in {unit:?} precision"),
-                    hint: "timestamps must lie between the years 1677 and 2262 when any input uses nanoseconds; store coarser timestamps or clamp outliers".to_string(),
-                })
-            })
-            .collect()
+        // Saturate: an instant beyond what `unit` can express lies after (or before) every
+        // instant the other inputs can hold, so it compares correctly as the extreme value.
+        Ok(values.iter().map(|v| v.saturating_mul(f)).collect())
     };
     let nulls = array.logical_nulls();
     let values = match array.data_type() {
@@ -164,8 +159,14 @@ mod tests {
     }
 
     #[test]
-    fn overflow_is_an_error() {
-        let a: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![253_402_300_799_000]));
-        assert!(to_epoch(&a, TimeUnit::Nanosecond, "t").is_err());
+    fn overflow_saturates_instead_of_wrapping() {
+        let a: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![
+            253_402_300_799_000,
+            -253_402_300_799_000,
+        ]));
+        assert_eq!(
+            to_epoch(&a, TimeUnit::Nanosecond, "t").unwrap().0,
+            vec![i64::MAX, i64::MIN]
+        );
     }
 }

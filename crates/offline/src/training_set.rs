@@ -14,6 +14,7 @@ use datafusion::prelude::{lit, Expr, SessionContext};
 use futures::StreamExt;
 use tessera_core::{Catalog, FeatureRef, FeatureViewDef};
 
+use crate::candidate_filter::CandidateFilter;
 use crate::entity_keys::{key_type, KeyIndex};
 use crate::error::{Error, Result};
 use crate::point_in_time::{PitJoiner, PitState, ScanLayout, SpineIndex, CHUNK_ROWS};
@@ -97,6 +98,7 @@ pub struct OfflineEngine {
     root: PathBuf,
     catalog: Arc<Catalog>,
     chunk_rows: usize,
+    candidate_filter: bool,
 }
 
 impl OfflineEngine {
@@ -112,7 +114,15 @@ impl OfflineEngine {
             root: root.to_path_buf(),
             catalog,
             chunk_rows: CHUNK_ROWS,
+            candidate_filter: true,
         }
+    }
+
+    /// Whether to push the point-in-time candidate filter into the source scan (on by
+    /// default; off only to measure what it saves).
+    pub fn with_candidate_filter(mut self, on: bool) -> Self {
+        self.candidate_filter = on;
+        self
     }
 
     /// Sets how many candidate rows each partition gathers before merging them into its
@@ -406,6 +416,20 @@ impl OfflineEngine {
         let mut df = plan.df.clone().select_columns(&cols)?;
         if let Some(filter) = time_filter(&plan.ts_col, &ts_type, unit, lo, hi) {
             df = df.filter(filter)?;
+        }
+        if self.candidate_filter {
+            let args: Vec<Expr> = plan
+                .keys
+                .iter()
+                .chain(std::iter::once(&plan.ts_col))
+                .map(|c| Expr::Column(Column::new_unqualified(c)))
+                .collect();
+            df = df.filter(CandidateFilter::expr(
+                index.clone(),
+                key_index.clone(),
+                unit,
+                args,
+            ))?;
         }
         let streams = df.execute_stream_partitioned().await?;
         let mut tasks = Vec::with_capacity(streams.len());

@@ -72,6 +72,7 @@ async fn err_of(dir: &std::path::Path, spine: std::path::PathBuf, features: &str
         features: FeatureRef::parse_list(features).unwrap(),
         partitions: 2,
         chunk_rows: 1 << 19,
+        candidate_filter: true,
     })
     .await
     {

@@ -24,6 +24,7 @@ struct Case {
     files: usize,
     partitions: usize,
     chunk_rows: usize,
+    candidate_filter: bool,
 }
 
 fn arb_case() -> impl Strategy<Value = Case> {
@@ -41,31 +42,37 @@ fn arb_case() -> impl Strategy<Value = Case> {
         1usize..4,
         1usize..3,
         prop::sample::select(vec![1usize, 3, 16, 1 << 19]),
+        any::<bool>(),
     )
-        .prop_map(|(raw, spine, ttl, files, partitions, chunk_rows)| {
-            // Exact (key, ts, created) duplicates are indistinguishable by the rule: keep one.
-            let mut seen = HashSet::new();
-            let rows = raw
-                .into_iter()
-                .enumerate()
-                .filter(|(_, (k, t, c, _))| k.is_none() || t.is_none() || seen.insert((*k, *t, *c)))
-                .map(|(i, (key, ts, created, value))| Row {
-                    key,
-                    ts,
-                    created,
-                    value,
-                    row_id: i as i64,
-                })
-                .collect();
-            Case {
-                rows,
-                spine,
-                ttl,
-                files,
-                partitions,
-                chunk_rows,
-            }
-        })
+        .prop_map(
+            |(raw, spine, ttl, files, partitions, chunk_rows, candidate_filter)| {
+                // Exact (key, ts, created) duplicates are indistinguishable by the rule: keep one.
+                let mut seen = HashSet::new();
+                let rows = raw
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, (k, t, c, _))| {
+                        k.is_none() || t.is_none() || seen.insert((*k, *t, *c))
+                    })
+                    .map(|(i, (key, ts, created, value))| Row {
+                        key,
+                        ts,
+                        created,
+                        value,
+                        row_id: i as i64,
+                    })
+                    .collect();
+                Case {
+                    rows,
+                    spine,
+                    ttl,
+                    files,
+                    partitions,
+                    chunk_rows,
+                    candidate_filter,
+                }
+            },
+        )
 }
 
 const DEFS: &str = r#"
@@ -178,6 +185,7 @@ fn execute(c: &Case) -> (Vec<Option<i64>>, Vec<Option<f64>>, Vec<i64>) {
             ],
             partitions: c.partitions,
             chunk_rows: c.chunk_rows,
+            candidate_filter: c.candidate_filter,
         }))
         .unwrap();
     let b = set.batch;

@@ -31,13 +31,15 @@ pub struct Run {
     pub features: Vec<FeatureRef>,
     pub partitions: usize,
     pub chunk_rows: usize,
+    pub candidate_filter: bool,
 }
 
 pub async fn run(r: &Run) -> Result<TrainingSet, tessera_offline::Error> {
     let repo = FeatureRepo::load(&r.repo).expect("repo loads");
     let engine =
         OfflineEngine::with_partitions(&repo.root, Arc::new(repo.catalog.clone()), r.partitions)
-            .with_chunk_rows(r.chunk_rows);
+            .with_chunk_rows(r.chunk_rows)
+            .with_candidate_filter(r.candidate_filter);
     let req = TrainingSetRequest {
         spine: r.spine.clone(),
         features: r.features.clone(),

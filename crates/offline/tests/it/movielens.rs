@@ -210,6 +210,7 @@ async fn movielens_training_set_matches_reference() {
         features: FeatureRef::parse_list("user_ratings:n_ratings,user_ratings:mean_rating,item_ratings:n_ratings,item_ratings:mean_rating,user_profile:age,user_profile:occupation").unwrap(),
         partitions: 2,
         chunk_rows: 4096,
+        candidate_filter: true,
     })
     .await
     .unwrap();

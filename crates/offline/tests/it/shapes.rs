@@ -126,6 +126,7 @@ async fn string_composite_and_csv_keys_in_one_call() {
             .unwrap(),
         partitions: 2,
         chunk_rows: 2,
+        candidate_filter: true,
     })
     .await
     .unwrap();
