@@ -83,8 +83,8 @@ async fn movielens_training_set_matches_reference() {
     let inter = tsv(&ml.join("ml-100k.inter"));
     let users = tsv(&ml.join("ml-100k.user"));
     assert_eq!(inter.len(), 100_000);
-    // (user, item, rating, ts) sorted by time
-    let mut ev: Vec<(i64, i64, f64, i64)> = inter
+    // (user, item, rating, ts) in file order (the spine), and sorted by time (the history)
+    let spine_rows: Vec<(i64, i64, f64, i64)> = inter
         .iter()
         .map(|r| {
             (
@@ -95,6 +95,7 @@ async fn movielens_training_set_matches_reference() {
             )
         })
         .collect();
+    let mut ev = spine_rows.clone();
     ev.sort_by_key(|e| (e.3, e.0, e.1));
 
     // Running per-entity history, knowable one second after each rating; one row per
@@ -172,17 +173,6 @@ async fn movielens_training_set_matches_reference() {
     .unwrap();
     write_parquet(&dir.join("data/users.parquet"), &profile);
     // Spine: every rating event in file order; label = rating.
-    let spine_rows: Vec<(i64, i64, f64, i64)> = inter
-        .iter()
-        .map(|r| {
-            (
-                r[0].parse().unwrap(),
-                r[1].parse().unwrap(),
-                r[2].parse().unwrap(),
-                r[3].parse().unwrap(),
-            )
-        })
-        .collect();
     let spine = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
             Field::new("user_id", DataType::Int64, false),
