@@ -13,6 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// DataFusion-style workloads allocate and free many large Arrow buffers; mimalloc reuses
+/// them instead of returning pages to the kernel and faulting them back in.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tessera: a feature platform for personalization.
 ///
 /// Declare entities, sources, feature views, purposes and consumers in YAML; register them;

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// Marks a row whose key is null or unknown.
 pub(crate) const NO_KEY: u32 = u32::MAX;
 
+/// A direct table is used when the key range is at most this many times the key count.
+const DENSE_FACTOR: usize = 4;
+
 /// The type keys of `dt` are compared as, or `None` if such keys are not supported.
 pub(crate) fn key_type(dt: &DataType) -> Option<DataType> {
     use DataType as D;
@@ -33,6 +36,10 @@ pub(crate) fn key_type(dt: &DataType) -> Option<DataType> {
 
 /// Dense ids for the distinct keys of the spine.
 pub(crate) enum KeyIndex {
+    /// One integer key column whose spine values span a small range: a direct table
+    /// (`table[key - min]`), no hashing. Chosen when the range is at most
+    /// [`DENSE_FACTOR`] times the number of distinct keys (ids are often dense).
+    Dense { min: i64, table: Vec<u32> },
     /// One integer key column.
     Int(HashMap<i64, u32>),
     /// Any other key: Arrow row encoding of the normalised columns.
@@ -63,6 +70,16 @@ impl KeyIndex {
                 })
                 .collect();
             let n = map.len();
+            if let (Some(&lo), Some(&hi)) = (map.keys().min(), map.keys().max()) {
+                let span = (hi as i128 - lo as i128 + 1) as u128;
+                if span <= (DENSE_FACTOR * n.max(1024)) as u128 {
+                    let mut table = vec![NO_KEY; span as usize];
+                    for (&k, &id) in &map {
+                        table[(k - lo) as usize] = id;
+                    }
+                    return Ok((KeyIndex::Dense { min: lo, table }, ids, n));
+                }
+            }
             return Ok((KeyIndex::Int(map), ids, n));
         }
         let converter = RowConverter::new(types.iter().cloned().map(SortField::new).collect())?;
@@ -96,6 +113,24 @@ impl KeyIndex {
     pub(crate) fn lookup(&self, cols: &[ArrayRef], out: &mut Vec<u32>) -> Result<()> {
         out.clear();
         match self {
+            KeyIndex::Dense { min, table } => {
+                let a = cast(&cols[0], &DataType::Int64)?;
+                let a = a.as_primitive::<Int64Type>();
+                let at = |v: i64| -> u32 {
+                    let off = v.wrapping_sub(*min) as u64;
+                    table.get(off as usize).copied().unwrap_or(NO_KEY)
+                };
+                match a.nulls() {
+                    None => out.extend(a.values().iter().map(|&v| at(v))),
+                    Some(n) => out.extend(a.values().iter().enumerate().map(|(i, &v)| {
+                        if n.is_null(i) {
+                            NO_KEY
+                        } else {
+                            at(v)
+                        }
+                    })),
+                }
+            }
             KeyIndex::Int(map) => {
                 let a = cast(&cols[0], &DataType::Int64)?;
                 let a = a.as_primitive::<Int64Type>();
@@ -183,6 +218,31 @@ mod tests {
         let mut out = Vec::new();
         idx.lookup(&[src], &mut out).unwrap();
         assert_eq!(out, vec![1, NO_KEY, NO_KEY]);
+    }
+
+    #[test]
+    fn dense_and_sparse_int_keys_agree() {
+        let spine: ArrayRef = Arc::new(Int64Array::from(vec![Some(-3), Some(2), None, Some(0)]));
+        let (idx, ids, _) = KeyIndex::build(&[spine]).unwrap();
+        assert!(matches!(idx, KeyIndex::Dense { .. }));
+        let src: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(2),
+            Some(-4),
+            Some(3),
+            Some(i64::MIN),
+            Some(i64::MAX),
+            Some(-3),
+            None,
+        ]));
+        let mut out = Vec::new();
+        idx.lookup(&[src], &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![ids[1], NO_KEY, NO_KEY, NO_KEY, NO_KEY, ids[0], NO_KEY]
+        );
+        let sparse: ArrayRef = Arc::new(Int64Array::from(vec![0, i64::MAX / 2]));
+        let (idx, _, _) = KeyIndex::build(&[sparse]).unwrap();
+        assert!(matches!(idx, KeyIndex::Int(_)));
     }
 
     #[test]
