@@ -30,7 +30,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::entity_keys::{KeyIndex, NO_KEY};
 use crate::error::Result;
-use crate::timestamps::to_epoch;
+use crate::timestamps::{to_created_order, to_epoch};
 
 /// Candidates gathered before a chunk is sorted and merged.
 pub(crate) const CHUNK_ROWS: usize = 1 << 19;
@@ -272,7 +272,7 @@ impl<'a> PitJoiner<'a> {
         let created = match l.created {
             Some(c) => {
                 let what = format!("source `{}` created time", l.source_name);
-                let (v, n) = to_epoch(batch.column(c), l.unit, &what)?;
+                let (v, n) = to_created_order(batch.column(c), l.unit, &what)?;
                 Some((v, n))
             }
             None => None,

@@ -8,7 +8,7 @@ use tessera_core::{Catalog, FeatureViewDef, ValidationError, ValidationErrors};
 
 use crate::entity_keys::key_type;
 use crate::source_scan::{arrow_schema, open_source};
-use crate::timestamps::unit_of;
+use crate::timestamps::{is_created_type, unit_of};
 
 /// Checks one view against its source's schema; returns every problem found.
 pub fn check_view_schema(
@@ -54,7 +54,10 @@ pub fn check_view_schema(
     };
     check_time(&source.timestamp_field, "timestamp");
     if let Some(c) = &source.created_timestamp_field {
-        check_time(c, "created timestamp");
+        match schema.field_with_name(c) {
+            Ok(f) if is_created_type(f.data_type()) => {}
+            _ => check_time(c, "created timestamp"),
+        }
     }
     for key in catalog.join_keys(view) {
         match schema.field_with_name(&key) {

@@ -134,6 +134,32 @@ pub(crate) fn to_epoch(
     Ok((values, nulls))
 }
 
+/// Values of a created-time column, in an order that only needs to compare rows with each
+/// other: a time column is converted like [`to_epoch`]; an integer column (a version or
+/// sequence number) is taken as is.
+pub(crate) fn to_created_order(
+    array: &ArrayRef,
+    unit: TimeUnit,
+    what: &str,
+) -> Result<(Vec<i64>, Option<arrow::buffer::NullBuffer>)> {
+    if array.data_type().is_integer() {
+        let a = cast(array, &DataType::Int64)?;
+        let nulls = a.logical_nulls();
+        return Ok((
+            a.as_primitive::<arrow::datatypes::Int64Type>()
+                .values()
+                .to_vec(),
+            nulls,
+        ));
+    }
+    to_epoch(array, unit, what)
+}
+
+/// Whether a column can break ties: a time, or an integer version.
+pub(crate) fn is_created_type(dt: &DataType) -> bool {
+    unit_of(dt).is_some() || (dt.is_integer() && *dt != DataType::UInt64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -352,10 +352,10 @@ impl OfflineEngine {
             unit_of(&ts_type).unwrap_or(TimeUnit::Microsecond),
         );
         if let Some(c) = &plan.created_col {
-            unit = finer(
-                unit,
-                unit_of(&field_type(c)?).unwrap_or(TimeUnit::Microsecond),
-            );
+            // An integer `created` is a version number: it has no unit.
+            if let Some(u) = unit_of(&field_type(c)?) {
+                unit = finer(unit, u);
+            }
         }
         let (spine_ts, _) = to_epoch(spine.column(prepared.spine_ts), unit, "spine timestamp")?;
         let key_cols: Vec<ArrayRef> = plan

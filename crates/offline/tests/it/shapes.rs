@@ -196,3 +196,71 @@ async fn string_composite_and_csv_keys_in_one_call() {
         ]
     );
 }
+
+#[tokio::test]
+async fn integer_version_breaks_ties() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    write_repo(
+        dir,
+        r#"
+entities: [{ name: user, join_keys: [user] }]
+sources: [{ name: u, type: batch, path: data/u.parquet, timestamp_field: ts, created_timestamp_field: version }]
+feature_views:
+  - { name: v, entities: [user], source: u, features: [{ name: n, type: int64, classification: internal }] }
+purposes: [{ name: training, allows: [internal] }]
+"#,
+    );
+    let sec = |v: Vec<i64>| Arc::new(TimestampSecondArray::from(v)) as Arc<dyn Array>;
+    write_parquet(
+        &dir.join("data/u.parquet"),
+        &RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("user", DataType::Int64, false),
+                Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), false),
+                Field::new("version", DataType::Int32, true),
+                Field::new("n", DataType::Int64, false),
+            ])),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 1, 1])),
+                sec(vec![5, 5, 5]),
+                Arc::new(Int32Array::from(vec![Some(2), None, Some(7)])),
+                Arc::new(Int64Array::from(vec![20, 0, 70])),
+            ],
+        )
+        .unwrap(),
+    );
+    write_parquet(
+        &dir.join("spine.parquet"),
+        &RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("user", DataType::Int64, false),
+                Field::new(
+                    "event_timestamp",
+                    DataType::Timestamp(TimeUnit::Second, None),
+                    false,
+                ),
+            ])),
+            vec![Arc::new(Int64Array::from(vec![1, 1])), sec(vec![5, 4])],
+        )
+        .unwrap(),
+    );
+    let set = run(&Run {
+        repo: dir.to_path_buf(),
+        spine: dir.join("spine.parquet"),
+        features: FeatureRef::parse_list("v:n").unwrap(),
+        partitions: 1,
+        chunk_rows: 1 << 19,
+        candidate_filter: true,
+    })
+    .await
+    .unwrap();
+    let n: Vec<Option<i64>> = set
+        .batch
+        .column_by_name("v__n")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .iter()
+        .collect();
+    assert_eq!(n, vec![Some(70), None]);
+}
