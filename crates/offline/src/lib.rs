@@ -36,6 +36,7 @@
 mod candidate_filter;
 mod entity_keys;
 mod error;
+mod latest;
 mod parquet_out;
 mod point_in_time;
 mod progress;
@@ -46,6 +47,7 @@ mod timestamps;
 mod training_set;
 
 pub use error::{Error, Result};
+pub use latest::{LatestBatch, LatestRequest, LatestRows, LatestScan};
 pub use parquet_out::write_parquet_atomic;
 pub use progress::{NoProgress, Progress};
 pub use schema_check::{check_sources, check_view_schema, check_views};

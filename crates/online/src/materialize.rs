@@ -1,0 +1,230 @@
+//! Materialisation: copy the latest row per entity of a feature view, for a range of event
+//! times, from the offline engine into an online store.
+//!
+//! ```text
+//!  LatestScan (DataFusion, one pass, memory ∝ entities)
+//!     └─► LatestBatch chunks ──Arrow → WriteBatch──► store.write (newer wins) ─┐
+//!              (the next chunk is converted while the previous one is written)  │
+//!  every chunk written ──► high-water mark := max(mark, end) ◄──────────────────┘
+//! ```
+//!
+//! - **Idempotent**: running the same range again writes nothing; each row is skipped as
+//!   not newer than the stored one.
+//! - **Never regresses**: materialising an older range after a newer one leaves the newer
+//!   values in place, because the store keeps the newer row (see [`crate::OnlineStore`]).
+//! - **Resumable**: the view's high-water mark moves only after every chunk up to `end` is
+//!   written, and never backwards. A run that dies halfway leaves the mark where it was, so
+//!   the next `--incremental` run redoes the range; rows already written are skipped.
+//!
+//! Late data (rows whose event time is before the high-water mark but that reach the source
+//! after the run) is not picked up by an incremental run; materialise that range explicitly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_offline::{LatestBatch, LatestRequest, LatestRows, LatestScan, Progress};
+
+use crate::arrow_values::{column_values, key_values};
+use crate::entity_key::{EntityKey, KeyValue};
+use crate::error::{Error, Result};
+use crate::feature_row::Stamp;
+use crate::online_store::{OnlineStore, WriteBatch, WriteSummary};
+use crate::value::Value;
+
+/// Rows per write when the request does not say.
+pub const DEFAULT_BATCH_ROWS: usize = 16_384;
+
+/// What to materialise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaterializeRequest {
+    /// The feature view.
+    pub view: String,
+    /// Earliest event time, µs since the epoch (inclusive); `None` for no lower bound.
+    pub start_us: Option<i64>,
+    /// Latest event time, µs since the epoch (inclusive). The high-water mark moves here.
+    pub end_us: i64,
+    /// Rows per write (one transaction or round trip each).
+    pub batch_rows: usize,
+}
+
+/// The stage a run is in, for progress reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the source; `advance` counts source rows.
+    Scan,
+    /// Writing the store; `advance` counts entities.
+    Write,
+}
+
+/// Receives progress from [`materialize_view`]. Implementations must be cheap.
+pub trait MaterializeProgress: Send + Sync {
+    /// A stage started; `total` is the expected count, when known.
+    fn stage(&self, _view: &str, _stage: Stage, _total: Option<u64>) {}
+    /// `rows` more rows are done in the current stage.
+    fn advance(&self, _rows: u64) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMaterializeProgress;
+
+impl MaterializeProgress for NoMaterializeProgress {}
+
+/// Forwards the scan's progress.
+struct ScanProgress(Arc<dyn MaterializeProgress>);
+
+impl Progress for ScanProgress {
+    fn advance(&self, rows: u64) {
+        self.0.advance(rows);
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaterializeReport {
+    /// The view.
+    pub view: String,
+    /// Source rows read.
+    pub rows_scanned: u64,
+    /// Entities found in the range (one latest row each).
+    pub entities: u64,
+    /// Rows written and skipped by the store.
+    pub summary: WriteSummary,
+    /// Time spent scanning the source.
+    pub scan_time: Duration,
+    /// Time spent converting and writing.
+    pub write_time: Duration,
+    /// The view's high-water mark after the run.
+    pub high_water_mark: Option<i64>,
+}
+
+impl MaterializeReport {
+    /// Scan plus write time.
+    pub fn total_time(&self) -> Duration {
+        self.scan_time + self.write_time
+    }
+
+    /// Source rows per second over the whole run.
+    pub fn source_rows_per_second(&self) -> f64 {
+        per_second(self.rows_scanned, self.total_time())
+    }
+
+    /// Entities written to the store per second of write time.
+    pub fn write_rows_per_second(&self) -> f64 {
+        per_second(self.entities, self.write_time)
+    }
+}
+
+fn per_second(n: u64, d: Duration) -> f64 {
+    let s = d.as_secs_f64();
+    if s > 0.0 {
+        n as f64 / s
+    } else {
+        0.0
+    }
+}
+
+/// Materialises one view into `store`. See the module docs for the guarantees.
+pub async fn materialize_view(
+    store: Arc<dyn OnlineStore>,
+    scan: &LatestScan,
+    req: &MaterializeRequest,
+    progress: Arc<dyn MaterializeProgress>,
+) -> Result<MaterializeReport> {
+    let started = Instant::now();
+    progress.stage(&req.view, Stage::Scan, scan.rows_hint(&req.view));
+    let latest = LatestRequest {
+        view: req.view.clone(),
+        start_us: req.start_us,
+        end_us: req.end_us,
+    };
+    let rows = scan
+        .run(&latest, Arc::new(ScanProgress(progress.clone())))
+        .await?;
+    let scan_time = started.elapsed();
+
+    let started = Instant::now();
+    progress.stage(&req.view, Stage::Write, Some(rows.num_rows() as u64));
+    let mut summary = WriteSummary::default();
+    let mut in_flight: Option<tokio::task::JoinHandle<Result<WriteSummary>>> = None;
+    for chunk in rows.batches(req.batch_rows.max(1)) {
+        let batch = to_write_batch(&rows, &chunk?)?;
+        let n = batch.rows.len() as u64;
+        if let Some(h) = in_flight.take() {
+            summary += join(h).await?;
+        }
+        let (store, progress) = (store.clone(), progress.clone());
+        in_flight = Some(tokio::spawn(async move {
+            let s = store.write(batch).await?;
+            progress.advance(n);
+            Ok(s)
+        }));
+    }
+    if let Some(h) = in_flight.take() {
+        summary += join(h).await?;
+    }
+    // Every row up to `end` is in the store: only now may the mark move (never backwards).
+    let mark = store.high_water_mark(&req.view).await?;
+    let high_water_mark = if mark.is_none_or(|m| req.end_us > m) {
+        store.set_high_water_mark(&req.view, req.end_us).await?;
+        Some(req.end_us)
+    } else {
+        mark
+    };
+    Ok(MaterializeReport {
+        view: req.view.clone(),
+        rows_scanned: rows.rows_scanned,
+        entities: rows.num_rows() as u64,
+        summary,
+        scan_time,
+        write_time: started.elapsed(),
+        high_water_mark,
+    })
+}
+
+async fn join(h: tokio::task::JoinHandle<Result<WriteSummary>>) -> Result<WriteSummary> {
+    h.await.map_err(|source| Error::Task {
+        operation: "materialise write",
+        source,
+    })?
+}
+
+/// Turns one chunk of latest rows into a write batch.
+fn to_write_batch(rows: &LatestRows, chunk: &LatestBatch) -> Result<WriteBatch> {
+    let n = chunk.num_rows();
+    let names: Vec<Arc<str>> = rows
+        .join_keys
+        .iter()
+        .map(|k| Arc::from(k.as_str()))
+        .collect();
+    let mut keys: Vec<Vec<Option<KeyValue>>> = rows
+        .join_keys
+        .iter()
+        .zip(&chunk.keys)
+        .map(|(name, a)| key_values(name, a.as_ref()))
+        .collect::<Result<_>>()?;
+    let mut values: Vec<std::vec::IntoIter<Value>> = rows
+        .features
+        .iter()
+        .zip(&chunk.features)
+        .map(|(name, a)| column_values(name, a.as_ref()).map(Vec::into_iter))
+        .collect::<Result<_>>()?;
+    let mut batch = WriteBatch::new(rows.view.clone(), rows.features.clone());
+    batch.rows.reserve(n);
+    for i in 0..n {
+        let row: Vec<Value> = values
+            .iter_mut()
+            .map(|col| col.next().unwrap_or(Value::Null))
+            .collect();
+        let parts: Option<Vec<(Arc<str>, KeyValue)>> = names
+            .iter()
+            .zip(keys.iter_mut())
+            .map(|(name, col)| col[i].take().map(|v| (name.clone(), v)))
+            .collect();
+        // The scan drops rows with a null key part; this only guards the invariant.
+        let Some(parts) = parts else { continue };
+        let stamp = Stamp::new(chunk.event_ts[i], chunk.created_ts[i]);
+        batch.push(EntityKey::new(parts)?, stamp, row);
+    }
+    Ok(batch)
+}
