@@ -18,10 +18,14 @@
 //! assert_eq!(found.len(), 1);
 //! ```
 
+mod audit_sink;
+
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use audit_sink::{AuditSink, SinkConfig, SinkStats};
 
 /// Errors from the audit log.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,21 @@ pub enum Error {
         /// The parse error.
         #[source]
         source: serde_json::Error,
+    },
+    /// An [`AuditSink`] was shut down; it takes no more records.
+    #[error("audit log {path}: the buffered writer is shut down")]
+    SinkClosed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An [`AuditSink`] cannot write the log; records are refused until a write succeeds.
+    #[error("audit log {path} cannot be written: {source}")]
+    SinkFailed {
+        /// The file.
+        path: PathBuf,
+        /// The last write error.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
     },
 }
 

@@ -1,0 +1,471 @@
+//! [`AccessLayer`]: the one read path and the one write path every protocol goes through.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::try_join_all;
+use tessera_audit::{AuditDecision, AuditRecord, AuditSink};
+use tessera_core::Catalog;
+use tessera_online::{freshness, FeatureRow, Freshness, OnlineStore, Value, WriteBatch};
+
+use crate::entity_rows::{EntityRows, KeyType};
+use crate::error::{Error, Result};
+use crate::observer::{AccessObserver, NoObserver, StoreOp};
+use crate::read_plan::{plan, PlanCache, PlanKey, ReadPlan, ViewRead};
+use crate::read_request::{FeatureSelection, ReadRequest};
+use crate::read_result::{FeatureColumn, ReadResult, ValueStatus};
+use crate::write_request::{
+    device_only_refusals, target_views, view_batch, WriteOutcome, WriteRequest, WriteTarget,
+};
+
+/// Limits and settings of an [`AccessLayer`].
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    /// The most entities one read may ask for.
+    pub max_entities: usize,
+    /// The most rows one write may carry.
+    pub max_write_rows: usize,
+    /// How long one store call may take before the request fails as unavailable.
+    pub store_timeout: Duration,
+    /// The value type of join keys, when known (from source schemas); values of another type
+    /// are refused with a message instead of silently reading nothing.
+    pub key_types: HashMap<String, KeyType>,
+    /// The purpose of anonymous reads that name none (servers with authentication off).
+    pub anonymous_purpose: Option<String>,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            max_entities: 1000,
+            max_write_rows: 10_000,
+            store_timeout: Duration::from_secs(2),
+            key_types: HashMap::new(),
+            anonymous_purpose: None,
+        }
+    }
+}
+
+/// The audit `action` of online reads.
+pub const ACTION_READ: &str = "online_read";
+/// The audit `action` of online writes.
+pub const ACTION_WRITE: &str = "online_write";
+/// The audit `purpose` of writes, which name none.
+const WRITE_PURPOSE: &str = "-";
+
+/// Resolves, gates, reads, merges and audits. Share it behind an `Arc`.
+#[derive(Debug)]
+pub struct AccessLayer {
+    catalog: Arc<Catalog>,
+    store: Arc<dyn OnlineStore>,
+    audit: Arc<AuditSink>,
+    config: AccessConfig,
+    plans: PlanCache,
+    observer: Arc<dyn AccessObserver>,
+}
+
+impl AccessLayer {
+    /// An access layer over a catalog (the registered definitions), a store and an audit sink.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Arc<dyn OnlineStore>,
+        audit: Arc<AuditSink>,
+        config: AccessConfig,
+    ) -> Self {
+        Self {
+            catalog,
+            store,
+            audit,
+            config,
+            plans: PlanCache::default(),
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    /// Reports store calls and denials to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn AccessObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The catalog requests are resolved against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The online store.
+    pub fn store(&self) -> &Arc<dyn OnlineStore> {
+        &self.store
+    }
+
+    /// The audit sink.
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AccessConfig {
+        &self.config
+    }
+
+    /// Reads features for entities: resolve → policy gate → one concurrent read per view →
+    /// merge in request order with per-value status → audit. A refused read returns
+    /// [`Error::Denied`] naming every refused feature; nothing is partially returned. A read
+    /// that cannot be audited is refused.
+    pub async fn read(&self, req: ReadRequest) -> Result<ReadResult> {
+        let started = Instant::now();
+        let ReadRequest {
+            features,
+            entities,
+            purpose,
+            caller,
+        } = req;
+        let key = PlanKey {
+            caller,
+            purpose,
+            selection: features,
+        };
+        let entity_count = entities.len();
+        let outcome = self.read_inner(&key, entities).await;
+        let mut record = match &outcome {
+            Ok(r) => {
+                let mut rec =
+                    AuditRecord::now(ACTION_READ, &key.caller.to_string(), r.plan.purpose());
+                rec.features = r.plan.audit_features.clone();
+                rec
+            }
+            Err(e) => self.failure_record(ACTION_READ, &key, e),
+        };
+        record.rows = entity_count as u64;
+        record.latency_us = started.elapsed().as_micros() as u64;
+        self.audit.record(record).await.map_err(Error::Audit)?;
+        outcome
+    }
+
+    async fn read_inner(&self, key: &PlanKey, entities: EntityRows) -> Result<ReadResult> {
+        if entities.len() > self.config.max_entities {
+            return Err(Error::TooManyEntities {
+                given: entities.len(),
+                max: self.config.max_entities,
+            });
+        }
+        if !self.config.key_types.is_empty() {
+            entities.check_types(&self.config.key_types)?;
+        }
+        let plan = self.plan(key)?;
+        for name in entities.names() {
+            if !plan.join_keys().iter().any(|k| k.as_ref() == name) {
+                return Err(Error::UnusedJoinKey {
+                    key: name.to_string(),
+                    needed: plan
+                        .join_keys()
+                        .iter()
+                        .map(|k| k.as_ref())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        let now_us = now_us();
+        let rows = if plan.views.len() == 1 {
+            vec![self.read_view(&plan.views[0], &entities).await?]
+        } else {
+            try_join_all(plan.views.iter().map(|v| self.read_view(v, &entities))).await?
+        };
+        let n = entities.len();
+        let mut columns: Vec<FeatureColumn> = (0..plan.features().len())
+            .map(|_| FeatureColumn::with_capacity(n))
+            .collect();
+        for (view, view_rows) in plan.views.iter().zip(rows) {
+            merge_view(view, view_rows, now_us, &mut columns);
+        }
+        self.observer.read_done(n, plan.features().len());
+        Ok(ReadResult {
+            plan,
+            entities,
+            columns,
+        })
+    }
+
+    fn plan(&self, key: &PlanKey) -> Result<Arc<ReadPlan>> {
+        if let Some(p) = self.plans.get(key) {
+            return Ok(p);
+        }
+        match plan(&self.catalog, key, self.config.anonymous_purpose.as_deref()) {
+            Ok(p) => {
+                let p = Arc::new(p);
+                self.plans.insert(key.clone(), p.clone());
+                Ok(p)
+            }
+            Err(e) => {
+                if let Error::Denied { refusals, .. } = &e {
+                    self.observer.denied(refusals);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_view(
+        &self,
+        view: &ViewRead,
+        entities: &EntityRows,
+    ) -> Result<Vec<Option<FeatureRow>>> {
+        let keys = entities.keys_for(&view.name, &view.join_keys)?;
+        let started = Instant::now();
+        let result = tokio::time::timeout(
+            self.config.store_timeout,
+            self.store.read(&view.name, &keys),
+        )
+        .await;
+        let elapsed = started.elapsed();
+        let store = self.store.name();
+        let rows = match result {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                self.observer
+                    .store_call(store, StoreOp::Read, elapsed, false);
+                return Err(Error::Store(e));
+            }
+            Err(_) => {
+                self.observer
+                    .store_call(store, StoreOp::Read, elapsed, false);
+                return Err(Error::StoreTimeout {
+                    store,
+                    after: self.config.store_timeout,
+                });
+            }
+        };
+        self.observer
+            .store_call(store, StoreOp::Read, elapsed, true);
+        if rows.len() != keys.len() {
+            return Err(Error::Store(tessera_online::Error::Corrupt {
+                what: "read result",
+                reason: "the store returned a different number of rows than keys asked for",
+            }));
+        }
+        Ok(rows)
+    }
+
+    /// Writes rows (Feast's push and write-to-online-store): each target view's rows are
+    /// checked against its declared types — every problem is reported, nothing is written
+    /// unless all rows are good — then written, newer rows winning. Device-only features are
+    /// refused. Audited like reads.
+    pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome> {
+        let started = Instant::now();
+        let outcome = self.write_inner(&req).await;
+        let rows = req.columns.first().map_or(0, |(_, v)| v.len()) as u64;
+        let consumer = req.caller.to_string();
+        let mut record = match &outcome {
+            Ok((o, features)) => {
+                let mut rec = AuditRecord::now(ACTION_WRITE, &consumer, WRITE_PURPOSE);
+                rec.features = features.clone();
+                rec.detail = Some(format!(
+                    "written {}, skipped as older {}",
+                    o.written(),
+                    o.skipped()
+                ));
+                rec
+            }
+            Err(e) => {
+                let mut rec = AuditRecord::now(ACTION_WRITE, &consumer, WRITE_PURPOSE);
+                rec.decision = decision_of(e);
+                rec.reasons = reasons_of(e);
+                rec.detail = Some(match &req.target {
+                    WriteTarget::View(v) => format!("view {v}"),
+                    WriteTarget::PushSource(s) => format!("push source {s}"),
+                });
+                rec
+            }
+        };
+        record.rows = rows;
+        record.latency_us = started.elapsed().as_micros() as u64;
+        self.audit.record(record).await.map_err(Error::Audit)?;
+        outcome.map(|(o, _)| o)
+    }
+
+    async fn write_inner(&self, req: &WriteRequest) -> Result<(WriteOutcome, Vec<String>)> {
+        let target_name = match &req.target {
+            WriteTarget::View(n) | WriteTarget::PushSource(n) => n.clone(),
+        };
+        let bad = |problems: Vec<String>| Error::BadRows {
+            target: target_name.clone(),
+            problems,
+        };
+        let views = target_views(&self.catalog, &req.target)?;
+        let rows = req.columns.first().map_or(0, |(_, v)| v.len());
+        if req.columns.iter().any(|(_, v)| v.len() != rows) {
+            return Err(bad(vec![format!(
+                "columns have different lengths: {}",
+                req.columns
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )]));
+        }
+        if rows > self.config.max_write_rows {
+            return Err(Error::TooManyEntities {
+                given: rows,
+                max: self.config.max_write_rows,
+            });
+        }
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(req.columns.len());
+        for (i, (name, _)) in req.columns.iter().enumerate() {
+            if index.insert(name.as_str(), i).is_some() {
+                return Err(bad(vec![format!("column `{name}` is given twice")]));
+            }
+        }
+        let refusals = device_only_refusals(&views, &index);
+        if !refusals.is_empty() {
+            self.observer.denied(&refusals);
+            return Err(Error::Denied {
+                consumer: req.caller.to_string(),
+                purpose: WRITE_PURPOSE.to_string(),
+                refusals,
+            });
+        }
+        let mut problems = Vec::new();
+        let mut used: HashSet<&str> = HashSet::new();
+        let mut batches: Vec<WriteBatch> = Vec::with_capacity(views.len());
+        for v in &views {
+            let (batch, u) = view_batch(
+                &self.catalog,
+                v,
+                &req.columns,
+                &index,
+                &self.config.key_types,
+                &mut problems,
+            );
+            used.extend(u);
+            batches.extend(batch);
+        }
+        for (name, _) in &req.columns {
+            if !used.contains(name.as_str()) {
+                let mut expected: Vec<&str> = used.iter().copied().collect();
+                expected.sort_unstable();
+                problems.push(format!(
+                    "unknown column `{name}` (hint: the columns are the join keys, the event timestamp, the created timestamp and the features: {})",
+                    expected.join(", ")
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(bad(problems));
+        }
+        let features: Vec<String> = batches
+            .iter()
+            .flat_map(|b| b.features.iter().map(move |f| format!("{}:{f}", b.view)))
+            .collect();
+        let results = try_join_all(batches.into_iter().map(|b| self.write_view(b))).await?;
+        Ok((WriteOutcome { views: results }, features))
+    }
+
+    async fn write_view(
+        &self,
+        batch: WriteBatch,
+    ) -> Result<(String, tessera_online::WriteSummary)> {
+        let view = batch.view.clone();
+        let started = Instant::now();
+        let store = self.store.name();
+        let result = tokio::time::timeout(self.config.store_timeout, self.store.write(batch)).await;
+        let elapsed = started.elapsed();
+        match result {
+            Ok(Ok(summary)) => {
+                self.observer
+                    .store_call(store, StoreOp::Write, elapsed, true);
+                Ok((view, summary))
+            }
+            Ok(Err(e)) => {
+                self.observer
+                    .store_call(store, StoreOp::Write, elapsed, false);
+                Err(Error::Store(e))
+            }
+            Err(_) => {
+                self.observer
+                    .store_call(store, StoreOp::Write, elapsed, false);
+                Err(Error::StoreTimeout {
+                    store,
+                    after: self.config.store_timeout,
+                })
+            }
+        }
+    }
+
+    fn failure_record(&self, action: &str, key: &PlanKey, e: &Error) -> AuditRecord {
+        let purpose = match e {
+            Error::Denied { purpose, .. } => purpose.clone(),
+            _ => key
+                .purpose
+                .clone()
+                .or_else(|| {
+                    let c = self.catalog.consumers.get(key.caller.consumer_name()?)?;
+                    c.default_purpose.clone()
+                })
+                .unwrap_or_else(|| "-".to_string()),
+        };
+        let mut rec = AuditRecord::now(action, &key.caller.to_string(), &purpose);
+        rec.features = match &key.selection {
+            FeatureSelection::Features(list) => list.clone(),
+            FeatureSelection::Service(s) => vec![format!("service:{s}")],
+        };
+        rec.decision = decision_of(e);
+        rec.reasons = reasons_of(e);
+        rec
+    }
+}
+
+fn decision_of(e: &Error) -> AuditDecision {
+    match e {
+        Error::Denied { .. } => AuditDecision::Deny,
+        _ => AuditDecision::Error,
+    }
+}
+
+fn reasons_of(e: &Error) -> Vec<String> {
+    match e {
+        Error::Denied { refusals, .. } => refusals.iter().map(ToString::to_string).collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Appends one view's rows to the output columns.
+fn merge_view(
+    view: &ViewRead,
+    rows: Vec<Option<FeatureRow>>,
+    now_us: i64,
+    columns: &mut [FeatureColumn],
+) {
+    for row in rows {
+        match (freshness(row.as_ref(), view.ttl, now_us), row) {
+            (Freshness::Present, Some(mut r)) => {
+                let ts = Some(r.stamp.event_ts);
+                for (col, name) in &view.features {
+                    match r.values.remove(name) {
+                        Some(Value::Null) => columns[*col].push(Value::Null, ValueStatus::Null, ts),
+                        Some(v) => columns[*col].push(v, ValueStatus::Present, ts),
+                        None => columns[*col].push(Value::Null, ValueStatus::Missing, None),
+                    }
+                }
+            }
+            (Freshness::Expired, Some(r)) => {
+                let ts = Some(r.stamp.event_ts);
+                for (col, _) in &view.features {
+                    columns[*col].push(Value::Null, ValueStatus::Expired, ts);
+                }
+            }
+            _ => {
+                for (col, _) in &view.features {
+                    columns[*col].push(Value::Null, ValueStatus::Missing, None);
+                }
+            }
+        }
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}

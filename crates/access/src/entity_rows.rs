@@ -1,0 +1,214 @@
+//! [`EntityRows`]: the entities a read asks for, as join-key columns, and how they become
+//! the [`EntityKey`]s of each feature view.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use tessera_online::{EntityKey, KeyValue};
+
+use crate::error::{Error, Result};
+
+/// The type of a join key's values, when known (from the source schema). Keys of unknown
+/// type take integers and strings as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// Integers.
+    Int64,
+    /// Text.
+    String,
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyType::Int64 => "integer",
+            KeyType::String => "string",
+        })
+    }
+}
+
+/// The entities of a read: one column of values per join key, all the same length. Entity
+/// `i` is the `i`-th value of every column.
+///
+/// ```
+/// use tessera_access::EntityRows;
+/// use tessera_online::KeyValue;
+/// let rows = EntityRows::new(vec![("user_id".into(), vec![KeyValue::Int64(1), KeyValue::Int64(2)])])?;
+/// assert_eq!(rows.len(), 2);
+/// # Ok::<_, tessera_access::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntityRows {
+    columns: Vec<(Arc<str>, Vec<KeyValue>)>,
+    len: usize,
+}
+
+impl EntityRows {
+    /// Entity rows from join-key columns. Columns must have equal lengths; a join key given
+    /// twice is refused.
+    pub fn new(columns: Vec<(String, Vec<KeyValue>)>) -> Result<Self> {
+        let len = columns.first().map_or(0, |(_, v)| v.len());
+        if columns.iter().any(|(_, v)| v.len() != len) {
+            return Err(Error::RaggedEntities {
+                lengths: columns
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.len()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        for (i, (k, _)) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|(other, _)| other == k) {
+                return Err(Error::RaggedEntities {
+                    lengths: format!("join key `{k}` is given twice"),
+                });
+            }
+        }
+        Ok(Self {
+            columns: columns
+                .into_iter()
+                .map(|(k, v)| (Arc::from(k.as_str()), v))
+                .collect(),
+            len,
+        })
+    }
+
+    /// The number of entities.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no entities.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The join-key columns, in the order given.
+    pub fn columns(&self) -> impl Iterator<Item = (&str, &[KeyValue])> + Clone {
+        self.columns.iter().map(|(k, v)| (k.as_ref(), v.as_slice()))
+    }
+
+    /// The join-key names, in the order given.
+    pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.columns.iter().map(|(k, _)| k.as_ref())
+    }
+
+    fn column(&self, key: &str) -> Option<&(Arc<str>, Vec<KeyValue>)> {
+        self.columns.iter().find(|(k, _)| k.as_ref() == key)
+    }
+
+    /// Checks every value against the known key types.
+    pub(crate) fn check_types(&self, types: &HashMap<String, KeyType>) -> Result<()> {
+        for (key, values) in &self.columns {
+            let Some(&expected) = types.get(key.as_ref()) else {
+                continue;
+            };
+            if let Some((row, v)) = values
+                .iter()
+                .enumerate()
+                .find(|(_, v)| key_type(v) != expected)
+            {
+                return Err(wrong_key_type(key, expected, row, v));
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys of every entity for a view with these join keys.
+    pub(crate) fn keys_for(&self, view: &str, join_keys: &[Arc<str>]) -> Result<Vec<EntityKey>> {
+        let mut cols = Vec::with_capacity(join_keys.len());
+        for k in join_keys {
+            let (name, values) = self.column(k).ok_or_else(|| Error::MissingJoinKey {
+                key: k.to_string(),
+                view: view.to_string(),
+                given: self.given(),
+            })?;
+            cols.push((name, values));
+        }
+        (0..self.len)
+            .map(|i| {
+                EntityKey::new(cols.iter().map(|(n, v)| (Arc::clone(n), v[i].clone())))
+                    .map_err(Error::Store)
+            })
+            .collect()
+    }
+
+    fn given(&self) -> String {
+        if self.columns.is_empty() {
+            "none".to_string()
+        } else {
+            self.names().collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// The type of a key value.
+pub(crate) fn key_type(v: &KeyValue) -> KeyType {
+    match v {
+        KeyValue::Int64(_) => KeyType::Int64,
+        KeyValue::String(_) => KeyType::String,
+    }
+}
+
+pub(crate) fn wrong_key_type(key: &str, expected: KeyType, row: usize, got: &KeyValue) -> Error {
+    let (got, hint) = match (got, expected) {
+        (KeyValue::String(s), _) => (
+            format!("the string {s:?}"),
+            "integers as JSON numbers, e.g. 42, not \"42\"",
+        ),
+        (KeyValue::Int64(n), _) => (
+            format!("the integer {n}"),
+            "strings as JSON strings, e.g. \"a7\"",
+        ),
+    };
+    Error::WrongKeyType {
+        key: key.to_string(),
+        expected,
+        row,
+        got,
+        hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_ragged_and_repeated_columns() {
+        let err = EntityRows::new(vec![
+            ("a".into(), vec![KeyValue::Int64(1)]),
+            ("b".into(), vec![]),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("a: 1, b: 0"), "{err}");
+        assert!(EntityRows::new(vec![
+            ("a".into(), vec![KeyValue::Int64(1)]),
+            ("a".into(), vec![KeyValue::Int64(1)]),
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn builds_keys_and_checks_types() {
+        let rows = EntityRows::new(vec![
+            ("item_id".into(), vec!["x".into(), "y".into()]),
+            (
+                "user_id".into(),
+                vec![KeyValue::Int64(1), KeyValue::Int64(2)],
+            ),
+        ])
+        .unwrap();
+        let keys = rows.keys_for("v", &[Arc::from("user_id")]).unwrap();
+        assert_eq!(keys[1], EntityKey::int("user_id", 2));
+        let err = rows
+            .keys_for("v", &[Arc::from("device_id")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("given: item_id, user_id"), "{err}");
+        let types = HashMap::from([("item_id".to_string(), KeyType::Int64)]);
+        let err = rows.check_types(&types).unwrap_err().to_string();
+        assert!(err.contains("the string \"x\""), "{err}");
+    }
+}

@@ -1,0 +1,87 @@
+//! Tessera's access layer: the one path by which features leave (and, for push, enter) the
+//! online store, whatever the protocol in front of it (HTTP Feast-compatible, HTTP native,
+//! gRPC).
+//!
+//! ```text
+//!  ReadRequest (features | feature service, entity rows, caller, purpose)
+//!     │ resolve against the registered Catalog ── unknown feature ──► Error naming each one
+//!     │ purpose: request → feature service → consumer's default_purpose
+//!     │ policy gate: Catalog::check_access(consumer, purpose, features, Network)
+//!     │      refused classification / purpose not held / device_only ──► Error::Denied
+//!     │      listing every refused feature (nothing is returned in part)
+//!     │ (resolution + gate are cached per (caller, purpose, features))
+//!     ▼
+//!  one OnlineStore::read per feature view, concurrently (with a timeout)
+//!     ▼
+//!  merge in REQUEST order: per value present / missing / expired (view TTL, via
+//!  tessera_online::freshness; expired values are withheld) / null, with event timestamps
+//!     ▼
+//!  audit record (time, consumer, purpose, features, entities, decision, latency) through a
+//!  buffered AuditSink — a queue push on this path; a read that cannot be audited is refused
+//! ```
+//!
+//! The write path ([`AccessLayer::write`], used by push) checks rows against each target
+//! view's declared types, refuses device-only features, and writes with "newer wins".
+//!
+//! Protocol layers authenticate the caller ([`Caller`]), decode their wire format into a
+//! [`ReadRequest`] / [`WriteRequest`], and encode the [`ReadResult`]; [`Error::class`] and
+//! [`Error::code`] tell them which status to answer with.
+//!
+//! # Example
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use tessera_access::{AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest, ValueStatus};
+//! use tessera_audit::{AuditLog, AuditSink, SinkConfig};
+//! use tessera_core::{Catalog, Definitions};
+//! use tessera_online::{EmbeddedStore, EntityKey, KeyValue, OnlineStore, Stamp, Value, WriteBatch};
+//!
+//! let yaml = r#"
+//! entities: [{ name: user, join_keys: [user_id] }]
+//! sources: [{ name: s, type: batch, path: s.parquet, timestamp_field: ts }]
+//! feature_views:
+//!   - { name: user_stats, entities: [user], source: s, features: [{ name: clicks, type: int64, classification: internal }] }
+//! purposes: [{ name: ranking, allows: [internal] }]
+//! consumers: [{ name: ranker, token_env: RANKER_TOKEN, purposes: [ranking], default_purpose: ranking }]
+//! "#;
+//! let catalog = Catalog::build(vec![Definitions::from_yaml_str(yaml, "f.yaml".as_ref()).unwrap()]).unwrap();
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Arc::new(EmbeddedStore::open(&dir.path().join("online")).unwrap());
+//! let mut batch = WriteBatch::new("user_stats", vec!["clicks".into()]);
+//! batch.push(EntityKey::int("user_id", 1), Stamp::new(1, Stamp::NO_CREATED), vec![Value::Int64(5)]);
+//! store.write(batch).await.unwrap();
+//! let audit = Arc::new(AuditSink::spawn(AuditLog::new(&dir.path().join("audit")), SinkConfig::default()).unwrap());
+//! let access = AccessLayer::new(Arc::new(catalog), store, audit.clone(), AccessConfig::default());
+//!
+//! let result = access.read(ReadRequest {
+//!     features: FeatureSelection::Features(vec!["user_stats:clicks".into()]),
+//!     entities: EntityRows::new(vec![("user_id".into(), vec![KeyValue::Int64(1), KeyValue::Int64(2)])]).unwrap(),
+//!     purpose: None, // the consumer's default purpose
+//!     caller: Caller::consumer("ranker"),
+//! }).await.unwrap();
+//! assert_eq!(result.columns[0].values, vec![Value::Int64(5), Value::Null]);
+//! assert_eq!(result.columns[0].statuses, vec![ValueStatus::Present, ValueStatus::Missing]);
+//! audit.shutdown().await.unwrap();
+//! # });
+//! ```
+
+mod access_layer;
+mod caller;
+mod entity_rows;
+mod error;
+mod observer;
+mod read_plan;
+mod read_request;
+mod read_result;
+mod typed_values;
+mod write_request;
+
+pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
+pub use caller::Caller;
+pub use entity_rows::{EntityRows, KeyType};
+pub use error::{Error, ErrorClass, Result};
+pub use observer::{AccessObserver, NoObserver, StoreOp};
+pub use read_plan::ReadPlan;
+pub use read_request::{FeatureSelection, ReadRequest};
+pub use read_result::{FeatureColumn, ReadResult, ValueStatus};
+pub use write_request::{WriteOutcome, WriteRequest, WriteTarget};

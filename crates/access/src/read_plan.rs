@@ -1,0 +1,284 @@
+//! [`ReadPlan`]: a read request resolved against the catalog and passed through the policy
+//! gate, grouped by feature view. Plans depend only on (caller, purpose, features), so the
+//! access layer caches them: a repeated request skips resolution and the gate.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use tessera_core::{Catalog, Decision, FeatureRef, FeatureType, ReadChannel, Ttl};
+
+use crate::caller::Caller;
+use crate::error::{Error, Result};
+use crate::read_request::FeatureSelection;
+
+/// A resolved, allowed read.
+#[derive(Debug)]
+pub struct ReadPlan {
+    features: Vec<FeatureRef>,
+    types: Vec<FeatureType>,
+    purpose: String,
+    full_names: Vec<String>,
+    short_names: std::result::Result<Vec<String>, (String, String, String)>,
+    join_keys: Vec<Arc<str>>,
+    pub(crate) views: Vec<ViewRead>,
+    pub(crate) audit_features: Vec<String>,
+}
+
+/// The part of a plan that reads one feature view.
+#[derive(Debug)]
+pub(crate) struct ViewRead {
+    pub(crate) name: String,
+    pub(crate) ttl: Ttl,
+    pub(crate) join_keys: Vec<Arc<str>>,
+    /// (output column, feature name), in request order.
+    pub(crate) features: Vec<(usize, String)>,
+}
+
+impl ReadPlan {
+    /// The features, resolved (`view:*` expanded, exact duplicates dropped), in request order.
+    pub fn features(&self) -> &[FeatureRef] {
+        &self.features
+    }
+
+    /// The declared type of each feature, aligned with [`ReadPlan::features`].
+    pub fn types(&self) -> &[FeatureType] {
+        &self.types
+    }
+
+    /// The purpose the read was allowed for.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// `view__feature` for each feature.
+    pub fn full_names(&self) -> &[String] {
+        &self.full_names
+    }
+
+    /// The bare feature name of each feature; an error when two features share one.
+    pub fn short_names(&self) -> Result<&[String]> {
+        self.short_names
+            .as_deref()
+            .map_err(|(name, first, second)| Error::NameCollision {
+                name: name.clone(),
+                first: first.clone(),
+                second: second.clone(),
+            })
+    }
+
+    /// Every join key the plan's views use, in view order.
+    pub fn join_keys(&self) -> &[Arc<str>] {
+        &self.join_keys
+    }
+}
+
+/// What a plan is cached under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PlanKey {
+    pub(crate) caller: Caller,
+    pub(crate) purpose: Option<String>,
+    pub(crate) selection: FeatureSelection,
+}
+
+/// Resolved plans by key. Bounded: when full it is emptied (callers use a handful of
+/// feature lists, so it refills at once).
+#[derive(Debug, Default)]
+pub(crate) struct PlanCache {
+    plans: RwLock<HashMap<PlanKey, Arc<ReadPlan>>>,
+}
+
+const MAX_CACHED_PLANS: usize = 4096;
+
+impl PlanCache {
+    pub(crate) fn get(&self, key: &PlanKey) -> Option<Arc<ReadPlan>> {
+        self.plans.read().ok()?.get(key).cloned()
+    }
+
+    pub(crate) fn insert(&self, key: PlanKey, plan: Arc<ReadPlan>) {
+        if let Ok(mut plans) = self.plans.write() {
+            if plans.len() >= MAX_CACHED_PLANS {
+                plans.clear();
+            }
+            plans.insert(key, plan);
+        }
+    }
+}
+
+/// Resolves a request's features and purpose and applies the policy gate.
+pub(crate) fn plan(
+    catalog: &Catalog,
+    key: &PlanKey,
+    anonymous_purpose: Option<&str>,
+) -> Result<ReadPlan> {
+    let (refs, service_purpose) = match &key.selection {
+        FeatureSelection::Features(list) => {
+            if list.is_empty() {
+                return Err(Error::NoFeatures);
+            }
+            let mut refs = Vec::with_capacity(list.len());
+            let mut problems = Vec::new();
+            for text in list {
+                match FeatureRef::parse(text) {
+                    Ok(r) => refs.push(r),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Error::UnknownFeatures { problems });
+            }
+            (refs, None)
+        }
+        FeatureSelection::Service(name) => {
+            let s = catalog
+                .service(name)
+                .map_err(|e| unknown("feature service", name, e))?;
+            (s.features.clone(), Some(s.purpose.as_str()))
+        }
+    };
+    let features = resolve(catalog, &refs)?;
+
+    let consumer = key.caller.consumer_name();
+    let purpose = match (&key.purpose, service_purpose) {
+        (Some(p), _) => p.as_str(),
+        (None, Some(p)) => p,
+        (None, None) => match consumer {
+            Some(c) => catalog
+                .consumers
+                .get(c)
+                .and_then(|d| d.default_purpose.as_deref())
+                .ok_or_else(|| Error::MissingPurpose {
+                    who: format!("consumer `{c}`"),
+                })?,
+            None => anonymous_purpose.ok_or_else(|| Error::MissingPurpose {
+                who: "this server (authentication is off)".to_string(),
+            })?,
+        },
+    };
+    catalog
+        .purpose(purpose)
+        .map_err(|e| unknown("purpose", purpose, e))?;
+    if let Decision::Deny(refusals) =
+        catalog.check_access(consumer, purpose, &features, ReadChannel::Network)
+    {
+        return Err(Error::Denied {
+            consumer: key.caller.to_string(),
+            purpose: purpose.to_string(),
+            refusals,
+        });
+    }
+    build(catalog, features, purpose)
+}
+
+/// Expands `view:*`, drops exact duplicates and checks that each reference resolves to a
+/// feature of an online view; every bad reference is reported.
+fn resolve(catalog: &Catalog, refs: &[FeatureRef]) -> Result<Vec<FeatureRef>> {
+    let mut out = Vec::with_capacity(refs.len());
+    let mut seen = HashSet::with_capacity(refs.len());
+    let mut problems = Vec::new();
+    for r in refs {
+        let expanded = catalog.resolve_refs(std::slice::from_ref(r));
+        match expanded {
+            Ok(list) => {
+                for fr in list {
+                    if seen.insert(fr.clone()) {
+                        out.push(fr);
+                    }
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::UnknownFeatures { problems });
+    }
+    if out.is_empty() {
+        return Err(Error::NoFeatures);
+    }
+    for r in &out {
+        let view = catalog
+            .view(&r.view)
+            .map_err(|e| unknown("feature view", &r.view, e))?;
+        if !view.online {
+            return Err(Error::NotOnline {
+                view: view.name.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn build(catalog: &Catalog, features: Vec<FeatureRef>, purpose: &str) -> Result<ReadPlan> {
+    let mut views: Vec<ViewRead> = Vec::new();
+    let mut types = Vec::with_capacity(features.len());
+    let mut join_keys: Vec<Arc<str>> = Vec::new();
+    for (col, r) in features.iter().enumerate() {
+        let resolved = catalog.feature(r).map_err(|e| Error::UnknownFeatures {
+            problems: vec![e.to_string()],
+        })?;
+        types.push(resolved.feature.dtype.clone());
+        let idx = match views.iter().position(|v| v.name == r.view) {
+            Some(i) => i,
+            None => {
+                let keys: Vec<Arc<str>> = catalog
+                    .join_keys(resolved.view)
+                    .into_iter()
+                    .map(|k| Arc::from(k.as_str()))
+                    .collect();
+                for k in &keys {
+                    if !join_keys.contains(k) {
+                        join_keys.push(k.clone());
+                    }
+                }
+                views.push(ViewRead {
+                    name: r.view.clone(),
+                    ttl: resolved.view.ttl,
+                    join_keys: keys,
+                    features: Vec::new(),
+                });
+                views.len() - 1
+            }
+        };
+        views[idx].features.push((col, r.feature.clone()));
+    }
+    let full_names = features.iter().map(FeatureRef::column_name).collect();
+    let mut short: Vec<String> = Vec::with_capacity(features.len());
+    let mut collision = None;
+    for (i, r) in features.iter().enumerate() {
+        if collision.is_none() {
+            if let Some(j) = short.iter().position(|s| *s == r.feature) {
+                collision = Some((
+                    r.feature.clone(),
+                    features[j].to_string(),
+                    features[i].to_string(),
+                ));
+            }
+        }
+        short.push(r.feature.clone());
+    }
+    Ok(ReadPlan {
+        audit_features: features.iter().map(ToString::to_string).collect(),
+        types,
+        purpose: purpose.to_string(),
+        full_names,
+        short_names: match collision {
+            None => Ok(short),
+            Some(c) => Err(c),
+        },
+        join_keys,
+        views,
+        features,
+    })
+}
+
+/// Turns a catalog lookup failure into an [`Error::Unknown`] with its hint.
+pub(crate) fn unknown(kind: &'static str, name: &str, e: tessera_core::Error) -> Error {
+    let hint = match e {
+        tessera_core::Error::Unknown { hint, .. } => hint,
+        other => format!(" ({other})"),
+    };
+    Error::Unknown {
+        kind,
+        name: name.to_string(),
+        hint,
+    }
+}

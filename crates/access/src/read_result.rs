@@ -1,0 +1,74 @@
+//! [`ReadResult`]: the values of a read, one column per feature in request order, each value
+//! with its [`ValueStatus`] and event timestamp.
+
+use std::sync::Arc;
+
+use tessera_online::Value;
+
+use crate::entity_rows::EntityRows;
+use crate::read_plan::ReadPlan;
+
+/// What the store held for one (entity, feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueStatus {
+    /// A value within the view's TTL.
+    Present,
+    /// The store holds no row for the entity, or the row does not carry the feature.
+    Missing,
+    /// The row is older than the view's TTL allows now. Its value is withheld (null), as a
+    /// point-in-time join would withhold it, so online and training values agree; its event
+    /// timestamp is reported.
+    Expired,
+    /// The row is fresh and holds a null for the feature.
+    Null,
+}
+
+impl ValueStatus {
+    /// `present`, `missing`, `expired`, `null`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ValueStatus::Present => "present",
+            ValueStatus::Missing => "missing",
+            ValueStatus::Expired => "expired",
+            ValueStatus::Null => "null",
+        }
+    }
+}
+
+/// The values of one feature for every entity of the request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeatureColumn {
+    /// One value per entity; [`Value::Null`] unless the status is present.
+    pub values: Vec<Value>,
+    /// One status per entity.
+    pub statuses: Vec<ValueStatus>,
+    /// The row's event time (µs since the epoch) per entity; `None` when missing.
+    pub event_ts: Vec<Option<i64>>,
+}
+
+impl FeatureColumn {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
+            event_ts: Vec::with_capacity(n),
+        }
+    }
+
+    pub(crate) fn push(&mut self, value: Value, status: ValueStatus, ts: Option<i64>) {
+        self.values.push(value);
+        self.statuses.push(status);
+        self.event_ts.push(ts);
+    }
+}
+
+/// The answer to a read.
+#[derive(Debug)]
+pub struct ReadResult {
+    /// The resolved plan: feature references, types, names, the purpose.
+    pub plan: Arc<ReadPlan>,
+    /// The entities, as the request gave them.
+    pub entities: EntityRows,
+    /// One column per feature, aligned with `plan.features()`.
+    pub columns: Vec<FeatureColumn>,
+}

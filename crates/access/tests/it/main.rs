@@ -1,0 +1,7 @@
+//! Integration tests of the access layer: one binary, topical modules.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod fixtures;
+mod read_path;
+mod write_path;

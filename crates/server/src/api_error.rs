@@ -1,0 +1,180 @@
+//! [`ApiError`]: every error answer of the HTTP API — a status, a stable code and a message
+//! that says what to fix, as JSON:
+//!
+//! ```json
+//! {"error": "unknown_feature", "message": "unknown feature `user_stats:nope` (known: f0, f1)"}
+//! ```
+//!
+//! Refusals by the policy gate also list each refused feature and why. Client mistakes are
+//! 4xx, never 500. Server-side failures are 503 (a dependency) or 500 (a bug) and carry no
+//! internal detail; the detail travels in a response extension and is logged once by the
+//! tracking middleware.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_access::ErrorClass;
+use tessera_core::Refusal;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable, machine-readable code.
+    pub code: &'static str,
+    /// What went wrong and what to do, for the caller.
+    pub message: String,
+    /// Refused features, for 403s.
+    pub refusals: Vec<Refusal>,
+    /// Detail for the server log only (never sent).
+    pub internal: Option<String>,
+}
+
+/// The error detail the tracking middleware logs, attached to error responses.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[RefusalBody]>::is_empty")]
+    refusals: &'a [RefusalBody],
+}
+
+#[derive(Serialize)]
+struct RefusalBody {
+    feature: Option<String>,
+    reason: String,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            refusals: Vec::new(),
+            internal: None,
+        }
+    }
+
+    /// 400: the request cannot be read.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 422: the request reads but does not make sense.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 401, with the `WWW-Authenticate` challenge added on the way out.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 500 with a generic message; `detail` goes to the log only.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the detail",
+        );
+        e.internal = Some(detail.into());
+        e
+    }
+}
+
+impl From<tessera_access::Error> for ApiError {
+    fn from(e: tessera_access::Error) -> Self {
+        let code = e.code();
+        match e.class() {
+            ErrorClass::Input => Self::unprocessable(code, e.to_string()),
+            ErrorClass::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, e.to_string()),
+            ErrorClass::Denied => {
+                let refusals = match &e {
+                    tessera_access::Error::Denied { refusals, .. } => refusals.clone(),
+                    _ => Vec::new(),
+                };
+                let mut err = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
+                err.refusals = refusals;
+                err
+            }
+            ErrorClass::Unavailable => {
+                // The message names the dependency but no internals (paths, addresses).
+                let public = match &e {
+                    tessera_access::Error::StoreTimeout { .. } => e.to_string(),
+                    tessera_access::Error::Audit(_) => {
+                        "the audit log cannot be written, so reads are refused until it can"
+                            .to_string()
+                    }
+                    _ => "the online store is unavailable; retry later".to_string(),
+                };
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, public);
+                err.internal = Some(error_chain(&e));
+                err
+            }
+            ErrorClass::Internal => {
+                let mut err = Self::internal(error_chain(&e));
+                err.code = code;
+                err
+            }
+        }
+    }
+}
+
+/// The error and its causes, for the log.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let refusals: Vec<RefusalBody> = self
+            .refusals
+            .iter()
+            .map(|r| RefusalBody {
+                feature: r.feature.as_ref().map(ToString::to_string),
+                reason: Refusal {
+                    feature: None,
+                    reason: r.reason.clone(),
+                }
+                .to_string(),
+            })
+            .collect();
+        let body = serde_json::to_vec(&Body {
+            error: self.code,
+            message: &self.message,
+            refusals: &refusals,
+        })
+        .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+        let mut resp = (self.status, body).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tessera\""),
+            );
+        }
+        let detail = self.internal.unwrap_or(self.message);
+        resp.extensions_mut().insert(ErrorDetail(detail));
+        resp
+    }
+}

@@ -1,0 +1,40 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use tessera_access::AccessLayer;
+
+use crate::auth::Auth;
+use crate::config::Limits;
+use crate::metrics::Metrics;
+
+/// Shared by every request. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The read and write paths.
+    pub access: Arc<AccessLayer>,
+    /// How callers are authenticated.
+    pub auth: Auth,
+    /// Request limits.
+    pub limits: Limits,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State for an access layer; `metrics` should be the observer the access layer reports to
+    /// (see [`Metrics`]).
+    pub fn new(
+        access: Arc<AccessLayer>,
+        auth: Auth,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            access,
+            auth,
+            limits,
+            metrics,
+        }
+    }
+}

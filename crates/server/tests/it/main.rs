@@ -1,0 +1,16 @@
+//! Integration tests of the feature server: one binary, topical modules. The router is
+//! driven with `tower::ServiceExt::oneshot` over a temporary embedded store (and a real
+//! Redis in `redis_store`), except `lifecycle`, which uses a real listener.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod audit_metrics;
+mod auth_policy;
+mod bad_input;
+mod feast_api;
+mod fixtures;
+mod grpc_api;
+mod lifecycle;
+mod native_api;
+mod push;
+mod redis_store;
