@@ -67,9 +67,15 @@ pub struct DemoSizes {
     pub spine: u64,
 }
 
-/// 2026-01-01T00:00:00Z in microseconds.
-pub const T0_US: i64 = 1_767_225_600_000_000;
-const DAY_US: i64 = 86_400_000_000;
+/// One day in microseconds.
+pub const DAY_US: i64 = 86_400_000_000;
+
+/// The start of a history of `days` days that ends at the most recent UTC midnight, so
+/// that the last daily statistics are fresh (within a 7-day TTL) when served now.
+pub fn history_start_now(days: i64) -> i64 {
+    let now = chrono::Utc::now().timestamp_micros();
+    now.div_euclid(DAY_US) * DAY_US - days * DAY_US
+}
 const GENRES: [&str; 8] = [
     "pop",
     "rock",
@@ -117,8 +123,9 @@ fn write(path: &Path, batch: &RecordBatch, files: &mut DemoFiles) -> Result<()> 
 }
 
 /// Writes `items.parquet`, `play_events.parquet`, `user_daily.parquet`,
-/// `item_daily.parquet` and `spine.parquet` under `dir`.
-pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
+/// `item_daily.parquet` and `spine.parquet` under `dir`, with `sizes.days` days of history
+/// from `t0_us` (µs since the epoch). The same seed and `t0_us` give the same files.
+pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> Result<DemoFiles> {
     let mut rng = Rng::new(seed);
     let mut files = DemoFiles::default();
     let DemoSizes {
@@ -139,7 +146,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
     let duration: Vec<i64> = (0..items).map(|_| 60 + rng.below(540) as i64).collect();
     let year: Vec<i64> = (0..items).map(|_| 1970 + rng.below(57) as i64).collect();
     let added: Vec<i64> = (0..items)
-        .map(|_| T0_US - (30 + rng.below(700) as i64) * DAY_US)
+        .map(|_| t0_us - (30 + rng.below(700) as i64) * DAY_US)
         .collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("item_id", DataType::Int64, false),
@@ -181,7 +188,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
                     it = rng.below(items) as i64;
                 }
             }
-            let t = T0_US + rng.below((days * DAY_US) as u64) as i64;
+            let t = t0_us + rng.below((days * DAY_US) as u64) as i64;
             let liked_genre = genre[it as usize] == fav[u as usize];
             let r = rng.unit();
             let action = if r < if liked_genre { 0.15 } else { 0.35 } {
@@ -230,7 +237,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
     let mut user_day: std::collections::BTreeMap<(i64, i64), Acc> = Default::default();
     let mut item_day: std::collections::BTreeMap<(i64, i64), (i64, i64)> = Default::default();
     for &(t, u, it, a, d) in &ev {
-        let day = (t - T0_US) / DAY_US;
+        let day = (t - t0_us) / DAY_US;
         let e = user_day.entry((u, day)).or_insert((0, 0, 0, 0.0, [0; 8]));
         match a {
             1 => e.1 += 1,
@@ -250,7 +257,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
     type UserDayRow = (i64, i64, i64, i64, i64, f64, &'static str, &'static str);
     let mut rows: Vec<UserDayRow> = Vec::new();
     for (&(u, day), &(n, skips, _likes, dwell, g)) in &user_day {
-        let ts = T0_US + (day + 1) * DAY_US;
+        let ts = t0_us + (day + 1) * DAY_US;
         let top = g
             .iter()
             .enumerate()
@@ -320,7 +327,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64) -> Result<DemoFiles> {
             ts_array(
                 item_day
                     .keys()
-                    .map(|k| T0_US + (k.1 + 1) * DAY_US)
+                    .map(|k| t0_us + (k.1 + 1) * DAY_US)
                     .collect(),
             ),
             Arc::new(Int64Array::from_iter_values(item_day.values().map(|v| v.0))),

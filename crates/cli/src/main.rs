@@ -6,6 +6,7 @@
 
 mod commands;
 mod demo_data;
+mod http_client;
 mod progress_bar;
 
 use std::path::PathBuf;
@@ -51,6 +52,12 @@ enum Command {
     /// Build a point-in-time-correct training set for a spine of (keys, timestamp, label) rows.
     #[command(name = "training-set")]
     TrainingSet(commands::training_set::TrainingSetArgs),
+    /// Copy the latest feature values from the sources into the online store.
+    Materialize(commands::materialize::MaterializeArgs),
+    /// Read the online values of entities, with their status (present, missing, expired).
+    Get(commands::get::GetArgs),
+    /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
+    Serve(commands::serve::ServeArgs),
     /// List the registered feature views and features with owner, classification and placement.
     Catalog(commands::RepoArgs),
     /// Read the audit log.
@@ -83,6 +90,9 @@ fn main() -> ExitCode {
             Command::Apply(a) => commands::plan_apply::apply(&a).await,
             Command::Registry(c) => commands::registry::run(c),
             Command::TrainingSet(a) => commands::training_set::run(&a).await,
+            Command::Materialize(a) => commands::materialize::run(&a).await,
+            Command::Get(a) => commands::get::run(&a).await,
+            Command::Serve(a) => commands::serve::run(&a).await,
             Command::Catalog(a) => commands::catalog::run(&a),
             Command::Audit(c) => commands::audit::run(c),
             Command::Demo { dir } => commands::demo::run(&dir).await,

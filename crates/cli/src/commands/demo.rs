@@ -1,5 +1,6 @@
 //! `tessera demo`: the guided tour. Creates a repository of generated media data, registers
-//! it, builds a training set, shows a refused read and its audit record.
+//! it, builds a training set, shows a refused read and its audit record; then materialises,
+//! serves, and reads online as a consumer (see `demo_online`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -105,10 +106,12 @@ pub async fn run(dir: &Path) -> Result<()> {
         json: false,
     })?;
 
+    super::demo_online::run(dir, 7).await?;
+
     println!(
-        "\nDone in {:.1}s. Try: tessera registry history --repo {}",
+        "\nDone in {:.1}s. Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features 'user_activity:*'",
         t0.elapsed().as_secs_f64(),
-        dir.display()
+        d = dir.display()
     );
     Ok(())
 }

@@ -49,5 +49,10 @@ pub fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data::DemoFi
     std::fs::write(dir.join("tessera.yaml"), DEMO_CONFIG)?;
     std::fs::write(dir.join("features/media.yaml"), DEMO_DEFINITIONS)?;
     std::fs::write(dir.join(".gitignore"), ".tessera/\ndata/\n*.parquet\n")?;
-    generate(&dir.join("data"), sizes, 42)
+    generate(
+        &dir.join("data"),
+        sizes,
+        42,
+        crate::demo_data::history_start_now(sizes.days),
+    )
 }

@@ -3,9 +3,13 @@
 pub mod audit;
 pub mod catalog;
 pub mod demo;
+pub mod demo_online;
+pub mod get;
 pub mod init;
+pub mod materialize;
 pub mod plan_apply;
 pub mod registry;
+pub mod serve;
 pub mod training_set;
 
 use std::path::{Path, PathBuf};
