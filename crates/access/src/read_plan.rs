@@ -149,6 +149,11 @@ pub(crate) fn plan(
                 .ok_or_else(|| Error::MissingPurpose {
                     who: format!("consumer `{c}`"),
                 })?,
+            None if matches!(key.caller, Caller::Local(_)) => {
+                return Err(Error::MissingPurpose {
+                    who: format!("a local read by {}", key.caller),
+                })
+            }
             None => anonymous_purpose.ok_or_else(|| Error::MissingPurpose {
                 who: "this server (authentication is off)".to_string(),
             })?,

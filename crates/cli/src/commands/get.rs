@@ -1,34 +1,50 @@
-//! `tessera get`: a quick look at the online values of a few entities.
+//! `tessera get`: a quick look at the online values of a few entities, read through the
+//! access layer like any other read: purpose-checked and audited.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{bail, Result};
-use chrono::Utc;
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use tessera_core::FeatureRef;
-use tessera_online::{freshness, open_store, EntityKey, Freshness, KeyValue, Value};
+use tessera_access::{
+    AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest, ValueStatus,
+};
+use tessera_audit::{AuditLog, AuditSink, SinkConfig};
+use tessera_core::{FeatureRepo, RepoConfig};
+use tessera_online::{open_store, KeyValue, Value};
 
-use super::materialize::{format_time, parse_time};
-use super::registered_catalog;
+use super::materialize::format_time;
+use super::{local_user, registered_catalog};
 
 /// Arguments of `tessera get`.
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["features", "service"])))]
 pub struct GetArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
     /// An entity: `join_key=value` (`user_id=42`); join the parts of a composite key with
-    /// commas (`user_id=42,item_id=7`). Repeat for several entities. Values that parse as
-    /// integers are integer keys; quote them for text keys (`user_id='007'`).
+    /// commas (`user_id=42,item_id=7`). Repeat for several entities (each naming the same
+    /// keys). Values that parse as integers are integer keys; quote them for text keys
+    /// (`user_id='007'`).
     #[arg(long = "entity", required = true)]
     pub entities: Vec<String>,
     /// Features to read: `view:feature,...` (`view:*` for all of a view).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,
-    /// Judge expiry at this time (RFC 3339) instead of now.
+    /// Read the features of this feature service (and, unless --purpose says otherwise,
+    /// for its purpose).
+    #[arg(long, conflicts_with = "features")]
+    pub service: Option<String>,
+    /// Why you read: the purpose must allow each feature's classification (as for every
+    /// read; the read is audited). Required unless --service or --consumer gives one.
     #[arg(long)]
-    pub at: Option<String>,
+    pub purpose: Option<String>,
+    /// Read as this declared consumer (it must hold the purpose; its `default_purpose`
+    /// applies when --purpose is absent). Defaults to the local user.
+    #[arg(long)]
+    pub consumer: Option<String>,
 }
 
 /// Parses `user_id=42,item_id='a7'` into `(name, value)` parts.
@@ -59,101 +75,108 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// Turns `--entity` arguments into entity columns (every entity names the same keys).
+fn entity_rows(texts: &[String]) -> Result<EntityRows> {
+    let mut names: Vec<String> = Vec::new();
+    let mut columns: Vec<Vec<KeyValue>> = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let parts = parse_entity(text)?;
+        if i == 0 {
+            names = parts.iter().map(|(n, _)| n.clone()).collect();
+            columns = vec![Vec::with_capacity(texts.len()); names.len()];
+        }
+        let these: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+        if these != names.iter().map(String::as_str).collect::<Vec<_>>() {
+            bail!(
+                "--entity `{text}` names keys {these:?}, but the first --entity names {names:?} (hint: give every entity the same join keys, in the same order)"
+            );
+        }
+        for (col, (_, v)) in columns.iter_mut().zip(parts) {
+            col.push(v);
+        }
+    }
+    Ok(EntityRows::new(names.into_iter().zip(columns).collect())?)
+}
+
 /// Runs `tessera get`.
 pub async fn run(args: &GetArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
-    let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
-    let refs = args
-        .features
-        .iter()
-        .map(|f| FeatureRef::parse(f))
-        .collect::<Result<Vec<_>, _>>()?;
-    let features = catalog.resolve_refs(&refs)?;
-    let entities = args
-        .entities
-        .iter()
-        .map(|e| parse_entity(e))
-        .collect::<Result<Vec<_>>>()?;
-    let now = match &args.at {
-        Some(t) => parse_time(t)?,
-        None => Utc::now().timestamp_micros(),
-    };
-    let store = open_store(&cfg, &args.repo).await?;
-
-    // Group features by view, keeping request order.
-    let mut by_view: Vec<(String, Vec<String>)> = Vec::new();
-    for f in &features {
-        match by_view.iter_mut().find(|(v, _)| *v == f.view) {
-            Some((_, list)) => list.push(f.feature.clone()),
-            None => by_view.push((f.view.clone(), vec![f.feature.clone()])),
+    let cfg = FeatureRepo::load_config(&args.repo)?;
+    let caller = match &args.consumer {
+        Some(c) => {
+            catalog.consumer(c)?;
+            Caller::consumer(c)
         }
-    }
+        None => Caller::local(local_user().trim_start_matches("local:")),
+    };
+    let entities = entity_rows(&args.entities)?;
+    let store = open_store(&cfg, &args.repo)
+        .await
+        .context("opening the online store")?;
+    let store_name = store.name();
+    let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
+    let audit = Arc::new(
+        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
+            .context("opening the audit log")?,
+    );
+    let access = AccessLayer::new(
+        Arc::new(catalog),
+        store,
+        audit.clone(),
+        AccessConfig {
+            max_entities: args.entities.len().max(1),
+            ..AccessConfig::default()
+        },
+    );
+    let features = FeatureSelection::from_parts(
+        (!args.features.is_empty()).then(|| args.features.clone()),
+        args.service.clone(),
+    )?;
+    let result = access
+        .read(ReadRequest {
+            features,
+            entities,
+            purpose: args.purpose.clone(),
+            caller,
+        })
+        .await;
+    audit.shutdown().await.context("writing the audit record")?;
+    let result = result.map_err(|e| match e {
+        tessera_access::Error::MissingPurpose { .. } => anyhow::anyhow!(
+            "{e}\n(hint: pass --purpose P, e.g. the purpose your model reads for; `tessera catalog` lists classifications)"
+        ),
+        e => e.into(),
+    })?;
+
     println!(
         "{:<24} {:<32} {:<8} {:<28} value",
         "entity", "feature", "status", "event time"
     );
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for (view_name, feats) in &by_view {
-        let view = catalog.view(view_name)?;
-        let join_keys = catalog.join_keys(view);
-        let keys = entities
-            .iter()
-            .zip(&args.entities)
-            .map(|(parts, text)| {
-                let mine: Vec<(&str, KeyValue)> = join_keys
-                    .iter()
-                    .map(|k| match parts.iter().find(|(n, _)| n == k) {
-                        Some((_, v)) => Ok((k.as_str(), v.clone())),
-                        None => bail!(
-                            "--entity `{text}` has no `{k}`, the join key of feature view `{view_name}` (hint: add {k}=VALUE)"
-                        ),
-                    })
-                    .collect::<Result<_>>()?;
-                Ok(EntityKey::new(mine)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let rows = store.read(view_name, &keys).await?;
-        for ((key, row), text) in keys.iter().zip(&rows).zip(&args.entities) {
-            let status = freshness(row.as_ref(), view.ttl, now);
-            let event = row
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |r| format_time(r.stamp.event_ts));
-            for f in feats {
-                let value = row.as_ref().and_then(|r| r.get(f));
-                // A feature added to the view after the row was written is missing.
-                let status = match (status, value) {
-                    (Freshness::Missing, _) | (_, None) => Freshness::Missing,
-                    (s, Some(_)) => s,
-                };
-                *counts.entry(status.as_str()).or_default() += 1;
-                let shown = value.map_or_else(|| "-".to_string(), show);
-                let entity = if parts_differ(key, text) {
-                    key.to_string()
-                } else {
-                    text.clone()
-                };
-                println!(
-                    "{entity:<24} {:<32} {:<8} {event:<28} {shown}",
-                    format!("{view_name}:{f}"),
-                    status.as_str()
-                );
-            }
+    for (feature, col) in result.plan.features().iter().zip(&result.columns) {
+        for (i, text) in args.entities.iter().enumerate() {
+            let status = col.statuses[i];
+            *counts.entry(status.as_str()).or_default() += 1;
+            let event = col.event_ts[i].map_or_else(|| "-".to_string(), format_time);
+            let shown = match status {
+                ValueStatus::Present | ValueStatus::Null => show(&col.values[i]),
+                _ => "-".to_string(),
+            };
+            println!(
+                "{text:<24} {:<32} {:<8} {event:<28} {shown}",
+                feature.to_string(),
+                status.as_str()
+            );
         }
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!(
-        "({}; expiry judged at {}; store: {})",
+        "({}; purpose {}; store: {store_name}; audited in {})",
         summary.join(", "),
-        format_time(now),
-        store.name()
+        result.plan.purpose(),
+        audit_dir.display()
     );
     Ok(())
-}
-
-/// Whether the key used for a view differs from what the user typed (a composite entity
-/// read through a single-key view).
-fn parts_differ(key: &EntityKey, text: &str) -> bool {
-    key.parts().len() != text.split(',').count()
 }
 
 #[cfg(test)]
