@@ -73,7 +73,6 @@ mod observer;
 mod read_plan;
 mod read_request;
 mod read_result;
-mod typed_values;
 mod write_request;
 
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};

@@ -11,7 +11,7 @@ use crate::caller::Caller;
 use crate::entity_rows::{key_type, wrong_key_type, KeyType};
 use crate::error::{Error, Result};
 use crate::read_plan::unknown;
-use crate::typed_values::{coerce, describe, parse_timestamp};
+use tessera_online::{coerce, describe, parse_timestamp};
 
 /// Where rows go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,6 +117,7 @@ impl Catalog {
                 &mut errs,
             );
         }
+        c.derive_aggregation_features(&mut errs);
         c.validate(&mut errs);
         if errs.is_empty() {
             Ok(c)
@@ -148,7 +149,17 @@ impl Catalog {
         Definitions {
             entities: self.entities.values().cloned().collect(),
             sources: self.sources.values().cloned().collect(),
-            feature_views: self.feature_views.values().cloned().collect(),
+            feature_views: self
+                .feature_views
+                .values()
+                .map(|v| {
+                    let mut v = v.clone();
+                    if !v.aggregations.is_empty() {
+                        v.features.retain(|f| f.derived.is_none());
+                    }
+                    v
+                })
+                .collect(),
             purposes: self.purposes.values().cloned().collect(),
             consumers: self.consumers.values().cloned().collect(),
             feature_services: self.feature_services.values().cloned().collect(),
@@ -249,6 +260,45 @@ impl Catalog {
         })
     }
 
+    /// Expands every view's `aggregations:` into derived features.
+    fn derive_aggregation_features(&mut self, errs: &mut Vec<ValidationError>) {
+        let names: Vec<String> = self.feature_views.keys().cloned().collect();
+        for name in names {
+            let Some(mut view) = self.feature_views.remove(&name) else {
+                continue;
+            };
+            let source = self.sources.get(&view.source);
+            let mut problems = Vec::new();
+            crate::aggregation_catalog::derive_features(&mut view, source, &mut problems);
+            if let Some(st) = source.and_then(|s| s.stream.as_ref().map(|st| (s, st))) {
+                let (s, st) = st;
+                for col in self.aggregation_columns(&view) {
+                    if col != s.timestamp_field && !st.schema.contains_key(&col) {
+                        problems.push((
+                            format!(
+                                "reads column `{col}`, which stream source `{}` does not declare",
+                                s.name
+                            ),
+                            format!(
+                                "add it to the source's `stream.schema` (declared: {})",
+                                st.schema.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            for (message, hint) in problems {
+                errs.push(ValidationError {
+                    file: self.origin(VIEW, &name).to_path_buf(),
+                    object: format!("{VIEW} `{name}`"),
+                    message,
+                    hint,
+                });
+            }
+            self.feature_views.insert(name, view);
+        }
+    }
+
     fn validate(&self, errs: &mut Vec<ValidationError>) {
         let err = |kind: &'static str, name: &str, message: String, hint: &str| ValidationError {
             file: self.origin(kind, name).to_path_buf(),
@@ -309,6 +359,9 @@ impl Catalog {
                     "name the event-time column",
                 ));
             }
+            for (message, hint) in crate::stream_check::check_stream_source(s) {
+                errs.push(err(SOURCE, &s.name, message, &hint));
+            }
         }
         for v in self.feature_views.values() {
             check_name(&v.name, VIEW, self, errs);
@@ -347,7 +400,7 @@ impl Catalog {
                     ),
                 ));
             }
-            if v.features.is_empty() {
+            if v.features.is_empty() && v.aggregations.is_empty() {
                 errs.push(err(
                     VIEW,
                     &v.name,
@@ -372,6 +425,9 @@ impl Catalog {
                         format!("feature name `{}` is not an identifier", f.name),
                         "use letters, digits and `_`, starting with a letter or `_`",
                     ));
+                }
+                if f.derived.is_some() {
+                    continue; // aggregations may read any column; checked where derived
                 }
                 if keys.contains(f.source_column()) {
                     errs.push(err(

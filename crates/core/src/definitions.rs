@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregation_def::{AggregationDef, StreamDef};
 use crate::classification::{Classification, Placement};
 use crate::duration::Ttl;
 use crate::error::{Error, Result};
@@ -94,6 +95,9 @@ pub struct EntityDef {
 pub enum SourceType {
     /// Files (Parquet or CSV): one file or a directory of files.
     Batch,
+    /// Events pushed over HTTP or consumed from NATS JetStream (see [`StreamDef`]); its
+    /// `path` is the offline log the ingested events are appended to.
+    Stream,
 }
 
 /// The file format of a batch source.
@@ -132,11 +136,17 @@ pub struct SourceDef {
     /// Who to ask about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The live feed of a `type: stream` source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamDef>,
 }
 
 impl SourceDef {
     /// The file format: declared, or inferred from the extension.
     pub fn resolved_format(&self) -> Option<SourceFormat> {
+        if self.source_type == SourceType::Stream {
+            return Some(SourceFormat::Parquet); // the offline log
+        }
         if let Some(f) = self.format {
             return Some(f);
         }
@@ -182,6 +192,10 @@ pub struct FeatureDef {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Set on the features a view's `aggregations:` derive (never in YAML): which
+    /// aggregation (index into `aggregations`) and which of its windows.
+    #[serde(skip)]
+    pub derived: Option<(usize, usize)>,
 }
 
 fn is_default_placement(p: &Placement) -> bool {
@@ -220,8 +234,16 @@ pub struct FeatureViewDef {
     /// Whether the view is materialised into the online store (default true).
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub online: bool,
-    /// The features.
+    /// The features (projected columns). A view has `features` or `aggregations`.
+    #[serde(default)]
     pub features: Vec<FeatureDef>,
+    /// Window aggregations; each (aggregation, window) is one feature, added to
+    /// `features` when the catalog is built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aggregations: Vec<AggregationDef>,
+    /// The default classification of the aggregation features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
 }
 
 fn default_true() -> bool {
@@ -315,6 +337,7 @@ mod tests {
             created_timestamp_field: None,
             description: None,
             owner: None,
+            stream: None,
         };
         assert_eq!(s.resolved_format(), Some(SourceFormat::Csv));
     }

@@ -104,6 +104,14 @@ pub enum Error {
         /// The text given.
         text: String,
     },
+    /// An aggregation view's definitions cannot be turned into an aggregation spec.
+    #[error("feature view `{view}`: {message}")]
+    Aggregation {
+        /// The view.
+        view: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A feature type does not parse.
     #[error("`{text}` is not a feature type (hint: one of int64, int32, float64, float32, bool, string, bytes, timestamp, list<int64>, list<float64>, list<string>)")]
     BadFeatureType {

@@ -21,6 +21,27 @@ impl FeatureRepo {
     /// the root, except hidden directories, `target` and the offline store), then validates
     /// the definitions together.
     pub fn load(root: &Path) -> Result<Self> {
+        let (config, defs) = Self::read_definitions(root)?;
+        Self::from_definitions(root, config, defs)
+    }
+
+    /// Validates definitions read with [`FeatureRepo::read_definitions`] (perhaps completed
+    /// in between, e.g. with aggregation column types read from the sources).
+    pub fn from_definitions(
+        root: &Path,
+        config: RepoConfig,
+        defs: Vec<(PathBuf, Definitions)>,
+    ) -> Result<Self> {
+        let catalog = Catalog::build_from_files(defs).map_err(Error::Invalid)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            config,
+            catalog,
+        })
+    }
+
+    /// Reads `tessera.yaml` and every definition file, without validating them together.
+    pub fn read_definitions(root: &Path) -> Result<(RepoConfig, Vec<(PathBuf, Definitions)>)> {
         let config = Self::load_config(root)?;
         let mut files = Vec::new();
         let offline = RepoConfig::resolve(root, &config.offline_store.path);
@@ -37,12 +58,7 @@ impl FeatureRepo {
                 Definitions::from_yaml_str(&text, rel).map(|d| (rel.to_path_buf(), d))
             })
             .collect::<Result<Vec<_>>>()?;
-        let catalog = Catalog::build_from_files(defs).map_err(Error::Invalid)?;
-        Ok(Self {
-            root: root.to_path_buf(),
-            config,
-            catalog,
-        })
+        Ok((config, defs))
     }
 
     /// Loads only `tessera.yaml`.

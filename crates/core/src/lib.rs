@@ -38,6 +38,9 @@
 //! assert!(catalog.feature(&f).is_ok());
 //! ```
 
+mod aggregation_catalog;
+mod aggregation_def;
+mod arrow_datum;
 mod catalog;
 mod classification;
 mod definitions;
@@ -49,7 +52,11 @@ mod feature_repo;
 mod feature_type;
 mod policy;
 mod repo_config;
+mod stream_check;
 
+pub use aggregation_catalog::{input_type, output_feature_type};
+pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
+pub use arrow_datum::{datums_to_array, DatumColumn};
 pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
 pub use definitions::{
@@ -64,3 +71,4 @@ pub use feature_repo::FeatureRepo;
 pub use feature_type::FeatureType;
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
+pub use tessera_aggregate as aggregate;

@@ -45,12 +45,16 @@ mod source_scan;
 mod spine;
 mod timestamps;
 mod training_set;
+mod window_join;
 
 pub use error::{Error, Result};
 pub use latest::{LatestBatch, LatestRequest, LatestRows, LatestScan};
 pub use parquet_out::write_parquet_atomic;
 pub use progress::{NoProgress, Progress};
-pub use schema_check::{check_sources, check_view_schema, check_views};
+pub use schema_check::{
+    check_sources, check_view_schema, check_views, feature_type_of, fill_aggregation_types,
+    load_repo,
+};
 pub use source_scan::{default_partitions, open_path, open_source, parquet_row_count, session};
 pub use spine::read_spine;
 pub use training_set::{

@@ -78,7 +78,10 @@ pub fn check_view_schema(
             Ok(_) => {}
         }
     }
-    for feat in &view.features {
+    if !view.aggregations.is_empty() {
+        check_aggregation_columns(catalog, view, schema, &mut push, &columns);
+    }
+    for feat in view.features.iter().filter(|f| f.derived.is_none()) {
         let col = feat.source_column();
         match schema.field_with_name(col) {
             Err(_) => push(
@@ -104,6 +107,62 @@ pub fn check_view_schema(
         }
     }
     errs
+}
+
+/// Aggregation views: every column they read exists with an aggregatable type, the
+/// declared `column_type` matches the data, and filters type-check.
+fn check_aggregation_columns(
+    catalog: &Catalog,
+    view: &FeatureViewDef,
+    schema: &Schema,
+    push: &mut impl FnMut(String, String),
+    columns: &impl Fn() -> String,
+) {
+    let mut types = std::collections::BTreeMap::new();
+    for col in catalog.aggregation_columns(view) {
+        match schema.field_with_name(&col) {
+            Err(_) => push(
+                format!("an aggregation reads column `{col}`, which the source does not have"),
+                format!("fix the column name; the source's columns are: {}", columns()),
+            ),
+            Ok(f) => match feature_type_of(f.data_type())
+                .as_ref()
+                .and_then(tessera_core::input_type)
+            {
+                Some(t) => {
+                    types.insert(col, t);
+                }
+                None => push(
+                    format!("an aggregation reads column `{col}` of type {}, which cannot be aggregated", f.data_type()),
+                    "aggregate scalar columns (integers, floats, bools, strings, timestamps)".into(),
+                ),
+            },
+        }
+    }
+    for agg in &view.aggregations {
+        if let (Some(c), Some(declared)) = (&agg.column, &agg.column_type) {
+            if let Ok(f) = schema.field_with_name(c) {
+                if !declared.accepts(f.data_type()) {
+                    push(
+                        format!(
+                            "aggregation column `{c}` is declared {declared} but holds {}",
+                            f.data_type()
+                        ),
+                        "remove `column_type:` (it is read from the source) or fix it".into(),
+                    );
+                }
+            }
+        }
+    }
+    match catalog.view_spec(view) {
+        Ok(Some(spec)) => {
+            if let Err(e) = spec.check(&types) {
+                push(e.to_string(), "fix the filter or the column".into());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => push(e.to_string(), "fix the aggregation".into()),
+    }
 }
 
 /// Opens the source of each given view and checks its schema.
@@ -143,4 +202,85 @@ pub async fn check_sources(
 ) -> Result<(), ValidationErrors> {
     let views: Vec<&FeatureViewDef> = catalog.feature_views.values().collect();
     check_views(ctx, root, catalog, &views).await
+}
+
+/// The feature type an Arrow column holds (`None` for types Tessera does not read).
+pub fn feature_type_of(dt: &arrow::datatypes::DataType) -> Option<tessera_core::FeatureType> {
+    use arrow::datatypes::DataType as D;
+    use tessera_core::FeatureType as F;
+    Some(match dt {
+        D::Int8 | D::Int16 | D::Int32 | D::UInt8 | D::UInt16 => F::Int32,
+        D::Int64 | D::UInt32 => F::Int64,
+        D::Float16 | D::Float32 => F::Float32,
+        D::Float64 => F::Float64,
+        D::Boolean => F::Bool,
+        D::Utf8 | D::LargeUtf8 | D::Utf8View => F::String,
+        D::Binary | D::LargeBinary | D::BinaryView => F::Bytes,
+        D::Timestamp(_, _) | D::Date32 | D::Date64 => F::Timestamp,
+        D::List(f) | D::LargeList(f) => F::List(Box::new(feature_type_of(f.data_type())?)),
+        _ => return None,
+    })
+}
+
+/// Fills in `column_type` of aggregations over batch sources from the sources' schemas, so
+/// that the catalog can type the derived features. Sources that cannot be read are left
+/// alone (validation then reports the problem).
+pub async fn fill_aggregation_types(
+    ctx: &SessionContext,
+    root: &Path,
+    files: &mut [(std::path::PathBuf, tessera_core::Definitions)],
+) {
+    let sources: std::collections::BTreeMap<String, tessera_core::SourceDef> = files
+        .iter()
+        .flat_map(|(_, d)| d.sources.iter().map(|s| (s.name.clone(), s.clone())))
+        .collect();
+    let mut schemas: std::collections::BTreeMap<String, Option<arrow::datatypes::SchemaRef>> =
+        std::collections::BTreeMap::new();
+    for (_, defs) in files.iter_mut() {
+        for view in &mut defs.feature_views {
+            if view
+                .aggregations
+                .iter()
+                .all(|a| a.column.is_none() || a.column_type.is_some())
+            {
+                continue;
+            }
+            let Some(source) = sources.get(&view.source) else {
+                continue;
+            };
+            if source.stream.is_some() {
+                continue; // typed by its declared schema
+            }
+            if !schemas.contains_key(&source.name) {
+                let schema = open_source(ctx, root, source)
+                    .await
+                    .ok()
+                    .map(|(df, _)| arrow_schema(&df));
+                schemas.insert(source.name.clone(), schema);
+            }
+            let Some(Some(schema)) = schemas.get(&source.name) else {
+                continue;
+            };
+            for agg in &mut view.aggregations {
+                if agg.column_type.is_some() {
+                    continue;
+                }
+                if let Some(c) = &agg.column {
+                    agg.column_type = schema
+                        .field_with_name(c)
+                        .ok()
+                        .and_then(|f| feature_type_of(f.data_type()));
+                }
+            }
+        }
+    }
+}
+
+/// Loads a feature repository, typing aggregations over batch sources from the sources'
+/// schemas (see [`fill_aggregation_types`]). Does not check the other source schemas; use
+/// [`check_sources`] for that.
+pub async fn load_repo(root: &Path) -> tessera_core::Result<tessera_core::FeatureRepo> {
+    let (config, mut files) = tessera_core::FeatureRepo::read_definitions(root)?;
+    fill_aggregation_types(&crate::source_scan::session(1), root, &mut files).await;
+    tessera_core::FeatureRepo::from_definitions(root, config, files)
 }

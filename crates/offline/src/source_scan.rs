@@ -88,6 +88,27 @@ pub async fn open_source(
         ),
         hint: "add `format: parquet` or `format: csv` to the source".to_string(),
     })?;
+    if let Some(stream) = &source.stream {
+        // A stream's offline log: Parquet files appended by ingestion, read with the
+        // declared schema; an empty or missing log is an empty table.
+        let schema = stream.arrow_schema(&source.timestamp_field);
+        let has_files = std::fs::read_dir(&path).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+        });
+        if !has_files {
+            let empty = datafusion::arrow::record_batch::RecordBatch::new_empty(schema);
+            return Ok((ctx.read_batch(empty)?, path));
+        }
+        let mut url = path.to_string_lossy().to_string();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        let opts = ParquetReadOptions::default()
+            .file_extension(".parquet")
+            .schema(&schema);
+        return Ok((ctx.read_parquet(url.as_str(), opts).await?, path));
+    }
     let df = open_path(ctx, &path, format).await?;
     Ok((df, path))
 }

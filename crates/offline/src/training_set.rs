@@ -343,6 +343,35 @@ impl OfflineEngine {
         progress: Arc<dyn Progress>,
     ) -> Result<(Vec<ArrayRef>, ViewStats)> {
         let spine = &prepared.spine;
+        if !plan.view.aggregations.is_empty() {
+            let spine_keys: Vec<ArrayRef> = plan
+                .keys
+                .iter()
+                .map(|k| spine.schema().index_of(k).map(|i| spine.column(i).clone()))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<FeatureRef> = plan.features.iter().map(|(r, _, _)| r.clone()).collect();
+            let (cols, scanned, matched) = crate::window_join::WindowJoin {
+                catalog: &self.catalog,
+                view: &plan.view,
+                df: plan.df.clone(),
+                keys: &plan.keys,
+                ts_col: &plan.ts_col,
+                features: &refs,
+                spine_keys,
+                spine_ts: spine.column(prepared.spine_ts),
+                source_name: &plan.source_name,
+            }
+            .run(progress)
+            .await?;
+            return Ok((
+                cols,
+                ViewStats {
+                    view: plan.view.name.clone(),
+                    rows_scanned: scanned,
+                    matched,
+                },
+            ));
+        }
         let src_schema = arrow_schema(&plan.df);
         let field_type = |c: &str| src_schema.field_with_name(c).map(|f| f.data_type().clone());
         let ts_type = field_type(&plan.ts_col)?;

@@ -54,6 +54,7 @@ mod open_store;
 #[cfg(feature = "redis")]
 mod redis_store;
 pub mod testkit;
+mod typed_values;
 mod value;
 mod varint;
 
@@ -72,4 +73,5 @@ pub use online_store::{Capabilities, OnlineStore, WriteBatch, WriteRow, WriteSum
 pub use open_store::open_store;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
+pub use typed_values::{coerce, describe, parse_timestamp};
 pub use value::Value;

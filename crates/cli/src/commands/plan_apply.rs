@@ -4,16 +4,15 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use tessera_core::FeatureRepo;
-use tessera_offline::{check_sources, session};
+use tessera_offline::{check_sources, load_repo, session};
 use tessera_registry::{ApplyOutcome, Registry};
 
 use super::{registry_of, RepoArgs};
 
 /// Loads and fully validates the working copy, including source schemas.
 pub async fn load_checked(args: &RepoArgs) -> Result<FeatureRepo> {
-    let repo = FeatureRepo::load(&args.repo)?;
-    let ctx = session(1);
-    check_sources(&ctx, &repo.root, &repo.catalog).await?;
+    let repo = load_repo(&args.repo).await?;
+    check_sources(&session(1), &repo.root, &repo.catalog).await?;
     Ok(repo)
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use tessera_core::{FeatureRef, FeatureRepo};
+use tessera_core::FeatureRef;
 use tessera_offline::{NoProgress, OfflineEngine, TrainingSet, TrainingSetRequest};
 
 pub const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
@@ -35,7 +35,9 @@ pub struct Run {
 }
 
 pub async fn run(r: &Run) -> Result<TrainingSet, tessera_offline::Error> {
-    let repo = FeatureRepo::load(&r.repo).expect("repo loads");
+    let repo = tessera_offline::load_repo(&r.repo)
+        .await
+        .expect("repo loads");
     let engine =
         OfflineEngine::with_partitions(&repo.root, Arc::new(repo.catalog.clone()), r.partitions)
             .with_chunk_rows(r.chunk_rows)

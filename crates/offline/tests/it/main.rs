@@ -8,3 +8,4 @@ mod fixtures;
 mod movielens;
 mod reference;
 mod shapes;
+mod windows;

@@ -11,16 +11,16 @@
 //! - bytes arrive as base64 strings (standard alphabet, with or without padding);
 //! - `null` is accepted for every type.
 
+use crate::value::Value;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use tessera_core::FeatureType;
-use tessera_online::Value;
 
 /// The largest integer a float holds exactly.
 const MAX_EXACT_FLOAT_INT: f64 = 9_007_199_254_740_992.0;
 
 /// Checks and converts one value; `Err` describes the problem.
-pub(crate) fn coerce(value: Value, ty: &FeatureType) -> Result<Value, String> {
+pub fn coerce(value: Value, ty: &FeatureType) -> Result<Value, String> {
     use FeatureType as T;
     let bad = |v: &Value| Err(format!("expected {ty}, got {}", describe(v)));
     match (ty, value) {
@@ -68,7 +68,7 @@ pub(crate) fn coerce(value: Value, ty: &FeatureType) -> Result<Value, String> {
 
 /// Parses an ISO 8601 / RFC 3339 timestamp into µs since the epoch. Without an offset it is
 /// UTC; a bare date is midnight UTC.
-pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
+pub fn parse_timestamp(text: &str) -> Option<i64> {
     let t = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.timestamp_micros());
@@ -99,7 +99,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A short description of a value for error messages.
-pub(crate) fn describe(v: &Value) -> String {
+pub fn describe(v: &Value) -> String {
     const MAX: usize = 40;
     match v {
         Value::Null => "null".to_string(),

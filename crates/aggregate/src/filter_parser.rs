@@ -1,0 +1,462 @@
+//! Lexer and recursive-descent parser for [`crate::FilterExpr`].
+//!
+//! ```text
+//! expr      := and ("or" and)*
+//! and       := not ("and" not)*
+//! not       := "not" not | predicate
+//! predicate := "(" expr ")"
+//!            | operand (cmp operand | "is" ["not"] "null" | ["not"] "in" "(" literal ("," literal)* ")")?
+//! operand   := identifier | "double-quoted identifier" | literal
+//! literal   := integer | float | 'string' ('' escapes ') | true | false | null
+//! cmp       := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
+//! ```
+//! Keywords are case-insensitive. Positions are 1-based character positions.
+
+use crate::datum::Datum;
+use crate::error::{Error, Result};
+use crate::filter_expr::{CmpOp, Node, Operand};
+
+/// Deepest nesting of parentheses and `not` accepted.
+const MAX_DEPTH: usize = 64;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Ident(String),
+    QuotedIdent(String),
+    Str(String),
+    Int(i64),
+    Float(f64),
+    And,
+    Or,
+    Not,
+    In,
+    Is,
+    Null,
+    True,
+    False,
+    Op(CmpOp),
+    LParen,
+    RParen,
+    Comma,
+    End,
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    tok: Tok,
+    pos: usize,
+}
+
+fn describe(tok: &Tok) -> String {
+    match tok {
+        Tok::Ident(s) => format!("column `{s}`"),
+        Tok::QuotedIdent(s) => format!("column \"{s}\""),
+        Tok::Str(s) => format!("string '{s}'"),
+        Tok::Int(v) => format!("number {v}"),
+        Tok::Float(v) => format!("number {v}"),
+        Tok::And => "`and`".into(),
+        Tok::Or => "`or`".into(),
+        Tok::Not => "`not`".into(),
+        Tok::In => "`in`".into(),
+        Tok::Is => "`is`".into(),
+        Tok::Null => "`null`".into(),
+        Tok::True => "`true`".into(),
+        Tok::False => "`false`".into(),
+        Tok::Op(op) => format!("`{}`", op.symbol()),
+        Tok::LParen => "`(`".into(),
+        Tok::RParen => "`)`".into(),
+        Tok::Comma => "`,`".into(),
+        Tok::End => "end of input".into(),
+    }
+}
+
+fn syntax(src: &str, pos: usize, expected: &str, found: impl Into<String>) -> Error {
+    Error::FilterSyntax {
+        expr: src.to_owned(),
+        position: pos,
+        expected: expected.to_owned(),
+        found: found.into(),
+    }
+}
+
+fn lex(src: &str) -> Result<Vec<Token>> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let at = |i: usize| chars.get(i).copied();
+    while let Some(c) = at(i) {
+        let pos = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let starts_number = c.is_ascii_digit()
+            || ((c == '-' || c == '.') && at(i + 1).is_some_and(|d| d.is_ascii_digit()))
+            || (c == '-'
+                && at(i + 1) == Some('.')
+                && at(i + 2).is_some_and(|d| d.is_ascii_digit()));
+        let tok = if starts_number {
+            let start = i;
+            let mut is_float = false;
+            if c == '-' {
+                i += 1;
+            }
+            while let Some(d) = at(i) {
+                if d.is_ascii_digit() {
+                    i += 1;
+                } else if d == '.' && !is_float {
+                    is_float = true;
+                    i += 1;
+                } else if (d == 'e' || d == 'E')
+                    && (at(i + 1).is_some_and(|x| x.is_ascii_digit())
+                        || (matches!(at(i + 1), Some('+' | '-'))
+                            && at(i + 2).is_some_and(|x| x.is_ascii_digit())))
+                {
+                    is_float = true;
+                    i += 2;
+                    while at(i).is_some_and(|x| x.is_ascii_digit()) {
+                        i += 1;
+                    }
+                    break;
+                } else {
+                    break;
+                }
+            }
+            let text: String = chars.get(start..i).unwrap_or_default().iter().collect();
+            if at(i).is_some_and(|x| x.is_alphanumeric() || x == '_' || x == '.') {
+                return Err(syntax(
+                    src,
+                    i + 1,
+                    "an operator or a space after the number",
+                    format!("`{}`", at(i).unwrap_or(' ')),
+                ));
+            }
+            if is_float {
+                match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() => Tok::Float(v),
+                    _ => return Err(syntax(src, pos, "a finite number", format!("`{text}`"))),
+                }
+            } else {
+                match text.parse::<i64>() {
+                    Ok(v) => Tok::Int(v),
+                    Err(_) => {
+                        return Err(syntax(
+                            src,
+                            pos,
+                            "an integer within the 64-bit range",
+                            format!("`{text}`"),
+                        ))
+                    }
+                }
+            }
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while at(i).is_some_and(|x| x.is_ascii_alphanumeric() || x == '_') {
+                i += 1;
+            }
+            let word: String = chars.get(start..i).unwrap_or_default().iter().collect();
+            match word.to_ascii_lowercase().as_str() {
+                "and" => Tok::And,
+                "or" => Tok::Or,
+                "not" => Tok::Not,
+                "in" => Tok::In,
+                "is" => Tok::Is,
+                "null" => Tok::Null,
+                "true" => Tok::True,
+                "false" => Tok::False,
+                _ => Tok::Ident(word),
+            }
+        } else if c == '\'' || c == '"' {
+            // 'string' or "identifier"; a doubled quote is an escaped quote.
+            let mut text = String::new();
+            i += 1;
+            loop {
+                match at(i) {
+                    None => {
+                        return Err(syntax(
+                            src,
+                            pos,
+                            &format!("a closing {c} for the one at position {pos}"),
+                            "end of input",
+                        ))
+                    }
+                    Some(q) if q == c => {
+                        if at(i + 1) == Some(c) {
+                            text.push(c);
+                            i += 2;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    Some(x) => {
+                        text.push(x);
+                        i += 1;
+                    }
+                }
+            }
+            if c == '"' {
+                if text.is_empty() {
+                    return Err(syntax(
+                        src,
+                        pos,
+                        "a column name between the double quotes",
+                        "\"\"",
+                    ));
+                }
+                Tok::QuotedIdent(text)
+            } else {
+                Tok::Str(text)
+            }
+        } else {
+            let two = (c, at(i + 1));
+            let (tok, len) = match two {
+                ('<', Some('=')) => (Tok::Op(CmpOp::Le), 2),
+                ('<', Some('>')) => (Tok::Op(CmpOp::Ne), 2),
+                ('>', Some('=')) => (Tok::Op(CmpOp::Ge), 2),
+                ('!', Some('=')) => (Tok::Op(CmpOp::Ne), 2),
+                ('=', Some('=')) => (Tok::Op(CmpOp::Eq), 2),
+                ('<', _) => (Tok::Op(CmpOp::Lt), 1),
+                ('>', _) => (Tok::Op(CmpOp::Gt), 1),
+                ('=', _) => (Tok::Op(CmpOp::Eq), 1),
+                ('(', _) => (Tok::LParen, 1),
+                (')', _) => (Tok::RParen, 1),
+                (',', _) => (Tok::Comma, 1),
+                _ => {
+                    return Err(syntax(
+                        src,
+                        pos,
+                        "a column, a literal, an operator (= != <> < <= > >=) or a parenthesis",
+                        format!("`{c}`"),
+                    ))
+                }
+            };
+            i += len;
+            tok
+        };
+        toks.push(Token { tok, pos });
+    }
+    toks.push(Token {
+        tok: Tok::End,
+        pos: chars.len() + 1,
+    });
+    Ok(toks)
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    at: usize,
+    depth: usize,
+}
+
+/// Parses `src` into a filter tree.
+pub(crate) fn parse(src: &str) -> Result<Node> {
+    let mut p = Parser {
+        src,
+        toks: lex(src)?,
+        at: 0,
+        depth: 0,
+    };
+    let node = p.parse_or()?;
+    let end = p.peek();
+    if end.tok != Tok::End {
+        let expected = if end.tok == Tok::RParen {
+            "`and`, `or` or end of input (this `)` has no matching `(`)"
+        } else {
+            "`and`, `or` or end of input"
+        };
+        return Err(p.error_at(&end, expected));
+    }
+    Ok(node)
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Token {
+        self.toks.get(self.at).cloned().unwrap_or(Token {
+            tok: Tok::End,
+            pos: self.src.chars().count() + 1,
+        })
+    }
+
+    fn peek2(&self) -> Option<&Tok> {
+        self.toks.get(self.at + 1).map(|t| &t.tok)
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.peek();
+        self.at += 1;
+        t
+    }
+
+    fn error_at(&self, tok: &Token, expected: &str) -> Error {
+        syntax(self.src, tok.pos, expected, describe(&tok.tok))
+    }
+
+    fn expect(&mut self, want: &Tok, expected: &str) -> Result<Token> {
+        let t = self.peek();
+        if &t.tok == want {
+            Ok(self.bump())
+        } else {
+            Err(self.error_at(&t, expected))
+        }
+    }
+
+    fn enter(&mut self, tok: &Token) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error_at(tok, "less deeply nested parentheses or `not`s (at most 64)"));
+        }
+        Ok(())
+    }
+
+    fn parse_or(&mut self) -> Result<Node> {
+        let mut items = vec![self.parse_and()?];
+        while self.peek().tok == Tok::Or {
+            self.bump();
+            items.push(self.parse_and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Node::Or(items)
+        })
+    }
+
+    fn parse_and(&mut self) -> Result<Node> {
+        let mut items = vec![self.parse_not()?];
+        while self.peek().tok == Tok::And {
+            self.bump();
+            items.push(self.parse_not()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Node::And(items)
+        })
+    }
+
+    fn parse_not(&mut self) -> Result<Node> {
+        let t = self.peek();
+        if t.tok == Tok::Not {
+            self.bump();
+            self.enter(&t)?;
+            let inner = self.parse_not()?;
+            self.depth -= 1;
+            return Ok(Node::Not(Box::new(inner)));
+        }
+        self.parse_predicate()
+    }
+
+    fn parse_operand(&mut self, expected: &str) -> Result<Operand> {
+        let t = self.peek();
+        let operand = match t.tok {
+            Tok::Ident(name) | Tok::QuotedIdent(name) => Operand::Column { name, pos: t.pos },
+            Tok::Str(s) => Operand::Literal(Datum::String(s)),
+            Tok::Int(v) => Operand::Literal(Datum::Int64(v)),
+            Tok::Float(v) => Operand::Literal(Datum::Float64(v)),
+            Tok::True => Operand::Literal(Datum::Bool(true)),
+            Tok::False => Operand::Literal(Datum::Bool(false)),
+            Tok::Null => Operand::Literal(Datum::Null),
+            _ => return Err(self.error_at(&t, expected)),
+        };
+        self.bump();
+        Ok(operand)
+    }
+
+    fn parse_predicate(&mut self) -> Result<Node> {
+        let t = self.peek();
+        if t.tok == Tok::LParen {
+            self.bump();
+            self.enter(&t)?;
+            let inner = self.parse_or()?;
+            self.expect(&Tok::RParen, "`)`, `and` or `or`")?;
+            self.depth -= 1;
+            return Ok(inner);
+        }
+        let operand = self.parse_operand("a column, a literal, `not` or `(`")?;
+        let next = self.peek();
+        match next.tok {
+            Tok::Op(op) => {
+                self.bump();
+                let right = self.parse_operand("a column or a literal after the operator")?;
+                let is_null = |o: &Operand| matches!(o, Operand::Literal(Datum::Null));
+                if is_null(&operand) || is_null(&right) {
+                    return Err(Error::FilterType {
+                        expr: self.src.to_owned(),
+                        position: next.pos,
+                        reason: "a comparison with null is never true; write `x is null` or `x is not null`".into(),
+                    });
+                }
+                Ok(Node::Compare {
+                    left: operand,
+                    op,
+                    right,
+                    pos: next.pos,
+                })
+            }
+            Tok::Is => {
+                self.bump();
+                let negated = self.peek().tok == Tok::Not;
+                if negated {
+                    self.bump();
+                }
+                self.expect(&Tok::Null, "`null` after `is` or `is not`")?;
+                Ok(Node::IsNull { operand, negated })
+            }
+            Tok::In => {
+                self.bump();
+                self.parse_in_list(operand, false, next.pos)
+            }
+            Tok::Not if self.peek2() == Some(&Tok::In) => {
+                self.bump();
+                self.bump();
+                self.parse_in_list(operand, true, next.pos)
+            }
+            _ => match operand {
+                Operand::Column { name, pos } => Ok(Node::Truthy { column: name, pos }),
+                Operand::Literal(Datum::Bool(b)) => Ok(Node::Const(b)),
+                Operand::Literal(_) => Err(self.error_at(
+                    &next,
+                    "a comparison operator (= != <> < <= > >=), `is` or `in` after the literal",
+                )),
+            },
+        }
+    }
+
+    fn parse_in_list(&mut self, operand: Operand, negated: bool, pos: usize) -> Result<Node> {
+        self.expect(&Tok::LParen, "`(` to open the `in` list")?;
+        let mut list = Vec::new();
+        loop {
+            let t = self.peek();
+            let v = match t.tok {
+                Tok::Str(s) => Datum::String(s),
+                Tok::Int(v) => Datum::Int64(v),
+                Tok::Float(v) => Datum::Float64(v),
+                Tok::True => Datum::Bool(true),
+                Tok::False => Datum::Bool(false),
+                Tok::Null => Datum::Null,
+                _ => return Err(self.error_at(&t, "a literal value in the `in` list")),
+            };
+            self.bump();
+            list.push(v);
+            let sep = self.peek();
+            match sep.tok {
+                Tok::Comma => {
+                    self.bump();
+                }
+                Tok::RParen => {
+                    self.bump();
+                    break;
+                }
+                _ => return Err(self.error_at(&sep, "`,` or `)` in the `in` list")),
+            }
+        }
+        Ok(Node::In {
+            operand,
+            list,
+            negated,
+            pos,
+        })
+    }
+}
