@@ -12,10 +12,14 @@ Checks, printing each result:
   4. an invalid token is refused (the SDK raises with the server's 401 message).
 
 usage (Feast venv): /tmp/feastenv/bin/python bench/feast_sdk_check.py --url http://127.0.0.1:6570 \
-    --token "$TESSERA_BENCH_TOKEN" [--feast-repo ../shared/bench/feast/repo]
+    --token "$TESSERA_BENCH_TOKEN" [--data /tmp/tessera-bench/m1e6] [--feast-repo DIR]
+The Feast definitions (entity `user`, FileSource + PushSource `user_stats_push`, view
+`user_stats`) are written inline below (FEATURES_PY), so the script needs nothing outside
+this repository; --feast-repo DIR uses DIR/features.py instead.
 The Tessera repo must serve a view `user_stats` (f0..f9 float64, i0..i4 int64, key user_id)
-with an unlimited TTL and a consumer holding the token with a default purpose, as
-bench/online_bench.sh sets up. Exits 1 on a failed check.
+with an unlimited TTL and a consumer holding the token with a default purpose and
+`writes: [user_stats_src]` (checks 2 and 3 write), as bench/online_bench.sh sets up. Exits 1
+on a failed check.
 """
 import argparse
 import datetime as dt
@@ -27,12 +31,43 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# The Feast repo definition (Feast 0.67): entity `user` (user_id int64), a FileSource over
+# DATA/user_stats.parquet wrapped in a PushSource `user_stats_push`, FeatureView `user_stats`
+# (15 features). The data directory comes from FEAST_ANCHOR_DATA (set from --data).
+FEATURES_PY = '''
+import os
+from datetime import timedelta
+
+from feast import Entity, FeatureView, Field, FileSource, PushSource, ValueType
+from feast.types import Float64, Int64
+
+DATA_DIR = os.environ.get("FEAST_ANCHOR_DATA", "/tmp/tessera-bench/m1e6")
+
+user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+user_stats_source = FileSource(
+    name="user_stats_source",
+    path=os.path.join(DATA_DIR, "user_stats.parquet"),
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+)
+user_stats_push = PushSource(name="user_stats_push", batch_source=user_stats_source)
+user_stats = FeatureView(
+    name="user_stats",
+    entities=[user],
+    ttl=timedelta(days=7),
+    schema=[Field(name=f"f{j}", dtype=Float64) for j in range(10)]
+    + [Field(name=f"i{j}", dtype=Int64) for j in range(5)],
+    online=True,
+    source=user_stats_push,
+)
+'''
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--token", required=True)
-    ap.add_argument("--feast-repo", default=str(HERE.parent.parent / "shared/bench/feast/repo"))
+    ap.add_argument("--feast-repo", default=None, help="use DIR/features.py instead of the inline definitions")
     ap.add_argument("--data", default="/tmp/tessera-bench/m1e6")
     a = ap.parse_args()
 
@@ -41,7 +76,10 @@ def main():
     from feast.data_source import PushMode
 
     tmp = Path(tempfile.mkdtemp(prefix="feast-sdk-check-"))
-    shutil.copy(Path(a.feast_repo) / "features.py", tmp / "features.py")
+    if a.feast_repo:
+        shutil.copy(Path(a.feast_repo) / "features.py", tmp / "features.py")
+    else:
+        (tmp / "features.py").write_text(FEATURES_PY)
     (tmp / "feature_store.yaml").write_text(
         f"""project: anchors
 provider: local

@@ -72,8 +72,13 @@ one() { # data store scenario run repo
     }' <<<"$line" >> "$RESULTS"
 }
 
+# Deletes tessera:<project>:* server-side (SCAN + UNLINK in one EVAL). Keys hold binary
+# entity-key bytes (which can include newlines), so piping `redis-cli --scan` into
+# `xargs redis-cli del` silently deletes nothing; this does not go through a shell.
 redis_clear() { # project
-  redis-cli -u "$REDIS_URL" --scan --pattern "tessera:$1:*" | xargs -r -n 500 redis-cli -u "$REDIS_URL" del >/dev/null
+  local n
+  n=$(redis-cli -u "$REDIS_URL" EVAL "local c='0' local n=0 repeat local r=redis.call('SCAN',c,'MATCH',ARGV[1],'COUNT',5000) c=r[1] for _,k in ipairs(r[2]) do redis.call('UNLINK',k) n=n+1 end until c=='0' return n" 0 "tessera:$1:*")
+  [[ "$n" =~ ^[0-9]+$ ]] || die "clearing tessera:$1:* in Redis failed: $n"
 }
 
 log "binary: $TESSERA_BIN; load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -112,13 +117,15 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 groups = {}
 for r in rows:
     groups.setdefault((r["data"], r["store"], r["scenario"]), []).append(r)
-print("| data | store | scenario | source rows | entities | written | median wall s | median Tessera s | source rows/s (wall) | source rows/s (Tessera) |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| data | store | scenario | source rows | entities | written (each run) | median wall s | median Tessera s | source rows/s (wall) | source rows/s (Tessera) | rows written/s (wall) |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (d, st, sc), rs in groups.items():
     wall = statistics.median(float(r["wall_s"]) for r in rs)
     ts = statistics.median(float(r["tessera_s"]) for r in rs)
     n = int(rs[0]["source_rows"])
-    print(f"| {d} | {st} | {sc} | {n:,} | {int(rs[0]['entities']):,} | {int(rs[-1]['written']):,} | "
-          f"{wall:.2f} | {ts:.2f} | {n / wall:,.0f} | {n / ts:,.0f} |")
+    ws = sorted({int(r["written"]) for r in rs})
+    wmed = statistics.median(int(r["written"]) for r in rs)
+    print(f"| {d} | {st} | {sc} | {n:,} | {int(rs[0]['entities']):,} | {'/'.join(f'{w:,}' for w in ws)} | "
+          f"{wall:.2f} | {ts:.2f} | {n / wall:,.0f} | {n / ts:,.0f} | {wmed / wall:,.0f} |")
 PY
 echo "(raw: $RESULTS)" >&2

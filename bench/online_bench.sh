@@ -54,6 +54,13 @@ stop_server() {
 }
 trap stop_server EXIT
 
+# Deletes tessera:bench_online:* server-side (SCAN + UNLINK in one EVAL): the keys hold binary
+# entity-key bytes (newlines included), so `redis-cli --scan | xargs redis-cli del` would
+# silently delete nothing.
+redis_clear() {
+  redis-cli -u "$REDIS_URL" EVAL "local c='0' local n=0 repeat local r=redis.call('SCAN',c,'MATCH',ARGV[1],'COUNT',5000) c=r[1] for _,k in ipairs(r[2]) do redis.call('UNLINK',k) n=n+1 end until c=='0' return n" 0 'tessera:bench_online:*' >/dev/null
+}
+
 pct() { awk -v p="$1" '/Latency Distribution/{d=1} d&&$1==p{print $2; exit}' "$2"; }
 
 for store in $STORES; do
@@ -64,12 +71,13 @@ for store in $STORES; do
   sed -i "s/^project: bench\$/project: bench_online/" "$REPO/tessera.yaml"
   cat >> "$REPO/features/users.yaml" <<'EOF'
 consumers:
-  - { name: bench, token_env: TESSERA_BENCH_TOKEN, purposes: [training], default_purpose: training }
+  - { name: bench, token_env: TESSERA_BENCH_TOKEN, purposes: [training], default_purpose: training, writes: [user_stats_src] }
 EOF
   if [ "$store" = redis ]; then
     sed -i "s|^online_store:.*|online_store: { type: redis, url: $REDIS_URL }|" "$REPO/tessera.yaml"
   fi
   "$BIN" apply --repo "$REPO" >/dev/null
+  if [ "$store" = redis ]; then redis_clear; fi   # start from an empty store
   t0=$(date +%s.%N)
   "$BIN" materialize --repo "$REPO" --start 2025-01-01 --end 2027-01-01 --quiet > "$OUT/materialize_$store.txt" 2>&1
   echo "[$store] materialize: $(echo "$(date +%s.%N) - $t0" | bc) s ($(tail -1 "$OUT/materialize_$store.txt"))" | tee -a "$SUMMARY"
@@ -98,14 +106,15 @@ EOF
       wrk -t1 -c"$c" -d"$DUR" --timeout 10s --latency -s "$HERE/load/online_get.lua" "$URL" -- "$n" "$NUSERS" "$c$n" > "$f"
       la1=$(cut -d' ' -f1 /proc/loadavg)
       reqs=$(awk '/requests in/{print $1}' "$f"); total=$((total + reqs))
-      echo "[$store] entities=$n conc=$c  p50=$(pct 50% "$f") p90=$(pct 90% "$f") p99=$(pct 99% "$f") req/s=$(awk '/Requests\/sec/{print $2}' "$f") non2xx=$(awk '/Non-2xx/{print $NF}' "$f") $(grep -o 'Socket errors.*' "$f" || true) (loadavg $la0 -> $la1)" | tee -a "$SUMMARY"
+      echo "[$store] entities=$n conc=$c  p50=$(pct 50% "$f") p90=$(pct 90% "$f") p99=$(pct 99% "$f") req/s=$(awk '/Requests\/sec/{print $2}' "$f") non2xx=$(awk '/Non-2xx/{n=$NF} END{print n+0}' "$f") $(grep -o 'Socket errors.*' "$f" || true) (loadavg $la0 -> $la1)" | tee -a "$SUMMARY"
     done
   done
   if [ "${PUSH:-0}" = 1 ]; then
     for c in $CONNS; do
       f=$OUT/wrk_${store}_push_c${c}.txt
+      la0=$(cut -d' ' -f1 /proc/loadavg)
       wrk -t1 -c"$c" -d"$DUR" --timeout 10s --latency -s "$HERE/load/online_push.lua" "$URL" -- "$NUSERS" "$c" > "$f"
-      echo "[$store] push 1 row conc=$c  p50=$(pct 50% "$f") p99=$(pct 99% "$f") req/s=$(awk '/Requests\/sec/{print $2}' "$f") non2xx=$(awk '/Non-2xx/{print $NF}' "$f")" | tee -a "$SUMMARY"
+      echo "[$store] push 1 row conc=$c  p50=$(pct 50% "$f") p99=$(pct 99% "$f") req/s=$(awk '/Requests\/sec/{print $2}' "$f") non2xx=$(awk '/Non-2xx/{n=$NF} END{print n+0}' "$f") (loadavg $la0 -> $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$SUMMARY"
     done
   fi
   curl -s "$URL/metrics" > "$OUT/metrics_$store.txt"
@@ -113,7 +122,7 @@ EOF
   audited=$(grep -c '"online_read"' "$REPO/.tessera/audit/audit.jsonl" || true)
   echo "[$store] after SIGTERM: $audited reads audited; wrk and curl completed $total (requests still in flight when wrk stopped are audited too)" | tee -a "$SUMMARY"
   if [ "$store" = redis ]; then
-    redis-cli -u "$REDIS_URL" --scan --pattern 'tessera:bench_online:*' | xargs -r -n 1000 redis-cli -u "$REDIS_URL" del >/dev/null
+    redis_clear
   fi
   rm -f "$REPO/.tessera/audit/audit.jsonl"   # large; the count above is what matters
 done

@@ -16,7 +16,8 @@ use crate::read_plan::{plan, PlanCache, PlanKey, ReadPlan, ViewRead};
 use crate::read_request::{FeatureSelection, ReadRequest};
 use crate::read_result::{FeatureColumn, ReadResult, ValueStatus};
 use crate::write_request::{
-    device_only_refusals, target_views, view_batch, WriteOutcome, WriteRequest, WriteTarget,
+    check_write_permission, device_only_refusals, target_views, view_batch, WriteOutcome,
+    WriteRequest, WriteTarget,
 };
 
 /// Limits and settings of an [`AccessLayer`].
@@ -63,6 +64,7 @@ pub struct AccessLayer {
     config: AccessConfig,
     plans: PlanCache,
     observer: Arc<dyn AccessObserver>,
+    ingest: Option<Arc<dyn crate::event_ingest::EventIngest>>,
 }
 
 impl AccessLayer {
@@ -80,12 +82,20 @@ impl AccessLayer {
             config,
             plans: PlanCache::default(),
             observer: Arc::new(NoObserver),
+            ingest: None,
         }
     }
 
     /// Reports store calls and denials to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn AccessObserver>) -> Self {
         self.observer = observer;
+        self
+    }
+
+    /// Sends pushes to stream sources to `ingest` (the stream engine), after the same
+    /// caller and write-permission checks and with the same audit as other writes.
+    pub fn with_ingest(mut self, ingest: Arc<dyn crate::event_ingest::EventIngest>) -> Self {
+        self.ingest = Some(ingest);
         self
     }
 
@@ -178,7 +188,7 @@ impl AccessLayer {
             .map(|_| FeatureColumn::with_capacity(n))
             .collect();
         for (view, view_rows) in plan.views.iter().zip(rows) {
-            merge_view(view, view_rows, now_us, &mut columns);
+            merge_view(view, view_rows, now_us, &mut columns)?;
         }
         self.observer.read_done(n, plan.features().len());
         Ok(ReadResult {
@@ -250,8 +260,9 @@ impl AccessLayer {
 
     /// Writes rows (Feast's push and write-to-online-store): each target view's rows are
     /// checked against its declared types — every problem is reported, nothing is written
-    /// unless all rows are good — then written, newer rows winning. Device-only features are
-    /// refused. Audited like reads.
+    /// unless all rows are good — then written, newer rows winning. A consumer may write
+    /// only the views its `writes:` covers ([`Error::WriteDenied`]); device-only features
+    /// are refused. Audited like reads.
     pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome> {
         let started = Instant::now();
         let outcome = self.write_inner(&req).await;
@@ -270,7 +281,10 @@ impl AccessLayer {
             }
             Err(e) => {
                 let mut rec = AuditRecord::now(ACTION_WRITE, &consumer, WRITE_PURPOSE);
-                rec.decision = decision_of(e);
+                rec.decision = match e {
+                    Error::WriteDenied { .. } => AuditDecision::Deny,
+                    e => decision_of(e),
+                };
                 rec.reasons = reasons_of(e);
                 rec.detail = Some(match &req.target {
                     WriteTarget::View(v) => format!("view {v}"),
@@ -294,6 +308,10 @@ impl AccessLayer {
             problems,
         };
         let views = target_views(&self.catalog, &req.target)?;
+        check_write_permission(&self.catalog, &req.caller, &req.target, &views)?;
+        if let Some(done) = self.write_stream(req, &views).await? {
+            return Ok(done);
+        }
         let rows = req.columns.first().map_or(0, |(_, v)| v.len());
         if req.columns.iter().any(|(_, v)| v.len() != rows) {
             return Err(bad(vec![format!(
@@ -360,6 +378,81 @@ impl AccessLayer {
             .collect();
         let results = try_join_all(batches.into_iter().map(|b| self.write_view(b))).await?;
         Ok((WriteOutcome { views: results }, features))
+    }
+
+    /// Pushes to a stream source go to the stream engine; aggregation views take no rows.
+    async fn write_stream(
+        &self,
+        req: &WriteRequest,
+        views: &[&tessera_core::FeatureViewDef],
+    ) -> Result<Option<(WriteOutcome, Vec<String>)>> {
+        let source = match &req.target {
+            WriteTarget::PushSource(name) => self
+                .catalog
+                .sources
+                .get(name)
+                .filter(|s| s.stream.is_some()),
+            WriteTarget::View(_) => None,
+        };
+        let Some(source) = source else {
+            if let Some(v) = views.iter().find(|v| !v.aggregations.is_empty()) {
+                return Err(Error::NotWritable {
+                    message: format!(
+                        "feature view `{}` holds window aggregations, computed from events (hint: push the events to its source `{}`, a `type: stream` source)",
+                        v.name, v.source
+                    ),
+                });
+            }
+            return Ok(None);
+        };
+        let Some(ingest) = self.ingest.as_ref().filter(|i| i.handles(&source.name)) else {
+            return Err(Error::NotWritable {
+                message: format!(
+                    "source `{}` is a stream source, but this server runs no stream engine for it (hint: `tessera serve` runs one for every stream source of the registered version; re-apply and restart)",
+                    source.name
+                ),
+            });
+        };
+        let rows = req.columns.first().map_or(0, |(_, v)| v.len());
+        if rows > self.config.max_write_rows {
+            return Err(Error::TooManyEntities {
+                given: rows,
+                max: self.config.max_write_rows,
+            });
+        }
+        let summary = ingest
+            .ingest(&source.name, req.columns.clone())
+            .await
+            .map_err(|e| match e {
+                crate::event_ingest::IngestError::BadEvents(m) => Error::BadRows {
+                    target: source.name.clone(),
+                    problems: vec![m],
+                },
+                crate::event_ingest::IngestError::Failed(m) => Error::Ingest {
+                    source_name: source.name.clone(),
+                    message: m,
+                },
+            })?;
+        let features = views
+            .iter()
+            .flat_map(|v| {
+                v.features
+                    .iter()
+                    .map(move |f| format!("{}:{}", v.name, f.name))
+            })
+            .collect();
+        Ok(Some((
+            WriteOutcome {
+                views: vec![(
+                    source.name.clone(),
+                    tessera_online::WriteSummary {
+                        written: summary.applied,
+                        skipped: summary.duplicates + summary.late + summary.future,
+                    },
+                )],
+            },
+            features,
+        )))
     }
 
     async fn write_view(
@@ -436,7 +529,28 @@ fn merge_view(
     rows: Vec<Option<FeatureRow>>,
     now_us: i64,
     columns: &mut [FeatureColumn],
-) {
+) -> Result<()> {
+    if let Some((spec, positions)) = &view.aggregate {
+        // Aggregation views: finish each entity's tiles as of now. An entity without state
+        // reads as the empty aggregates (count 0), as in training sets.
+        for row in rows {
+            let values = tessera_online::aggregate_values(row.as_ref(), spec, now_us)
+                .map_err(Error::Store)?;
+            for ((col, _), &p) in view.features.iter().zip(positions) {
+                let v = values
+                    .get(p)
+                    .cloned()
+                    .unwrap_or(tessera_core::aggregate::Datum::Null);
+                let status = if v.is_null() {
+                    ValueStatus::Null
+                } else {
+                    ValueStatus::Present
+                };
+                columns[*col].push(tessera_online::datum_to_value(v), status, Some(now_us));
+            }
+        }
+        return Ok(());
+    }
     for row in rows {
         match (freshness(row.as_ref(), view.ttl, now_us), row) {
             (Freshness::Present, Some(mut r)) => {
@@ -462,6 +576,7 @@ fn merge_view(
             }
         }
     }
+    Ok(())
 }
 
 fn now_us() -> i64 {

@@ -16,6 +16,16 @@ pub enum Caller {
     /// `tessera get`, named by the OS user. Holds no consumer's purposes: the read must
     /// name one, and purpose × classification rules apply. Audited as `local:<user>`.
     Local(Arc<str>),
+    /// A local operator acting as a declared consumer without its token (`tessera get
+    /// --consumer C`: file access to the repository and the store is the credential). Holds
+    /// that consumer's purposes and write permissions, and is audited as
+    /// `local:<user> as <consumer>`, so the log tells it from the consumer's own requests.
+    LocalAs {
+        /// The OS user, without the `local:` prefix.
+        user: Arc<str>,
+        /// The consumer acted as.
+        consumer: Arc<str>,
+    },
 }
 
 impl Caller {
@@ -29,22 +39,48 @@ impl Caller {
         Caller::Local(Arc::from(user))
     }
 
-    /// The consumer name, or `None` when anonymous or local.
+    /// A local operator (`user` without the `local:` prefix) acting as `consumer`.
+    pub fn local_as(user: &str, consumer: &str) -> Self {
+        Caller::LocalAs {
+            user: Arc::from(user),
+            consumer: Arc::from(consumer),
+        }
+    }
+
+    /// The consumer whose rights apply, or `None` when anonymous or local.
     pub fn consumer_name(&self) -> Option<&str> {
         match self {
-            Caller::Consumer(n) => Some(n),
+            Caller::Consumer(n) | Caller::LocalAs { consumer: n, .. } => Some(n),
             Caller::Anonymous | Caller::Local(_) => None,
         }
     }
 }
 
 impl fmt::Display for Caller {
-    /// The name written to the audit log: the consumer, `anonymous`, or `local:<user>`.
+    /// The name written to the audit log: the consumer, `anonymous`, `local:<user>` or
+    /// `local:<user> as <consumer>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Caller::Consumer(n) => f.write_str(n),
             Caller::Anonymous => f.write_str("anonymous"),
             Caller::Local(u) => write!(f, "local:{u}"),
+            Caller::LocalAs { user, consumer } => write!(f, "local:{user} as {consumer}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_names() {
+        assert_eq!(Caller::consumer("ranker").to_string(), "ranker");
+        assert_eq!(Caller::Anonymous.to_string(), "anonymous");
+        assert_eq!(Caller::local("alice").to_string(), "local:alice");
+        let c = Caller::local_as("alice", "ranker");
+        assert_eq!(c.to_string(), "local:alice as ranker");
+        assert_eq!(c.consumer_name(), Some("ranker"));
+        assert_eq!(Caller::local("alice").consumer_name(), None);
     }
 }

@@ -48,6 +48,11 @@ impl EntityRows {
     /// Entity rows from join-key columns. Columns must have equal lengths; a join key given
     /// twice is refused.
     pub fn new(columns: Vec<(String, Vec<KeyValue>)>) -> Result<Self> {
+        for (i, (k, _)) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|(other, _)| other == k) {
+                return Err(Error::RepeatedJoinKey { key: k.clone() });
+            }
+        }
         let len = columns.first().map_or(0, |(_, v)| v.len());
         if columns.iter().any(|(_, v)| v.len() != len) {
             return Err(Error::RaggedEntities {
@@ -57,13 +62,6 @@ impl EntityRows {
                     .collect::<Vec<_>>()
                     .join(", "),
             });
-        }
-        for (i, (k, _)) in columns.iter().enumerate() {
-            if columns[..i].iter().any(|(other, _)| other == k) {
-                return Err(Error::RaggedEntities {
-                    lengths: format!("join key `{k}` is given twice"),
-                });
-            }
         }
         Ok(Self {
             columns: columns
@@ -183,11 +181,22 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("a: 1, b: 0"), "{err}");
-        assert!(EntityRows::new(vec![
-            ("a".into(), vec![KeyValue::Int64(1)]),
-            ("a".into(), vec![KeyValue::Int64(1)]),
-        ])
-        .is_err());
+        assert_eq!(err.code(), "ragged_entities");
+        for second in [vec![KeyValue::Int64(1)], vec![]] {
+            let err = EntityRows::new(vec![
+                ("a".into(), vec![KeyValue::Int64(1)]),
+                ("b".into(), vec![KeyValue::Int64(1)]),
+                ("a".into(), second),
+            ])
+            .unwrap_err();
+            assert_eq!(err.code(), "repeated_join_key");
+            let text = err.to_string();
+            assert!(
+                text.starts_with("join key `a` is given twice (hint: "),
+                "{text}"
+            );
+            assert!(!text.contains("different lengths"), "{text}");
+        }
     }
 
     #[test]

@@ -25,6 +25,20 @@ pub enum ErrorClass {
 /// Errors from the access layer. Every message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The stream engine could not apply pushed events; nothing was acknowledged.
+    #[error("the events of stream source `{source_name}` could not be applied: {message} (hint: retry; already applied events are recognised by their id)")]
+    Ingest {
+        /// The stream source.
+        source_name: String,
+        /// What failed.
+        message: String,
+    },
+    /// The target cannot take rows this way.
+    #[error("{message}")]
+    NotWritable {
+        /// What to do instead.
+        message: String,
+    },
     /// Feature references that do not parse or do not resolve; each entry names one.
     #[error("{}", .problems.join("; "))]
     UnknownFeatures {
@@ -74,6 +88,12 @@ pub enum Error {
     RaggedEntities {
         /// `user_id: 3, item_id: 2`.
         lengths: String,
+    },
+    /// A join key is given twice.
+    #[error("join key `{key}` is given twice (hint: give each join key once, as one column with a value per entity)")]
+    RepeatedJoinKey {
+        /// The join key.
+        key: String,
     },
     /// A join key a requested view needs is missing.
     #[error("feature view `{view}` needs join key `{key}`, which the request does not give (given: {given})")]
@@ -146,6 +166,19 @@ pub enum Error {
         /// The timeout.
         after: Duration,
     },
+    /// A consumer tried to write to a feature view its `writes:` does not cover; nothing was
+    /// written.
+    #[error("consumer `{consumer}` may not write to {target}: its `writes:` does not cover {uncovered} (hint: add {hint} to `writes:` of consumer `{consumer}` in the definitions, or write as a consumer that may)")]
+    WriteDenied {
+        /// The consumer.
+        consumer: String,
+        /// What the write named: ``push source `s` `` or ``feature view `v` ``.
+        target: String,
+        /// The target views it may not write: ``feature views `v1`, `v2` ``.
+        uncovered: String,
+        /// What to add: `` `s` (or the names of its views) ``.
+        hint: String,
+    },
     /// The read or write could not be audited, so it was refused (reads fail closed).
     #[error("the audit log is unavailable, so the request was refused: {0}")]
     Audit(#[source] tessera_audit::Error),
@@ -170,14 +203,18 @@ impl Error {
             | Error::NotOnline { .. }
             | Error::MissingPurpose { .. }
             | Error::RaggedEntities { .. }
+            | Error::RepeatedJoinKey { .. }
             | Error::MissingJoinKey { .. }
             | Error::UnusedJoinKey { .. }
             | Error::WrongKeyType { .. }
             | Error::NameCollision { .. }
             | Error::BadRows { .. } => ErrorClass::Input,
             Error::TooManyEntities { .. } => ErrorClass::TooLarge,
-            Error::Denied { .. } => ErrorClass::Denied,
-            Error::StoreTimeout { .. } | Error::Audit(_) => ErrorClass::Unavailable,
+            Error::Denied { .. } | Error::WriteDenied { .. } => ErrorClass::Denied,
+            Error::StoreTimeout { .. } | Error::Audit(_) | Error::Ingest { .. } => {
+                ErrorClass::Unavailable
+            }
+            Error::NotWritable { .. } => ErrorClass::Input,
             Error::Store(e) => match e {
                 tessera_online::Error::InvalidKey { .. }
                 | tessera_online::Error::BadBatch { .. } => ErrorClass::Input,
@@ -205,7 +242,9 @@ impl Error {
             Error::NotOnline { .. } => "view_not_online",
             Error::MissingPurpose { .. } => "missing_purpose",
             Error::Denied { .. } => "denied",
+            Error::WriteDenied { .. } => "write_denied",
             Error::RaggedEntities { .. } => "ragged_entities",
+            Error::RepeatedJoinKey { .. } => "repeated_join_key",
             Error::MissingJoinKey { .. } => "missing_join_key",
             Error::UnusedJoinKey { .. } => "unused_join_key",
             Error::WrongKeyType { .. } => "wrong_key_type",
@@ -215,6 +254,8 @@ impl Error {
             Error::Store(_) => "store_failed",
             Error::StoreTimeout { .. } => "store_timeout",
             Error::Audit(_) => "audit_unavailable",
+            Error::Ingest { .. } => "ingest_failed",
+            Error::NotWritable { .. } => "not_writable",
         }
     }
 }

@@ -20,8 +20,9 @@
 //!  buffered AuditSink — a queue push on this path; a read that cannot be audited is refused
 //! ```
 //!
-//! The write path ([`AccessLayer::write`], used by push) checks rows against each target
-//! view's declared types, refuses device-only features, and writes with "newer wins".
+//! The write path ([`AccessLayer::write`], used by push) refuses a consumer whose `writes:`
+//! does not cover every target view, checks rows against each target view's declared types,
+//! refuses device-only features, and writes with "newer wins".
 //!
 //! Protocol layers authenticate the caller ([`Caller`]), decode their wire format into a
 //! [`ReadRequest`] / [`WriteRequest`], and encode the [`ReadResult`]; [`Error::class`] and
@@ -69,6 +70,7 @@ mod access_layer;
 mod caller;
 mod entity_rows;
 mod error;
+mod event_ingest;
 mod observer;
 mod read_plan;
 mod read_request;
@@ -79,6 +81,7 @@ pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
 pub use caller::Caller;
 pub use entity_rows::{EntityRows, KeyType};
 pub use error::{Error, ErrorClass, Result};
+pub use event_ingest::{EventIngest, IngestError, IngestSummary};
 pub use observer::{AccessObserver, NoObserver, StoreOp};
 pub use read_plan::ReadPlan;
 pub use read_request::{FeatureSelection, ReadRequest};

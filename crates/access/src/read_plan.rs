@@ -32,6 +32,8 @@ pub(crate) struct ViewRead {
     pub(crate) join_keys: Vec<Arc<str>>,
     /// (output column, feature name), in request order.
     pub(crate) features: Vec<(usize, String)>,
+    /// For an aggregation view: its spec, and the spec position of each of `features`.
+    pub(crate) aggregate: Option<(Arc<tessera_core::aggregate::ViewSpec>, Vec<usize>)>,
 }
 
 impl ReadPlan {
@@ -234,16 +236,35 @@ fn build(catalog: &Catalog, features: Vec<FeatureRef>, purpose: &str) -> Result<
                         join_keys.push(k.clone());
                     }
                 }
+                let aggregate = catalog
+                    .view_spec(resolved.view)
+                    .map_err(|e| Error::UnknownFeatures {
+                        problems: vec![e.to_string()],
+                    })?
+                    .map(|spec| (Arc::new(spec), Vec::new()));
                 views.push(ViewRead {
                     name: r.view.clone(),
                     ttl: resolved.view.ttl,
                     join_keys: keys,
                     features: Vec::new(),
+                    aggregate,
                 });
                 views.len() - 1
             }
         };
         views[idx].features.push((col, r.feature.clone()));
+        if let Some((_, positions)) = &mut views[idx].aggregate {
+            let pos = resolved
+                .view
+                .features
+                .iter()
+                .filter(|f| f.derived.is_some())
+                .position(|f| f.name == r.feature)
+                .ok_or_else(|| Error::UnknownFeatures {
+                    problems: vec![format!("{r} is not an aggregation of its view")],
+                })?;
+            positions.push(pos);
+        }
     }
     let full_names = features.iter().map(FeatureRef::column_name).collect();
     let mut short: Vec<String> = Vec::with_capacity(features.len());

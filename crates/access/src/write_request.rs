@@ -115,6 +115,52 @@ pub(crate) fn target_views<'a>(
     }
 }
 
+/// Refuses a write by a consumer whose `writes:` does not cover every target view (a view
+/// is covered by its own name or its source's). Callers that are not consumers — anonymous
+/// (`--auth none`) and local operators — may write.
+pub(crate) fn check_write_permission(
+    catalog: &Catalog,
+    caller: &Caller,
+    target: &WriteTarget,
+    views: &[&FeatureViewDef],
+) -> Result<()> {
+    let Some(consumer) = caller.consumer_name() else {
+        return Ok(());
+    };
+    // A consumer unknown to this catalog may write nothing.
+    let writes = catalog
+        .consumers
+        .get(consumer)
+        .map_or(&[][..], |c| c.writes.as_slice());
+    let uncovered: Vec<String> = views
+        .iter()
+        .filter(|v| !writes.iter().any(|w| *w == v.name || *w == v.source))
+        .map(|v| format!("`{}`", v.name))
+        .collect();
+    if uncovered.is_empty() {
+        return Ok(());
+    }
+    let (target, hint) = match target {
+        WriteTarget::PushSource(s) if catalog.sources.contains_key(s) => (
+            format!("push source `{s}`"),
+            format!("`{s}` (or the names of its views)"),
+        ),
+        WriteTarget::View(v) | WriteTarget::PushSource(v) => {
+            (format!("feature view `{v}`"), format!("`{v}`"))
+        }
+    };
+    Err(Error::WriteDenied {
+        consumer: consumer.to_string(),
+        target,
+        uncovered: format!(
+            "feature view{} {}",
+            if uncovered.len() == 1 { "" } else { "s" },
+            uncovered.join(", ")
+        ),
+        hint,
+    })
+}
+
 /// A refusal for every device-only feature the columns carry: their values may never reach
 /// the cloud.
 pub(crate) fn device_only_refusals(

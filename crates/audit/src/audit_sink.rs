@@ -16,7 +16,11 @@
 //!   servers call it after draining in-flight requests;
 //! - if the file cannot be written, the records stay queued, the write is retried, and
 //!   [`AuditSink::record`] refuses new records ([`Error::SinkFailed`]) until a write
-//!   succeeds, so a caller can refuse reads that could not be audited (fail closed).
+//!   succeeds, so a caller can refuse reads that could not be audited (fail closed). A
+//!   write that fails partway (a full disk) is cut off the file before the retry, so the
+//!   log holds whole lines and no record twice;
+//! - a record is either written or refused: once [`AuditSink::shutdown`] has begun, new
+//!   records are refused ([`Error::SinkClosed`]) and those already queued are written.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -30,7 +34,7 @@
 //! ```
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{AuditLog, AuditRecord, Error, Result};
+use crate::{repair_torn_tail, AuditLog, AuditRecord, Error, Result};
 
 /// How an [`AuditSink`] buffers and syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +100,8 @@ pub struct AuditSink {
 
 impl AuditSink {
     /// Opens the log's file for appending (so a path that cannot be written fails here, at
-    /// startup, not on the first request) and starts the writer thread.
+    /// startup, not on the first request), replaces a torn final line left by a crash (see
+    /// the [crate docs](crate)), and starts the writer thread.
     pub fn spawn(log: AuditLog, config: SinkConfig) -> Result<Self> {
         let path = log.path().to_path_buf();
         let io = |source| Error::Io {
@@ -106,11 +111,18 @@ impl AuditSink {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(io)?;
+        repair_torn_tail(&mut file).map_err(io)?;
+        Self::spawn_with(path, file, config)
+    }
+
+    /// As [`AuditSink::spawn`], writing to `file` (tests hand in one that fails).
+    fn spawn_with(path: PathBuf, file: impl LogFile, config: SinkConfig) -> Result<Self> {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let failed = Arc::new(AtomicBool::new(false));
         let last_error = Arc::new(Mutex::new(None));
@@ -124,13 +136,17 @@ impl AuditSink {
             stats: stats.clone(),
             pending: Vec::new(),
             buf: Vec::with_capacity(64 * 1024),
+            torn: None,
             dirty: false,
             last_sync: Instant::now(),
         };
         let worker = std::thread::Builder::new()
             .name("tessera-audit".into())
             .spawn(move || writer.run())
-            .map_err(io)?;
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
         Ok(Self {
             tx,
             failed,
@@ -224,8 +240,53 @@ impl AuditSink {
     }
 }
 
-struct Writer {
-    file: File,
+/// The file a [`Writer`] appends to: a trait so that tests can make writes fail partway.
+trait LogFile: Send + 'static {
+    /// Appends all of `buf`; on failure, also says how many of its bytes reached the file.
+    fn append(&mut self, buf: &[u8]) -> std::result::Result<(), (usize, std::io::Error)>;
+    /// The offset just past the last byte written through this handle.
+    fn position(&mut self) -> std::io::Result<u64>;
+    /// The file's length.
+    fn size(&self) -> std::io::Result<u64>;
+    /// Cuts the file to `len` bytes.
+    fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+    /// Syncs written data to disk.
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+impl LogFile for File {
+    fn append(&mut self, buf: &[u8]) -> std::result::Result<(), (usize, std::io::Error)> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.write(&buf[done..]) {
+                Ok(0) => return Err((done, std::io::ErrorKind::WriteZero.into())),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((done, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&mut self) -> std::io::Result<u64> {
+        self.stream_position()
+    }
+
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+}
+
+struct Writer<F> {
+    file: F,
     rx: mpsc::Receiver<Message>,
     config: SinkConfig,
     failed: Arc<AtomicBool>,
@@ -234,12 +295,15 @@ struct Writer {
     /// Records received but not yet written (kept across failed writes).
     pending: Vec<AuditRecord>,
     buf: Vec<u8>,
+    /// Where the part of a batch that a failed write left in the file lies (`start..end`):
+    /// cut off before the batch is written again.
+    torn: Option<(u64, u64)>,
     /// Written since the last sync.
     dirty: bool,
     last_sync: Instant,
 }
 
-impl Writer {
+impl<F: LogFile> Writer<F> {
     fn run(mut self) {
         let mut acks: Vec<Ack> = Vec::new();
         loop {
@@ -252,10 +316,13 @@ impl Writer {
                 match self.rx.try_recv() {
                     Ok(Message::Record(r)) => self.pending.push(r),
                     Ok(Message::Flush(ack)) => acks.push(ack),
-                    Ok(Message::Shutdown(ack)) => {
+                    Ok(Message::Shutdown(ack)) if shutdown.is_none() => {
+                        // Refuse records from now on. Those already queued, also behind
+                        // this message, were accepted: keep taking them, to write them.
+                        self.rx.close();
                         shutdown = Some(ack);
-                        break;
                     }
+                    Ok(Message::Shutdown(ack)) => acks.push(ack),
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => {
                         disconnected = true;
@@ -307,7 +374,18 @@ impl Writer {
                     .map_err(|e| Arc::new(std::io::Error::other(e)))?;
                 self.buf.push(b'\n');
             }
-            self.file.write_all(&self.buf).map_err(Arc::new)?;
+            self.cut_torn().map_err(Arc::new)?;
+            if let Err((written, e)) = self.file.append(&self.buf) {
+                if written > 0 {
+                    // Part of the batch is in the file: remember where, so the retry cuts
+                    // it off instead of leaving a torn line and writing records twice.
+                    let end = self.file.position().or_else(|_| self.file.size());
+                    self.torn = end
+                        .ok()
+                        .map(|end| (end.saturating_sub(written as u64), end));
+                }
+                return Err(Arc::new(e));
+            }
             self.stats
                 .written
                 .fetch_add(self.pending.len() as u64, Ordering::Relaxed);
@@ -315,9 +393,21 @@ impl Writer {
             self.dirty = true;
         }
         if sync && self.dirty {
-            self.file.sync_data().map_err(Arc::new)?;
+            self.file.sync().map_err(Arc::new)?;
             self.dirty = false;
             self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Cuts off what a failed write left, if it is still the end of the file. If another
+    /// process has appended since, it is left alone: cutting would erase their records.
+    fn cut_torn(&mut self) -> std::io::Result<()> {
+        if let Some((start, end)) = self.torn {
+            if self.file.size()? == end {
+                self.file.truncate(start)?;
+            }
+            self.torn = None;
         }
         Ok(())
     }
@@ -381,6 +471,135 @@ mod tests {
         }
         sink.shutdown().await.unwrap();
         assert_eq!(log.tail(100).unwrap().len(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_record_sent_while_shutting_down_is_written_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        let sink = AuditSink::spawn(
+            log.clone(),
+            SinkConfig {
+                flush_interval: Duration::from_millis(100),
+                ..SinkConfig::default()
+            },
+        )
+        .unwrap();
+        // `shutdown` queues its message first; the record is queued behind it, before the
+        // writer wakes.
+        let (shut, sent) = tokio::join!(
+            sink.shutdown(),
+            sink.record(AuditRecord::now("online_read", "ranker", "ranking"))
+        );
+        shut.unwrap();
+        let written = log.tail(10).unwrap().len();
+        match sent {
+            Ok(()) => assert_eq!(written, 1, "an accepted record must be written"),
+            Err(e) => {
+                assert!(matches!(e, Error::SinkClosed { .. }), "{e}");
+                assert_eq!(written, 0);
+            }
+        }
+        let late = sink.record(AuditRecord::now("online_read", "ranker", "ranking"));
+        assert!(matches!(late.await, Err(Error::SinkClosed { .. })));
+    }
+
+    /// A file whose next write stops after `fail_after` bytes, like a disk filling up.
+    struct FailingFile {
+        file: File,
+        fail_after: Option<usize>,
+    }
+
+    impl LogFile for FailingFile {
+        fn append(&mut self, buf: &[u8]) -> std::result::Result<(), (usize, std::io::Error)> {
+            match self.fail_after.take() {
+                Some(n) => {
+                    self.file.write_all(&buf[..n]).unwrap();
+                    Err((n, std::io::Error::other("no space left on device")))
+                }
+                None => self.file.append(buf),
+            }
+        }
+        fn position(&mut self) -> std::io::Result<u64> {
+            self.file.position()
+        }
+        fn size(&self) -> std::io::Result<u64> {
+            self.file.size()
+        }
+        fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            self.file.truncate(len)
+        }
+        fn sync(&mut self) -> std::io::Result<()> {
+            self.file.sync()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_fails_partway_is_cut_off_before_the_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        log.append(&AuditRecord::now("training_set", "local:alice", "training"))
+            .unwrap();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap();
+        let sink = AuditSink::spawn_with(
+            log.path().to_path_buf(),
+            FailingFile {
+                file,
+                fail_after: Some(70),
+            },
+            SinkConfig {
+                flush_interval: Duration::from_millis(50),
+                ..SinkConfig::default()
+            },
+        )
+        .unwrap();
+        for i in 0..3 {
+            let mut r = AuditRecord::now("online_read", "ranker", "ranking");
+            r.rows = i;
+            sink.record(r).await.unwrap();
+        }
+        // The first write fails after 70 bytes; the flush returns once the retry succeeds.
+        sink.flush().await.unwrap();
+        assert_eq!(sink.stats().write_errors.load(Ordering::Relaxed), 1);
+        let read = log.read(&AuditQuery::default()).unwrap();
+        assert_eq!(read.torn_final_line, None);
+        let rows: Vec<(&str, u64)> = read
+            .records
+            .iter()
+            .map(|r| (r.action.as_str(), r.rows))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("training_set", 0),
+                ("online_read", 0),
+                ("online_read", 1),
+                ("online_read", 2)
+            ]
+        );
+        sink.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn spawn_replaces_a_torn_final_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        std::fs::write(log.path(), "{\"time\":\"2026-01-01T00:00:00Z\",\"act").unwrap();
+        let sink = AuditSink::spawn(log.clone(), SinkConfig::default()).unwrap();
+        sink.record(AuditRecord::now("online_read", "ranker", "ranking"))
+            .await
+            .unwrap();
+        sink.shutdown().await.unwrap();
+        let actions: Vec<String> = log
+            .tail(10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.action)
+            .collect();
+        assert_eq!(actions, [crate::ACTION_REPAIR, "online_read"]);
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! appending, so concurrent writers never interleave within a record. `tessera audit tail`
 //! and `tessera audit query` read it back.
 //!
+//! Every line is a whole record. A writer that dies in the middle of a record (a crash)
+//! leaves a torn final line: readers skip it and say so ([`AuditRead::torn_final_line`]), and
+//! the next writer to open the log replaces it with an [`ACTION_REPAIR`] record that keeps
+//! its text, so the next record starts on a line of its own. Any other line that is not a
+//! record is an error ([`Error::Corrupt`]).
+//!
 //! ```
 //! use tessera_audit::{AuditLog, AuditRecord, AuditQuery};
 //! let dir = tempfile::tempdir().unwrap();
@@ -20,8 +26,11 @@
 
 mod audit_sink;
 
-use std::io::{BufRead, Write};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +98,8 @@ pub struct AuditRecord {
     pub time: String,
     /// What kind of read: `training_set`, `online_read`, …
     pub action: String,
-    /// Who: a consumer name, or `local:<user>` for the CLI.
+    /// Who: a consumer name, `anonymous`, `local:<user>` for the CLI, or
+    /// `local:<user> as <consumer>` for a CLI command run with `--consumer`.
     pub consumer: String,
     /// Why.
     pub purpose: String,
@@ -131,7 +141,8 @@ impl AuditRecord {
 /// Filters for [`AuditLog::query`]; every set field must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    /// Consumer name.
+    /// Consumer name: matches the consumer's own records and those of local operators
+    /// acting as it (`local:<user> as <consumer>`).
     pub consumer: Option<String>,
     /// Purpose name.
     pub purpose: Option<String>,
@@ -147,8 +158,13 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn matches(&self, r: &AuditRecord) -> bool {
-        self.consumer.as_ref().is_none_or(|c| *c == r.consumer)
-            && self.purpose.as_ref().is_none_or(|p| *p == r.purpose)
+        self.consumer.as_ref().is_none_or(|c| {
+            *c == r.consumer
+                || r.consumer
+                    .strip_suffix(c.as_str())
+                    .and_then(|rest| rest.strip_suffix(" as "))
+                    .is_some_and(|user| user.starts_with("local:"))
+        }) && self.purpose.as_ref().is_none_or(|p| *p == r.purpose)
             && self.decision.is_none_or(|d| d == r.decision)
             && self.action.as_ref().is_none_or(|a| *a == r.action)
             && self
@@ -203,9 +219,11 @@ impl AuditLog {
         }
         let mut f = std::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&self.file)
             .map_err(io)?;
+        repair_torn_tail(&mut f).map_err(io)?;
         f.write_all(&buf).map_err(io)?;
         if sync {
             f.sync_data().map_err(io)?;
@@ -213,34 +231,61 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Every record matching `q`, oldest first. A missing log is empty.
+    /// Every record matching `q`, oldest first. A missing log is empty. A torn final line
+    /// is skipped; [`AuditLog::read`] also says whether there was one.
     pub fn query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
-        let f = match std::fs::File::open(&self.file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: self.file.clone(),
-                    source,
-                })
-            }
+        Ok(self.read(q)?.records)
+    }
+
+    /// Every record matching `q`, oldest first, and the torn final line, if the log ends in
+    /// one (skipped: a writer stopped in the middle of it). Any other line that is not a
+    /// record is [`Error::Corrupt`]. A missing log is empty.
+    pub fn read(&self, q: &AuditQuery) -> Result<AuditRead> {
+        let io = |source| Error::Io {
+            path: self.file.clone(),
+            source,
         };
-        let mut out = Vec::new();
-        for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-            let line = line.map_err(|source| Error::Io {
-                path: self.file.clone(),
-                source,
-            })?;
-            if line.trim().is_empty() {
+        let f = match File::open(&self.file) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AuditRead::default()),
+            Err(source) => return Err(io(source)),
+        };
+        let mut reader = std::io::BufReader::new(f);
+        let mut out = AuditRead::default();
+        let mut buf = Vec::new();
+        let mut line = 0;
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                break;
+            }
+            line += 1;
+            // Only the last line can lack its newline.
+            let whole = buf.last() == Some(&b'\n');
+            let text = buf.trim_ascii();
+            if text.is_empty() {
                 continue;
             }
-            let r: AuditRecord = serde_json::from_str(&line).map_err(|source| Error::Corrupt {
-                path: self.file.clone(),
-                line: i + 1,
-                source,
-            })?;
-            if q.matches(&r) {
-                out.push(r);
+            match serde_json::from_slice::<AuditRecord>(text) {
+                Ok(r) => {
+                    if q.matches(&r) {
+                        out.records.push(r);
+                    }
+                }
+                Err(_) if !whole => {
+                    out.torn_final_line = Some(TornLine {
+                        path: self.file.clone(),
+                        line,
+                        bytes: buf.len(),
+                    });
+                }
+                Err(source) => {
+                    return Err(Error::Corrupt {
+                        path: self.file.clone(),
+                        line,
+                        source,
+                    })
+                }
             }
         }
         Ok(out)
@@ -248,10 +293,120 @@ impl AuditLog {
 
     /// The last `n` records.
     pub fn tail(&self, n: usize) -> Result<Vec<AuditRecord>> {
-        let mut all = self.query(&AuditQuery::default())?;
-        let skip = all.len().saturating_sub(n);
-        Ok(all.split_off(skip))
+        Ok(self.read_tail(n)?.records)
     }
+
+    /// The last `n` records, and the torn final line if there is one (as [`AuditLog::read`]).
+    pub fn read_tail(&self, n: usize) -> Result<AuditRead> {
+        let mut all = self.read(&AuditQuery::default())?;
+        let skip = all.records.len().saturating_sub(n);
+        all.records = all.records.split_off(skip);
+        Ok(all)
+    }
+}
+
+/// What [`AuditLog::read`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditRead {
+    /// The matching records, oldest first.
+    pub records: Vec<AuditRecord>,
+    /// The log's last line when it has no newline and is not a whole record: a writer
+    /// stopped in the middle of it (a crash). It is skipped, not an error; the next writer
+    /// to open the log replaces it with an [`ACTION_REPAIR`] record that keeps its text.
+    pub torn_final_line: Option<TornLine>,
+}
+
+/// A torn final line: part of a record, without its newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornLine {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    /// Its length in bytes.
+    pub bytes: usize,
+}
+
+impl fmt::Display for TornLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "audit log {} line {}: skipped a torn final record ({} bytes without a newline: a writer stopped in the middle of it, e.g. a crash); the next writer replaces it with an `{ACTION_REPAIR}` record that keeps its text",
+            self.path.display(),
+            self.line,
+            self.bytes
+        )
+    }
+}
+
+/// The `action` of the record that replaces a torn final line; `detail` holds the line's
+/// text.
+pub const ACTION_REPAIR: &str = "audit_repair";
+
+/// How long a torn final line must stay unchanged before a writer replaces it, so that a
+/// record another process is writing at that very moment is never taken for one.
+const TORN_SETTLE: Duration = Duration::from_millis(50);
+
+/// At most this much of a torn line's text is kept in the repair record.
+const MAX_TORN_KEPT: u64 = 64 * 1024;
+
+/// Makes the log end in a whole line before a writer appends to it (`file` is open for
+/// reading and appending). A torn final line — bytes after the last newline, left by a
+/// writer that stopped mid-record — would otherwise be glued to the next record and turn
+/// both into one corrupt line. If the torn bytes are a whole record that lost only its
+/// newline, the newline is added; otherwise they are replaced by an [`ACTION_REPAIR`]
+/// record (decision `error`) whose `detail` keeps their text. Returns the torn bytes found.
+pub(crate) fn repair_torn_tail(file: &mut File) -> std::io::Result<u64> {
+    let Some(torn) = torn_tail(file)? else {
+        return Ok(0);
+    };
+    // A record being written by another process looks torn for a few microseconds.
+    std::thread::sleep(TORN_SETTLE);
+    if torn_tail(file)? != Some(torn) {
+        return Ok(0);
+    }
+    let (cut, len) = torn;
+    let mut text = Vec::new();
+    file.seek(SeekFrom::Start(cut))?;
+    Read::take(&mut *file, MAX_TORN_KEPT).read_to_end(&mut text)?;
+    if serde_json::from_slice::<AuditRecord>(&text).is_ok() {
+        file.write_all(b"\n")?;
+        return Ok(len - cut);
+    }
+    let mut rec = AuditRecord::now(ACTION_REPAIR, "-", "-");
+    rec.decision = AuditDecision::Error;
+    rec.reasons = vec![format!(
+        "the log ended in a torn record of {} bytes (a writer stopped in the middle of it, e.g. a crash); its text is in `detail`",
+        len - cut
+    )];
+    rec.detail = Some(String::from_utf8_lossy(&text).into_owned());
+    let mut line = serde_json::to_vec(&rec).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    file.set_len(cut)?;
+    file.write_all(&line)?;
+    Ok(len - cut)
+}
+
+/// `(offset just past the last newline, file length)` when the file is not empty and does
+/// not end in a newline.
+fn torn_tail(file: &mut File) -> std::io::Result<Option<(u64, u64)>> {
+    let len = file.metadata()?.len();
+    let mut chunk = [0u8; 4096];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(part)?;
+        if end == len && part.last() == Some(&b'\n') {
+            return Ok(None);
+        }
+        if let Some(i) = part.iter().rposition(|&b| b == b'\n') {
+            return Ok(Some((start + i as u64 + 1, len)));
+        }
+        end = start;
+    }
+    Ok((len > 0).then_some((0, len)))
 }
 
 #[cfg(test)]
@@ -277,6 +432,27 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(log.query(&q).unwrap()[0].purpose, "analytics");
+        log.append(&AuditRecord::now(
+            "online_read",
+            "local:alice as ranker",
+            "ranking",
+        ))
+        .unwrap();
+        log.append(&AuditRecord::now(
+            "online_read",
+            "local:alice as xranker",
+            "ranking",
+        ))
+        .unwrap();
+        let q = AuditQuery {
+            consumer: Some("ranker".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            log.query(&q).unwrap().len(),
+            4,
+            "own records and local ones as it"
+        );
         let q = AuditQuery {
             feature: Some("user_stats".into()),
             ..Default::default()
@@ -287,5 +463,84 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(log.query(&q).unwrap().len(), 1);
+    }
+
+    fn line(rows: u64) -> String {
+        let mut r = AuditRecord::now("online_read", "ranker", "ranking");
+        r.rows = rows;
+        serde_json::to_string(&r).unwrap() + "\n"
+    }
+
+    #[test]
+    fn a_torn_final_line_is_skipped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        let torn = &line(3)[..40];
+        std::fs::write(log.path(), format!("{}{}{torn}", line(1), line(2))).unwrap();
+        let read = log.read(&AuditQuery::default()).unwrap();
+        assert_eq!(
+            read.records.iter().map(|r| r.rows).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        let t = read.torn_final_line.expect("the torn line is reported");
+        assert_eq!((t.line, t.bytes), (3, 40));
+        assert!(
+            t.to_string()
+                .contains("line 3: skipped a torn final record"),
+            "{t}"
+        );
+        assert_eq!(log.tail(5).unwrap().len(), 2);
+        assert_eq!(log.read_tail(1).unwrap().records[0].rows, 2);
+        // A last record that lost only its newline is a record.
+        std::fs::write(log.path(), format!("{}{}", line(1), line(2).trim_end())).unwrap();
+        let read = log.read(&AuditQuery::default()).unwrap();
+        assert_eq!((read.records.len(), read.torn_final_line), (2, None));
+    }
+
+    #[test]
+    fn a_corrupt_line_before_the_last_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        let torn = &line(2)[..40];
+        // A torn record glued to the next one, as a retried partial write used to leave.
+        std::fs::write(
+            log.path(),
+            format!("{}{torn}{}{}", line(1), line(2), line(3)),
+        )
+        .unwrap();
+        let err = log.query(&AuditQuery::default()).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { line: 2, .. }), "{err}");
+        std::fs::write(log.path(), format!("{}not json\n{}", line(1), line(2))).unwrap();
+        let err = log.tail(5).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { line: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn the_next_writer_replaces_a_torn_final_line_and_keeps_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        let torn = &line(2)[..40];
+        std::fs::write(log.path(), format!("{}{torn}", line(1))).unwrap();
+        let mut r = AuditRecord::now("training_set", "local:alice", "training");
+        r.rows = 3;
+        log.append(&r).unwrap();
+        let read = log.read(&AuditQuery::default()).unwrap();
+        assert_eq!(read.torn_final_line, None);
+        let got: Vec<(&str, u64)> = read
+            .records
+            .iter()
+            .map(|r| (r.action.as_str(), r.rows))
+            .collect();
+        assert_eq!(
+            got,
+            [("online_read", 1), (ACTION_REPAIR, 0), ("training_set", 3)]
+        );
+        assert_eq!(read.records[1].detail.as_deref(), Some(torn));
+        assert_eq!(read.records[1].decision, AuditDecision::Error);
+        // A final record that lost only its newline gets it back, and stays a record.
+        std::fs::write(log.path(), line(1).trim_end()).unwrap();
+        log.append(&r).unwrap();
+        let rows: Vec<u64> = log.tail(5).unwrap().iter().map(|r| r.rows).collect();
+        assert_eq!(rows, [1, 3]);
     }
 }

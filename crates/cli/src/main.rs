@@ -56,6 +56,8 @@ enum Command {
     Materialize(commands::materialize::MaterializeArgs),
     /// Read the online values of entities, with their status (present, missing, expired).
     Get(commands::get::GetArgs),
+    /// Consume the stream sources from NATS JetStream into the online store and offline log.
+    Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
     Serve(commands::serve::ServeArgs),
     /// List the registered feature views and features with owner, classification and placement.
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
             Command::Materialize(a) => commands::materialize::run(&a).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,
+            Command::Ingest(a) => commands::ingest::run(&a).await,
             Command::Catalog(a) => commands::catalog::run(&a),
             Command::Audit(c) => commands::audit::run(c),
             Command::Demo { dir } => commands::demo::run(&dir).await,

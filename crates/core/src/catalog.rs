@@ -495,6 +495,22 @@ impl Catalog {
                     ));
                 }
             }
+            for w in &c.writes {
+                if !self.feature_views.contains_key(w) && !self.sources.contains_key(w) {
+                    let known = self.feature_views.keys().chain(self.sources.keys());
+                    errs.push(err(
+                        CONSUMER,
+                        &c.name,
+                        format!(
+                            "`writes:` names `{w}`, which is neither a feature view nor a source"
+                        ),
+                        &format!(
+                            "list the feature views and sources it may push to{}",
+                            known_hint(known.map(String::as_str))
+                        ),
+                    ));
+                }
+            }
         }
         for s in self.feature_services.values() {
             check_name(&s.name, SERVICE, self, errs);

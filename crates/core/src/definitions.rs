@@ -287,6 +287,11 @@ pub struct ConsumerDef {
     /// The purpose applied when a request names none (for clients that cannot send one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_purpose: Option<String>,
+    /// The feature views and sources it may write to online (push, write-to-online-store);
+    /// a source covers every view over it. Empty (the default): it may write nothing.
+    /// Callers that are not consumers (`--auth none`, local commands) are not limited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<String>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -340,5 +345,39 @@ mod tests {
             stream: None,
         };
         assert_eq!(s.resolved_format(), Some(SourceFormat::Csv));
+    }
+
+    const WRITERS: &str = r#"
+entities: [{ name: user, join_keys: [user_id] }]
+sources:
+  - { name: s, type: batch, path: s.parquet, timestamp_field: ts }
+feature_views:
+  - { name: v, entities: [user], source: s, features: [{ name: f, type: int64, classification: internal }] }
+purposes: [{ name: p, allows: [internal] }]
+consumers:
+  - { name: reader, token_env: R, purposes: [p] }
+  - { name: writer, token_env: W, purposes: [p], writes: [v, s] }
+"#;
+
+    #[test]
+    fn writes_name_known_views_or_sources() {
+        let defs = Definitions::from_yaml_str(WRITERS, Path::new("f.yaml")).unwrap();
+        assert!(defs.consumers[0].writes.is_empty(), "optional");
+        assert_eq!(defs.consumers[1].writes, ["v", "s"]);
+        let yaml = serde_yaml::to_string(&defs.consumers[0]).unwrap();
+        assert!(!yaml.contains("writes"), "empty is not written: {yaml}");
+        crate::Catalog::build(vec![defs]).unwrap();
+
+        let bad = WRITERS.replace("writes: [v, s]", "writes: [v, nope]");
+        let defs = Definitions::from_yaml_str(&bad, Path::new("f.yaml")).unwrap();
+        let err = crate::Catalog::build(vec![defs]).unwrap_err().to_string();
+        assert!(
+            err.contains("consumer `writer`: `writes:` names `nope`, which is neither a feature view nor a source"),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint:") && err.contains("known: s, v"),
+            "{err}"
+        );
     }
 }

@@ -187,6 +187,60 @@ impl LatestScan {
         }
     }
 
+    /// The catalog scanned.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The events an aggregation view reads, up to `end_us` (inclusive): record batches of
+    /// the join keys, the event time as `Timestamp(µs)` and the aggregated and filter
+    /// columns, in that order; rows with null times are dropped.
+    pub async fn events(
+        &self,
+        view: &str,
+        end_us: i64,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+        let view = self.catalog.view(view)?;
+        let source = self.catalog.source_of(view)?;
+        let (df, _) = crate::source_scan::open_source(&self.ctx, &self.root, source).await?;
+        let keys = self.catalog.join_keys(view);
+        let ts = Expr::Column(datafusion::common::Column::new_unqualified(
+            &source.timestamp_field,
+        ));
+        let mut exprs: Vec<Expr> = keys
+            .iter()
+            .map(|k| Expr::Column(datafusion::common::Column::new_unqualified(k)))
+            .collect();
+        exprs.push(
+            datafusion::logical_expr::cast(
+                ts.clone(),
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+            )
+            .alias("__ts"),
+        );
+        for c in self.catalog.aggregation_columns(view) {
+            exprs.push(Expr::Column(datafusion::common::Column::new_unqualified(
+                &c,
+            )));
+        }
+        let schema = df.schema().inner().clone();
+        let ts_type = schema
+            .field_with_name(&source.timestamp_field)?
+            .data_type()
+            .clone();
+        let mut df = df;
+        if let Some(f) =
+            crate::window_join::micros_filter(&source.timestamp_field, &ts_type, i64::MIN, end_us)
+        {
+            df = df.filter(f)?;
+        }
+        Ok(df
+            .filter(ts.is_not_null())?
+            .select(exprs)?
+            .execute_stream()
+            .await?)
+    }
+
     /// Source rows of a view, when its Parquet footers tell (for progress bars).
     pub fn rows_hint(&self, view: &str) -> Option<u64> {
         let view = self.catalog.view(view).ok()?;

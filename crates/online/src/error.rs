@@ -98,6 +98,15 @@ pub enum Error {
     #[cfg(feature = "materialize")]
     #[error(transparent)]
     Offline(#[from] tessera_offline::Error),
+    /// A materialisation that cannot be done as asked.
+    #[error("{0}")]
+    Materialize(String),
+    /// An aggregation failed.
+    #[error("aggregation: {0}")]
+    Aggregate(#[from] tessera_aggregate::Error),
+    /// The definitions could not be used.
+    #[error(transparent)]
+    Definitions(#[from] tessera_core::Error),
 }
 
 /// Result with [`Error`] as the default error.

@@ -41,6 +41,7 @@
 //! # Ok::<_, tessera_online::Error>(()) }).unwrap();
 //! ```
 
+mod aggregate_row;
 mod arrow_values;
 mod embedded_store;
 mod entity_key;
@@ -58,6 +59,9 @@ mod typed_values;
 mod value;
 mod varint;
 
+pub use aggregate_row::{
+    aggregate_values, datum_to_value, state_batch, state_of, value_to_datum, STATE_FEATURE,
+};
 pub use arrow_values::{column_values, key_values};
 pub use embedded_store::EmbeddedStore;
 pub use entity_key::{EntityKey, KeyValue};

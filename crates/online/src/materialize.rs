@@ -133,6 +133,16 @@ pub async fn materialize_view(
 ) -> Result<MaterializeReport> {
     let started = Instant::now();
     progress.stage(&req.view, Stage::Scan, scan.rows_hint(&req.view));
+    if let Some(spec) = scan
+        .catalog()
+        .view(&req.view)
+        .ok()
+        .map(|v| scan.catalog().view_spec(v))
+        .transpose()?
+        .flatten()
+    {
+        return materialize_aggregates(store, scan, req, &spec, progress, started).await;
+    }
     let latest = LatestRequest {
         view: req.view.clone(),
         start_us: req.start_us,
@@ -178,6 +188,129 @@ pub async fn materialize_view(
         summary,
         scan_time,
         write_time: started.elapsed(),
+        high_water_mark,
+    })
+}
+
+/// Aggregation views: every event up to `end` (windows need their history, so `start` is
+/// not a bound here) folded into per-entity tiles, old tiles evicted as of `end`, and the
+/// whole states written with stamp `(end, 0)` — so the same run again writes nothing, and
+/// a later `end` (or the stream engine, whose stamps are later still) replaces them.
+async fn materialize_aggregates(
+    store: Arc<dyn OnlineStore>,
+    scan: &LatestScan,
+    req: &MaterializeRequest,
+    spec: &tessera_aggregate::ViewSpec,
+    progress: Arc<dyn MaterializeProgress>,
+    started: Instant,
+) -> Result<MaterializeReport> {
+    use futures::StreamExt;
+    use std::collections::HashMap;
+    use tessera_aggregate::{Datum, Row, ViewState};
+    use tessera_core::DatumColumn;
+
+    let catalog = scan.catalog();
+    let view = catalog.view(&req.view)?;
+    if catalog.source_of(view)?.stream.is_some() {
+        return Err(Error::Materialize(format!(
+            "feature view `{}` aggregates a stream source: its online state is kept by the ingest process (`tessera serve` or `tessera ingest`), which rebuilds it from the offline log when it has none",
+            req.view
+        )));
+    }
+    let keys = catalog.join_keys(view);
+    let names = catalog.aggregation_columns(view);
+    struct EventRow<'a> {
+        names: &'a [String],
+        values: &'a [Datum],
+    }
+    impl Row for EventRow<'_> {
+        fn get(&self, column: &str) -> Option<&Datum> {
+            let i = self.names.iter().position(|n| n == column)?;
+            self.values.get(i)
+        }
+    }
+    let mut states: HashMap<Vec<u8>, (EntityKey, ViewState)> = HashMap::new();
+    let mut stream = scan.events(&req.view, req.end_us).await?;
+    let mut scanned = 0u64;
+    let mut values: Vec<Datum> = Vec::with_capacity(names.len());
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(tessera_offline::Error::from)?;
+        scanned += batch.num_rows() as u64;
+        progress.advance(batch.num_rows() as u64);
+        let key_cols = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| key_values(k, batch.column(i).as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let ts =
+            DatumColumn::new(batch.column(keys.len())).map_err(tessera_offline::Error::from)?;
+        let cols = (0..names.len())
+            .map(|i| DatumColumn::new(batch.column(keys.len() + 1 + i)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(tessera_offline::Error::from)?;
+        'rows: for row in 0..batch.num_rows() {
+            let Datum::Timestamp(t) = ts.get(row) else {
+                continue;
+            };
+            let mut parts = Vec::with_capacity(keys.len());
+            for (k, col) in keys.iter().zip(&key_cols) {
+                match &col[row] {
+                    Some(v) => parts.push((k.as_str(), v.clone())),
+                    None => continue 'rows,
+                }
+            }
+            let key = EntityKey::new(parts)?;
+            values.clear();
+            values.extend(cols.iter().map(|c| c.get(row)));
+            let entry = states
+                .entry(key.encode())
+                .or_insert_with(|| (key, spec.new_state()));
+            entry.1.update(
+                spec,
+                t,
+                &EventRow {
+                    names: &names,
+                    values: &values,
+                },
+            )?;
+        }
+    }
+    let scan_time = started.elapsed();
+    let write_started = Instant::now();
+    progress.stage(&req.view, Stage::Write, Some(states.len() as u64));
+    let stamp = Stamp::new(req.end_us, 0);
+    let entities = states.len() as u64;
+    let mut summary = WriteSummary::default();
+    let mut rows = Vec::with_capacity(req.batch_rows.max(1));
+    let mut drain = states.into_values().peekable();
+    while drain.peek().is_some() {
+        rows.clear();
+        for (key, mut state) in drain.by_ref().take(req.batch_rows.max(1)) {
+            state.evict_before(req.end_us);
+            let mut bytes = Vec::new();
+            state.encode(&mut bytes);
+            rows.push((key, stamp, bytes));
+        }
+        let n = rows.len() as u64;
+        summary += store
+            .write(crate::aggregate_row::state_batch(&req.view, rows.drain(..)))
+            .await?;
+        progress.advance(n);
+    }
+    let mark = store.high_water_mark(&req.view).await?;
+    let high_water_mark = if mark.is_none_or(|m| req.end_us > m) {
+        store.set_high_water_mark(&req.view, req.end_us).await?;
+        Some(req.end_us)
+    } else {
+        mark
+    };
+    Ok(MaterializeReport {
+        view: req.view.clone(),
+        rows_scanned: scanned,
+        entities,
+        summary,
+        scan_time,
+        write_time: write_started.elapsed(),
         high_water_mark,
     })
 }

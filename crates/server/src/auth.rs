@@ -152,11 +152,17 @@ impl TokenTable {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Whether `given` equals `secret`, in time that depends only on `given.len()` (which the
+/// caller knows anyway): every byte of `given` is compared with `secret` padded with zeros,
+/// and the length difference is folded into the result instead of returning early, so the
+/// timing reveals neither how much of the token matched nor how long the secret is.
+fn constant_time_eq(secret: &[u8], given: &[u8]) -> bool {
+    let mut diff = secret.len() ^ given.len();
+    for (i, g) in given.iter().enumerate() {
+        let s = secret.get(i).copied().unwrap_or(0);
+        diff |= usize::from(s ^ g);
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    diff == 0
 }
 
 #[cfg(test)]
@@ -190,6 +196,40 @@ mod tests {
             !format!("{auth:?}").contains("aaaa"),
             "tokens are never printed"
         );
+    }
+
+    #[test]
+    fn token_comparison() {
+        let secret = b"0123456789abcdef";
+        assert!(constant_time_eq(secret, b"0123456789abcdef"));
+        assert!(
+            !constant_time_eq(secret, b"0123456789abcdeF"),
+            "last byte differs"
+        );
+        assert!(
+            !constant_time_eq(secret, b"X123456789abcdef"),
+            "first byte differs"
+        );
+        assert!(!constant_time_eq(secret, b"0123456789abcde"), "a prefix");
+        assert!(
+            !constant_time_eq(secret, b"0123456789abcdef0"),
+            "one byte longer"
+        );
+        assert!(
+            !constant_time_eq(secret, b"0123456789abcdef\0"),
+            "padded with a zero byte"
+        );
+        assert!(!constant_time_eq(secret, b""), "empty");
+        assert!(!constant_time_eq(b"", b"\0"));
+        assert!(constant_time_eq(b"", b""));
+        let table = TokenTable::new(vec![(
+            String::from_utf8(secret.to_vec()).unwrap(),
+            "a".into(),
+        )])
+        .unwrap();
+        assert_eq!(table.consumer("0123456789abcdef").as_deref(), Some("a"));
+        assert_eq!(table.consumer("0123456789abcde"), None);
+        assert_eq!(table.consumer("0123456789abcdef0"), None);
     }
 
     #[test]

@@ -40,7 +40,9 @@ purposes:
   - { name: ranking, allows: [public, internal, personal] }
   - { name: analytics, allows: [public, internal] }
 consumers:
-  - { name: ranker, token_env: T1, purposes: [ranking, analytics], default_purpose: ranking }
+  - { name: ranker, token_env: T1, purposes: [ranking, analytics], default_purpose: ranking, writes: [us] }
+  - { name: viewer, token_env: T2, purposes: [analytics] }
+  - { name: item_writer, token_env: T3, purposes: [analytics], writes: [item_stats] }
 "#;
 
 pub fn catalog() -> Arc<Catalog> {

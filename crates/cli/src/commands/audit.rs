@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use tessera_audit::{AuditDecision, AuditLog, AuditQuery, AuditRecord};
+use tessera_audit::{AuditDecision, AuditLog, AuditQuery, AuditRead, AuditRecord};
 use tessera_core::{FeatureRepo, RepoConfig};
 
 /// Audit subcommands.
@@ -32,7 +32,8 @@ pub struct QueryArgs {
     /// The feature repository.
     #[arg(long, default_value = ".")]
     repo: PathBuf,
-    /// Only this consumer.
+    /// Only this consumer (its own requests, and local commands run with `--consumer` as
+    /// it, audited as `local:<user> as <consumer>`).
     #[arg(long)]
     consumer: Option<String>,
     /// Only this purpose.
@@ -93,10 +94,21 @@ pub fn print(records: &[AuditRecord], json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Prints what was read, after a warning on stderr if the log ends in a torn line (a writer
+/// stopped in the middle of a record; it is skipped).
+fn print_read(read: &AuditRead, json: bool) -> Result<()> {
+    if let Some(torn) = &read.torn_final_line {
+        eprintln!("warning: {torn}");
+    }
+    print(&read.records, json)
+}
+
 /// Runs an audit subcommand.
 pub fn run(cmd: AuditCommand) -> Result<()> {
     match cmd {
-        AuditCommand::Tail { repo, lines, json } => print(&log_of(&repo)?.tail(lines)?, json),
+        AuditCommand::Tail { repo, lines, json } => {
+            print_read(&log_of(&repo)?.read_tail(lines)?, json)
+        }
         AuditCommand::Query(a) => {
             let decision = match a.decision.as_deref() {
                 None => None,
@@ -113,7 +125,7 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
                 since: a.since,
                 action: a.action,
             };
-            print(&log_of(&a.repo)?.query(&q)?, a.json)
+            print_read(&log_of(&a.repo)?.read(&q)?, a.json)
         }
     }
 }

@@ -109,7 +109,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     super::demo_online::run(dir, 7).await?;
 
     println!(
-        "\nDone in {:.1}s. Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features 'user_activity:*'",
+        "\nDone in {:.1}s. Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
         t0.elapsed().as_secs_f64(),
         d = dir.display()
     );

@@ -41,8 +41,9 @@ pub struct GetArgs {
     /// read; the read is audited). Required unless --service or --consumer gives one.
     #[arg(long)]
     pub purpose: Option<String>,
-    /// Read as this declared consumer (it must hold the purpose; its `default_purpose`
-    /// applies when --purpose is absent). Defaults to the local user.
+    /// Read as this declared consumer, without its token (it must hold the purpose; its
+    /// `default_purpose` applies when --purpose is absent). Audited as
+    /// `local:<user> as <consumer>`. Defaults to the local user.
     #[arg(long)]
     pub consumer: Option<String>,
 }
@@ -102,12 +103,14 @@ fn entity_rows(texts: &[String]) -> Result<EntityRows> {
 pub async fn run(args: &GetArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
+    let user = local_user();
+    let user = user.trim_start_matches("local:");
     let caller = match &args.consumer {
         Some(c) => {
             catalog.consumer(c)?;
-            Caller::consumer(c)
+            Caller::local_as(user, c)
         }
-        None => Caller::local(local_user().trim_start_matches("local:")),
+        None => Caller::local(user),
     };
     let entities = entity_rows(&args.entities)?;
     let store = open_store(&cfg, &args.repo)

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod demo;
 pub mod demo_online;
 pub mod get;
+pub mod ingest;
 pub mod init;
 pub mod materialize;
 pub mod plan_apply;

@@ -2,6 +2,7 @@
 //! repository's registered definitions and online store.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tessera_server::{
     flush_audit, serve_grpc, serve_http, shutdown_signal, AppState, Auth, Limits, Metrics,
     TokenTable,
 };
+use tokio::sync::watch;
 
 use super::registered_catalog;
 
@@ -68,6 +70,10 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// Do not consume stream sources from NATS (HTTP push still works); run
+    /// `tessera ingest` for that instead.
+    #[arg(long)]
+    pub no_nats: bool,
     /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout_secs: u64,
@@ -81,6 +87,8 @@ pub struct Prepared {
     pub version: u64,
     /// The online store's name (`embedded`, `redis`).
     pub store_name: &'static str,
+    /// The stream engine, when the registered version has stream sources.
+    pub engine: Option<Arc<tessera_stream::StreamEngine>>,
 }
 
 /// Opens the registered catalog, the online store and the audit log and builds the server
@@ -123,8 +131,14 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
     );
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
+    let catalog = Arc::new(catalog);
+    let engine = if catalog.sources.values().any(|s| s.stream.is_some()) {
+        Some(super::ingest::open_engine(&args.repo, catalog.clone(), store.clone()).await?)
+    } else {
+        None
+    };
     let access = AccessLayer::new(
-        Arc::new(catalog),
+        catalog,
         store,
         audit.clone(),
         AccessConfig {
@@ -136,6 +150,10 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         },
     )
     .with_observer(metrics.clone());
+    let access = match &engine {
+        Some(e) => access.with_ingest(e.clone()),
+        None => access,
+    };
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
         body_read_timeout: Duration::from_secs(args.body_timeout_secs),
@@ -148,6 +166,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         state,
         version,
         store_name,
+        engine,
     })
 }
 
@@ -171,6 +190,7 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
         state,
         version,
         store_name,
+        engine,
     } = prepare(args, None).await?;
     let bind = |addr: SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
@@ -190,31 +210,103 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
     );
     eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
     // One signal stops every server; the audit log is flushed once all have drained.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let on_signal = stop_tx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        let _ = stop_tx.send(true);
+        on_signal.send_replace(true);
     });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let http = serve_http(listener, state.clone(), stopped(stop_rx.clone()));
-    match grpc_listener {
-        Some(l) => {
+    // Stream sources with NATS settings are consumed while the server runs.
+    let mut consumers = Vec::new();
+    if let (Some(engine), false) = (&engine, args.no_nats) {
+        for (name, nats) in super::ingest::nats_sources(state.access.catalog(), &[])? {
             eprintln!(
-                "gRPC: tessera.serving.v1.FeatureService on {}",
-                l.local_addr()
-                    .map_or_else(|_| "?".to_string(), |a| a.to_string())
+                "ingesting stream source `{name}` from NATS subject {} (durable {})",
+                nats.subject, nats.durable
             );
-            let grpc = serve_grpc(l, state.clone(), stopped(stop_rx));
-            let ((), grpc) = tokio::join!(http, grpc);
-            grpc?;
+            let (engine, rx, stop) = (engine.clone(), stop_rx.clone(), stop_tx.clone());
+            consumers.push(tokio::spawn(async move {
+                let r = tessera_stream::nats_source::consume(
+                    &engine,
+                    &name,
+                    &nats,
+                    stopped(rx),
+                    |_| {},
+                )
+                .await;
+                if let Err(e) = &r {
+                    eprintln!("error: NATS ingest of `{name}` failed ({e}); stopping the server");
+                    stop.send_replace(true);
+                }
+                r
+            }));
         }
-        None => http.await,
     }
-    flush_audit(&state).await?;
+    let http = serve_http(listener, state.clone(), stopped(stop_rx.clone()));
+    let grpc = grpc_listener.map(|l| {
+        eprintln!(
+            "gRPC: tessera.serving.v1.FeatureService on {}",
+            l.local_addr()
+                .map_or_else(|_| "?".to_string(), |a| a.to_string())
+        );
+        serve_grpc(l, state.clone(), stopped(stop_rx))
+    });
+    let served = run_servers(&stop_tx, http, grpc, flush_audit(&state)).await;
+    let mut ingest_failed = None;
+    for c in consumers {
+        if let Ok(Err(e)) = c.await {
+            ingest_failed = Some(e);
+        }
+    }
+    served?;
+    if let Some(e) = ingest_failed {
+        return Err(anyhow::Error::new(e).context("NATS ingest failed"));
+    }
     eprintln!("stopped; the audit log is flushed");
     Ok(())
+}
+
+/// Resolves once `stop` is set.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Runs the HTTP server and, if given, the gRPC server until both have stopped. They stop
+/// when `stop` is set (by a signal), and whichever stops first — failed or not — sets it,
+/// so a failed server never leaves the other serving alone. Then the audit log is flushed
+/// (`flush`), whatever happened, and the first error is returned.
+async fn run_servers(
+    stop: &watch::Sender<bool>,
+    http: impl Future<Output = ()>,
+    grpc: Option<impl Future<Output = tessera_server::Result<()>>>,
+    flush: impl Future<Output = tessera_server::Result<()>>,
+) -> Result<()> {
+    let http = async {
+        http.await;
+        stop.send_replace(true);
+    };
+    let grpc = async {
+        let Some(grpc) = grpc else {
+            return Ok(());
+        };
+        let result = grpc.await;
+        if let Err(e) = &result {
+            eprintln!("error: the gRPC server failed ({e}); stopping the HTTP server");
+        }
+        stop.send_replace(true);
+        result
+    };
+    let ((), grpc) = tokio::join!(http, grpc);
+    let flushed = flush.await;
+    match (grpc, flushed) {
+        (Err(e), flushed) => {
+            if let Err(f) = flushed {
+                eprintln!("error: {f}");
+            }
+            Err(anyhow::Error::new(e).context("the gRPC server failed"))
+        }
+        (Ok(()), flushed) => Ok(flushed?),
+    }
 }
 
 fn init_logging() {
@@ -274,4 +366,112 @@ async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyTy
         .into_iter()
         .filter_map(|(k, t)| t.map(|t| (k, t)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_audit::{AuditRecord, SinkConfig};
+
+    fn sink(dir: &Path) -> (AuditLog, Arc<AuditSink>) {
+        let log = AuditLog::new(dir);
+        let sink = AuditSink::spawn(
+            log.clone(),
+            SinkConfig {
+                flush_interval: Duration::from_millis(200),
+                ..SinkConfig::default()
+            },
+        )
+        .unwrap();
+        (log, Arc::new(sink))
+    }
+
+    async fn flush(sink: &AuditSink) -> tessera_server::Result<()> {
+        sink.shutdown()
+            .await
+            .map_err(tessera_server::Error::AuditFlush)
+    }
+
+    #[tokio::test]
+    async fn a_failed_grpc_server_stops_http_and_the_audit_log_is_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, audit) = sink(dir.path());
+        audit
+            .record(AuditRecord::now("online_read", "ranker", "ranking"))
+            .await
+            .unwrap();
+        let (stop, rx) = watch::channel(false);
+        let http_stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let http = {
+            let done = http_stopped.clone();
+            async move {
+                stopped(rx).await;
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        let grpc = async {
+            Err(tessera_server::Error::Bind {
+                addr: "127.0.0.1:1".parse().unwrap(),
+                source: std::io::Error::other("the listener broke"),
+            })
+        };
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            run_servers(&stop, http, Some(grpc), flush(&audit)),
+        )
+        .await
+        .expect("a gRPC failure stops the HTTP server");
+        let err = result.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the gRPC server failed"),
+            "{err:#}"
+        );
+        assert!(http_stopped.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(
+            log.tail(10).unwrap().len(),
+            1,
+            "the queued record was written"
+        );
+    }
+
+    #[tokio::test]
+    async fn http_stopping_stops_grpc_and_a_signal_stops_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, audit) = sink(dir.path());
+        audit
+            .record(AuditRecord::now("online_read", "ranker", "ranking"))
+            .await
+            .unwrap();
+        let (stop, rx) = watch::channel(false);
+        // HTTP returns on its own; gRPC waits for the stop.
+        let grpc = {
+            let rx = rx.clone();
+            async move {
+                stopped(rx).await;
+                Ok(())
+            }
+        };
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            run_servers(&stop, async {}, Some(grpc), flush(&audit)),
+        )
+        .await
+        .expect("HTTP stopping stops gRPC")
+        .unwrap();
+        assert_eq!(log.tail(10).unwrap().len(), 1);
+
+        // Without gRPC, HTTP runs until the stop is set.
+        let dir = tempfile::tempdir().unwrap();
+        let (_, audit) = sink(dir.path());
+        let (stop, rx) = watch::channel(false);
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            signal.send_replace(true);
+        });
+        let none: Option<std::future::Ready<tessera_server::Result<()>>> = None;
+        run_servers(&stop, stopped(rx), none, flush(&audit))
+            .await
+            .unwrap();
+    }
 }

@@ -33,7 +33,8 @@ pub struct TrainingSetArgs {
     /// service's purpose.
     #[arg(long)]
     pub purpose: Option<String>,
-    /// Read as this declared consumer (it must hold the purpose). Defaults to the local user.
+    /// Read as this declared consumer, without its token (it must hold the purpose).
+    /// Audited as `local:<user> as <consumer>`. Defaults to the local user.
     #[arg(long)]
     pub consumer: Option<String>,
     /// Where to write the training set (Parquet). Written atomically.
@@ -78,7 +79,11 @@ pub async fn run(args: &TrainingSetArgs) -> Result<()> {
     if let Some(c) = &args.consumer {
         catalog.consumer(c)?;
     }
-    let consumer_name = args.consumer.clone().unwrap_or_else(local_user);
+    // Acting as a consumer needs file access, not its token: the record says who acted.
+    let consumer_name = match &args.consumer {
+        Some(c) => format!("{} as {c}", local_user()),
+        None => local_user(),
+    };
     let mut record = AuditRecord::now("training_set", &consumer_name, &purpose);
     record.features = features.iter().map(|f| f.to_string()).collect();
     record.detail = Some(format!(

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod online;
+mod streaming;
 
 fn tessera(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -138,7 +139,30 @@ fn init_plan_apply_training_set_audit() {
         "--json",
     ]);
     assert_eq!(denied.lines().count(), 2, "{denied}");
-    assert!(ok(&["audit", "query", "--repo", r, "--consumer", "trainer"]).contains("rows=500"));
+    // `--consumer trainer` acted as trainer without its token: the record says who acted,
+    // and a query for the consumer finds it.
+    let as_trainer = ok(&["audit", "query", "--repo", r, "--consumer", "trainer"]);
+    assert!(as_trainer.contains("rows=500"), "{as_trainer}");
+    assert!(
+        as_trainer.contains(" consumer=local:") && as_trainer.contains(" as trainer purpose="),
+        "{as_trainer}"
+    );
+
+    // A torn final line (a writer that died mid-record) is skipped with a warning, not an
+    // error.
+    let log = repo.join(".tessera/audit/audit.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(r#"{"time":"2026-01-01T00:00:00Z","act"#);
+    std::fs::write(&log, text).unwrap();
+    let out = tessera(&["audit", "tail", "--repo", r, "-n", "3"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped a torn final record"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).matches("DENY").count(),
+        2
+    );
+    assert!(ok(&["audit", "query", "--repo", r, "--decision", "deny"]).contains("DENY"));
 
     // A breaking change shows in plan, and apply keeps the history.
     let defs = repo.join("features/media.yaml");

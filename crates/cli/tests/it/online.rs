@@ -158,6 +158,20 @@ fn materialize_get_serve_and_sigterm() {
         "ranking"
     ])
     .contains("nope"));
+    // `--consumer` reads as a declared consumer, without its token (its default purpose
+    // applies); the audit record says which local user acted as it.
+    let got = ok(&[
+        "get",
+        "--repo",
+        r,
+        "--entity",
+        "user_id=1",
+        "--features",
+        "user_activity:plays_1d",
+        "--consumer",
+        "ranker",
+    ]);
+    assert!(got.contains("purpose ranking"), "{got}");
 
     // Serving needs tokens: with none in the environment it refuses to start.
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -234,6 +248,12 @@ fn materialize_get_serve_and_sigterm() {
     );
     assert!(
         lines.iter().any(|l| l.contains("\"consumer\":\"local:")),
+        "{reads}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"consumer\":\"local:") && l.contains(" as ranker\"")),
         "{reads}"
     );
 }

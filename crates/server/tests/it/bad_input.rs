@@ -140,6 +140,19 @@ async fn entity_keys_of_the_wrong_type_or_name() {
     .await;
     r.expect(422);
     assert_eq!(r.code(), "ragged_entities");
+    let r = post(
+        &s,
+        r#"{"features": ["user_stats:f0"], "entities": {"user_id": [1, 2], "user_id": [3]}}"#,
+    )
+    .await;
+    r.expect(422);
+    assert_eq!(r.code(), "repeated_join_key");
+    assert!(
+        r.message()
+            .starts_with("join key `user_id` is given twice (hint: "),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ purposes:
   - { name: analytics, allows: [public, internal] }
   - { name: care, allows: [public, internal, personal, sensitive] }
 consumers:
-  - { name: ranker, token_env: RANKER_TOKEN, purposes: [ranking, analytics], default_purpose: ranking }
+  - { name: ranker, token_env: RANKER_TOKEN, purposes: [ranking, analytics], default_purpose: ranking, writes: [user_src, item_stats] }
   - { name: dashboard, token_env: DASHBOARD_TOKEN, purposes: [analytics] }
 feature_services:
   - { name: ranker_v1, purpose: ranking, features: [user_stats:f0, user_stats:age, item_stats:popularity] }

@@ -146,6 +146,19 @@ async fn get_features_push_and_errors_over_grpc() {
         ],
         ..Default::default()
     };
+    // `dashboard` may not write (no `writes:`); `ranker` may.
+    let e = client
+        .push(with_token(push.clone(), DASHBOARD))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "{}", e.message());
+    assert!(
+        e.message().starts_with(
+            "write_denied: consumer `dashboard` may not write to feature view `item_stats`"
+        ),
+        "{}",
+        e.message()
+    );
     let p = client
         .push(with_token(push, RANKER))
         .await

@@ -3,7 +3,10 @@
 
 use serde_json::json;
 
-use crate::fixtures::{fresh_ts, rfc3339, TestServer, RANKER};
+use tessera_audit::AuditDecision;
+use tessera_server::Auth;
+
+use crate::fixtures::{fresh_ts, rfc3339, Options, TestServer, DASHBOARD, RANKER};
 
 /// A push body for user `user` at event time `ts` (µs) with `f0`.
 fn push_body(user: i64, ts: i64, f0: f64) -> String {
@@ -194,4 +197,71 @@ async fn refused_pushes() {
         r.json["refusals"][0],
         json!({"feature": "user_stats:on_device", "reason": "placed `device_only`: its values never leave the device"})
     );
+}
+
+#[tokio::test]
+async fn a_consumer_pushes_only_to_what_its_writes_cover() {
+    let (s, _) = TestServer::embedded().await;
+    let ts = fresh_ts();
+    // `dashboard` declares no `writes:`.
+    let r = s
+        .post("/push", Some(DASHBOARD), &push_body(90, ts, 1.0))
+        .await;
+    r.expect(403);
+    assert_eq!(r.code(), "write_denied");
+    assert!(
+        r.message().starts_with(
+            "consumer `dashboard` may not write to push source `user_src`: its `writes:` does not cover feature view `user_stats` (hint: add `user_src`"
+        ),
+        "{}",
+        r.text
+    );
+    let body = push_body(90, ts, 1.0).replace(
+        r#""push_source_name":"user_src","#,
+        r#""feature_view_name":"user_stats","#,
+    );
+    let r = s
+        .post("/write-to-online-store", Some(DASHBOARD), &body)
+        .await;
+    r.expect(403);
+    assert_eq!(r.code(), "write_denied");
+    assert!(
+        r.message()
+            .contains("may not write to feature view `user_stats`"),
+        "{}",
+        r.text
+    );
+    // Nothing was written; both refusals are audited as denied writes.
+    let j = read_f0(&s, 90).await;
+    assert_eq!(j["results"][1]["statuses"], json!(["NOT_FOUND"]));
+    let denied: Vec<_> = s
+        .audit_records()
+        .await
+        .into_iter()
+        .filter(|r| r.action == "online_write")
+        .map(|r| (r.consumer, r.decision))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("dashboard".to_string(), AuditDecision::Deny),
+            ("dashboard".to_string(), AuditDecision::Deny)
+        ]
+    );
+    // `ranker` may (its `writes:` lists the source).
+    s.post("/push", Some(RANKER), &push_body(90, ts, 1.0))
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn anonymous_callers_may_push() {
+    let (s, _) = TestServer::embedded_with(Options {
+        auth: Auth::None,
+        ..Options::default()
+    })
+    .await;
+    let r = s.post("/push", None, &push_body(91, fresh_ts(), 1.0)).await;
+    r.expect(200);
+    assert_eq!(r.headers["x-tessera-rows-written"], "1");
 }

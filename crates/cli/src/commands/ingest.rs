@@ -1,0 +1,144 @@
+//! `tessera ingest`: consume the repository's stream sources from NATS JetStream into the
+//! online store (and their offline logs) until SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tessera_stream::{StreamConfig, StreamEngine};
+
+use super::registered_catalog;
+
+/// Arguments of `tessera ingest`.
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    /// The feature repository (uses its latest registered version).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Only these stream sources (default: every source with `stream.nats`).
+    #[arg(long, value_delimiter = ',')]
+    pub sources: Vec<String>,
+    /// Print a line every N batches (0: only at the end).
+    #[arg(long, default_value_t = 50)]
+    pub report_every: u64,
+}
+
+/// Opens the stream engine of a repository over its online store.
+pub async fn open_engine(
+    repo: &std::path::Path,
+    catalog: Arc<tessera_core::Catalog>,
+    store: Arc<dyn tessera_online::OnlineStore>,
+) -> Result<Arc<StreamEngine>> {
+    let engine = StreamEngine::open(repo, catalog, store, StreamConfig::default())
+        .await
+        .context("opening the stream engine")?;
+    Ok(Arc::new(engine))
+}
+
+/// The stream sources that consume from NATS, with their settings.
+pub fn nats_sources(
+    catalog: &tessera_core::Catalog,
+    only: &[String],
+) -> Result<Vec<(String, tessera_core::NatsDef)>> {
+    for s in only {
+        match catalog.sources.get(s) {
+            None => bail!("unknown source `{s}` (hint: `tessera catalog` lists the sources)"),
+            Some(d) if d.stream.as_ref().and_then(|st| st.nats.as_ref()).is_none() => {
+                bail!("source `{s}` has no `stream.nats` settings (hint: add `nats: {{ subject: ..., durable: ... }}` under its `stream:`)")
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(catalog
+        .sources
+        .values()
+        .filter(|s| only.is_empty() || only.contains(&s.name))
+        .filter_map(|s| {
+            let n = s.stream.as_ref()?.nats.clone()?;
+            Some((s.name.clone(), n))
+        })
+        .collect())
+}
+
+/// Runs `tessera ingest`.
+pub async fn run(args: &IngestArgs) -> Result<()> {
+    let (catalog, version) = registered_catalog(&args.repo)?;
+    let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
+    let sources = nats_sources(&catalog, &args.sources)?;
+    if sources.is_empty() {
+        bail!("no stream source consumes from NATS (hint: declare `type: stream` with `stream: {{ nats: {{ subject: ..., durable: ... }} }}`, or push events over HTTP with `tessera serve`)");
+    }
+    let store = tessera_online::open_store(&cfg, &args.repo)
+        .await
+        .context("opening the online store")?;
+    let catalog = Arc::new(catalog);
+    let engine = open_engine(&args.repo, catalog, store.clone()).await?;
+    eprintln!(
+        "ingesting {} from NATS into the {} online store (registry version {version}); stop with Ctrl-C or SIGTERM",
+        sources
+            .iter()
+            .map(|(s, n)| format!("`{s}` (subject {}, durable {})", n.subject, n.durable))
+            .collect::<Vec<_>>()
+            .join(", "),
+        store.name()
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tessera_server::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (name, nats) in sources {
+        let engine = engine.clone();
+        let mut rx = stop_rx.clone();
+        let every = args.report_every;
+        tasks.push(tokio::spawn(async move {
+            let batches = std::sync::atomic::AtomicU64::new(0);
+            let stats = tessera_stream::nats_source::consume(
+                &engine,
+                &name,
+                &nats,
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+                |s| {
+                    let b = batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if every > 0 && b.is_multiple_of(every) {
+                        println!(
+                            "{name}: {} messages, {} applied, {} duplicates, {} late/future, {} malformed",
+                            s.messages, s.applied, s.duplicates, s.dropped, s.bad
+                        );
+                    }
+                },
+            )
+            .await;
+            (name, stats)
+        }));
+    }
+    let mut failed = None;
+    for t in tasks {
+        let (name, stats) = t.await.context("an ingest task panicked")?;
+        match stats {
+            Ok(s) => println!(
+                "{name}: stopped after {:.1}s: {} messages, {} applied, {} duplicates, {} late/future, {} malformed",
+                started.elapsed().as_secs_f64(),
+                s.messages,
+                s.applied,
+                s.duplicates,
+                s.dropped,
+                s.bad
+            ),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                failed = Some(e);
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}

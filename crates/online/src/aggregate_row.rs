@@ -1,0 +1,94 @@
+//! How an aggregation view's per-entity state lives in an online store: one row per entity
+//! whose only value, [`STATE_FEATURE`], holds the encoded `tessera_aggregate::ViewState`
+//! (the tiles of every (aggregation, window) of the view). Readers decode it and finish the
+//! aggregates as of the read time ([`aggregate_values`]).
+//!
+//! The row's [`Stamp`] is `(write time µs, sequence)`: the stream engine and
+//! materialisation each write whole states, so the most recently written state wins.
+
+use tessera_aggregate::{Datum, ViewSpec, ViewState};
+
+use crate::entity_key::EntityKey;
+use crate::error::{Error, Result};
+use crate::feature_row::{FeatureRow, Stamp};
+use crate::online_store::WriteBatch;
+use crate::value::Value;
+
+/// The name of the value that holds an aggregation state.
+pub const STATE_FEATURE: &str = "__state";
+
+/// A write of whole states for `view`.
+pub fn state_batch(
+    view: &str,
+    rows: impl IntoIterator<Item = (EntityKey, Stamp, Vec<u8>)>,
+) -> WriteBatch {
+    let mut batch = WriteBatch::new(view, vec![STATE_FEATURE.to_string()]);
+    for (key, stamp, bytes) in rows {
+        batch.push(key, stamp, vec![Value::Bytes(bytes)]);
+    }
+    batch
+}
+
+/// Decodes the state held by a stored row.
+pub fn state_of(row: &FeatureRow, spec: &ViewSpec) -> Result<ViewState> {
+    match row.get(STATE_FEATURE) {
+        Some(Value::Bytes(b)) => ViewState::decode(b, spec).map_err(|_| Error::Corrupt {
+            what: "aggregation state",
+            reason: "the stored state does not decode with the view's aggregations (was the view changed without re-materialising?)",
+        }),
+        _ => Err(Error::Corrupt {
+            what: "aggregation state",
+            reason: "the row holds no state value",
+        }),
+    }
+}
+
+/// The value of every aggregation of `spec` for a stored row (`None`: the entity has no
+/// state, which reads as the empty aggregates — count 0, others null) as of `now_us`, or
+/// as of the newest event applied when that is later (events stamped a little ahead of
+/// this clock are never excluded).
+pub fn aggregate_values(
+    row: Option<&FeatureRow>,
+    spec: &ViewSpec,
+    now_us: i64,
+) -> Result<Vec<Datum>> {
+    let state = match row {
+        Some(r) => state_of(r, spec)?,
+        None => spec.new_state(),
+    };
+    let at = state
+        .aggregates()
+        .iter()
+        .filter_map(|a| a.max_ts())
+        .fold(now_us, i64::max);
+    state.value_at(at).map_err(|_| Error::Corrupt {
+        what: "aggregation state",
+        reason: "the state cannot be finished at the read time",
+    })
+}
+
+/// An aggregation result as an online value.
+pub fn datum_to_value(d: Datum) -> Value {
+    match d {
+        Datum::Null => Value::Null,
+        Datum::Bool(b) => Value::Bool(b),
+        Datum::Int64(n) => Value::Int64(n),
+        Datum::Float64(f) => Value::Float64(f),
+        Datum::String(s) => Value::String(s),
+        Datum::Timestamp(t) => Value::Timestamp(t),
+        Datum::List(items) => Value::List(items.into_iter().map(datum_to_value).collect()),
+    }
+}
+
+/// An online value as an aggregation input.
+pub fn value_to_datum(v: &Value) -> Datum {
+    match v {
+        Value::Null | Value::Bytes(_) => Datum::Null,
+        Value::Bool(b) => Datum::Bool(*b),
+        Value::Int64(n) => Datum::Int64(*n),
+        Value::Float64(f) => Datum::Float64(*f),
+        Value::String(s) => Datum::String(s.clone()),
+        Value::Timestamp(t) => Datum::Timestamp(*t),
+        Value::List(items) => Datum::List(items.iter().map(value_to_datum).collect()),
+    }
+}

@@ -1,0 +1,37 @@
+//! Tessera's stream engine: events of `type: stream` sources — pushed over HTTP
+//! (`POST /push`, `POST /v1/push`) or consumed from NATS JetStream — update the window
+//! aggregations of the views over them through incremental tiles, the same
+//! `tessera_aggregate` states the batch backfill uses, so a value served online equals the
+//! training-set value for the same instant.
+//!
+//! ```text
+//!  HTTP push ──┐                        ┌─► offline log (Parquet per batch; backfills read it)
+//!  NATS ───────┴─► decode & check ─► classify (future / late / duplicate / applied)
+//!                  (whole batch)          ├─► tiles of every touched entity (in memory)
+//!                                         ├─► checkpoint: states + event ids + progress, one txn
+//!                                         └─► online store: whole states, newer wins ─► serving
+//! ```
+//!
+//! - **Exactly once in effect**: see [`engine`] for the order of writes that makes
+//!   at-least-once delivery apply each event once, across crashes.
+//! - **Out of order**: events within the source's `allowed_lateness` of the newest event
+//!   time are applied where they belong (tiles are keyed by event time); later ones are
+//!   counted as `late` and reported, not applied (nor logged).
+//! - **Bad events** are refused per batch over HTTP (the error lists each bad row) and per
+//!   message over NATS ([`nats_source`]).
+//! - **Tiles**: each window's tile size (hop) is 5 min up to 12 h windows, 1 h up to 12 d,
+//!   1 d beyond; a window as of T covers `[floor_hop(T − W), T]` in batch and stream alike.
+
+mod checkpoint;
+pub mod engine;
+mod error;
+mod events;
+#[cfg(feature = "nats")]
+pub mod nats_source;
+mod offline_log;
+
+pub use checkpoint::{Checkpoint, SourceMeta};
+pub use engine::{IngestReport, StreamConfig, StreamEngine};
+pub use error::{Error, Result};
+pub use events::{decode_columns, json_object_columns, json_value, Events, SourceSchema};
+pub use offline_log::part_path;

@@ -1,0 +1,109 @@
+//! The offline log of a stream source: every applied event is appended, as one Parquet file
+//! per ingested batch, to the source's `path`, which backfills and training sets read like
+//! any batch source. Files are written to a temporary name and renamed into place, and are
+//! named by the batch sequence (`part-<source>-<seq>.parquet`): a batch redone after a crash
+//! replaces its own file, so the log never holds an event twice.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, TimestampMicrosecondArray};
+use arrow::compute::cast;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use tessera_core::datums_to_array;
+
+use crate::error::{Error, Result};
+use crate::events::{Events, SourceSchema};
+
+/// The file of batch `seq` of `source` under `dir`.
+pub fn part_path(dir: &Path, source: &str, seq: u64) -> PathBuf {
+    dir.join(format!("part-{source}-{seq:012}.parquet"))
+}
+
+/// The events as a record batch of the log's schema.
+pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordBatch> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.columns.len() + 1);
+    arrays.push(Arc::new(
+        TimestampMicrosecondArray::from(events.ts.clone()).with_timezone("UTC"),
+    ));
+    for (i, (_, ty)) in schema.columns.iter().enumerate() {
+        let a = datums_to_array(&events.cols[i], ty);
+        let want = schema.arrow.field(i + 1).data_type();
+        arrays.push(if a.data_type() == want {
+            a
+        } else {
+            cast(&a, want)?
+        });
+    }
+    Ok(RecordBatch::try_new(schema.arrow.clone(), arrays)?)
+}
+
+/// Writes batch `seq`'s applied events to the log (atomically). Returns the file.
+pub fn append(dir: &Path, schema: &SourceSchema, seq: u64, events: &Events) -> Result<PathBuf> {
+    let fail = |p: &Path, e: &dyn std::fmt::Display| Error::Log {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, &e))?;
+    let path = part_path(dir, &schema.name, seq);
+    let tmp = dir.join(format!(".part-{}-{seq:012}.parquet.tmp", schema.name));
+    let batch = to_record_batch(schema, events)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    {
+        let f = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
+        let mut w =
+            ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail(&tmp, &e))?;
+        w.write(&batch).map_err(|e| fail(&tmp, &e))?;
+        let f = w.into_inner().map_err(|e| fail(&tmp, &e))?;
+        f.sync_all().map_err(|e| fail(&tmp, &e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| fail(&path, &e))?;
+    Ok(path)
+}
+
+/// Reads every log file of the source under `dir` (for rebuilding states), oldest first.
+pub fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect(),
+        Err(_) => return Ok(Vec::new()),
+    };
+    files.sort();
+    let mut out = Vec::new();
+    for p in files {
+        let f = std::fs::File::open(&p).map_err(|e| Error::Log {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .and_then(|b| b.build())
+            .map_err(|e| Error::Log {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+        for b in reader {
+            let b = b?;
+            // Align to the declared schema by name.
+            let cols = schema
+                .arrow
+                .fields()
+                .iter()
+                .map(|f| match b.column_by_name(f.name()) {
+                    Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+                    Some(c) => Ok(cast(c, f.data_type())?),
+                    None => Ok(arrow::array::new_null_array(f.data_type(), b.num_rows())),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            out.push(RecordBatch::try_new(schema.arrow.clone(), cols)?);
+        }
+    }
+    Ok(out)
+}
