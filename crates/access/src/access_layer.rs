@@ -377,7 +377,13 @@ impl AccessLayer {
             .flat_map(|b| b.features.iter().map(move |f| format!("{}:{f}", b.view)))
             .collect();
         let results = try_join_all(batches.into_iter().map(|b| self.write_view(b))).await?;
-        Ok((WriteOutcome { views: results }, features))
+        Ok((
+            WriteOutcome {
+                views: results,
+                ingest: None,
+            },
+            features,
+        ))
     }
 
     /// Pushes to a stream source go to the stream engine; aggregation views take no rows.
@@ -450,6 +456,7 @@ impl AccessLayer {
                         skipped: summary.duplicates + summary.late + summary.future,
                     },
                 )],
+                ingest: Some(summary),
             },
             features,
         )))

@@ -39,8 +39,10 @@ pub struct WriteRequest {
 /// What a write did, per view.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOutcome {
-    /// `(view, summary)` for each view written.
+    /// `(view, summary)` for each view written (for a stream source: the source).
     pub views: Vec<(String, WriteSummary)>,
+    /// For a push to a stream source: what the stream engine did with the events.
+    pub ingest: Option<crate::event_ingest::IngestSummary>,
 }
 
 impl WriteOutcome {

@@ -395,6 +395,20 @@ sources:
     path: data/item_daily.parquet
     timestamp_field: event_timestamp
     description: Daily per-item popularity
+  - name: play_log
+    type: batch
+    path: data/play_events.parquet
+    timestamp_field: event_timestamp
+    description: Every play, skip, like and purchase (the apps' event log)
+  - name: live_plays
+    type: stream
+    path: data/live_plays
+    timestamp_field: ts
+    description: Play events pushed by the apps as they happen (HTTP push or NATS); appended to this log
+    stream:
+      schema: { user_id: int64, item_id: int64, action: string, dwell_s: float64, event_id: string }
+      event_id_field: event_id
+      allowed_lateness: 5m
   - name: item_catalog
     type: batch
     path: data/items.parquet
@@ -414,6 +428,27 @@ feature_views:
       - { name: avg_dwell_s_1d, type: float64, classification: personal }
       - { name: top_genre_1d, type: string, classification: personal }
       - { name: country, type: string, classification: sensitive, placement: device }
+  - name: user_history
+    entities: [user]
+    source: play_log
+    owner: ranking-team@example.com
+    classification: personal
+    description: Windowed listening history, from the event log
+    aggregations:
+      - { function: count, windows: [7d, 30d], filter: "action = 'play'", name: plays }
+      - { column: dwell_s, function: sum, windows: [7d] }
+      - { column: item_id, function: count_distinct, windows: [30d] }
+  - name: user_live
+    entities: [user]
+    source: live_plays
+    owner: ranking-team@example.com
+    classification: personal
+    description: Real-time session features, updated by every pushed event
+    aggregations:
+      - { function: count, windows: [1h, 1d], filter: "action = 'play'", name: plays }
+      - { column: dwell_s, function: sum, windows: [1h] }
+      - { column: dwell_s, function: p90, windows: [1d] }
+      - { column: item_id, function: last_k, k: 3, windows: [1d], name: recent_items }
   - name: item_popularity
     entities: [item]
     source: item_daily
@@ -439,6 +474,7 @@ purposes:
 
 consumers:
   - { name: ranker, token_env: TESSERA_TOKEN_RANKER, purposes: [ranking], default_purpose: ranking }
+  - { name: player_app, token_env: TESSERA_TOKEN_PLAYER_APP, purposes: [ranking], writes: [live_plays] }
   - { name: trainer, token_env: TESSERA_TOKEN_TRAINER, purposes: [training] }
   - { name: dashboard, token_env: TESSERA_TOKEN_DASHBOARD, purposes: [analytics] }
 

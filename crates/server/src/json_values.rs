@@ -88,6 +88,31 @@ impl<'de> Deserialize<'de> for ValueColumns {
     }
 }
 
+/// One row as an object of values: `{"user_id": 1, "ts": "…"}`.
+#[derive(Debug, Default)]
+pub(crate) struct ValueRow(pub(crate) Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for ValueRow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ValueRow;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event as an object, e.g. {\"user_id\": 1, \"ts\": \"2026-01-01T00:00:00Z\"}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValueRow, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: JsonValue = map.next_value()?;
+                    out.push((k, v.0));
+                }
+                Ok(ValueRow(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 impl<'de> Deserialize<'de> for JsonKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

@@ -31,6 +31,8 @@ pub enum Route {
     WriteToOnlineStore,
     /// `POST /v1/features`
     V1Features,
+    /// `POST /v1/push`
+    V1Push,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -44,11 +46,12 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 9] = [
+    const ALL: [Route; 10] = [
         Route::GetOnlineFeatures,
         Route::Push,
         Route::WriteToOnlineStore,
         Route::V1Features,
+        Route::V1Push,
         Route::Health,
         Route::Metrics,
         Route::GrpcGetFeatures,
@@ -63,6 +66,7 @@ impl Route {
             Route::Push => "/push",
             Route::WriteToOnlineStore => "/write-to-online-store",
             Route::V1Features => "/v1/features",
+            Route::V1Push => "/v1/push",
             Route::Health => "/health",
             Route::Metrics => "/metrics",
             Route::GrpcGetFeatures => "/tessera.serving.v1.FeatureService/GetFeatures",

@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
             post(feast_write::write_to_online_store),
         )
         .route(Route::V1Features.path(), post(native_read::features))
+        .route(Route::V1Push.path(), post(feast_write::native_push))
         .route(Route::Health.path(), get(health))
         .route(Route::Metrics.path(), get(metrics))
         .fallback(not_found)
@@ -108,7 +109,7 @@ async fn not_found(req: Request) -> ApiError {
         StatusCode::NOT_FOUND,
         "no_route",
         format!(
-            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, GET /health, GET /metrics)",
+            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, GET /health, GET /metrics)",
             req.method(),
             req.uri().path()
         ),

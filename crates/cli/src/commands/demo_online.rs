@@ -49,9 +49,11 @@ pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
     // The consumers' tokens, as `tessera serve` would read them from TESSERA_TOKEN_*.
     let ranker_token = random_token("ranker");
     let dashboard_token = random_token("dashboard");
+    let app_token = random_token("player_app");
     let tokens = TokenTable::new(vec![
         (ranker_token.clone(), "ranker".into()),
         (dashboard_token.clone(), "dashboard".into()),
+        (app_token.clone(), "player_app".into()),
     ])?;
     let args = ServeArgs::for_repo(dir)?;
     let prepared = prepare(&args, Some(Auth::Bearer(Arc::new(tokens)))).await?;
@@ -65,11 +67,11 @@ pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
     }));
     step += 1;
     println!(
-        "\n{step}. tessera serve: registry version {} on http://{addr} ({} store, bearer tokens for `ranker` and `dashboard`)",
+        "\n{step}. tessera serve: registry version {} on http://{addr} ({} store, bearer tokens for `ranker`, `dashboard` and `player_app`)",
         prepared.version, prepared.store_name
     );
 
-    let result = requests(addr, &ranker_token, &dashboard_token, &mut step).await;
+    let result = requests(addr, &ranker_token, &dashboard_token, &app_token, &mut step).await;
 
     let _ = stop_tx.send(());
     server.await.context("the demo server panicked")?;
@@ -90,6 +92,7 @@ async fn requests(
     addr: SocketAddr,
     ranker_token: &str,
     dashboard_token: &str,
+    app_token: &str,
     step: &mut usize,
 ) -> Result<()> {
     let mut client = HttpClient::connect(addr).await?;
@@ -156,6 +159,8 @@ async fn requests(
         .await?;
     println!("   and without a valid token: HTTP {}", r.status);
 
+    stream_events(&mut client, app_token, ranker_token, step).await?;
+
     *step += 1;
     println!("\n{step}. Latencies seen by this client (one keep-alive connection, {LATENCY_REQUESTS} sequential requests each, debug or release as built):");
     for entities in [1usize, 100] {
@@ -193,6 +198,115 @@ async fn requests(
     let _ = client
         .post_json("/v1/features", Some(dashboard_token), &refused)
         .await?;
+    Ok(())
+}
+
+/// The live window features of the demo user.
+const LIVE: [&str; 5] = [
+    "user_live:plays_1h",
+    "user_live:plays_1d",
+    "user_live:dwell_s_sum_1h",
+    "user_live:dwell_s_p90_1d",
+    "user_live:recent_items_1d",
+];
+
+/// The demo user of the streaming step (no history in the generated data's live stream).
+const LIVE_USER: i64 = 7;
+
+async fn live_values(client: &mut HttpClient, token: &str) -> Result<String> {
+    let r = client
+        .post_json(
+            "/v1/features",
+            Some(token),
+            &json!({"features": LIVE, "entities": {"user_id": [LIVE_USER]}}),
+        )
+        .await?;
+    if r.status != 200 {
+        bail!("reading live features failed with {}: {}", r.status, r.body);
+    }
+    Ok(r.body["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{}={}",
+                f["feature"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .trim_start_matches("user_live:"),
+                f["values"][0]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("  "))
+}
+
+/// Events of the live stream: `n` plays of the demo user, `seconds_ago` before now.
+fn play_events(first_id: usize, n: usize, now_us: i64, seconds_ago: i64) -> serde_json::Value {
+    let events: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let ts = now_us - seconds_ago * 1_000_000 + i as i64 * 1_000_000;
+            json!({
+                "user_id": LIVE_USER,
+                "item_id": 100 + (first_id + i) as i64 % 7,
+                "action": if i % 4 == 3 { "skip" } else { "play" },
+                "dwell_s": 30.0 + ((first_id + i) * 37 % 200) as f64,
+                "ts": super::materialize::format_time(ts),
+                "event_id": format!("demo-{}", first_id + i),
+            })
+        })
+        .collect();
+    json!({"source": "live_plays", "events": events})
+}
+
+/// Streams play events in through the native push and shows the windowed features change.
+async fn stream_events(
+    client: &mut HttpClient,
+    app_token: &str,
+    ranker_token: &str,
+    step: &mut usize,
+) -> Result<()> {
+    *step += 1;
+    println!("\n{step}. Streaming: the `player_app` pushes play events of user {LIVE_USER} (POST /v1/push to stream source `live_plays`); the ranker's window features follow:");
+    let now_us = chrono::Utc::now().timestamp_micros();
+    println!(
+        "   before:                 {}",
+        live_values(client, ranker_token).await?
+    );
+    for (label, body) in [
+        ("12 events, 10 min ago", (play_events(0, 12, now_us, 600))),
+        ("8 events, just now", (play_events(12, 8, now_us, 20))),
+        ("the same 8 again", (play_events(12, 8, now_us, 20))),
+        ("1 event from 2 h ago", (play_events(40, 1, now_us, 7200))),
+    ] {
+        let r = client.post_json("/v1/push", Some(app_token), &body).await?;
+        if r.status != 200 {
+            bail!("the demo push failed with {}: {}", r.status, r.body);
+        }
+        println!(
+            "   push {label:<22} applied {} duplicates {} late {}  →  {}",
+            r.body["applied"],
+            r.body["duplicates"],
+            r.body["late"],
+            live_values(client, ranker_token).await?
+        );
+    }
+    let r = client
+        .post_json(
+            "/v1/push",
+            Some(ranker_token),
+            &play_events(50, 1, now_us, 5),
+        )
+        .await?;
+    println!(
+        "   the ranker may not push (no `writes:`): HTTP {} {}",
+        r.status,
+        r.body["error"].as_str().unwrap_or("")
+    );
+    println!(
+        "   (the applied events are also in data/live_plays/, the offline log training sets read)"
+    );
     Ok(())
 }
 

@@ -78,11 +78,23 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
     };
     let fixed_start = args.start.as_deref().map(parse_time).transpose()?;
 
+    let over_stream =
+        |v: &tessera_core::FeatureViewDef| catalog.source_of(v).is_ok_and(|s| s.stream.is_some());
     let views: Vec<String> = if args.views.is_empty() {
+        for v in catalog
+            .feature_views
+            .values()
+            .filter(|v| v.online && over_stream(v))
+        {
+            println!(
+                "  {:<20} skipped: it reads stream source `{}`, whose ingest process (`tessera serve` / `tessera ingest`) keeps it up to date",
+                v.name, v.source
+            );
+        }
         catalog
             .feature_views
             .values()
-            .filter(|v| v.online)
+            .filter(|v| v.online && !over_stream(v))
             .map(|v| v.name.clone())
             .collect()
     } else {

@@ -62,7 +62,9 @@ fn init_plan_apply_training_set_audit() {
 
     let plan = ok(&["plan", "--repo", r]);
     assert!(
-        plan.contains("+ feature_view `user_activity`") && plan.contains("15 to add"),
+        plan.contains("+ feature_view `user_activity`")
+            && plan.contains("+ feature_view `user_live`")
+            && plan.contains("20 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));

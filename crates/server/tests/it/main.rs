@@ -14,3 +14,4 @@ mod lifecycle;
 mod native_api;
 mod push;
 mod redis_store;
+mod stream_push;
