@@ -174,13 +174,7 @@ pub async fn materialize_view(
         summary += join(h).await?;
     }
     // Every row up to `end` is in the store: only now may the mark move (never backwards).
-    let mark = store.high_water_mark(&req.view).await?;
-    let high_water_mark = if mark.is_none_or(|m| req.end_us > m) {
-        store.set_high_water_mark(&req.view, req.end_us).await?;
-        Some(req.end_us)
-    } else {
-        mark
-    };
+    let high_water_mark = advance_mark(store.as_ref(), req).await?;
     Ok(MaterializeReport {
         view: req.view.clone(),
         rows_scanned: rows.rows_scanned,
@@ -297,13 +291,7 @@ async fn materialize_aggregates(
             .await?;
         progress.advance(n);
     }
-    let mark = store.high_water_mark(&req.view).await?;
-    let high_water_mark = if mark.is_none_or(|m| req.end_us > m) {
-        store.set_high_water_mark(&req.view, req.end_us).await?;
-        Some(req.end_us)
-    } else {
-        mark
-    };
+    let high_water_mark = advance_mark(store.as_ref(), req).await?;
     Ok(MaterializeReport {
         view: req.view.clone(),
         rows_scanned: scanned,
@@ -313,6 +301,17 @@ async fn materialize_aggregates(
         write_time: write_started.elapsed(),
         high_water_mark,
     })
+}
+
+/// Moves the view's high-water mark to `end` (never backwards); returns the mark.
+async fn advance_mark(store: &dyn OnlineStore, req: &MaterializeRequest) -> Result<Option<i64>> {
+    let mark = store.high_water_mark(&req.view).await?;
+    if mark.is_none_or(|m| req.end_us > m) {
+        store.set_high_water_mark(&req.view, req.end_us).await?;
+        Ok(Some(req.end_us))
+    } else {
+        Ok(mark)
+    }
 }
 
 async fn join(h: tokio::task::JoinHandle<Result<WriteSummary>>) -> Result<WriteSummary> {

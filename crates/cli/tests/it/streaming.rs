@@ -105,10 +105,11 @@ fn kill_9_mid_stream_loses_and_doubles_nothing() {
             let u = (k as i64 * 7) % users;
             *expected.entry(u).or_default() += 1;
             let ts = now_us - 3_600_000_000 + k as i64;
-            let secs = ts / 1_000_000;
             let body = format!(
                 r#"{{"user_id": {u}, "dwell_s": 1.0, "event_id": "e{k}", "ts": "{}"}}"#,
-                chrono_like(secs, ts % 1_000_000)
+                chrono::DateTime::from_timestamp_micros(ts)
+                    .unwrap()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
             );
             acks.push(
                 js.publish(format!("tessera.crash.{unique}"), body.clone().into())
@@ -200,25 +201,4 @@ fn kill_9_mid_stream_loses_and_doubles_nothing() {
     rt.block_on(async {
         let _ = js.delete_stream(format!("TESSERA_CRASH_{unique}")).await;
     });
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` from epoch seconds and micros.
-fn chrono_like(secs: i64, micros: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
