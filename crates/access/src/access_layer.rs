@@ -309,9 +309,6 @@ impl AccessLayer {
         };
         let views = target_views(&self.catalog, &req.target)?;
         check_write_permission(&self.catalog, &req.caller, &req.target, &views)?;
-        if let Some(done) = self.write_stream(req, &views).await? {
-            return Ok(done);
-        }
         let rows = req.columns.first().map_or(0, |(_, v)| v.len());
         if req.columns.iter().any(|(_, v)| v.len() != rows) {
             return Err(bad(vec![format!(
@@ -343,6 +340,9 @@ impl AccessLayer {
                 purpose: WRITE_PURPOSE.to_string(),
                 refusals,
             });
+        }
+        if let Some(done) = self.write_stream(req, &views).await? {
+            return Ok(done);
         }
         let mut problems = Vec::new();
         let mut used: HashSet<&str> = HashSet::new();

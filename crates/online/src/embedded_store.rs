@@ -46,7 +46,21 @@ const INLINE_READ_KEYS: usize = 32;
 pub struct EmbeddedStore {
     db: Arc<Database>,
     dir: PathBuf,
+    /// Writes of this process go through one writer thread, which commits everything that
+    /// queued up meanwhile in one durable transaction ("group commit").
+    writer: std::sync::mpsc::Sender<WriteJob>,
 }
+
+/// One caller's write, encoded, waiting for the writer thread.
+struct WriteJob {
+    view: String,
+    key_names: Vec<String>,
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    reply: tokio::sync::oneshot::Sender<Result<WriteSummary>>,
+}
+
+/// A group commit takes queued writes up to about this many rows.
+const GROUP_ROWS: usize = 65_536;
 
 impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,9 +94,20 @@ impl EmbeddedStore {
                 hint: "check that the directory is writable and that no process running an older Tessera has it open",
                 source: Box::new(e),
             })?;
+        let db = Arc::new(db);
+        let (writer, jobs) = std::sync::mpsc::channel::<WriteJob>();
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("tessera-embedded-writer".into())
+            .spawn(move || writer_loop(&writer_db, &jobs))
+            .map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         Ok(Self {
-            db: Arc::new(db),
+            db,
             dir: dir.to_path_buf(),
+            writer,
         })
     }
 
@@ -119,29 +144,73 @@ fn read_encoded(db: &Database, view: &str, keys: &[Vec<u8>]) -> Result<Vec<Optio
         .collect()
 }
 
-fn write_blocking(db: &Database, batch: WriteBatch) -> Result<WriteSummary> {
-    let pairs = batch.encode()?;
-    let mut summary = WriteSummary::default();
-    let Some(key_names) = batch.key_names() else {
-        return Ok(summary);
-    };
+/// The writer thread: takes the first queued job, then whatever else is queued (up to
+/// [`GROUP_ROWS`] rows), applies them in order in one transaction — each job's rows
+/// compared with what the store holds, earlier jobs of the group included — commits once,
+/// and answers every caller. If the transaction fails, none of the group is applied and
+/// every caller gets the error. Ends when every handle to the store is dropped.
+fn writer_loop(db: &Database, jobs: &std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut rows = first.pairs.len();
+        let mut group = vec![first];
+        while rows < GROUP_ROWS {
+            match jobs.try_recv() {
+                Ok(j) => {
+                    rows += j.pairs.len();
+                    group.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        match write_group(db, &mut group) {
+            Ok(summaries) => {
+                for (job, summary) in group.into_iter().zip(summaries) {
+                    let _ = job.reply.send(Ok(summary));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let mut first = Some(e);
+                for job in group {
+                    let err = first
+                        .take()
+                        .unwrap_or_else(|| Error::backend(STORE, "write", message.clone()));
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+    }
+}
+
+fn write_group(db: &Database, group: &mut [WriteJob]) -> Result<Vec<WriteSummary>> {
     let txn = db.begin_write().map_err(fail("write"))?;
+    let mut out = Vec::with_capacity(group.len());
+    for job in group.iter_mut() {
+        out.push(write_job(&txn, job)?);
+    }
+    txn.commit().map_err(fail("write"))?;
+    Ok(out)
+}
+
+fn write_job(txn: &redb::WriteTransaction, job: &mut WriteJob) -> Result<WriteSummary> {
+    // In key order the B-tree is walked once, leaf after leaf, instead of jumping around.
+    // Equal keys keep their batch order (stable sort), so "newer wins" is unchanged.
+    job.pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut summary = WriteSummary::default();
+    let (view, key_names, pairs) = (&job.view, &job.key_names, &job.pairs);
     {
         let mut views = txn.open_table(VIEWS).map_err(fail("write"))?;
-        let known = views
-            .get(batch.view.as_str())
-            .map_err(fail("write"))?
-            .is_some();
+        let known = views.get(view.as_str()).map_err(fail("write"))?.is_some();
         if !known {
             views
-                .insert(batch.view.as_str(), key_names.join(",").as_str())
+                .insert(view.as_str(), key_names.join(",").as_str())
                 .map_err(fail("write"))?;
         }
-        let name = rows_table(&batch.view);
+        let name = rows_table(view);
         let mut rows = txn
             .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
             .map_err(fail("write"))?;
-        for (key, row) in &pairs {
+        for (key, row) in pairs {
             let newer = match rows.get(key.as_slice()).map_err(fail("write"))? {
                 Some(old) => decode_stamp(row)? > decode_stamp(old.value())?,
                 None => true,
@@ -155,7 +224,6 @@ fn write_blocking(db: &Database, batch: WriteBatch) -> Result<WriteSummary> {
             }
         }
     }
-    txn.commit().map_err(fail("write"))?;
     Ok(summary)
 }
 
@@ -234,8 +302,23 @@ impl OnlineStore for EmbeddedStore {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteSummary> {
-        self.blocking("write", move |db| write_blocking(db, batch))
+        let pairs = batch.encode()?;
+        let Some(key_names) = batch.key_names() else {
+            return Ok(WriteSummary::default());
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = WriteJob {
+            view: batch.view,
+            key_names,
+            pairs,
+            reply,
+        };
+        self.writer
+            .send(job)
+            .map_err(|_| Error::backend(STORE, "write", "the writer thread stopped"))?;
+        answer
             .await
+            .map_err(|_| Error::backend(STORE, "write", "the writer thread stopped"))?
     }
 
     async fn delete_entity(&self, key: &EntityKey) -> Result<u64> {

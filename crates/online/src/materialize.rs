@@ -246,6 +246,9 @@ async fn materialize_aggregates(
             let Datum::Timestamp(t) = ts.get(row) else {
                 continue;
             };
+            if t > req.end_us {
+                continue; // the scan's filter cannot bound every time type
+            }
             let mut parts = Vec::with_capacity(keys.len());
             for (k, col) in keys.iter().zip(&key_cols) {
                 match &col[row] {
@@ -280,7 +283,8 @@ async fn materialize_aggregates(
     while drain.peek().is_some() {
         rows.clear();
         for (key, mut state) in drain.by_ref().take(req.batch_rows.max(1)) {
-            state.evict_before(req.end_us);
+            // Never evict past the present: reads before a future `end` still work.
+            state.evict_before(req.end_us.min(now_us()));
             let mut bytes = Vec::new();
             state.encode(&mut bytes);
             rows.push((key, stamp, bytes));
@@ -301,6 +305,12 @@ async fn materialize_aggregates(
         write_time: write_started.elapsed(),
         high_water_mark,
     })
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// Moves the view's high-water mark to `end` (never backwards); returns the mark.

@@ -190,7 +190,9 @@ impl StreamEngine {
         for source in catalog.sources.values().filter(|s| s.stream.is_some()) {
             let schema = SourceSchema::new(&catalog, source)?;
             let log_dir = source.resolved_path(root);
-            let meta = match checkpoint.meta(&source.name)? {
+            let stored = checkpoint.meta(&source.name)?;
+            let fresh = stored.is_none();
+            let meta = match stored {
                 // Files of batches that never committed are removed.
                 Some(meta) => {
                     remove_uncommitted(&log_dir, &source.name, meta.seq);
@@ -256,7 +258,27 @@ impl StreamEngine {
                 views,
                 unpublished: HashSet::new(),
             };
-            rebuild_missing_states(&mut rt)?;
+            let (rebuilt, ids) = rebuild_missing_states(&mut rt)?;
+            if fresh || !rebuilt.is_empty() {
+                // Record the progress (and any rebuilt states and the log's event ids) at
+                // once, so a crash in the first batch finds its log file uncommitted, and a
+                // later restart does not rebuild again.
+                let mut writes: Vec<StateWrite> = Vec::new();
+                let stamp = Stamp::new(
+                    rt.meta.last_stamp,
+                    i64::try_from(rt.meta.seq).unwrap_or(i64::MAX),
+                );
+                for &vi in &rebuilt {
+                    if let ViewKind::Aggregate { states, .. } = &rt.views[vi].kind {
+                        for (kb, (_, state)) in states {
+                            let mut bytes = Vec::new();
+                            state.encode(&mut bytes);
+                            writes.push((rt.views[vi].name.clone(), kb.clone(), stamp, bytes));
+                        }
+                    }
+                }
+                checkpoint.commit(&source.name, rt.meta, &ids, &writes, None)?;
+            }
             for (vi, v) in rt.views.iter().enumerate() {
                 if let ViewKind::Aggregate { states, .. } = &v.kind {
                     rt.unpublished
@@ -462,6 +484,13 @@ impl StreamEngine {
             message: format!("log task failed: {e}"),
         })??;
 
+        // Projected views: their rows go to the online store before the checkpoint commits
+        // (a redone batch writes them again, and "newer wins" makes that harmless), so a
+        // crash between the commit and this write cannot lose them.
+        for b in latest.into_iter().flatten() {
+            self.store.write(b).await?;
+        }
+
         // 5. the checkpoint.
         let mut writes: Vec<StateWrite> = Vec::new();
         for (v, touched) in rt.views.iter().zip(&scratch) {
@@ -503,9 +532,6 @@ impl StreamEngine {
         report.seq = Some(seq);
 
         // 6. the online store.
-        for b in latest.into_iter().flatten() {
-            self.store.write(b).await?;
-        }
         self.publish_with(&mut rt, stamp).await?;
         Ok(report)
     }
@@ -609,7 +635,8 @@ fn remove_uncommitted(dir: &Path, source: &str, next_seq: u64) {
 
 /// Aggregation views with no stored state but a non-empty offline log (a first start over
 /// backfilled files, or a lost checkpoint) get their states rebuilt from the log.
-fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<()> {
+/// Returns the rebuilt views and the event ids found in the log (to remember as applied).
+fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<(Vec<usize>, Vec<(Vec<u8>, i64)>)> {
     let empty: Vec<usize> = rt
         .views
         .iter()
@@ -618,15 +645,23 @@ fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<()> {
         .map(|(i, _)| i)
         .collect();
     if empty.is_empty() {
-        return Ok(());
+        return Ok((Vec::new(), Vec::new()));
     }
     let batches = offline_log::read_all(&rt.log_dir, &rt.schema)?;
     if batches.is_empty() {
-        return Ok(());
+        return Ok((Vec::new(), Vec::new()));
     }
+    let mut ids = Vec::new();
     let mut max_ts = rt.meta.max_ts;
     for batch in &batches {
         let events = events_of_batch(&rt.schema, batch)?;
+        if let Some(c) = rt.schema.event_id {
+            for (d, ts) in events.cols[c].iter().zip(&events.ts) {
+                if let Some(id) = id_bytes(d) {
+                    ids.push((id, *ts));
+                }
+            }
+        }
         for &vi in &empty {
             let v = &mut rt.views[vi];
             let ViewKind::Aggregate { spec, states } = &mut v.kind else {
@@ -651,7 +686,7 @@ fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<()> {
         }
     }
     rt.meta.max_ts = max_ts;
-    Ok(())
+    Ok((empty, ids))
 }
 
 /// A log record batch as events.

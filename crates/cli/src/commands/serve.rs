@@ -70,8 +70,10 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
-    /// Do not consume stream sources from NATS (HTTP push still works); run
-    /// `tessera ingest` for that instead.
+    /// Do not consume stream sources from NATS. HTTP pushes to stream sources are still
+    /// applied by this server's stream engine, which holds the repository's stream
+    /// checkpoint: only one process may ingest a repository's streams, so `tessera ingest`
+    /// cannot run beside it.
     #[arg(long)]
     pub no_nats: bool,
     /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds.

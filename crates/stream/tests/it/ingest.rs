@@ -175,9 +175,46 @@ async fn states_are_rebuilt_from_the_log_when_the_checkpoint_is_lost() {
     let before = engine.values_at("user_plays", &key, now).await.unwrap();
     drop(engine);
     std::fs::remove_file(d.path().join(".tessera/stream/checkpoint.redb")).unwrap();
+    let (engine, _) = open(d.path(), clock.clone()).await;
+    assert_eq!(
+        engine.values_at("user_plays", &key, now).await.unwrap(),
+        before
+    );
+    // The rebuilt states and the log's event ids were checkpointed: a batch that touches
+    // another entity, then a restart, keep user 1's state, and old ids stay duplicates.
+    let r = engine
+        .ingest(
+            "plays",
+            columns(&[ev(3, T0 + HOUR / 2, "z"), ev(1, T0, "a")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.applied, r.duplicates), (1, 1));
+    drop(engine);
     let (engine, _) = open(d.path(), clock).await;
     assert_eq!(
         engine.values_at("user_plays", &key, now).await.unwrap(),
         before
     );
+}
+
+#[tokio::test]
+async fn a_crash_in_the_first_batch_leaves_nothing_behind() {
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("1h"));
+    let clock = Arc::new(AtomicI64::new(T0 + 10 * HOUR));
+    let (engine, _) = open(d.path(), clock.clone()).await;
+    drop(engine);
+    // A log file of batch 0 that never committed (the process died after writing it).
+    let stray = tessera_stream::part_path(&d.path().join("data/plays"), "plays", 0);
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"PAR1 unfinished").unwrap();
+    let (engine, _) = open(d.path(), clock.clone()).await;
+    assert!(!stray.exists(), "the uncommitted log file is removed");
+    let r = engine
+        .ingest("plays", columns(&[ev(1, T0, "a")]))
+        .await
+        .unwrap();
+    assert_eq!(r.applied, 1);
+    assert_eq!(log_rows(d.path()), 1);
 }
