@@ -635,8 +635,11 @@ fn remove_uncommitted(dir: &Path, source: &str, next_seq: u64) {
 
 /// Aggregation views with no stored state but a non-empty offline log (a first start over
 /// backfilled files, or a lost checkpoint) get their states rebuilt from the log.
+/// Event ids with their event times.
+type EventIds = Vec<(Vec<u8>, i64)>;
+
 /// Returns the rebuilt views and the event ids found in the log (to remember as applied).
-fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<(Vec<usize>, Vec<(Vec<u8>, i64)>)> {
+fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<(Vec<usize>, EventIds)> {
     let empty: Vec<usize> = rt
         .views
         .iter()
