@@ -25,6 +25,8 @@
 //! `--nats SUBJECT` adds `stream.nats` settings for that subject to the written source and
 //! `--consumer` a consumer `pusher` (token from `TESSERA_TOKEN_PUSHER`, `writes: [plays]`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

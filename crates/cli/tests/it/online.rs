@@ -184,7 +184,18 @@ fn materialize_get_serve_and_sigterm() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TESSERA_TOKEN_"));
 
-    let (mut server, addr) = start_server(r);
+    let (server, addr) = start_server(r);
+    // Kills the server if an assertion below fails, so no test leaves a process behind.
+    struct KillOnDrop(Option<Child>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut guard = KillOnDrop(Some(server));
     assert_eq!(http(addr, "GET", "/health", None, "").0, 200);
     let read = r#"{"features":["user_activity:plays_1d","item_content:genre"],"entities":{"user_id":[1,999999],"item_id":[1,2]}}"#;
     let (status, body) = http(addr, "POST", "/get-online-features", Some(RANKER), read);
@@ -220,6 +231,7 @@ fn materialize_get_serve_and_sigterm() {
     assert!(metrics.contains("tessera_"), "{metrics}");
 
     // SIGTERM: a clean exit, and every read is in the audit log.
+    let mut server = guard.0.take().unwrap();
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
