@@ -14,7 +14,7 @@ and the 1-minute load before and after.  Standard library only.
 
 usage: stream_push.py --addr 127.0.0.1:6570 --token-env TESSERA_TOKEN_PUSHER
                       [--events 1000000] [--batch 10000] [--users 100000] [--conns 1]
-                      [--span-min 30] [--seed 1]
+                      [--span-min 60] [--seed 1]
 """
 import argparse
 import http.client
@@ -44,7 +44,7 @@ def main():
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--conns", type=int, default=1)
-    ap.add_argument("--span-min", type=float, default=30)
+    ap.add_argument("--span-min", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     token = os.environ[a.token_env]
