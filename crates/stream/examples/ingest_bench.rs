@@ -16,8 +16,13 @@
 //! minute after the last event. Each batch is one timed `ingest_events` call (decode is
 //! not part of it: each batch is built as `Events`, aligned with the source's schema,
 //! right before its call).
-//! Prints one JSON line per batch size: events/s (events over the summed time of the
-//! calls; building a batch's `Events` is not timed), per-batch latency p50/p90/p99/
+//! `--modes durable,servable`: `durable` calls return once the batch is durable (as the
+//! NATS consumer acks) and the states reach the store in the background; `servable` calls
+//! wait for the store too (as an HTTP push answers). Either way the final flush (until
+//! every state is in the store) is part of the total.
+//! Prints one JSON line per batch size and mode: events/s (events over the summed time of
+//! the calls and the final flush; building a batch's `Events` is not timed), per-batch
+//! latency p50/p90/p99/
 //! max, applied/late/duplicate counts, the 1-minute load before and after, and the result
 //! of a check of 200 users' counts and sums against brute force, through the engine and
 //! through the online store.
@@ -37,7 +42,7 @@ use std::time::Instant;
 use tessera_core::aggregate::Datum;
 use tessera_core::FeatureRepo;
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, OnlineStore};
-use tessera_stream::{Events, StreamConfig, StreamEngine};
+use tessera_stream::{Events, StreamConfig, StreamEngine, Visibility};
 
 const CONFIG: &str = "project: ingestbench\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
 
@@ -211,6 +216,7 @@ struct Args {
     users: u64,
     items: u64,
     batches: Vec<usize>,
+    modes: Vec<String>,
     span_hours: i64,
     jitter_s: i64,
     seed: u64,
@@ -227,6 +233,7 @@ fn parse_args() -> Args {
         users: 100_000,
         items: 10_000,
         batches: vec![1_000, 10_000, 50_000],
+        modes: vec!["durable".into(), "servable".into()],
         span_hours: 6,
         jitter_s: 120,
         seed: 42,
@@ -243,6 +250,9 @@ fn parse_args() -> Args {
             "--events" => a.events = val().parse::<f64>().unwrap() as usize,
             "--users" => a.users = val().parse::<f64>().unwrap() as u64,
             "--items" => a.items = val().parse::<f64>().unwrap() as u64,
+            "--modes" => {
+                a.modes = val().split(',').map(str::to_string).collect();
+            }
             "--batches" => {
                 a.batches = val()
                     .split(',')
@@ -329,8 +339,18 @@ async fn main() {
         }
     }
 
-    for &bsize in &a.batches {
-        let dir = base.join(format!("b{bsize}-{}", std::process::id()));
+    let runs: Vec<(usize, String)> = a
+        .batches
+        .iter()
+        .flat_map(|b| a.modes.iter().map(move |m| (*b, m.clone())))
+        .collect();
+    for (bsize, mode) in runs {
+        let visibility = match mode.as_str() {
+            "durable" => Visibility::Durable,
+            "servable" => Visibility::Servable,
+            other => panic!("--modes takes durable,servable, not {other}"),
+        };
+        let dir = base.join(format!("b{bsize}-{mode}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         write_repo(&dir, &defs(None, false));
         let repo = FeatureRepo::load(&dir).unwrap();
@@ -355,7 +375,10 @@ async fn main() {
         for chunk in evs.chunks(bsize) {
             let b = to_events(&names, chunk);
             let t = Instant::now();
-            let r = engine.ingest_events("plays", b).await.unwrap();
+            let r = engine
+                .ingest_with_ids("plays", b, None, visibility)
+                .await
+                .unwrap();
             let dt = t.elapsed().as_secs_f64();
             wall += dt;
             lat.push(dt * 1000.0);
@@ -364,6 +387,11 @@ async fn main() {
             dups += r.duplicates;
             future += r.future;
         }
+        // Everything servable: the background writes of the last batches count too.
+        let t = Instant::now();
+        engine.flush().await.unwrap();
+        let flush_s = t.elapsed().as_secs_f64();
+        wall += flush_s;
         let load_after = load1();
         lat.sort_by(f64::total_cmp);
 
@@ -411,7 +439,7 @@ async fn main() {
             .unwrap_or(0);
         let disk_mb = du(&dir) as f64 / 1e6;
         println!(
-            "{{\"bench\": \"ingest_events\", \"events\": {}, \"users\": {}, \"batch\": {bsize}, \"batches\": {}, \"wall_s\": {wall:.3}, \"events_per_s\": {:.0}, \"batch_ms_p50\": {:.2}, \"batch_ms_p90\": {:.2}, \"batch_ms_p99\": {:.2}, \"batch_ms_max\": {:.2}, \"applied\": {applied}, \"late\": {late}, \"duplicates\": {dups}, \"future\": {future}, \"log_files\": {log_files}, \"disk_mb\": {disk_mb:.1}, \"check_values\": {checked}, \"check_mismatches\": {}, \"load1_before\": {load_before:.2}, \"load1_after\": {load_after:.2}}}",
+            "{{\"bench\": \"ingest_events\", \"mode\": \"{mode}\", \"events\": {}, \"users\": {}, \"batch\": {bsize}, \"final_flush_s\": {flush_s:.3}, \"batches\": {}, \"wall_s\": {wall:.3}, \"events_per_s\": {:.0}, \"batch_ms_p50\": {:.2}, \"batch_ms_p90\": {:.2}, \"batch_ms_p99\": {:.2}, \"batch_ms_max\": {:.2}, \"applied\": {applied}, \"late\": {late}, \"duplicates\": {dups}, \"future\": {future}, \"log_files\": {log_files}, \"disk_mb\": {disk_mb:.1}, \"check_values\": {checked}, \"check_mismatches\": {}, \"load1_before\": {load_before:.2}, \"load1_after\": {load_after:.2}}}",
             a.events,
             a.users,
             lat.len(),

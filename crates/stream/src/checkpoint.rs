@@ -1,15 +1,26 @@
 //! [`Checkpoint`]: the stream engine's durable state, one redb file per repository
-//! (`.tessera/stream/checkpoint.redb`), written in **one transaction per ingested batch**:
-//! the touched entities' aggregation states, the batch's event ids, and the source's
-//! progress (sequence, newest event time). Because all three commit together, an event is
-//! either fully applied (and its id remembered) or not at all: a redelivered event is
-//! recognised and skipped, so at-least-once delivery has exactly-once effect.
+//! (`.tessera/stream/checkpoint.redb`).
+//!
+//! Each ingested batch commits **one small transaction**: the source's progress (the next
+//! batch sequence, the newest event time, the last stamp) and the batch's event ids as one
+//! record. The batch's events themselves are already durable in the offline log (one
+//! Parquet file per batch, written and synced before the commit), so the aggregation states
+//! need not be written per batch: every so often the engine writes a **snapshot** of the
+//! states changed since the previous one, with the sequence it covers. After a restart the
+//! engine loads the snapshot and replays the log files of the batches committed after it —
+//! the same events through the same update code, so the states are the ones it had.
+//!
+//! Because the progress and the event ids commit together, an event is either applied (its
+//! id remembered, its log file committed) or not at all: a redelivered event is recognised
+//! and skipped, so at-least-once delivery has exactly-once effect.
 //!
 //! Tables:
-//! - `meta`: source → sequence u64, newest event time i64, last state stamp i64 (LE);
-//! - `ids/<source>`: event id → event time; `idx/<source>`: (event time BE, id) → () so
-//!   that ids older than the lateness horizon are dropped in time order;
-//! - `state/<view>`: entity key → stamp (16 bytes) + encoded `ViewState`.
+//! - `meta`: source → next sequence u64, newest event time i64, last state stamp i64,
+//!   snapshot sequence u64 (LE; states hold every batch before it);
+//! - `idlog/<source>`: batch sequence → newest event time of its ids, then the ids
+//!   (length-prefixed), each with its event time; dropped once older than the lateness
+//!   horizon;
+//! - `state/<view>`: entity key → stamp (16 bytes) + encoded `ViewState` (snapshots).
 //!
 //! The file is opened by one process at a time (a second `tessera ingest` fails fast).
 
@@ -31,27 +42,39 @@ pub struct SourceMeta {
     pub max_ts: Option<i64>,
     /// The last stamp written to the online store.
     pub last_stamp: i64,
+    /// The stored states cover every batch before this sequence; the log files from it to
+    /// `seq` are replayed on open.
+    pub snapshot_seq: u64,
 }
 
 impl SourceMeta {
     fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(25);
+        let mut b = Vec::with_capacity(33);
         b.extend_from_slice(&self.seq.to_le_bytes());
         b.push(u8::from(self.max_ts.is_some()));
         b.extend_from_slice(&self.max_ts.unwrap_or(0).to_le_bytes());
         b.extend_from_slice(&self.last_stamp.to_le_bytes());
+        b.extend_from_slice(&self.snapshot_seq.to_le_bytes());
         b
     }
 
+    /// Decodes progress; the 25-byte form of earlier builds (which stored every batch's
+    /// states) reads as a snapshot at `seq`.
     fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != 25 {
+        if b.len() != 25 && b.len() != 33 {
             return None;
         }
         let u = |r: std::ops::Range<usize>| -> Option<[u8; 8]> { b.get(r)?.try_into().ok() };
+        let seq = u64::from_le_bytes(u(0..8)?);
         Some(Self {
-            seq: u64::from_le_bytes(u(0..8)?),
+            seq,
             max_ts: (b[8] == 1).then(|| i64::from_le_bytes(u(9..17).unwrap_or_default())),
             last_stamp: i64::from_le_bytes(u(17..25)?),
+            snapshot_seq: if b.len() == 33 {
+                u64::from_le_bytes(u(25..33)?)
+            } else {
+                seq
+            },
         })
     }
 }
@@ -69,11 +92,39 @@ pub struct Checkpoint {
     path: PathBuf,
 }
 
-fn ids_table(source: &str) -> String {
-    format!("ids/{source}")
+/// The event ids of one committed batch: (sequence, newest event time, ids with times).
+pub type BatchIds = (u64, i64, Vec<(Vec<u8>, i64)>);
+
+fn idlog_table(source: &str) -> String {
+    format!("idlog/{source}")
 }
-fn idx_table(source: &str) -> String {
-    format!("idx/{source}")
+
+fn encode_ids(ids: &[(Vec<u8>, i64)]) -> Vec<u8> {
+    let max = ids.iter().map(|(_, t)| *t).max().unwrap_or(i64::MIN);
+    let mut b = Vec::with_capacity(8 + ids.iter().map(|(id, _)| id.len() + 12).sum::<usize>());
+    b.extend_from_slice(&max.to_le_bytes());
+    for (id, ts) in ids {
+        b.extend_from_slice(&u32::try_from(id.len()).unwrap_or(u32::MAX).to_le_bytes());
+        b.extend_from_slice(id);
+        b.extend_from_slice(&ts.to_le_bytes());
+    }
+    b
+}
+
+fn decode_ids(b: &[u8]) -> Option<(i64, Vec<(Vec<u8>, i64)>)> {
+    let max = i64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
+    let mut at = 8;
+    let mut ids = Vec::new();
+    while at < b.len() {
+        let n = u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize;
+        at += 4;
+        let id = b.get(at..at + n)?.to_vec();
+        at += n;
+        let ts = i64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?);
+        at += 8;
+        ids.push((id, ts));
+    }
+    Some((max, ids))
 }
 fn state_table(view: &str) -> String {
     format!("state/{view}")
@@ -150,62 +201,63 @@ impl Checkpoint {
         Ok(out)
     }
 
-    /// Which of `ids` were applied before.
-    pub fn seen(&self, source: &str, ids: &[Vec<u8>]) -> Result<Vec<bool>> {
+    /// The event ids of every remembered batch, oldest first.
+    pub fn ids(&self, source: &str) -> Result<Vec<BatchIds>> {
         let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
-        let name = ids_table(source);
-        let t = match txn.open_table(TableDefinition::<&[u8], i64>::new(&name)) {
+        let name = idlog_table(source);
+        let t = match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
             Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(vec![false; ids.len()]),
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(e) => return Err(self.fail(e)),
         };
-        ids.iter()
-            .map(|id| Ok(t.get(id.as_slice()).map_err(|e| self.fail(e))?.is_some()))
-            .collect()
+        let mut out = Vec::new();
+        for e in t.iter().map_err(|e| self.fail(e))? {
+            let (k, v) = e.map_err(|e| self.fail(e))?;
+            let (max, ids) = decode_ids(v.value()).ok_or_else(|| self.fail("damaged event ids"))?;
+            out.push((k.value(), max, ids));
+        }
+        Ok(out)
     }
 
-    /// Commits one batch: progress, new ids, states; drops ids older than `forget_before`.
-    pub fn commit(
+    /// Commits one batch: the progress and the batch's event ids (as batch `batch_seq`);
+    /// forgets the ids of the batches in `forget`.
+    pub fn commit_batch(
         &self,
         source: &str,
         meta: SourceMeta,
+        batch_seq: u64,
         ids: &[(Vec<u8>, i64)],
-        states: &[StateWrite],
-        forget_before: Option<i64>,
+        forget: &[u64],
     ) -> Result<()> {
         let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
         {
             let mut m = txn.open_table(META).map_err(|e| self.fail(e))?;
             m.insert(source, meta.encode().as_slice())
                 .map_err(|e| self.fail(e))?;
-            let (iname, xname) = (ids_table(source), idx_table(source));
-            let mut it = txn
-                .open_table(TableDefinition::<&[u8], i64>::new(&iname))
+            let name = idlog_table(source);
+            let mut t = txn
+                .open_table(TableDefinition::<u64, &[u8]>::new(&name))
                 .map_err(|e| self.fail(e))?;
-            let mut xt = txn
-                .open_table(TableDefinition::<&[u8], ()>::new(&xname))
-                .map_err(|e| self.fail(e))?;
-            let mut xkey = Vec::new();
-            for (id, ts) in ids {
-                it.insert(id.as_slice(), *ts).map_err(|e| self.fail(e))?;
-                xkey.clear();
-                xkey.extend_from_slice(&((*ts as u64) ^ (1 << 63)).to_be_bytes());
-                xkey.extend_from_slice(id);
-                xt.insert(xkey.as_slice(), ()).map_err(|e| self.fail(e))?;
-            }
-            if let Some(cut) = forget_before {
-                let bound = ((cut as u64) ^ (1 << 63)).to_be_bytes();
-                let old: Vec<Vec<u8>> = xt
-                    .range(..bound.as_slice())
-                    .map_err(|e| self.fail(e))?
-                    .map(|e| e.map(|(k, _)| k.value().to_vec()))
-                    .collect::<std::result::Result<_, _>>()
+            if !ids.is_empty() {
+                t.insert(batch_seq, encode_ids(ids).as_slice())
                     .map_err(|e| self.fail(e))?;
-                for k in old {
-                    xt.remove(k.as_slice()).map_err(|e| self.fail(e))?;
-                    it.remove(&k[8..]).map_err(|e| self.fail(e))?;
-                }
             }
+            for s in forget {
+                t.remove(*s).map_err(|e| self.fail(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Writes a snapshot: the given states and the progress (whose `snapshot_seq` says which
+    /// batches the states now cover), in one transaction.
+    pub fn snapshot(&self, source: &str, meta: SourceMeta, states: &[StateWrite]) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        {
+            let mut m = txn.open_table(META).map_err(|e| self.fail(e))?;
+            m.insert(source, meta.encode().as_slice())
+                .map_err(|e| self.fail(e))?;
             let mut buf = Vec::new();
             let mut last_view = String::new();
             let mut table = None;

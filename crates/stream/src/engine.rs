@@ -9,17 +9,25 @@
 //!    repeats in the batch), or **applied**. Future, late and duplicate events are counted
 //!    and reported, never applied — and never written to the offline log, so backfills see
 //!    exactly the events the online values hold;
-//! 3. update, in memory, the tiles of every touched entity of every aggregation view (the
-//!    one `tessera_aggregate` implementation), and the latest row of projected views;
-//! 4. append the applied events to the offline log (one Parquet file per batch);
-//! 5. commit states, event ids and progress to the [`Checkpoint`] in one transaction;
-//! 6. write the new states to the online store ("newer wins" on a stamp that grows with
-//!    every batch), then answer (or ack NATS).
+//! 3. write the rows of projected views to the online store ("newer wins" makes a redone
+//!    batch harmless);
+//! 4. append the applied events to the offline log (one Parquet file per batch, synced)
+//!    and then commit the batch's progress and event ids to the [`Checkpoint`] in one small
+//!    transaction — on a blocking thread, while this one updates, in memory, the tiles of
+//!    every touched entity of every aggregation view (the one `tessera_aggregate`
+//!    implementation);
+//! 5. write the touched entities' states to the online store ("newer wins" on a stamp that
+//!    grows with every batch), then answer (or ack NATS). Every `snapshot_every` batches
+//!    the states changed since the last snapshot are written to the checkpoint.
 //!
-//! A crash before 5 leaves nothing applied (the log file of the unfinished batch is removed
-//! when the engine reopens); a crash after 5 leaves the events applied and their ids known,
-//! so redelivery is skipped; states not yet written to the online store are written again
-//! when the engine opens. Hence at-least-once delivery gives exactly-once effect.
+//! A crash before the commit of 4 leaves nothing applied (the log file of the unfinished
+//! batch is removed when the engine reopens); a crash after it leaves the events applied and
+//! their ids known, so redelivery is skipped. On open the engine loads the last snapshot and
+//! replays the log files of the batches committed after it through the same update code,
+//! then writes every state to the online store (repairing writes a crash interrupted).
+//! Hence at-least-once delivery gives exactly-once effect. If the log or the commit fails
+//! after the in-memory update, the source's states are reloaded the same way before its
+//! next batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -27,15 +35,15 @@ use std::sync::Arc;
 
 use tessera_core::aggregate::{Datum, Row, ViewSpec, ViewState};
 use tessera_core::Catalog;
-use tessera_online::{
-    datum_to_value, state_batch, EntityKey, KeyValue, OnlineStore, Stamp, WriteBatch,
-};
+use tessera_online::{datum_to_value, EntityKey, KeyValue, OnlineStore, Stamp, WriteBatch};
 use tokio::sync::Mutex;
 
 use crate::checkpoint::{Checkpoint, SourceMeta, StateWrite};
 use crate::error::{Error, Result};
 use crate::events::{decode_columns, Events, SourceSchema};
+use crate::id_window::IdWindow;
 use crate::offline_log;
+use crate::publisher::Publisher;
 
 /// Settings of the engine.
 #[derive(Clone)]
@@ -44,12 +52,16 @@ pub struct StreamConfig {
     pub max_future_us: i64,
     /// The clock (µs since the epoch); tests and replays set their own.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Write a snapshot of the changed states to the checkpoint every this many batches of
+    /// a source (at least 1). Fewer means shorter replays on open, more means less writing.
+    pub snapshot_every: u64,
 }
 
 impl std::fmt::Debug for StreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamConfig")
             .field("max_future_us", &self.max_future_us)
+            .field("snapshot_every", &self.snapshot_every)
             .finish()
     }
 }
@@ -63,6 +75,7 @@ impl Default for StreamConfig {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
             }),
+            snapshot_every: 256,
         }
     }
 }
@@ -86,10 +99,26 @@ pub struct IngestReport {
     pub seq: Option<u64>,
 }
 
+/// When an ingest call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Once the batch is durable (checkpoint and log); its states reach the online store
+    /// shortly after, in the background (NATS: the ack needs durability only).
+    Durable,
+    /// Once the batch's states are in the online store too (HTTP push: read your writes).
+    Servable,
+}
+
+/// States waiting for the online store beyond which [`Visibility::Durable`] ingests wait.
+const MAX_BACKLOG: usize = 200_000;
+
+/// Entity states of an aggregation view: key bytes → (key, state).
+type States = HashMap<Vec<u8>, (EntityKey, ViewState)>;
+
 enum ViewKind {
     Aggregate {
         spec: Arc<ViewSpec>,
-        states: HashMap<Vec<u8>, (EntityKey, ViewState)>,
+        states: States,
     },
     /// A view of projected columns: (feature, column index).
     Latest {
@@ -109,8 +138,13 @@ struct SourceRuntime {
     log_dir: PathBuf,
     meta: SourceMeta,
     views: Vec<ViewRuntime>,
-    /// States committed but not yet written to the online store: (view index, key bytes).
-    unpublished: HashSet<(usize, Vec<u8>)>,
+    /// States changed since the last snapshot.
+    unsnapshotted: HashSet<(usize, Vec<u8>)>,
+    /// Ids of applied events still within the lateness horizon.
+    ids: IdWindow,
+    /// The in-memory states may be ahead of the durable ones (a log write or commit failed
+    /// after the update, and reloading at once failed too): reload before the next batch.
+    poisoned: bool,
 }
 
 /// One event of a batch, for filters and view updates.
@@ -130,6 +164,7 @@ impl Row for EventRow<'_> {
 /// Applies events of a repository's stream sources to the online store.
 pub struct StreamEngine {
     store: Arc<dyn OnlineStore>,
+    publisher: Publisher,
     checkpoint: Arc<Checkpoint>,
     sources: BTreeMap<String, Arc<Mutex<SourceRuntime>>>,
     config: StreamConfig,
@@ -172,11 +207,74 @@ fn id_bytes(d: &Datum) -> Option<Vec<u8>> {
     }
 }
 
+fn stamp_of(meta: &SourceMeta) -> Stamp {
+    Stamp::new(meta.last_stamp, i64::try_from(meta.seq).unwrap_or(i64::MAX))
+}
+
+/// Applies `events` (all applied before, or about to be) to the states of the aggregation
+/// views `include` selects (all when `None`) and records the touched entities. Rows whose
+/// key cannot be read are skipped when `skip_bad_keys` (backfilled files), else refused.
+fn apply_events(
+    views: &mut [ViewRuntime],
+    include: Option<&[usize]>,
+    schema: &SourceSchema,
+    events: &Events,
+    skip_bad_keys: bool,
+    touched: &mut HashSet<(usize, Vec<u8>)>,
+) -> Result<()> {
+    for (vi, v) in views.iter_mut().enumerate() {
+        if include.is_some_and(|inc| !inc.contains(&vi)) {
+            continue;
+        }
+        let ViewKind::Aggregate { spec, states } = &mut v.kind else {
+            continue;
+        };
+        for row in 0..events.len() {
+            let key = match key_of(&v.keys, events, row) {
+                Ok(k) => k,
+                Err(_) if skip_bad_keys => continue,
+                Err(e) => return Err(e),
+            };
+            let kb = key.encode();
+            let r = EventRow {
+                schema,
+                events,
+                row,
+            };
+            let entry = match states.get_mut(&kb) {
+                Some(e) => e,
+                None => states
+                    .entry(kb.clone())
+                    .or_insert_with(|| (key, spec.new_state())),
+            };
+            entry.1.update(spec, events.ts[row], &r)?;
+            touched.insert((vi, kb));
+        }
+    }
+    Ok(())
+}
+
+fn evict(views: &mut [ViewRuntime], touched: &HashSet<(usize, Vec<u8>)>, horizon: i64) {
+    for (vi, kb) in touched {
+        if let Some(ViewRuntime {
+            kind: ViewKind::Aggregate { states, .. },
+            ..
+        }) = views.get_mut(*vi)
+        {
+            if let Some((_, s)) = states.get_mut(kb) {
+                s.evict_before(horizon);
+            }
+        }
+    }
+}
+
 impl StreamEngine {
     /// Opens the engine for every stream source of `catalog`: loads the checkpoint
-    /// (`.tessera/stream/checkpoint.redb` under `root`), drops log files of batches that
-    /// never committed, rebuilds the states of views that have none from the offline log,
-    /// and writes every state to the online store (repairing writes a crash interrupted).
+    /// (`.tessera/stream/checkpoint.redb` under `root`) and its last snapshot of states,
+    /// drops log files of batches that never committed, replays the log files committed
+    /// after the snapshot (the whole log for views with no stored state: a first start over
+    /// backfilled files, a lost checkpoint, a new view), and writes every state to the
+    /// online store (repairing writes a crash interrupted).
     pub async fn open(
         root: &Path,
         catalog: Arc<Catalog>,
@@ -186,25 +284,14 @@ impl StreamEngine {
         let checkpoint = Arc::new(Checkpoint::open(
             &root.join(".tessera/stream/checkpoint.redb"),
         )?);
+        let config = StreamConfig {
+            snapshot_every: config.snapshot_every.max(1),
+            ..config
+        };
         let mut sources = BTreeMap::new();
         for source in catalog.sources.values().filter(|s| s.stream.is_some()) {
             let schema = SourceSchema::new(&catalog, source)?;
             let log_dir = source.resolved_path(root);
-            let stored = checkpoint.meta(&source.name)?;
-            let fresh = stored.is_none();
-            let meta = match stored {
-                // Files of batches that never committed are removed.
-                Some(meta) => {
-                    remove_uncommitted(&log_dir, &source.name, meta.seq);
-                    meta
-                }
-                // No checkpoint (first start, or it was lost): keep every file and number
-                // new batches after the last one.
-                None => SourceMeta {
-                    seq: next_free_seq(&log_dir, &source.name),
-                    ..SourceMeta::default()
-                },
-            };
             let mut views = Vec::new();
             for view in catalog
                 .feature_views
@@ -228,15 +315,10 @@ impl StreamEngine {
                     .view_spec(view)
                     .map_err(|e| Error::Definitions(e.to_string()))?
                 {
-                    Some(spec) => {
-                        let spec = Arc::new(spec);
-                        let mut states = HashMap::new();
-                        for (kb, _, bytes) in checkpoint.states(&view.name)? {
-                            let key = EntityKey::decode(&kb)?;
-                            states.insert(kb, (key, ViewState::decode(&bytes, &spec)?));
-                        }
-                        ViewKind::Aggregate { spec, states }
-                    }
+                    Some(spec) => ViewKind::Aggregate {
+                        spec: Arc::new(spec),
+                        states: HashMap::new(),
+                    },
                     None => ViewKind::Latest {
                         features: view
                             .features
@@ -254,49 +336,39 @@ impl StreamEngine {
             let mut rt = SourceRuntime {
                 schema,
                 log_dir,
-                meta,
+                meta: SourceMeta::default(),
                 views,
-                unpublished: HashSet::new(),
+                unsnapshotted: HashSet::new(),
+                ids: IdWindow::default(),
+                poisoned: false,
             };
-            let (rebuilt, ids) = rebuild_missing_states(&mut rt)?;
-            if fresh || !rebuilt.is_empty() {
-                // Record the progress (and any rebuilt states and the log's event ids) at
-                // once, so a crash in the first batch finds its log file uncommitted, and a
-                // later restart does not rebuild again.
-                let mut writes: Vec<StateWrite> = Vec::new();
-                let stamp = Stamp::new(
-                    rt.meta.last_stamp,
-                    i64::try_from(rt.meta.seq).unwrap_or(i64::MAX),
-                );
-                for &vi in &rebuilt {
-                    if let ViewKind::Aggregate { states, .. } = &rt.views[vi].kind {
-                        for (kb, (_, state)) in states {
-                            let mut bytes = Vec::new();
-                            state.encode(&mut bytes);
-                            writes.push((rt.views[vi].name.clone(), kb.clone(), stamp, bytes));
-                        }
-                    }
-                }
-                checkpoint.commit(&source.name, rt.meta, &ids, &writes, None)?;
-            }
-            for (vi, v) in rt.views.iter().enumerate() {
-                if let ViewKind::Aggregate { states, .. } = &v.kind {
-                    rt.unpublished
-                        .extend(states.keys().map(|k| (vi, k.clone())));
-                }
-            }
+            load(&mut rt, &checkpoint, &config)?;
             sources.insert(source.name.clone(), Arc::new(Mutex::new(rt)));
         }
         let engine = Self {
+            publisher: Publisher::spawn(store.clone()),
             store,
             checkpoint,
             sources,
             config,
         };
+        // Every state goes to the online store (repairing writes a crash interrupted)
+        // before the engine serves.
         for rt in engine.sources.values() {
-            let mut rt = rt.lock().await;
-            engine.publish(&mut rt).await?;
+            let rt = rt.lock().await;
+            let all: Vec<(usize, Vec<u8>)> = rt
+                .views
+                .iter()
+                .enumerate()
+                .filter_map(|(vi, v)| match &v.kind {
+                    ViewKind::Aggregate { states, .. } => Some((vi, states)),
+                    ViewKind::Latest { .. } => None,
+                })
+                .flat_map(|(vi, states)| states.keys().map(move |k| (vi, k.clone())))
+                .collect();
+            engine.hand_over(&rt, all.iter(), stamp_of(&rt.meta));
         }
+        engine.publisher.flush().await?;
         Ok(engine)
     }
 
@@ -341,23 +413,29 @@ impl StreamEngine {
         Ok(self.source(source)?.lock().await.schema.clone())
     }
 
-    /// Ingests decoded events (see the module docs for the steps).
+    /// Ingests decoded events (see the module docs for the steps); returns once the
+    /// batch is durable and its values are servable.
     pub async fn ingest_events(&self, source: &str, events: Events) -> Result<IngestReport> {
-        self.ingest_with_ids(source, events, None).await
+        self.ingest_with_ids(source, events, None, Visibility::Servable)
+            .await
     }
 
     /// As [`StreamEngine::ingest_events`], with event ids given by the transport (NATS
-    /// stream sequences) for sources that declare no `event_id_field`.
+    /// stream sequences) for sources that declare no `event_id_field`, returning when the
+    /// batch is `visibility`.
     pub async fn ingest_with_ids(
         &self,
         source: &str,
         events: Events,
         transport_ids: Option<Vec<Vec<u8>>>,
+        visibility: Visibility,
     ) -> Result<IngestReport> {
         let rt = self.source(source)?.clone();
         let mut rt = rt.lock().await;
-        // Earlier states whose online write failed go first.
-        self.publish(&mut rt).await?;
+        if rt.poisoned {
+            let cp = self.checkpoint.clone();
+            reload(&mut rt, &cp, &self.config)?;
+        }
         let n = events.len();
         let mut report = IngestReport {
             source: source.to_string(),
@@ -373,15 +451,6 @@ impl StreamEngine {
             (None, Some(t)) if t.len() == n => t.into_iter().map(Some).collect(),
             (None, _) => vec![None; n],
         };
-        let known: Vec<Vec<u8>> = ids.iter().flatten().cloned().collect();
-        let seen: HashSet<Vec<u8>> = self
-            .checkpoint
-            .seen(source, &known)?
-            .into_iter()
-            .zip(known)
-            .filter(|(s, _)| *s)
-            .map(|(_, id)| id)
-            .collect();
         let mut keep = vec![false; n];
         let mut max_ts = rt.meta.max_ts;
         let mut batch_ids: HashSet<&[u8]> = HashSet::new();
@@ -397,7 +466,7 @@ impl StreamEngine {
                 continue;
             }
             if let Some(id) = &ids[row] {
-                if seen.contains(id) || !batch_ids.insert(id.as_slice()) {
+                if rt.ids.contains(id) || !batch_ids.insert(id.as_slice()) {
                     report.duplicates += 1;
                     continue;
                 }
@@ -406,7 +475,11 @@ impl StreamEngine {
             keep[row] = true;
             max_ts = Some(max_ts.map_or(ts, |m| m.max(ts)));
         }
-        let applied = events.filter(&keep);
+        let applied = if keep.iter().all(|k| *k) {
+            events
+        } else {
+            events.filter(&keep)
+        };
         report.applied = applied.len() as u64;
         if applied.is_empty() {
             return Ok(report);
@@ -415,36 +488,14 @@ impl StreamEngine {
         let stamp_ts = now.max(rt.meta.last_stamp.saturating_add(1));
         let stamp = Stamp::new(stamp_ts, i64::try_from(seq).unwrap_or(i64::MAX));
 
-        // 3. new states, in scratch space until the checkpoint commits.
-        let mut scratch: Vec<HashMap<Vec<u8>, (EntityKey, ViewState)>> = Vec::new();
-        let mut latest: Vec<Option<WriteBatch>> = Vec::new();
+        // Keys are checked before anything is written, so the update after the commit
+        // cannot fail on them; projected rows are made at the same time.
+        let mut latest: Vec<WriteBatch> = Vec::new();
         for v in &rt.views {
-            let mut touched: HashMap<Vec<u8>, (EntityKey, ViewState)> = HashMap::new();
-            let mut rows: Option<WriteBatch> = None;
             match &v.kind {
-                ViewKind::Aggregate { spec, states } => {
+                ViewKind::Aggregate { .. } => {
                     for row in 0..applied.len() {
-                        let key = key_of(&v.keys, &applied, row)?;
-                        let kb = key.encode();
-                        let entry = match touched.entry(kb) {
-                            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                let state = states
-                                    .get(e.key())
-                                    .map_or_else(|| spec.new_state(), |(_, s)| s.clone());
-                                e.insert((key, state))
-                            }
-                        };
-                        let r = EventRow {
-                            schema: &rt.schema,
-                            events: &applied,
-                            row,
-                        };
-                        entry.1.update(spec, applied.ts[row], &r)?;
-                    }
-                    let horizon = now.min(max_ts.unwrap_or(now));
-                    for (_, s) in touched.values_mut() {
-                        s.evict_before(horizon);
+                        key_of(&v.keys, &applied, row)?;
                     }
                 }
                 ViewKind::Latest { features } => {
@@ -464,113 +515,165 @@ impl StreamEngine {
                             .collect();
                         b.push(key, Stamp::new(applied.ts[row], Stamp::NO_CREATED), values);
                     }
-                    rows = Some(b);
+                    latest.push(b);
                 }
             }
-            scratch.push(touched);
-            latest.push(rows);
         }
-
-        // 4. the offline log.
-        let log_dir = rt.log_dir.clone();
-        let schema = rt.schema.clone();
-        let log_events = applied.clone();
-        tokio::task::spawn_blocking(move || {
-            offline_log::append(&log_dir, &schema, seq, &log_events)
-        })
-        .await
-        .map_err(|e| Error::Log {
-            path: rt.log_dir.clone(),
-            message: format!("log task failed: {e}"),
-        })??;
-
-        // Projected views: their rows go to the online store before the checkpoint commits
-        // (a redone batch writes them again, and "newer wins" makes that harmless), so a
-        // crash between the commit and this write cannot lose them.
-        for b in latest.into_iter().flatten() {
+        // 3. projected views: written before the commit (a redone batch writes them again,
+        // and "newer wins" makes that harmless), so a crash after it cannot lose them.
+        for b in latest {
             self.store.write(b).await?;
         }
 
-        // 5. the checkpoint.
-        let mut writes: Vec<StateWrite> = Vec::new();
-        for (v, touched) in rt.views.iter().zip(&scratch) {
-            for (kb, (_, state)) in touched {
-                let mut bytes = Vec::new();
-                state.encode(&mut bytes);
-                writes.push((v.name.clone(), kb.clone(), stamp, bytes));
-            }
-        }
+        // 4. the offline log and the commit, on a blocking thread ...
         let meta = SourceMeta {
             seq: seq + 1,
             max_ts,
             last_stamp: stamp_ts,
+            snapshot_seq: rt.meta.snapshot_seq,
         };
-        let forget = max_ts.map(|m| {
+        let forget_cut = max_ts.map_or(i64::MIN, |m| {
             m.saturating_sub(rt.schema.lateness_us)
                 .saturating_sub(self.config.max_future_us)
         });
-        let cp = self.checkpoint.clone();
-        let src = source.to_string();
-        tokio::task::spawn_blocking(move || cp.commit(&src, meta, &new_ids, &writes, forget))
-            .await
-            .map_err(|e| Error::Checkpoint {
-                path: PathBuf::from(".tessera/stream/checkpoint.redb"),
-                message: format!("commit task failed: {e}"),
-            })??;
-
-        // Applied: adopt the states.
-        rt.meta = meta;
+        let forget = rt.ids.expired(forget_cut);
+        let record = offline_log::to_record_batch(&rt.schema, &applied)?;
+        let (cp, log_dir, src) = (
+            self.checkpoint.clone(),
+            rt.log_dir.clone(),
+            source.to_string(),
+        );
+        let task_ids = new_ids.clone();
+        let task_forget = forget.clone();
+        let durable = tokio::task::spawn_blocking(move || -> Result<()> {
+            offline_log::write_batch(&log_dir, &src, seq, &record)?;
+            cp.commit_batch(&src, meta, seq, &task_ids, &task_forget)
+        });
+        // ... while this thread updates the states in memory.
+        let mut touched = HashSet::new();
         let rt_ref = &mut *rt;
-        for (vi, touched) in scratch.into_iter().enumerate() {
-            if let ViewKind::Aggregate { states, .. } = &mut rt_ref.views[vi].kind {
-                for (kb, entry) in touched {
-                    states.insert(kb.clone(), entry);
-                    rt_ref.unpublished.insert((vi, kb));
-                }
+        let updated = apply_events(
+            &mut rt_ref.views,
+            None,
+            &rt_ref.schema,
+            &applied,
+            false,
+            &mut touched,
+        );
+        let horizon = now.min(max_ts.unwrap_or(now));
+        evict(&mut rt_ref.views, &touched, horizon);
+        let durable = durable.await.map_err(|e| Error::Log {
+            path: rt.log_dir.clone(),
+            message: format!("log task failed: {e}"),
+        });
+        match (durable, updated) {
+            (Ok(Ok(())), Ok(())) => {}
+            (Ok(Ok(())), Err(e)) => {
+                // Committed, but the memory is not what the log says: reload from it.
+                rt.meta = meta;
+                rt.ids.add(seq, &new_ids);
+                rt.poisoned = true;
+                return Err(e);
+            }
+            (Ok(Err(e)), _) | (Err(e), _) => {
+                // Nothing of the batch is durable: put the states back as the disk has
+                // them (snapshot + log), now, or before the next batch if that fails too.
+                rt.poisoned = true;
+                let cp = self.checkpoint.clone();
+                let _ = reload(&mut rt, &cp, &self.config);
+                return Err(e);
             }
         }
+
+        // Applied.
+        rt.meta = meta;
+        rt.ids.forget_oldest(forget.len());
+        rt.ids.add(seq, &new_ids);
         report.seq = Some(seq);
 
-        // 6. the online store.
-        self.publish_with(&mut rt, stamp).await?;
+        // 5. the online store, by the publisher.
+        let gen = self.hand_over(&rt, touched.iter(), stamp);
+        rt.unsnapshotted.extend(touched);
+        if meta.seq - meta.snapshot_seq >= self.config.snapshot_every {
+            self.snapshot_locked(&mut rt).await?;
+        }
+        drop(rt);
+        match visibility {
+            Visibility::Servable => self.publisher.wait(gen).await?,
+            Visibility::Durable => self.publisher.throttle(MAX_BACKLOG).await?,
+        }
         Ok(report)
     }
 
-    /// Writes unpublished states with the source's last stamp.
-    async fn publish(&self, rt: &mut SourceRuntime) -> Result<()> {
-        let stamp = Stamp::new(
-            rt.meta.last_stamp,
-            i64::try_from(rt.meta.seq).unwrap_or(i64::MAX),
-        );
-        self.publish_with(rt, stamp).await
-    }
-
-    async fn publish_with(&self, rt: &mut SourceRuntime, stamp: Stamp) -> Result<()> {
-        if rt.unpublished.is_empty() {
-            return Ok(());
+    /// Encodes the given states and hands them to the publisher; returns the generation.
+    fn hand_over<'a>(
+        &self,
+        rt: &SourceRuntime,
+        which: impl Iterator<Item = &'a (usize, Vec<u8>)>,
+        stamp: Stamp,
+    ) -> u64 {
+        let mut by_view: BTreeMap<usize, Vec<&Vec<u8>>> = BTreeMap::new();
+        for (vi, kb) in which {
+            by_view.entry(*vi).or_default().push(kb);
         }
-        let mut by_view: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-        for (vi, kb) in &rt.unpublished {
-            by_view.entry(*vi).or_default().push(kb.clone());
-        }
+        let mut gen = 0;
         for (vi, keys) in by_view {
             let v = &rt.views[vi];
             let ViewKind::Aggregate { states, .. } = &v.kind else {
                 continue;
             };
-            for chunk in keys.chunks(4096) {
-                let rows = chunk.iter().filter_map(|kb| {
-                    let (key, state) = states.get(kb)?;
-                    let mut bytes = Vec::new();
-                    state.encode(&mut bytes);
-                    Some((key.clone(), stamp, bytes))
-                });
-                self.store.write(state_batch(&v.name, rows)).await?;
-                for kb in chunk {
-                    rt.unpublished.remove(&(vi, kb.clone()));
-                }
+            let rows = keys.into_iter().filter_map(|kb| {
+                let (key, state) = states.get(kb)?;
+                let mut bytes = Vec::with_capacity(1024);
+                state.encode(&mut bytes);
+                Some((kb.clone(), (key.clone(), stamp, bytes)))
+            });
+            gen = self.publisher.publish(&v.name, rows);
+        }
+        gen
+    }
+
+    /// Waits until every state handed over so far is in the online store.
+    pub async fn flush(&self) -> Result<()> {
+        self.publisher.flush().await
+    }
+
+    /// States waiting for the online store.
+    pub fn backlog(&self) -> usize {
+        self.publisher.backlog()
+    }
+
+    /// Writes the states changed since the last snapshot of every source to the checkpoint,
+    /// so the next open replays nothing (called on clean shutdown; also done every
+    /// `snapshot_every` batches).
+    pub async fn snapshot(&self) -> Result<()> {
+        for rt in self.sources.values() {
+            let mut rt = rt.lock().await;
+            if !rt.poisoned {
+                self.snapshot_locked(&mut rt).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn snapshot_locked(&self, rt: &mut SourceRuntime) -> Result<()> {
+        let meta = SourceMeta {
+            snapshot_seq: rt.meta.seq,
+            ..rt.meta
+        };
+        if meta == rt.meta && rt.unsnapshotted.is_empty() {
+            return Ok(());
+        }
+        let writes = encode_states(rt, &rt.unsnapshotted, stamp_of(&rt.meta));
+        let (cp, src) = (self.checkpoint.clone(), rt.schema.name.clone());
+        tokio::task::spawn_blocking(move || cp.snapshot(&src, meta, &writes))
+            .await
+            .map_err(|e| Error::Checkpoint {
+                path: PathBuf::from(".tessera/stream/checkpoint.redb"),
+                message: format!("snapshot task failed: {e}"),
+            })??;
+        rt.meta = meta;
+        rt.unsnapshotted.clear();
         Ok(())
     }
 
@@ -598,12 +701,159 @@ impl StreamEngine {
         }
         Ok(None)
     }
+
+    /// Event ids the engine remembers for duplicate detection, per source (for tools and
+    /// tests: bounded by the lateness horizon).
+    pub async fn remembered_ids(&self, source: &str) -> Result<usize> {
+        Ok(self.source(source)?.lock().await.ids.len())
+    }
 }
 
-fn log_seq(name: &str, source: &str) -> Option<u64> {
-    name.strip_prefix(&format!("part-{source}-"))
-        .and_then(|r| r.strip_suffix(".parquet"))
-        .and_then(|n| n.parse::<u64>().ok())
+/// The given states, encoded for the checkpoint.
+fn encode_states(
+    rt: &SourceRuntime,
+    which: &HashSet<(usize, Vec<u8>)>,
+    stamp: Stamp,
+) -> Vec<StateWrite> {
+    let mut sorted: Vec<&(usize, Vec<u8>)> = which.iter().collect();
+    sorted.sort();
+    sorted
+        .into_iter()
+        .filter_map(|(vi, kb)| {
+            let v = rt.views.get(*vi)?;
+            let ViewKind::Aggregate { states, .. } = &v.kind else {
+                return None;
+            };
+            let (_, state) = states.get(kb)?;
+            let mut bytes = Vec::new();
+            state.encode(&mut bytes);
+            Some((v.name.clone(), kb.clone(), stamp, bytes))
+        })
+        .collect()
+}
+
+/// Drops the in-memory states and loads them again from the checkpoint and the log.
+fn reload(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Result<()> {
+    for v in &mut rt.views {
+        if let ViewKind::Aggregate { states, .. } = &mut v.kind {
+            states.clear();
+        }
+    }
+    rt.unsnapshotted.clear();
+    rt.ids = IdWindow::default();
+    load(rt, cp, config)?;
+    rt.poisoned = false;
+    Ok(())
+}
+
+/// Loads a source's progress, snapshot, ids and the log after the snapshot (the caller
+/// writes the states to the online store).
+fn load(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Result<()> {
+    let source = rt.schema.name.clone();
+    let stored = cp.meta(&source)?;
+    let fresh = stored.is_none();
+    rt.meta = match stored {
+        // Files of batches that never committed are removed.
+        Some(meta) => {
+            remove_uncommitted(&rt.log_dir, &source, meta.seq);
+            meta
+        }
+        // No checkpoint (first start, or it was lost): keep every file and number new
+        // batches after the last one.
+        None => {
+            let seq = next_free_seq(&rt.log_dir, &source);
+            SourceMeta {
+                seq,
+                snapshot_seq: seq,
+                ..SourceMeta::default()
+            }
+        }
+    };
+    for v in &mut rt.views {
+        if let ViewKind::Aggregate { spec, states } = &mut v.kind {
+            for (kb, _, bytes) in cp.states(&v.name)? {
+                let key = EntityKey::decode(&kb)?;
+                states.insert(kb, (key, ViewState::decode(&bytes, spec)?));
+            }
+        }
+    }
+    for (seq, _, ids) in cp.ids(&source)? {
+        rt.ids.add(seq, &ids);
+    }
+    // Replay: views with no stored state read the whole log (backfilled files too), the
+    // others the batches committed after the snapshot.
+    let empty: Vec<usize> = rt
+        .views
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| matches!(&v.kind, ViewKind::Aggregate { states, .. } if states.is_empty()))
+        .map(|(i, _)| i)
+        .collect();
+    let mut touched = HashSet::new();
+    let mut log_ids = Vec::new();
+    let mut max_ts = rt.meta.max_ts;
+    if !empty.is_empty() {
+        for batch in &offline_log::read_all(&rt.log_dir, &rt.schema)? {
+            let events = events_of_batch(&rt.schema, batch)?;
+            if fresh {
+                if let Some(c) = rt.schema.event_id {
+                    for (d, ts) in events.cols[c].iter().zip(&events.ts) {
+                        if let Some(id) = id_bytes(d) {
+                            log_ids.push((id, *ts));
+                        }
+                    }
+                }
+            }
+            apply_events(
+                &mut rt.views,
+                Some(&empty),
+                &rt.schema,
+                &events,
+                true,
+                &mut touched,
+            )?;
+            if let Some(m) = events.ts.iter().max() {
+                max_ts = Some(max_ts.map_or(*m, |x| x.max(*m)));
+            }
+        }
+    }
+    let stored: Vec<usize> = (0..rt.views.len()).filter(|i| !empty.contains(i)).collect();
+    if !fresh && rt.meta.snapshot_seq < rt.meta.seq && !stored.is_empty() {
+        for batch in &offline_log::read_since(&rt.log_dir, &rt.schema, rt.meta.snapshot_seq)? {
+            let events = events_of_batch(&rt.schema, batch)?;
+            apply_events(
+                &mut rt.views,
+                Some(&stored),
+                &rt.schema,
+                &events,
+                true,
+                &mut touched,
+            )?;
+        }
+    }
+    rt.meta.max_ts = max_ts;
+    let horizon = (config.clock)().min(max_ts.unwrap_or(i64::MAX));
+    evict(&mut rt.views, &touched, horizon);
+    rt.unsnapshotted.extend(touched);
+    if fresh || !rt.unsnapshotted.is_empty() {
+        // Record the progress, the replayed states and (on a first start) the log's event
+        // ids at once: a crash in the next batch finds its log file uncommitted, and the
+        // next open replays nothing.
+        let meta = SourceMeta {
+            snapshot_seq: rt.meta.seq,
+            ..rt.meta
+        };
+        let writes = encode_states(rt, &rt.unsnapshotted, stamp_of(&rt.meta));
+        if !log_ids.is_empty() {
+            let at = rt.meta.seq.saturating_sub(1);
+            cp.commit_batch(&source, rt.meta, at, &log_ids, &[])?;
+            rt.ids.add(at, &log_ids);
+        }
+        cp.snapshot(&source, meta, &writes)?;
+        rt.meta = meta;
+        rt.unsnapshotted.clear();
+    }
+    Ok(())
 }
 
 /// One past the highest batch number in the log.
@@ -611,7 +861,7 @@ fn next_free_seq(dir: &Path, source: &str) -> u64 {
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter_map(|e| log_seq(&e.file_name().to_string_lossy(), source))
+                .filter_map(|e| offline_log::log_seq(&e.file_name().to_string_lossy(), source))
                 .max()
                 .map_or(0, |m| m + 1)
         })
@@ -626,70 +876,11 @@ fn remove_uncommitted(dir: &Path, source: &str, next_seq: u64) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let seq = log_seq(&name, source);
+        let seq = offline_log::log_seq(&name, source);
         if seq.is_some_and(|s| s >= next_seq) || name.ends_with(".parquet.tmp") {
             let _ = std::fs::remove_file(e.path());
         }
     }
-}
-
-/// Aggregation views with no stored state but a non-empty offline log (a first start over
-/// backfilled files, or a lost checkpoint) get their states rebuilt from the log.
-/// Event ids with their event times.
-type EventIds = Vec<(Vec<u8>, i64)>;
-
-/// Returns the rebuilt views and the event ids found in the log (to remember as applied).
-fn rebuild_missing_states(rt: &mut SourceRuntime) -> Result<(Vec<usize>, EventIds)> {
-    let empty: Vec<usize> = rt
-        .views
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| matches!(&v.kind, ViewKind::Aggregate { states, .. } if states.is_empty()))
-        .map(|(i, _)| i)
-        .collect();
-    if empty.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let batches = offline_log::read_all(&rt.log_dir, &rt.schema)?;
-    if batches.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let mut ids = Vec::new();
-    let mut max_ts = rt.meta.max_ts;
-    for batch in &batches {
-        let events = events_of_batch(&rt.schema, batch)?;
-        if let Some(c) = rt.schema.event_id {
-            for (d, ts) in events.cols[c].iter().zip(&events.ts) {
-                if let Some(id) = id_bytes(d) {
-                    ids.push((id, *ts));
-                }
-            }
-        }
-        for &vi in &empty {
-            let v = &mut rt.views[vi];
-            let ViewKind::Aggregate { spec, states } = &mut v.kind else {
-                continue;
-            };
-            for row in 0..events.len() {
-                let Ok(key) = key_of(&v.keys, &events, row) else {
-                    continue; // a row without its key in a backfilled file
-                };
-                let kb = key.encode();
-                let entry = states.entry(kb).or_insert_with(|| (key, spec.new_state()));
-                let r = EventRow {
-                    schema: &rt.schema,
-                    events: &events,
-                    row,
-                };
-                entry.1.update(spec, events.ts[row], &r)?;
-            }
-        }
-        if let Some(m) = events.ts.iter().max() {
-            max_ts = Some(max_ts.map_or(*m, |x| x.max(*m)));
-        }
-    }
-    rt.meta.max_ts = max_ts;
-    Ok((empty, ids))
 }
 
 /// A log record batch as events.

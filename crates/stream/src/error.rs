@@ -48,6 +48,10 @@ pub enum Error {
     /// An aggregation failed.
     #[error("aggregation: {0}")]
     Aggregate(#[from] tessera_core::aggregate::Error),
+    /// Writing states to the online store failed (they stay pending and are retried; the
+    /// batch itself is durable).
+    #[error("writing aggregation states to the online store failed (the events are applied and durable; the states are retried): {0}")]
+    Publish(String),
     /// NATS failed.
     #[error("NATS: {0}")]
     Nats(String),

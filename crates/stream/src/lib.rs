@@ -7,8 +7,10 @@
 //! ```text
 //!  HTTP push ──┐                        ┌─► offline log (Parquet per batch; backfills read it)
 //!  NATS ───────┴─► decode & check ─► classify (future / late / duplicate / applied)
-//!                  (whole batch)          ├─► tiles of every touched entity (in memory)
-//!                                         ├─► checkpoint: states + event ids + progress, one txn
+//!                  (whole batch)          ├─► offline log file, then checkpoint: event ids +
+//!                                         │   progress, one small txn (a blocking thread) ...
+//!                                         ├─► ... meanwhile tiles of every touched entity (memory)
+//!                                         ├─► every N batches: snapshot of changed states
 //!                                         └─► online store: whole states, newer wins ─► serving
 //! ```
 //!
@@ -26,12 +28,14 @@ mod checkpoint;
 pub mod engine;
 mod error;
 mod events;
+mod id_window;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
+mod publisher;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
-pub use engine::{IngestReport, StreamConfig, StreamEngine};
+pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, json_value, Events, SourceSchema};
 pub use offline_log::part_path;

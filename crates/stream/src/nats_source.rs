@@ -144,7 +144,12 @@ pub async fn consume(
         }
         loop {
             match engine
-                .ingest_with_ids(source, events.clone(), Some(ids.clone()))
+                .ingest_with_ids(
+                    source,
+                    events.clone(),
+                    Some(ids.clone()),
+                    crate::Visibility::Durable,
+                )
                 .await
             {
                 Ok(r) => {

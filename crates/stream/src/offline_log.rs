@@ -41,16 +41,17 @@ pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordB
     Ok(RecordBatch::try_new(schema.arrow.clone(), arrays)?)
 }
 
-/// Writes batch `seq`'s applied events to the log (atomically). Returns the file.
-pub fn append(dir: &Path, schema: &SourceSchema, seq: u64, events: &Events) -> Result<PathBuf> {
+/// Writes a record batch of the log's schema as batch `seq` of `source`: to a temporary
+/// file, synced, renamed into place, and the directory synced, so a committed batch's file
+/// survives a crash. Returns the file.
+pub fn write_batch(dir: &Path, source: &str, seq: u64, batch: &RecordBatch) -> Result<PathBuf> {
     let fail = |p: &Path, e: &dyn std::fmt::Display| Error::Log {
         path: p.to_path_buf(),
         message: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, &e))?;
-    let path = part_path(dir, &schema.name, seq);
-    let tmp = dir.join(format!(".part-{}-{seq:012}.parquet.tmp", schema.name));
-    let batch = to_record_batch(schema, events)?;
+    let path = part_path(dir, source, seq);
+    let tmp = dir.join(format!(".part-{source}-{seq:012}.parquet.tmp"));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
@@ -58,12 +59,39 @@ pub fn append(dir: &Path, schema: &SourceSchema, seq: u64, events: &Events) -> R
         let f = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
         let mut w =
             ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail(&tmp, &e))?;
-        w.write(&batch).map_err(|e| fail(&tmp, &e))?;
+        w.write(batch).map_err(|e| fail(&tmp, &e))?;
         let f = w.into_inner().map_err(|e| fail(&tmp, &e))?;
         f.sync_all().map_err(|e| fail(&tmp, &e))?;
     }
     std::fs::rename(&tmp, &path).map_err(|e| fail(&path, &e))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail(dir, &e))?;
     Ok(path)
+}
+
+/// Reads the log files of batches `from..` of the source under `dir`, oldest first (for
+/// replaying the batches committed after a snapshot).
+pub fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<RecordBatch>> {
+    let mut files: Vec<(u64, PathBuf)> = match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .flatten()
+            .filter_map(|e| {
+                let seq = log_seq(&e.file_name().to_string_lossy(), &schema.name)?;
+                (seq >= from).then(|| (seq, e.path()))
+            })
+            .collect(),
+        Err(_) => return Ok(Vec::new()),
+    };
+    files.sort();
+    read_files(files.into_iter().map(|(_, p)| p), schema)
+}
+
+/// The batch sequence of a log file name of `source`.
+pub(crate) fn log_seq(name: &str, source: &str) -> Option<u64> {
+    name.strip_prefix(&format!("part-{source}-"))
+        .and_then(|r| r.strip_suffix(".parquet"))
+        .and_then(|n| n.parse::<u64>().ok())
 }
 
 /// Reads every log file of the source under `dir` (for rebuilding states), oldest first.
@@ -77,6 +105,13 @@ pub fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
         Err(_) => return Ok(Vec::new()),
     };
     files.sort();
+    read_files(files.into_iter(), schema)
+}
+
+fn read_files(
+    files: impl Iterator<Item = PathBuf>,
+    schema: &SourceSchema,
+) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for p in files {
         let f = std::fs::File::open(&p).map_err(|e| Error::Log {

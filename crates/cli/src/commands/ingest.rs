@@ -37,6 +37,19 @@ pub async fn open_engine(
     Ok(Arc::new(engine))
 }
 
+/// On clean shutdown: writes the states still on their way to the online store and a
+/// snapshot of the changed ones (so the next start replays nothing).
+pub async fn finish_engine(engine: &StreamEngine) -> Result<()> {
+    engine
+        .flush()
+        .await
+        .context("writing the last aggregation states to the online store")?;
+    engine
+        .snapshot()
+        .await
+        .context("writing the stream checkpoint's snapshot")
+}
+
 /// The stream sources that consume from NATS, with their settings.
 pub fn nats_sources(
     catalog: &tessera_core::Catalog,
@@ -118,9 +131,18 @@ pub async fn run(args: &IngestArgs) -> Result<()> {
             (name, stats)
         }));
     }
-    let mut failed = None;
+    let mut failed: Option<anyhow::Error> = None;
+    let mut stopped = Vec::new();
     for t in tasks {
-        let (name, stats) = t.await.context("an ingest task panicked")?;
+        stopped.push(t.await.context("an ingest task panicked")?);
+    }
+    // Acked batches are durable already; this writes the states still on their way to the
+    // online store and a snapshot, so the next start replays nothing.
+    if let Err(e) = finish_engine(&engine).await {
+        eprintln!("{e:#}");
+        failed.get_or_insert(e);
+    }
+    for (name, stats) in stopped {
         match stats {
             Ok(s) => println!(
                 "{name}: stopped after {:.1}s: {} messages, {} applied, {} duplicates, {} late/future, {} malformed",
@@ -133,12 +155,12 @@ pub async fn run(args: &IngestArgs) -> Result<()> {
             ),
             Err(e) => {
                 eprintln!("{name}: {e}");
-                failed = Some(e);
+                failed = Some(e.into());
             }
         }
     }
     match failed {
-        Some(e) => Err(e.into()),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -260,6 +260,9 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
             ingest_failed = Some(e);
         }
     }
+    if let Some(engine) = &engine {
+        super::ingest::finish_engine(engine).await?;
+    }
     served?;
     if let Some(e) = ingest_failed {
         return Err(anyhow::Error::new(e).context("NATS ingest failed"));

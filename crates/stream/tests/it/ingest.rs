@@ -30,11 +30,20 @@ async fn open(
     dir: &std::path::Path,
     clock: Arc<AtomicI64>,
 ) -> (StreamEngine, Arc<dyn OnlineStore>) {
+    open_with(dir, clock, StreamConfig::default().snapshot_every).await
+}
+
+async fn open_with(
+    dir: &std::path::Path,
+    clock: Arc<AtomicI64>,
+    snapshot_every: u64,
+) -> (StreamEngine, Arc<dyn OnlineStore>) {
     let repo = FeatureRepo::load(dir).unwrap();
     let store: Arc<dyn OnlineStore> =
         Arc::new(EmbeddedStore::open(&dir.join(".tessera/online")).unwrap());
     let config = StreamConfig {
         clock: Arc::new(move || clock.load(Ordering::SeqCst)),
+        snapshot_every,
         ..StreamConfig::default()
     };
     let engine = StreamEngine::open(dir, Arc::new(repo.catalog), store.clone(), config)
@@ -217,4 +226,113 @@ async fn a_crash_in_the_first_batch_leaves_nothing_behind() {
         .unwrap();
     assert_eq!(r.applied, 1);
     assert_eq!(log_rows(d.path()), 1);
+}
+
+/// States after a restart are the states before it whether the last batches are in the
+/// snapshot or replayed from the log; ids stay duplicates across restarts and are forgotten
+/// once beyond the lateness horizon; a batch whose log write fails applies nothing.
+#[tokio::test]
+async fn snapshots_replays_and_a_failed_log_write() {
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("1h"));
+    let clock = Arc::new(AtomicI64::new(T0 + 10 * HOUR));
+    let now = clock.load(Ordering::SeqCst);
+    let keys: Vec<EntityKey> = (1..=4).map(|u| EntityKey::int("user_id", u)).collect();
+    let mut expected = Vec::new();
+    {
+        let (engine, _) = open_with(d.path(), clock.clone(), 3).await;
+        // 7 batches: a snapshot after the 3rd and the 6th, the 7th only in the log.
+        for b in 0..7i64 {
+            let evs: Vec<Ev> = (0..5)
+                .map(|i| {
+                    ev(
+                        1 + (b + i) % 4,
+                        T0 + b * 60_000_000 + i,
+                        &format!("e{b}-{i}"),
+                    )
+                })
+                .collect();
+            let r = engine.ingest("plays", columns(&evs)).await.unwrap();
+            assert_eq!(r.applied, 5);
+        }
+        for k in &keys {
+            expected.push(engine.values_at("user_plays", k, now).await.unwrap());
+        }
+        assert_eq!(engine.remembered_ids("plays").await.unwrap(), 35);
+    }
+    for phase in ["replayed", "replayed again"] {
+        let (engine, store) = open_with(d.path(), clock.clone(), 3).await;
+        for (k, want) in keys.iter().zip(&expected) {
+            assert_eq!(
+                &engine.values_at("user_plays", k, now).await.unwrap(),
+                want,
+                "{phase}"
+            );
+        }
+        // The online store holds the same states.
+        let rows = store.read("user_plays", &keys).await.unwrap();
+        assert!(rows.iter().all(Option::is_some), "{phase}");
+        let r = engine
+            .ingest(
+                "plays",
+                columns(&[ev(1, T0, "e0-0"), ev(2, T0 + 6 * 60_000_000, "e6-4")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!((r.applied, r.duplicates), (0, 2), "{phase}");
+    }
+
+    // A batch whose log cannot be written is refused and applies nothing; the next one,
+    // once the log can be written again, applies as if the failed one never came.
+    let (engine, store) = open_with(d.path(), clock.clone(), 3).await;
+    let log = d.path().join("data/plays");
+    let aside = d.path().join("data/plays-aside");
+    std::fs::rename(&log, &aside).unwrap();
+    std::fs::write(&log, b"not a directory").unwrap();
+    let e = engine
+        .ingest("plays", columns(&[ev(1, T0 + 7 * 60_000_000, "x1")]))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("offline log"), "{e}");
+    std::fs::remove_file(&log).unwrap();
+    std::fs::rename(&aside, &log).unwrap();
+    assert_eq!(
+        engine.values_at("user_plays", &keys[0], now).await.unwrap(),
+        expected[0],
+        "the failed batch is not in memory"
+    );
+    let r = engine
+        .ingest("plays", columns(&[ev(1, T0 + 7 * 60_000_000, "x1")]))
+        .await
+        .unwrap();
+    assert_eq!(r.applied, 1);
+    let after = engine
+        .values_at("user_plays", &keys[0], now)
+        .await
+        .unwrap()
+        .unwrap();
+    let before = expected[0].clone().unwrap();
+    assert_eq!(after[3], Datum::Int64(before_count(&before) + 1));
+    drop(engine);
+    let (engine, _) = open_with(d.path(), clock.clone(), 3).await;
+    assert_eq!(
+        engine.values_at("user_plays", &keys[0], now).await.unwrap(),
+        Some(after)
+    );
+    let _ = store;
+
+    // Far later events move the lateness horizon: the old ids are forgotten.
+    let later = T0 + 9 * HOUR;
+    engine
+        .ingest("plays", columns(&[ev(1, later, "late-mover")]))
+        .await
+        .unwrap();
+    assert_eq!(engine.remembered_ids("plays").await.unwrap(), 1);
+}
+
+fn before_count(v: &[Datum]) -> i64 {
+    match &v[3] {
+        Datum::Int64(n) => *n,
+        other => panic!("count_1d is {other:?}"),
+    }
 }

@@ -1,0 +1,239 @@
+//! [`Publisher`]: writes committed aggregation states to the online store off the ingest
+//! path, on a task of its own.
+//!
+//! The engine hands it each batch's touched states (encoded) once the batch is durable; the
+//! publisher keeps the newest state per (view, entity) — an entity touched by several
+//! batches while a write is in flight is written once, with its newest state — and writes
+//! everything pending in one call per view, then the next. Ingesting the next batch thus
+//! overlaps with writing the last one, and a slow store coalesces instead of queueing.
+//!
+//! Each hand-over gets a generation number; [`Publisher::wait`] returns once everything up
+//! to a generation is in the store (HTTP pushes wait, so a client reads its own writes;
+//! NATS acks do not need to: the batch is durable in the checkpoint and the log, and the
+//! engine republishes every state when it opens). A failing store keeps its rows pending
+//! and is retried; waiters get the error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::Duration;
+
+use tessera_online::{state_batch, EntityKey, OnlineStore, Stamp};
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+
+/// One state to write: entity key, stamp, encoded state.
+pub(crate) type StateRow = (EntityKey, Stamp, Vec<u8>);
+
+#[derive(Default)]
+struct Pending {
+    /// view → entity key bytes → newest state.
+    rows: BTreeMap<String, HashMap<Vec<u8>, StateRow>>,
+    count: usize,
+    /// The last generation handed over.
+    queued: u64,
+    /// Every generation up to this one is in the store.
+    done: u64,
+    /// The last write failure, until a write succeeds.
+    error: Option<String>,
+    closed: bool,
+}
+
+struct Shared {
+    pending: SyncMutex<Pending>,
+    /// New rows, or closing.
+    work: Notify,
+    /// A write finished (or failed).
+    progress: Notify,
+}
+
+/// Writes states to the online store in the background. Dropping it stops the task after
+/// the write in flight; rows still pending are written again when the engine next opens.
+pub(crate) struct Publisher {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").finish_non_exhaustive()
+    }
+}
+
+/// Rows per store call.
+const CHUNK: usize = 8192;
+
+impl Publisher {
+    /// Starts the publisher's task (on the current tokio runtime).
+    pub(crate) fn spawn(store: Arc<dyn OnlineStore>) -> Self {
+        let shared = Arc::new(Shared {
+            pending: SyncMutex::new(Pending::default()),
+            work: Notify::new(),
+            progress: Notify::new(),
+        });
+        tokio::spawn(run(shared.clone(), store));
+        Self { shared }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        lock(&self.shared)
+    }
+
+    /// Hands over states of `view`; returns their generation.
+    pub(crate) fn publish(
+        &self,
+        view: &str,
+        rows: impl IntoIterator<Item = (Vec<u8>, StateRow)>,
+    ) -> u64 {
+        let gen = {
+            let mut p = self.lock();
+            let mut added = 0;
+            let map = p.rows.entry(view.to_string()).or_default();
+            for (kb, row) in rows {
+                if map.insert(kb, row).is_none() {
+                    added += 1;
+                }
+            }
+            p.count += added;
+            p.queued += 1;
+            p.queued
+        };
+        self.shared.work.notify_one();
+        gen
+    }
+
+    /// States waiting to be written.
+    pub(crate) fn backlog(&self) -> usize {
+        self.lock().count
+    }
+
+    /// Waits until generation `gen` is in the store; fails while the store fails.
+    pub(crate) async fn wait(&self, gen: u64) -> Result<()> {
+        loop {
+            let notified = self.shared.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let p = self.lock();
+                if p.done >= gen {
+                    return Ok(());
+                }
+                if let Some(e) = &p.error {
+                    return Err(Error::Publish(e.clone()));
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until at most `max` states are pending (backpressure for fast producers).
+    pub(crate) async fn throttle(&self, max: usize) -> Result<()> {
+        loop {
+            let notified = self.shared.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let p = self.lock();
+                if p.count <= max {
+                    return Ok(());
+                }
+                if let Some(e) = &p.error {
+                    return Err(Error::Publish(e.clone()));
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until everything handed over so far is in the store.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        let gen = self.lock().queued;
+        self.wait(gen).await
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.shared.work.notify_one();
+    }
+}
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Pending> {
+    s.pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
+    loop {
+        let (rows, gen) = {
+            let notified = shared.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let taken = {
+                let mut p = lock(&shared);
+                if p.closed {
+                    return;
+                }
+                if p.rows.is_empty() {
+                    None
+                } else {
+                    p.count = 0;
+                    Some((std::mem::take(&mut p.rows), p.queued))
+                }
+            };
+            match taken {
+                Some(t) => t,
+                None => {
+                    notified.await;
+                    continue;
+                }
+            }
+        };
+        match write_all(store.as_ref(), &rows).await {
+            Ok(()) => {
+                let mut p = lock(&shared);
+                p.done = p.done.max(gen);
+                p.error = None;
+            }
+            Err(e) => {
+                {
+                    // Keep what failed, unless a newer state came meanwhile.
+                    let mut p = lock(&shared);
+                    for (view, map) in rows {
+                        let pending = p.rows.entry(view).or_default();
+                        let mut added = 0;
+                        for (kb, row) in map {
+                            if let std::collections::hash_map::Entry::Vacant(v) = pending.entry(kb)
+                            {
+                                v.insert(row);
+                                added += 1;
+                            }
+                        }
+                        p.count += added;
+                    }
+                    p.error = Some(e.to_string());
+                }
+                shared.progress.notify_waiters();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        }
+        shared.progress.notify_waiters();
+    }
+}
+
+async fn write_all(
+    store: &dyn OnlineStore,
+    rows: &BTreeMap<String, HashMap<Vec<u8>, StateRow>>,
+) -> Result<()> {
+    for (view, map) in rows {
+        let all: Vec<&StateRow> = map.values().collect();
+        for chunk in all.chunks(CHUNK) {
+            store
+                .write(state_batch(view, chunk.iter().map(|r| (*r).clone())))
+                .await?;
+        }
+    }
+    Ok(())
+}
