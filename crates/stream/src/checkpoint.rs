@@ -92,8 +92,11 @@ pub struct Checkpoint {
     path: PathBuf,
 }
 
+/// Event ids, each with its event time.
+pub type TimedIds = Vec<(Vec<u8>, i64)>;
+
 /// The event ids of one committed batch: (sequence, newest event time, ids with times).
-pub type BatchIds = (u64, i64, Vec<(Vec<u8>, i64)>);
+pub type BatchIds = (u64, i64, TimedIds);
 
 fn idlog_table(source: &str) -> String {
     format!("idlog/{source}")
@@ -111,7 +114,7 @@ fn encode_ids(ids: &[(Vec<u8>, i64)]) -> Vec<u8> {
     b
 }
 
-fn decode_ids(b: &[u8]) -> Option<(i64, Vec<(Vec<u8>, i64)>)> {
+fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
     let max = i64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
     let mut at = 8;
     let mut ids = Vec::new();
