@@ -74,6 +74,7 @@ mod entity_rows;
 mod error;
 mod event_ingest;
 mod observer;
+mod on_demand_eval;
 mod online_provider;
 mod provider;
 mod read_explain;
