@@ -1,4 +1,4 @@
-//! On-demand features: the same rows computed in a training set (after the point-in-time
+//! On-demand features (across crates: offline engine, online store, access layer): the same rows computed in a training set (after the point-in-time
 //! join, request fields from spine columns) and served through the access layer (inputs
 //! materialised into the online store, request fields from the request context) must be
 //! identical, bit for bit for floats. Plus the classification and placement rules.
