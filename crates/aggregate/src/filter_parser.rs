@@ -14,249 +14,22 @@
 
 use crate::datum::Datum;
 use crate::error::{Error, Result};
-use crate::filter_expr::{CmpOp, Node, Operand};
+use crate::filter_expr::{Node, Operand};
+use crate::lexer::{describe, lex, syntax, Cursor, Tok, Token};
 
 /// Deepest nesting of parentheses and `not` accepted.
 const MAX_DEPTH: usize = 64;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    QuotedIdent(String),
-    Str(String),
-    Int(i64),
-    Float(f64),
-    And,
-    Or,
-    Not,
-    In,
-    Is,
-    Null,
-    True,
-    False,
-    Op(CmpOp),
-    LParen,
-    RParen,
-    Comma,
-    End,
-}
-
-#[derive(Clone, Debug)]
-struct Token {
-    tok: Tok,
-    pos: usize,
-}
-
-fn describe(tok: &Tok) -> String {
-    match tok {
-        Tok::Ident(s) => format!("column `{s}`"),
-        Tok::QuotedIdent(s) => format!("column \"{s}\""),
-        Tok::Str(s) => format!("string '{s}'"),
-        Tok::Int(v) => format!("number {v}"),
-        Tok::Float(v) => format!("number {v}"),
-        Tok::And => "`and`".into(),
-        Tok::Or => "`or`".into(),
-        Tok::Not => "`not`".into(),
-        Tok::In => "`in`".into(),
-        Tok::Is => "`is`".into(),
-        Tok::Null => "`null`".into(),
-        Tok::True => "`true`".into(),
-        Tok::False => "`false`".into(),
-        Tok::Op(op) => format!("`{}`", op.symbol()),
-        Tok::LParen => "`(`".into(),
-        Tok::RParen => "`)`".into(),
-        Tok::Comma => "`,`".into(),
-        Tok::End => "end of input".into(),
-    }
-}
-
-fn syntax(src: &str, pos: usize, expected: &str, found: impl Into<String>) -> Error {
-    Error::FilterSyntax {
-        expr: src.to_owned(),
-        position: pos,
-        expected: expected.to_owned(),
-        found: found.into(),
-    }
-}
-
-fn lex(src: &str) -> Result<Vec<Token>> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    let at = |i: usize| chars.get(i).copied();
-    while let Some(c) = at(i) {
-        let pos = i + 1;
-        if c.is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let starts_number = c.is_ascii_digit()
-            || ((c == '-' || c == '.') && at(i + 1).is_some_and(|d| d.is_ascii_digit()))
-            || (c == '-'
-                && at(i + 1) == Some('.')
-                && at(i + 2).is_some_and(|d| d.is_ascii_digit()));
-        let tok = if starts_number {
-            let start = i;
-            let mut is_float = false;
-            if c == '-' {
-                i += 1;
-            }
-            while let Some(d) = at(i) {
-                if d.is_ascii_digit() {
-                    i += 1;
-                } else if d == '.' && !is_float {
-                    is_float = true;
-                    i += 1;
-                } else if (d == 'e' || d == 'E')
-                    && (at(i + 1).is_some_and(|x| x.is_ascii_digit())
-                        || (matches!(at(i + 1), Some('+' | '-'))
-                            && at(i + 2).is_some_and(|x| x.is_ascii_digit())))
-                {
-                    is_float = true;
-                    i += 2;
-                    while at(i).is_some_and(|x| x.is_ascii_digit()) {
-                        i += 1;
-                    }
-                    break;
-                } else {
-                    break;
-                }
-            }
-            let text: String = chars.get(start..i).unwrap_or_default().iter().collect();
-            if at(i).is_some_and(|x| x.is_alphanumeric() || x == '_' || x == '.') {
-                return Err(syntax(
-                    src,
-                    i + 1,
-                    "an operator or a space after the number",
-                    format!("`{}`", at(i).unwrap_or(' ')),
-                ));
-            }
-            if is_float {
-                match text.parse::<f64>() {
-                    Ok(v) if v.is_finite() => Tok::Float(v),
-                    _ => return Err(syntax(src, pos, "a finite number", format!("`{text}`"))),
-                }
-            } else {
-                match text.parse::<i64>() {
-                    Ok(v) => Tok::Int(v),
-                    Err(_) => {
-                        return Err(syntax(
-                            src,
-                            pos,
-                            "an integer within the 64-bit range",
-                            format!("`{text}`"),
-                        ))
-                    }
-                }
-            }
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let start = i;
-            while at(i).is_some_and(|x| x.is_ascii_alphanumeric() || x == '_') {
-                i += 1;
-            }
-            let word: String = chars.get(start..i).unwrap_or_default().iter().collect();
-            match word.to_ascii_lowercase().as_str() {
-                "and" => Tok::And,
-                "or" => Tok::Or,
-                "not" => Tok::Not,
-                "in" => Tok::In,
-                "is" => Tok::Is,
-                "null" => Tok::Null,
-                "true" => Tok::True,
-                "false" => Tok::False,
-                _ => Tok::Ident(word),
-            }
-        } else if c == '\'' || c == '"' {
-            // 'string' or "identifier"; a doubled quote is an escaped quote.
-            let mut text = String::new();
-            i += 1;
-            loop {
-                match at(i) {
-                    None => {
-                        return Err(syntax(
-                            src,
-                            pos,
-                            &format!("a closing {c} for the one at position {pos}"),
-                            "end of input",
-                        ))
-                    }
-                    Some(q) if q == c => {
-                        if at(i + 1) == Some(c) {
-                            text.push(c);
-                            i += 2;
-                        } else {
-                            i += 1;
-                            break;
-                        }
-                    }
-                    Some(x) => {
-                        text.push(x);
-                        i += 1;
-                    }
-                }
-            }
-            if c == '"' {
-                if text.is_empty() {
-                    return Err(syntax(
-                        src,
-                        pos,
-                        "a column name between the double quotes",
-                        "\"\"",
-                    ));
-                }
-                Tok::QuotedIdent(text)
-            } else {
-                Tok::Str(text)
-            }
-        } else {
-            let two = (c, at(i + 1));
-            let (tok, len) = match two {
-                ('<', Some('=')) => (Tok::Op(CmpOp::Le), 2),
-                ('<', Some('>')) => (Tok::Op(CmpOp::Ne), 2),
-                ('>', Some('=')) => (Tok::Op(CmpOp::Ge), 2),
-                ('!', Some('=')) => (Tok::Op(CmpOp::Ne), 2),
-                ('=', Some('=')) => (Tok::Op(CmpOp::Eq), 2),
-                ('<', _) => (Tok::Op(CmpOp::Lt), 1),
-                ('>', _) => (Tok::Op(CmpOp::Gt), 1),
-                ('=', _) => (Tok::Op(CmpOp::Eq), 1),
-                ('(', _) => (Tok::LParen, 1),
-                (')', _) => (Tok::RParen, 1),
-                (',', _) => (Tok::Comma, 1),
-                _ => {
-                    return Err(syntax(
-                        src,
-                        pos,
-                        "a column, a literal, an operator (= != <> < <= > >=) or a parenthesis",
-                        format!("`{c}`"),
-                    ))
-                }
-            };
-            i += len;
-            tok
-        };
-        toks.push(Token { tok, pos });
-    }
-    toks.push(Token {
-        tok: Tok::End,
-        pos: chars.len() + 1,
-    });
-    Ok(toks)
-}
-
 struct Parser<'a> {
     src: &'a str,
-    toks: Vec<Token>,
-    at: usize,
-    depth: usize,
+    cur: Cursor,
 }
 
 /// Parses `src` into a filter tree.
 pub(crate) fn parse(src: &str) -> Result<Node> {
     let mut p = Parser {
         src,
-        toks: lex(src)?,
-        at: 0,
-        depth: 0,
+        cur: Cursor::new(src, lex(src)?),
     };
     let node = p.parse_or()?;
     let end = p.peek();
@@ -273,20 +46,15 @@ pub(crate) fn parse(src: &str) -> Result<Node> {
 
 impl Parser<'_> {
     fn peek(&self) -> Token {
-        self.toks.get(self.at).cloned().unwrap_or(Token {
-            tok: Tok::End,
-            pos: self.src.chars().count() + 1,
-        })
+        self.cur.peek()
     }
 
     fn peek2(&self) -> Option<&Tok> {
-        self.toks.get(self.at + 1).map(|t| &t.tok)
+        self.cur.peek2()
     }
 
     fn bump(&mut self) -> Token {
-        let t = self.peek();
-        self.at += 1;
-        t
+        self.cur.bump()
     }
 
     fn error_at(&self, tok: &Token, expected: &str) -> Error {
@@ -295,19 +63,17 @@ impl Parser<'_> {
 
     fn expect(&mut self, want: &Tok, expected: &str) -> Result<Token> {
         let t = self.peek();
-        if &t.tok == want {
-            Ok(self.bump())
-        } else {
-            Err(self.error_at(&t, expected))
-        }
+        self.cur
+            .take_if(want)
+            .ok_or_else(|| self.error_at(&t, expected))
     }
 
     fn enter(&mut self, tok: &Token) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error_at(tok, "less deeply nested parentheses or `not`s (at most 64)"));
+        if self.cur.enter(MAX_DEPTH) {
+            Ok(())
+        } else {
+            Err(self.error_at(tok, "less deeply nested parentheses or `not`s (at most 64)"))
         }
-        Ok(())
     }
 
     fn parse_or(&mut self) -> Result<Node> {
@@ -342,7 +108,7 @@ impl Parser<'_> {
             self.bump();
             self.enter(&t)?;
             let inner = self.parse_not()?;
-            self.depth -= 1;
+            self.cur.leave();
             return Ok(Node::Not(Box::new(inner)));
         }
         self.parse_predicate()
@@ -371,7 +137,7 @@ impl Parser<'_> {
             self.enter(&t)?;
             let inner = self.parse_or()?;
             self.expect(&Tok::RParen, "`)`, `and` or `or`")?;
-            self.depth -= 1;
+            self.cur.leave();
             return Ok(inner);
         }
         let operand = self.parse_operand("a column, a literal, `not` or `(`")?;
