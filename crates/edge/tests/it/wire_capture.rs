@@ -1,0 +1,1 @@
+//! Placeholder replaced by the wire-capture test against a real `tessera serve`.
