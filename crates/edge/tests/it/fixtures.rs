@@ -2,11 +2,36 @@
 
 use tessera_core::Catalog;
 
-/// Device views over two device sources, and cloud views over a batch source.
-pub const DEFINITIONS: &str = r#"
+/// The cloud's definitions: what `tessera serve` registers (CSV batch sources).
+pub const CLOUD_DEFINITIONS: &str = r#"
 entities:
   - { name: user, join_keys: [user_id] }
   - { name: item, join_keys: [item_id] }
+sources:
+  - { name: user_daily, type: batch, path: data/user_daily.csv, timestamp_field: event_timestamp }
+  - { name: item_catalog, type: batch, path: data/items.csv, timestamp_field: added_at }
+feature_views:
+  - name: user_activity
+    entities: [user]
+    source: user_daily
+    ttl: 3650d
+    features:
+      - { name: plays_1d, type: int64, classification: personal }
+      - { name: top_genre_1d, type: string, classification: personal }
+  - name: item_content
+    entities: [item]
+    source: item_catalog
+    features:
+      - { name: genre, type: string, classification: public }
+      - { name: duration_s, type: int64, classification: public }
+purposes:
+  - { name: ranking, allows: [public, internal, personal] }
+consumers:
+  - { name: player_app, token_env: TESSERA_TOKEN_PLAYER_APP, purposes: [ranking] }
+"#;
+
+/// The device's own definitions: two device sources and the views over them.
+pub const DEVICE_DEFINITIONS: &str = r#"
 sources:
   - name: device_plays
     type: device
@@ -16,8 +41,6 @@ sources:
     type: device
     timestamp_field: ts
     device: { schema: { user_id: int64, locale: string, network: string } }
-  - { name: user_daily, type: batch, path: data/user_daily.csv, timestamp_field: event_timestamp }
-  - { name: item_catalog, type: batch, path: data/items.csv, timestamp_field: added_at }
 feature_views:
   - name: recent_plays
     entities: [user]
@@ -39,28 +62,16 @@ feature_views:
     features:
       - { name: locale, type: string, classification: personal, placement: device_only }
       - { name: network, type: string, classification: internal, placement: device_only }
-  - name: user_activity
-    entities: [user]
-    source: user_daily
-    ttl: 3650d
-    features:
-      - { name: plays_1d, type: int64, classification: personal }
-      - { name: top_genre_1d, type: string, classification: personal }
-  - name: item_content
-    entities: [item]
-    source: item_catalog
-    features:
-      - { name: genre, type: string, classification: public }
-      - { name: duration_s, type: int64, classification: public }
-purposes:
-  - { name: ranking, allows: [public, internal, personal] }
-consumers:
-  - { name: player_app, token_env: TESSERA_TOKEN_PLAYER_APP, purposes: [ranking] }
 "#;
 
-/// The test definitions, validated.
+/// The cloud's and the device's definitions together, validated.
 pub fn catalog() -> Catalog {
-    tessera_edge::catalog_from_yaml(DEFINITIONS).unwrap()
+    let parse = |y: &str, f: &str| tessera_core::Definitions::from_yaml_str(y, f.as_ref()).unwrap();
+    Catalog::build(vec![
+        parse(CLOUD_DEFINITIONS, "cloud.yaml"),
+        parse(DEVICE_DEFINITIONS, "device.yaml"),
+    ])
+    .unwrap()
 }
 
 /// A device configuration reading for `ranking`.
