@@ -239,18 +239,3 @@ impl Inner {
         })
     }
 }
-
-/// Validates definitions given as YAML text (e.g. compiled into the app with
-/// `include_str!`).
-pub fn catalog_from_yaml(yaml: &str) -> Result<Catalog> {
-    let defs = tessera_core::Definitions::from_yaml_str(yaml, Path::new("<device definitions>"))
-        .map_err(Error::Definitions)?;
-    Catalog::build(vec![defs]).map_err(Error::Definitions)
-}
-
-/// Loads and validates a feature repository's definitions (`tessera.yaml` and `*.yaml`).
-pub fn catalog_from_repo(repo: &Path) -> Result<Catalog> {
-    tessera_core::FeatureRepo::load(repo)
-        .map(|r| r.catalog)
-        .map_err(Error::Definitions)
-}
