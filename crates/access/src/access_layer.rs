@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 use futures::future::try_join_all;
 use tessera_audit::{AuditDecision, AuditRecord, AuditSink};
 use tessera_core::Catalog;
-use tessera_online::{freshness, FeatureRow, Freshness, OnlineStore, Value, WriteBatch};
+use tessera_online::{OnlineStore, WriteBatch};
 
+use crate::access_layer_builder::AccessLayerBuilder;
 use crate::entity_rows::{EntityRows, KeyType};
 use crate::error::{Error, Result};
-use crate::observer::{AccessObserver, NoObserver, StoreOp};
-use crate::read_plan::{plan, PlanCache, PlanKey, ReadPlan, ViewRead};
+use crate::observer::{AccessObserver, StoreOp};
+use crate::online_provider::OnlineProvider;
+use crate::provider::{Provider, ProviderKind, ProviderRequest, RequestContext};
+use crate::read_plan::{plan, Kinds, PlanCache, PlanKey, ReadPlan, Share};
 use crate::read_request::{FeatureSelection, ReadRequest};
 use crate::read_result::{FeatureColumn, ReadResult, ValueStatus};
 use crate::write_request::{
@@ -27,7 +30,8 @@ pub struct AccessConfig {
     pub max_entities: usize,
     /// The most rows one write may carry.
     pub max_write_rows: usize,
-    /// How long one store call may take before the request fails as unavailable.
+    /// How long one store call may take before the request fails as unavailable; also the
+    /// bound on every other provider's answer (after which its values are `unavailable`).
     pub store_timeout: Duration,
     /// The value type of join keys, when known (from source schemas); values of another type
     /// are refused with a message instead of silently reading nothing.
@@ -55,41 +59,74 @@ pub const ACTION_WRITE: &str = "online_write";
 /// The audit `purpose` of writes, which name none.
 const WRITE_PURPOSE: &str = "-";
 
-/// Resolves, gates, reads, merges and audits. Share it behind an `Arc`.
+/// Resolves, plans by provider, gates, fetches, merges and audits. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct AccessLayer {
-    catalog: Arc<Catalog>,
-    store: Arc<dyn OnlineStore>,
-    audit: Arc<AuditSink>,
-    config: AccessConfig,
-    plans: PlanCache,
-    observer: Arc<dyn AccessObserver>,
-    ingest: Option<Arc<dyn crate::event_ingest::EventIngest>>,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) store: Option<Arc<dyn OnlineStore>>,
+    /// At most one provider per kind, in [`ProviderKind`] order.
+    pub(crate) providers: Vec<Arc<dyn Provider>>,
+    pub(crate) audit: Arc<AuditSink>,
+    pub(crate) config: AccessConfig,
+    pub(crate) plans: PlanCache,
+    pub(crate) observer: Arc<dyn AccessObserver>,
+    pub(crate) ingest: Option<Arc<dyn crate::event_ingest::EventIngest>>,
 }
 
 impl AccessLayer {
-    /// An access layer over a catalog (the registered definitions), a store and an audit sink.
+    /// An access layer over a catalog (the registered definitions), an online store (the
+    /// [`ProviderKind::Online`] provider, and the target of writes) and an audit sink.
     pub fn new(
         catalog: Arc<Catalog>,
         store: Arc<dyn OnlineStore>,
         audit: Arc<AuditSink>,
         config: AccessConfig,
     ) -> Self {
-        Self {
-            catalog,
-            store,
-            audit,
-            config,
-            plans: PlanCache::default(),
-            observer: Arc::new(NoObserver),
-            ingest: None,
-        }
+        Self::builder(catalog, audit, config)
+            .online_store(store)
+            .build()
+    }
+
+    /// An access layer with the providers you choose: a device registers a
+    /// [`ProviderKind::Device`] and a [`ProviderKind::Remote`] provider and no online store.
+    pub fn builder(
+        catalog: Arc<Catalog>,
+        audit: Arc<AuditSink>,
+        config: AccessConfig,
+    ) -> AccessLayerBuilder {
+        AccessLayerBuilder::new(catalog, audit, config)
     }
 
     /// Reports store calls and denials to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn AccessObserver>) -> Self {
+        if let Some(store) = &self.store {
+            let online: Arc<dyn Provider> = Arc::new(OnlineProvider::new(
+                self.catalog.clone(),
+                store.clone(),
+                observer.clone(),
+                self.config.store_timeout,
+            ));
+            self.providers.retain(|p| p.kind() != ProviderKind::Online);
+            self.providers.push(online);
+            self.providers.sort_by_key(|p| p.kind());
+        }
         self.observer = observer;
         self
+    }
+
+    /// The provider of a kind, if registered.
+    pub fn provider(&self, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
+        self.providers.iter().find(|p| p.kind() == kind)
+    }
+
+    pub(crate) fn kinds(&self) -> Kinds {
+        let has = |k| self.provider(k).is_some();
+        Kinds {
+            device: has(ProviderKind::Device),
+            online: has(ProviderKind::Online),
+            content: has(ProviderKind::Content),
+            remote: has(ProviderKind::Remote),
+        }
     }
 
     /// Sends pushes to stream sources to `ingest` (the stream engine), after the same
@@ -104,9 +141,9 @@ impl AccessLayer {
         &self.catalog
     }
 
-    /// The online store.
-    pub fn store(&self) -> &Arc<dyn OnlineStore> {
-        &self.store
+    /// The online store, if this access layer has one (a device's has none).
+    pub fn store(&self) -> Option<&Arc<dyn OnlineStore>> {
+        self.store.as_ref()
     }
 
     /// The audit sink.
@@ -119,8 +156,9 @@ impl AccessLayer {
         &self.config
     }
 
-    /// Reads features for entities: resolve → policy gate → one concurrent read per view →
-    /// merge in request order with per-value status → audit. A refused read returns
+    /// Reads features for entities: resolve → policy gate → plan by provider → one
+    /// concurrent fetch per provider → merge in request order with per-value status → audit.
+    /// A refused read returns
     /// [`Error::Denied`] naming every refused feature; nothing is partially returned. A read
     /// that cannot be audited is refused.
     pub async fn read(&self, req: ReadRequest) -> Result<ReadResult> {
@@ -128,6 +166,7 @@ impl AccessLayer {
         let ReadRequest {
             features,
             entities,
+            context,
             purpose,
             caller,
         } = req;
@@ -137,7 +176,7 @@ impl AccessLayer {
             selection: features,
         };
         let entity_count = entities.len();
-        let outcome = self.read_inner(&key, entities).await;
+        let outcome = self.read_inner(&key, entities, &context).await;
         let mut record = match &outcome {
             Ok(r) => {
                 let mut rec =
@@ -153,7 +192,12 @@ impl AccessLayer {
         outcome
     }
 
-    async fn read_inner(&self, key: &PlanKey, entities: EntityRows) -> Result<ReadResult> {
+    async fn read_inner(
+        &self,
+        key: &PlanKey,
+        entities: EntityRows,
+        context: &RequestContext,
+    ) -> Result<ReadResult> {
         if entities.len() > self.config.max_entities {
             return Err(Error::TooManyEntities {
                 given: entities.len(),
@@ -177,18 +221,39 @@ impl AccessLayer {
                 });
             }
         }
-        let now_us = now_us();
-        let rows = if plan.views.len() == 1 {
-            vec![self.read_view(&plan.views[0], &entities).await?]
-        } else {
-            try_join_all(plan.views.iter().map(|v| self.read_view(v, &entities))).await?
-        };
         let n = entities.len();
-        let mut columns: Vec<FeatureColumn> = (0..plan.features().len())
-            .map(|_| FeatureColumn::with_capacity(n))
-            .collect();
-        for (view, view_rows) in plan.views.iter().zip(rows) {
-            merge_view(view, view_rows, now_us, &mut columns)?;
+        fn request<'a>(
+            share: &'a Share,
+            entities: &'a EntityRows,
+            context: &'a RequestContext,
+            plan: &'a ReadPlan,
+            caller: &'a crate::caller::Caller,
+        ) -> ProviderRequest<'a> {
+            ProviderRequest {
+                features: &share.features,
+                entities,
+                context,
+                purpose: plan.purpose(),
+                caller,
+            }
+        }
+        let request = |share| request(share, &entities, context, &plan, &key.caller);
+        let answers = if plan.shares.len() == 1 {
+            let share = &plan.shares[0];
+            vec![self.fetch_share(share, request(share)).await?]
+        } else {
+            try_join_all(
+                plan.shares
+                    .iter()
+                    .map(|share| self.fetch_share(share, request(share))),
+            )
+            .await?
+        };
+        let mut columns: Vec<FeatureColumn> = vec![FeatureColumn::default(); plan.features().len()];
+        for (share, answer) in plan.shares.iter().zip(answers) {
+            for (&col, column) in share.columns.iter().zip(answer) {
+                columns[col] = column;
+            }
         }
         self.observer.read_done(n, plan.features().len());
         Ok(ReadResult {
@@ -202,7 +267,12 @@ impl AccessLayer {
         if let Some(p) = self.plans.get(key) {
             return Ok(p);
         }
-        match plan(&self.catalog, key, self.config.anonymous_purpose.as_deref()) {
+        match plan(
+            &self.catalog,
+            key,
+            self.config.anonymous_purpose.as_deref(),
+            self.kinds(),
+        ) {
             Ok(p) => {
                 let p = Arc::new(p);
                 self.plans.insert(key.clone(), p.clone());
@@ -217,45 +287,47 @@ impl AccessLayer {
         }
     }
 
-    async fn read_view(
+    /// One provider's answer for its share, checked for shape. The online provider bounds
+    /// each store call itself (a timeout fails the read, as a failing store does); any
+    /// other provider that does not answer within the store timeout gives `unavailable`
+    /// values for its share.
+    async fn fetch_share(
         &self,
-        view: &ViewRead,
-        entities: &EntityRows,
-    ) -> Result<Vec<Option<FeatureRow>>> {
-        let keys = entities.keys_for(&view.name, &view.join_keys)?;
-        let started = Instant::now();
-        let result = tokio::time::timeout(
-            self.config.store_timeout,
-            self.store.read(&view.name, &keys),
-        )
-        .await;
-        let elapsed = started.elapsed();
-        let store = self.store.name();
-        let rows = match result {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(e)) => {
-                self.observer
-                    .store_call(store, StoreOp::Read, elapsed, false);
-                return Err(Error::Store(e));
-            }
-            Err(_) => {
-                self.observer
-                    .store_call(store, StoreOp::Read, elapsed, false);
-                return Err(Error::StoreTimeout {
-                    store,
-                    after: self.config.store_timeout,
-                });
+        share: &Share,
+        req: ProviderRequest<'_>,
+    ) -> Result<Vec<FeatureColumn>> {
+        let provider = self.provider(share.kind).ok_or_else(|| Error::NoProvider {
+            feature: share
+                .features
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            kind: share.kind,
+            hint: "the plan names a provider this access layer does not have",
+        })?;
+        let n = req.entities.len();
+        let columns = if share.kind == ProviderKind::Online {
+            provider.fetch(req).await?
+        } else {
+            match tokio::time::timeout(self.config.store_timeout, provider.fetch(req)).await {
+                Ok(answer) => answer?,
+                Err(_) => (0..share.features.len())
+                    .map(|_| FeatureColumn::filled(n, ValueStatus::Unavailable))
+                    .collect(),
             }
         };
-        self.observer
-            .store_call(store, StoreOp::Read, elapsed, true);
-        if rows.len() != keys.len() {
-            return Err(Error::Store(tessera_online::Error::Corrupt {
-                what: "read result",
-                reason: "the store returned a different number of rows than keys asked for",
-            }));
+        let bad = columns.iter().find(|c| !c.has_len(n));
+        if columns.len() != share.features.len() || bad.is_some() {
+            return Err(Error::ProviderShape {
+                kind: share.kind,
+                name: provider.name().to_string(),
+                got: columns.len(),
+                rows: bad.map_or(0, |c| c.values.len()),
+                want: share.features.len(),
+                entities: n,
+            });
         }
-        Ok(rows)
+        Ok(columns)
     }
 
     /// Writes rows (Feast's push and write-to-online-store): each target view's rows are
@@ -468,8 +540,11 @@ impl AccessLayer {
     ) -> Result<(String, tessera_online::WriteSummary)> {
         let view = batch.view.clone();
         let started = Instant::now();
-        let store = self.store.name();
-        let result = tokio::time::timeout(self.config.store_timeout, self.store.write(batch)).await;
+        let Some(online) = &self.store else {
+            return Err(Error::NoStore);
+        };
+        let store = online.name();
+        let result = tokio::time::timeout(self.config.store_timeout, online.write(batch)).await;
         let elapsed = started.elapsed();
         match result {
             Ok(Ok(summary)) => {
@@ -528,66 +603,4 @@ fn reasons_of(e: &Error) -> Vec<String> {
         Error::Denied { refusals, .. } => refusals.iter().map(ToString::to_string).collect(),
         other => vec![other.to_string()],
     }
-}
-
-/// Appends one view's rows to the output columns.
-fn merge_view(
-    view: &ViewRead,
-    rows: Vec<Option<FeatureRow>>,
-    now_us: i64,
-    columns: &mut [FeatureColumn],
-) -> Result<()> {
-    if let Some((spec, positions)) = &view.aggregate {
-        // Aggregation views: finish each entity's tiles as of now. An entity without state
-        // reads as the empty aggregates (count 0), as in training sets.
-        for row in rows {
-            let values = tessera_online::aggregate_values(row.as_ref(), spec, now_us)
-                .map_err(Error::Store)?;
-            for ((col, _), &p) in view.features.iter().zip(positions) {
-                let v = values
-                    .get(p)
-                    .cloned()
-                    .unwrap_or(tessera_core::aggregate::Datum::Null);
-                let status = if v.is_null() {
-                    ValueStatus::Null
-                } else {
-                    ValueStatus::Present
-                };
-                columns[*col].push(tessera_online::datum_to_value(v), status, Some(now_us));
-            }
-        }
-        return Ok(());
-    }
-    for row in rows {
-        match (freshness(row.as_ref(), view.ttl, now_us), row) {
-            (Freshness::Present, Some(mut r)) => {
-                let ts = Some(r.stamp.event_ts);
-                for (col, name) in &view.features {
-                    match r.values.remove(name) {
-                        Some(Value::Null) => columns[*col].push(Value::Null, ValueStatus::Null, ts),
-                        Some(v) => columns[*col].push(v, ValueStatus::Present, ts),
-                        None => columns[*col].push(Value::Null, ValueStatus::Missing, None),
-                    }
-                }
-            }
-            (Freshness::Expired, Some(r)) => {
-                let ts = Some(r.stamp.event_ts);
-                for (col, _) in &view.features {
-                    columns[*col].push(Value::Null, ValueStatus::Expired, ts);
-                }
-            }
-            _ => {
-                for (col, _) in &view.features {
-                    columns[*col].push(Value::Null, ValueStatus::Missing, None);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use tessera_core::Refusal;
 
 use crate::entity_rows::KeyType;
+use crate::provider::ProviderKind;
 
 /// What kind of failure an [`Error`] is, so a protocol layer can pick a status code without
 /// matching every variant.
@@ -179,6 +180,48 @@ pub enum Error {
         /// What to add: `` `s` (or the names of its views) ``.
         hint: String,
     },
+    /// No provider of this access layer can answer a feature.
+    #[error("no {kind} provider can answer {feature} here (hint: {hint})")]
+    NoProvider {
+        /// The feature.
+        feature: String,
+        /// The kind of provider it needs.
+        kind: ProviderKind,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The access layer has no online store (a device's), so it cannot take writes.
+    #[error(
+        "this access layer has no online store to write to (hint: write through a Tessera server)"
+    )]
+    NoStore,
+    /// A provider failed; nothing is returned.
+    #[error("the {kind} provider `{name}` failed: {source}")]
+    Provider {
+        /// Its kind.
+        kind: ProviderKind,
+        /// Its name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A provider answered with the wrong shape (a bug in the provider).
+    #[error("the {kind} provider `{name}` answered {got} columns of {rows} values for {want} features of {entities} entities")]
+    ProviderShape {
+        /// Its kind.
+        kind: ProviderKind,
+        /// Its name.
+        name: String,
+        /// Columns returned.
+        got: usize,
+        /// Values in the first wrong column (or 0).
+        rows: usize,
+        /// Features asked for.
+        want: usize,
+        /// Entities asked for.
+        entities: usize,
+    },
     /// The read or write could not be audited, so it was refused (reads fail closed).
     #[error("the audit log is unavailable, so the request was refused: {0}")]
     Audit(#[source] tessera_audit::Error),
@@ -214,7 +257,11 @@ impl Error {
             Error::StoreTimeout { .. } | Error::Audit(_) | Error::Ingest { .. } => {
                 ErrorClass::Unavailable
             }
-            Error::NotWritable { .. } => ErrorClass::Input,
+            Error::NotWritable { .. } | Error::NoProvider { .. } | Error::NoStore => {
+                ErrorClass::Input
+            }
+            Error::Provider { .. } => ErrorClass::Unavailable,
+            Error::ProviderShape { .. } => ErrorClass::Internal,
             Error::Store(e) => match e {
                 tessera_online::Error::InvalidKey { .. }
                 | tessera_online::Error::BadBatch { .. } => ErrorClass::Input,
@@ -256,6 +303,10 @@ impl Error {
             Error::Audit(_) => "audit_unavailable",
             Error::Ingest { .. } => "ingest_failed",
             Error::NotWritable { .. } => "not_writable",
+            Error::NoProvider { .. } => "no_provider",
+            Error::NoStore => "no_online_store",
+            Error::Provider { .. } => "provider_failed",
+            Error::ProviderShape { .. } => "internal",
         }
     }
 }

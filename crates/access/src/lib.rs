@@ -57,6 +57,7 @@
 //! let result = access.read(ReadRequest {
 //!     features: FeatureSelection::Features(vec!["user_stats:clicks".into()]),
 //!     entities: EntityRows::new(vec![("user_id".into(), vec![KeyValue::Int64(1), KeyValue::Int64(2)])]).unwrap(),
+//!     context: Default::default(), // no request-context fields
 //!     purpose: None, // the consumer's default purpose
 //!     caller: Caller::consumer("ranker"),
 //! }).await.unwrap();
@@ -67,22 +68,30 @@
 //! ```
 
 mod access_layer;
+mod access_layer_builder;
 mod caller;
 mod entity_rows;
 mod error;
 mod event_ingest;
 mod observer;
+mod online_provider;
+mod provider;
+mod read_explain;
 mod read_plan;
 mod read_request;
 mod read_result;
 mod write_request;
 
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
+pub use access_layer_builder::AccessLayerBuilder;
 pub use caller::Caller;
 pub use entity_rows::{EntityRows, KeyType};
 pub use error::{Error, ErrorClass, Result};
 pub use event_ingest::{EventIngest, IngestError, IngestSummary};
 pub use observer::{AccessObserver, NoObserver, StoreOp};
+pub use online_provider::OnlineProvider;
+pub use provider::{Provider, ProviderKind, ProviderRequest, RequestContext};
+pub use read_explain::{Explanation, FeatureExplanation};
 pub use read_plan::ReadPlan;
 pub use read_request::{FeatureSelection, ReadRequest};
 pub use read_result::{FeatureColumn, ReadResult, ValueStatus};

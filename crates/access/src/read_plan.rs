@@ -1,14 +1,16 @@
 //! [`ReadPlan`]: a read request resolved against the catalog and passed through the policy
-//! gate, grouped by feature view. Plans depend only on (caller, purpose, features), so the
-//! access layer caches them: a repeated request skips resolution and the gate.
+//! gate, each feature assigned to a [`ProviderKind`]. Plans depend only on (caller, purpose,
+//! features) and the access layer's providers, so the access layer caches them: a repeated
+//! request skips resolution, the gate and the assignment.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use tessera_core::{Catalog, Decision, FeatureRef, FeatureType, ReadChannel, Ttl};
+use tessera_core::{Catalog, Decision, FeatureRef, FeatureType, Placement, ReadChannel};
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
+use crate::provider::ProviderKind;
 use crate::read_request::FeatureSelection;
 
 /// A resolved, allowed read.
@@ -20,20 +22,39 @@ pub struct ReadPlan {
     full_names: Vec<String>,
     short_names: std::result::Result<Vec<String>, (String, String, String)>,
     join_keys: Vec<Arc<str>>,
-    pub(crate) views: Vec<ViewRead>,
+    providers: Vec<ProviderKind>,
+    pub(crate) shares: Vec<Share>,
     pub(crate) audit_features: Vec<String>,
 }
 
-/// The part of a plan that reads one feature view.
+/// The features one provider answers, in request order, and where their columns go.
 #[derive(Debug)]
-pub(crate) struct ViewRead {
-    pub(crate) name: String,
-    pub(crate) ttl: Ttl,
-    pub(crate) join_keys: Vec<Arc<str>>,
-    /// (output column, feature name), in request order.
-    pub(crate) features: Vec<(usize, String)>,
-    /// For an aggregation view: its spec, and the spec position of each of `features`.
-    pub(crate) aggregate: Option<(Arc<tessera_core::aggregate::ViewSpec>, Vec<usize>)>,
+pub(crate) struct Share {
+    pub(crate) kind: ProviderKind,
+    pub(crate) features: Vec<FeatureRef>,
+    /// The output column of each of `features`.
+    pub(crate) columns: Vec<usize>,
+}
+
+/// Which provider kinds an access layer has, for the planner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Kinds {
+    pub(crate) device: bool,
+    pub(crate) online: bool,
+    pub(crate) content: bool,
+    pub(crate) remote: bool,
+}
+
+impl Kinds {
+    /// The channel the gate checks reads against: an access layer with a device provider
+    /// answers on the device, every other one over the network.
+    pub(crate) fn channel(&self) -> ReadChannel {
+        if self.device {
+            ReadChannel::Device
+        } else {
+            ReadChannel::Network
+        }
+    }
 }
 
 impl ReadPlan {
@@ -71,6 +92,11 @@ impl ReadPlan {
     /// Every join key the plan's views use, in view order.
     pub fn join_keys(&self) -> &[Arc<str>] {
         &self.join_keys
+    }
+
+    /// The provider kind answering each feature, aligned with [`ReadPlan::features`].
+    pub fn providers(&self) -> &[ProviderKind] {
+        &self.providers
     }
 }
 
@@ -111,7 +137,29 @@ pub(crate) fn plan(
     catalog: &Catalog,
     key: &PlanKey,
     anonymous_purpose: Option<&str>,
+    kinds: Kinds,
 ) -> Result<ReadPlan> {
+    let (features, purpose) = resolve_and_purpose(catalog, key, anonymous_purpose)?;
+    let consumer = key.caller.consumer_name();
+    if let Decision::Deny(refusals) =
+        catalog.check_access(consumer, &purpose, &features, kinds.channel())
+    {
+        return Err(Error::Denied {
+            consumer: key.caller.to_string(),
+            purpose,
+            refusals,
+        });
+    }
+    build(catalog, features, &purpose, kinds)
+}
+
+/// Resolves a request's features (`view:*` expanded, duplicates dropped) and its purpose,
+/// checking that the purpose is declared; the gate is not applied.
+pub(crate) fn resolve_and_purpose(
+    catalog: &Catalog,
+    key: &PlanKey,
+    anonymous_purpose: Option<&str>,
+) -> Result<(Vec<FeatureRef>, String)> {
     let (refs, service_purpose) = match &key.selection {
         FeatureSelection::Features(list) => {
             if list.is_empty() {
@@ -164,16 +212,39 @@ pub(crate) fn plan(
     catalog
         .purpose(purpose)
         .map_err(|e| unknown("purpose", purpose, e))?;
-    if let Decision::Deny(refusals) =
-        catalog.check_access(consumer, purpose, &features, ReadChannel::Network)
-    {
-        return Err(Error::Denied {
-            consumer: key.caller.to_string(),
-            purpose: purpose.to_string(),
-            refusals,
-        });
+    Ok((features, purpose.to_string()))
+}
+
+/// The provider kind that answers `r`: `device_only` features only the device provider;
+/// `device` features the device provider when there is one, else the cloud; cloud features
+/// the online store, else a remote server.
+pub(crate) fn assign(catalog: &Catalog, r: &FeatureRef, kinds: Kinds) -> Result<ProviderKind> {
+    let resolved = catalog.feature(r).map_err(|e| Error::UnknownFeatures {
+        problems: vec![e.to_string()],
+    })?;
+    let placement = resolved.feature.placement;
+    if placement == Placement::DeviceOnly || (placement == Placement::Device && kinds.device) {
+        return if kinds.device {
+            Ok(ProviderKind::Device)
+        } else {
+            Err(Error::NoProvider {
+                feature: r.to_string(),
+                kind: ProviderKind::Device,
+                hint: "it is placed `device_only`: read it through the device runtime",
+            })
+        };
     }
-    build(catalog, features, purpose)
+    if kinds.online {
+        Ok(ProviderKind::Online)
+    } else if kinds.remote {
+        Ok(ProviderKind::Remote)
+    } else {
+        Err(Error::NoProvider {
+            feature: r.to_string(),
+            kind: ProviderKind::Online,
+            hint: "register an online store or a remote provider with this access layer",
+        })
+    }
 }
 
 /// Expands `view:*`, drops exact duplicates and checks that each reference resolves to a
@@ -214,57 +285,44 @@ fn resolve(catalog: &Catalog, refs: &[FeatureRef]) -> Result<Vec<FeatureRef>> {
     Ok(out)
 }
 
-fn build(catalog: &Catalog, features: Vec<FeatureRef>, purpose: &str) -> Result<ReadPlan> {
-    let mut views: Vec<ViewRead> = Vec::new();
+fn build(
+    catalog: &Catalog,
+    features: Vec<FeatureRef>,
+    purpose: &str,
+    kinds: Kinds,
+) -> Result<ReadPlan> {
     let mut types = Vec::with_capacity(features.len());
     let mut join_keys: Vec<Arc<str>> = Vec::new();
+    let mut providers = Vec::with_capacity(features.len());
+    let mut shares: Vec<Share> = Vec::new();
+    let mut seen_views: HashSet<&str> = HashSet::new();
     for (col, r) in features.iter().enumerate() {
         let resolved = catalog.feature(r).map_err(|e| Error::UnknownFeatures {
             problems: vec![e.to_string()],
         })?;
         types.push(resolved.feature.dtype.clone());
-        let idx = match views.iter().position(|v| v.name == r.view) {
+        if seen_views.insert(r.view.as_str()) {
+            for k in catalog.join_keys(resolved.view) {
+                if !join_keys.iter().any(|j| j.as_ref() == k) {
+                    join_keys.push(Arc::from(k.as_str()));
+                }
+            }
+        }
+        let kind = assign(catalog, r, kinds)?;
+        providers.push(kind);
+        let share = match shares.iter().position(|s| s.kind == kind) {
             Some(i) => i,
             None => {
-                let keys: Vec<Arc<str>> = catalog
-                    .join_keys(resolved.view)
-                    .into_iter()
-                    .map(|k| Arc::from(k.as_str()))
-                    .collect();
-                for k in &keys {
-                    if !join_keys.contains(k) {
-                        join_keys.push(k.clone());
-                    }
-                }
-                let aggregate = catalog
-                    .view_spec(resolved.view)
-                    .map_err(|e| Error::UnknownFeatures {
-                        problems: vec![e.to_string()],
-                    })?
-                    .map(|spec| (Arc::new(spec), Vec::new()));
-                views.push(ViewRead {
-                    name: r.view.clone(),
-                    ttl: resolved.view.ttl,
-                    join_keys: keys,
+                shares.push(Share {
+                    kind,
                     features: Vec::new(),
-                    aggregate,
+                    columns: Vec::new(),
                 });
-                views.len() - 1
+                shares.len() - 1
             }
         };
-        views[idx].features.push((col, r.feature.clone()));
-        if let Some((_, positions)) = &mut views[idx].aggregate {
-            let pos = resolved
-                .view
-                .features
-                .iter()
-                .filter(|f| f.derived.is_some())
-                .position(|f| f.name == r.feature)
-                .ok_or_else(|| Error::UnknownFeatures {
-                    problems: vec![format!("{r} is not an aggregation of its view")],
-                })?;
-            positions.push(pos);
-        }
+        shares[share].features.push(r.clone());
+        shares[share].columns.push(col);
     }
     let full_names = features.iter().map(FeatureRef::column_name).collect();
     let mut short: Vec<String> = Vec::with_capacity(features.len());
@@ -291,7 +349,8 @@ fn build(catalog: &Catalog, features: Vec<FeatureRef>, purpose: &str) -> Result<
             Some(c) => Err(c),
         },
         join_keys,
-        views,
+        providers,
+        shares,
         features,
     })
 }

@@ -3,6 +3,7 @@
 use crate::caller::Caller;
 use crate::entity_rows::EntityRows;
 use crate::error::{Error, Result};
+use crate::provider::RequestContext;
 
 /// Which features a read asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,6 +36,8 @@ pub struct ReadRequest {
     pub features: FeatureSelection,
     /// The entities, as join-key columns.
     pub entities: EntityRows,
+    /// Request-context fields (for on-demand features); empty when there are none.
+    pub context: RequestContext,
     /// Why the data is read. When `None`: the feature service's purpose, else the consumer's
     /// `default_purpose`, else (anonymous callers) the server's default, else an error.
     pub purpose: Option<String>,

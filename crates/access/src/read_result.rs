@@ -8,7 +8,7 @@ use tessera_online::Value;
 use crate::entity_rows::EntityRows;
 use crate::read_plan::ReadPlan;
 
-/// What the store held for one (entity, feature).
+/// What a provider held for one (entity, feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ValueStatus {
     /// A value within the view's TTL.
@@ -21,24 +21,39 @@ pub enum ValueStatus {
     Expired,
     /// The row is fresh and holds a null for the feature.
     Null,
+    /// The source refused this value (a remote server's policy gate, say); it is null.
+    Refused,
+    /// A cached value older than its TTL, served because its source is unreachable. The
+    /// value is given; its event timestamp says how old it is.
+    Stale,
+    /// The provider did not answer in time and nothing is cached; the value is null.
+    Unavailable,
 }
 
 impl ValueStatus {
-    /// `present`, `missing`, `expired`, `null`.
+    /// `present`, `missing`, `expired`, `null`, `refused`, `stale`, `unavailable`.
     pub fn as_str(&self) -> &'static str {
         match self {
             ValueStatus::Present => "present",
             ValueStatus::Missing => "missing",
             ValueStatus::Expired => "expired",
             ValueStatus::Null => "null",
+            ValueStatus::Refused => "refused",
+            ValueStatus::Stale => "stale",
+            ValueStatus::Unavailable => "unavailable",
         }
+    }
+
+    /// Whether the value is given (present or stale).
+    pub fn has_value(&self) -> bool {
+        matches!(self, ValueStatus::Present | ValueStatus::Stale)
     }
 }
 
 /// The values of one feature for every entity of the request.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FeatureColumn {
-    /// One value per entity; [`Value::Null`] unless the status is present.
+    /// One value per entity; [`Value::Null`] unless the status is present or stale.
     pub values: Vec<Value>,
     /// One status per entity.
     pub statuses: Vec<ValueStatus>,
@@ -47,7 +62,8 @@ pub struct FeatureColumn {
 }
 
 impl FeatureColumn {
-    pub(crate) fn with_capacity(n: usize) -> Self {
+    /// An empty column with room for `n` entities.
+    pub fn with_capacity(n: usize) -> Self {
         Self {
             values: Vec::with_capacity(n),
             statuses: Vec::with_capacity(n),
@@ -55,10 +71,35 @@ impl FeatureColumn {
         }
     }
 
-    pub(crate) fn push(&mut self, value: Value, status: ValueStatus, ts: Option<i64>) {
+    /// `n` nulls with `status` and no event time.
+    pub fn filled(n: usize, status: ValueStatus) -> Self {
+        Self {
+            values: vec![Value::Null; n],
+            statuses: vec![status; n],
+            event_ts: vec![None; n],
+        }
+    }
+
+    /// Appends one entity's value.
+    pub fn push(&mut self, value: Value, status: ValueStatus, ts: Option<i64>) {
         self.values.push(value);
         self.statuses.push(status);
         self.event_ts.push(ts);
+    }
+
+    /// The number of entities.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the column holds no entity.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether values, statuses and event times all hold `n` entries.
+    pub fn has_len(&self, n: usize) -> bool {
+        self.values.len() == n && self.statuses.len() == n && self.event_ts.len() == n
     }
 }
 

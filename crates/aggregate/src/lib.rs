@@ -125,6 +125,7 @@ mod filter_parser;
 mod hash;
 mod hll;
 mod last_k;
+pub mod lexer;
 mod min_max;
 mod row;
 mod sum;

@@ -56,6 +56,10 @@ enum Command {
     Materialize(commands::materialize::MaterializeArgs),
     /// Read the online values of entities, with their status (present, missing, expired).
     Get(commands::get::GetArgs),
+    /// Print the plan of a read without reading: each feature's provider, view,
+    /// classification, placement and the policy gate's decision.
+    #[command(name = "explain-request")]
+    ExplainRequest(commands::explain_request::ExplainArgs),
     /// Consume the stream sources from NATS JetStream into the online store and offline log.
     Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
             Command::TrainingSet(a) => commands::training_set::run(&a).await,
             Command::Materialize(a) => commands::materialize::run(&a).await,
             Command::Get(a) => commands::get::run(&a).await,
+            Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,
             Command::Ingest(a) => commands::ingest::run(&a).await,
             Command::Catalog(a) => commands::catalog::run(&a),

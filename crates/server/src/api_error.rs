@@ -111,6 +111,9 @@ impl From<tessera_access::Error> for ApiError {
                         "the audit log cannot be written, so reads are refused until it can"
                             .to_string()
                     }
+                    tessera_access::Error::Provider { kind, .. } => {
+                        format!("the {kind} provider is unavailable; retry later")
+                    }
                     _ => "the online store is unavailable; retry later".to_string(),
                 };
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, public);

@@ -70,6 +70,7 @@ pub(crate) async fn get_online_features(
         .read(ReadRequest {
             features,
             entities,
+            context: Default::default(),
             purpose,
             caller,
         })
@@ -215,5 +216,7 @@ fn feast_status(s: &ValueStatus) -> &'static str {
         ValueStatus::Missing => "NOT_FOUND",
         ValueStatus::Expired => "OUTSIDE_MAX_AGE",
         ValueStatus::Null => "NULL_VALUE",
+        ValueStatus::Stale => "OUTSIDE_MAX_AGE",
+        ValueStatus::Refused | ValueStatus::Unavailable => "NOT_FOUND",
     }
 }

@@ -96,6 +96,7 @@ impl GrpcService {
             .read(ReadRequest {
                 features,
                 entities,
+                context: Default::default(),
                 purpose,
                 caller,
             })
@@ -245,6 +246,8 @@ fn status_to_proto(s: ValueStatus) -> proto::ValueStatus {
         ValueStatus::Missing => proto::ValueStatus::Missing,
         ValueStatus::Expired => proto::ValueStatus::Expired,
         ValueStatus::Null => proto::ValueStatus::NullValue,
+        ValueStatus::Stale => proto::ValueStatus::Expired,
+        ValueStatus::Refused | ValueStatus::Unavailable => proto::ValueStatus::Missing,
     }
 }
 

@@ -44,7 +44,9 @@ impl<'de> Deserialize<'de> for KeyRow {
         d.deserialize_map(V)
     }
 }
-struct JsonValue(Value);
+/// A feature value from JSON (null, bool, number, string, list).
+#[derive(Debug)]
+pub(crate) struct JsonValue(pub(crate) Value);
 
 impl<'de> Deserialize<'de> for KeyColumns {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -4,7 +4,18 @@
 //! ```json
 //! {"features": ["user_stats:f0"] | "feature_service": "ranker_v1",
 //!  "entities": {"user_id": [1, 2]} | "entity_rows": [{"user_id": 1}, {"user_id": 2}],
-//!  "purpose": "ranking"}
+//!  "purpose": "ranking", "context": {"hour_of_day": 14}}
+//! ```
+//! `context` (optional) holds request-context fields for on-demand features.
+//! With `?explain=true` nothing is read: the answer is the plan (each feature's provider,
+//! view, classification, placement and the gate's decision), with status 200 also when
+//! the read would be refused:
+//! ```json
+//! {"explain": true, "caller": "ranker", "purpose": "ranking", "channel": "network",
+//!  "allowed": true, "request_refusals": [],
+//!  "features": [{"feature": "user_stats:f0", "view": "user_stats", "provider": "online",
+//!                "provider_name": "embedded", "classification": "personal",
+//!                "placement": "cloud", "decision": "allow", "reasons": [], "problem": null}]}
 //! ```
 //! The purpose may also come from the `X-Tessera-Purpose` header, the feature service or the
 //! consumer's `default_purpose`. Response: the features in request order, each with its
@@ -21,19 +32,20 @@ use std::cell::RefCell;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use tessera_access::{
-    Caller, EntityRows, FeatureColumn, FeatureSelection, ReadRequest, ReadResult,
+    Caller, EntityRows, Explanation, FeatureColumn, FeatureSelection, ReadRequest, ReadResult,
+    RequestContext,
 };
 use tessera_online::KeyValue;
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
 use crate::json_body::read_json;
-use crate::json_values::{JsonOut, KeyColumns, KeyOut, KeyRow, TsCache};
+use crate::json_values::{JsonOut, JsonValue, KeyColumns, KeyOut, KeyRow, TsCache};
 use crate::purpose::purpose_of;
 use crate::state::AppState;
 
@@ -50,13 +62,17 @@ pub(crate) struct FeaturesBody {
     entity_rows: Option<Vec<KeyRow>>,
     #[serde(default)]
     purpose: Option<String>,
+    #[serde(default)]
+    context: Option<std::collections::BTreeMap<String, JsonValue>>,
 }
 
 pub(crate) async fn features(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let explain = explain_flag(&uri)?;
     let caller = state.auth.caller(&headers)?;
     let req: FeaturesBody = read_json(&headers, body, &state.limits).await?;
     let purpose = purpose_of(&headers, req.purpose)?;
@@ -78,16 +94,27 @@ pub(crate) async fn features(
         }
     };
     let entities = EntityRows::new(columns)?;
+    let context: RequestContext = req
+        .context
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
     let consumer = caller.clone();
-    let result = state
-        .access
-        .read(ReadRequest {
-            features,
-            entities,
-            purpose,
-            caller,
-        })
-        .await?;
+    let request = ReadRequest {
+        features,
+        entities,
+        context,
+        purpose,
+        caller,
+    };
+    if explain {
+        let plan = state.access.explain(&request)?;
+        let body = serde_json::to_vec(&explanation_json(&plan))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(json_response(body));
+    }
+    let result = state.access.read(request).await?;
     let mut out =
         Vec::with_capacity(256 + result.columns.len() * (96 + result.entities.len() * 48));
     serde_json::to_writer(
@@ -100,6 +127,58 @@ pub(crate) async fn features(
     )
     .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json_response(out))
+}
+
+/// `?explain=true` (or `1`); `false`, `0` or no flag read values.
+fn explain_flag(uri: &Uri) -> Result<bool, ApiError> {
+    let mut explain = false;
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
+        match (k, v) {
+            ("explain", "true" | "1") => explain = true,
+            ("explain", "false" | "0") => explain = false,
+            ("explain", other) => {
+                return Err(ApiError::unprocessable(
+                    "bad_query",
+                    format!("`explain={other}` is not a flag (hint: `?explain=true`)"),
+                ))
+            }
+            (other, _) => {
+                return Err(ApiError::unprocessable(
+                    "bad_query",
+                    format!("unknown query parameter `{other}` (hint: the only one is `explain`)"),
+                ))
+            }
+        }
+    }
+    Ok(explain)
+}
+
+fn explanation_json(e: &Explanation) -> serde_json::Value {
+    serde_json::json!({
+        "explain": true,
+        "caller": e.caller,
+        "purpose": e.purpose,
+        "channel": e.channel,
+        "allowed": e.allowed(),
+        "request_refusals": e.request_refusals,
+        "features": e.features.iter().map(|f| serde_json::json!({
+            "feature": f.feature.to_string(),
+            "view": f.feature.view,
+            "provider": f.provider.map(|k| k.as_str()),
+            "provider_name": f.provider_name,
+            "classification": f.classification.to_string(),
+            "placement": f.placement.as_str(),
+            "decision": f.decision(),
+            "reasons": f.refusals,
+            "problem": f.problem,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn rows_to_columns(rows: Vec<KeyRow>) -> Result<Vec<(String, Vec<KeyValue>)>, ApiError> {

@@ -118,6 +118,7 @@ pub fn read(features: &[&str], entities: Vec<(&str, Vec<KeyValue>)>) -> ReadRequ
                 .collect(),
         )
         .unwrap(),
+        context: Default::default(),
         purpose: None,
         caller: Caller::consumer("ranker"),
     }

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod fixtures;
+mod providers;
 mod read_path;
 mod write_path;

@@ -139,6 +139,7 @@ pub async fn run(args: &GetArgs) -> Result<()> {
         .read(ReadRequest {
             features,
             entities,
+            context: Default::default(),
             purpose: args.purpose.clone(),
             caller,
         })

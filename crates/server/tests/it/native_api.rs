@@ -91,3 +91,32 @@ async fn refuses_unknown_fields_and_ragged_rows() {
     r.expect(422);
     assert_eq!(r.code(), "ragged_entities");
 }
+
+#[tokio::test]
+async fn explain_prints_the_plan_and_reads_nothing() {
+    let (s, _) = TestServer::embedded().await;
+    let body = r#"{"features":["user_stats:f0","user_stats:age","user_stats:on_device"],"entities":{"user_id":[1]},"purpose":"analytics"}"#;
+    let r = s
+        .post("/v1/features?explain=true", Some(DASHBOARD), body)
+        .await;
+    r.expect(200);
+    assert_eq!(r.json["explain"], true);
+    assert_eq!(r.json["purpose"], "analytics");
+    assert_eq!(r.json["channel"], "network");
+    assert_eq!(r.json["allowed"], false);
+    let f = &r.json["features"];
+    assert_eq!(f[0]["provider"], "online");
+    assert_eq!(f[0]["provider_name"], "embedded");
+    assert_eq!(f[0]["decision"], "allow");
+    assert_eq!(f[1]["decision"], "deny");
+    assert_eq!(f[2]["provider"], serde_json::Value::Null);
+    assert_eq!(f[2]["decision"], "deny");
+    assert!(f[2]["problem"].as_str().unwrap().contains("device"));
+    // Nothing was read, so nothing was audited.
+    assert!(s.audit_records().await.is_empty());
+    let r = s
+        .post("/v1/features?explain=maybe", Some(DASHBOARD), body)
+        .await;
+    r.expect(422);
+    assert_eq!(r.code(), "bad_query");
+}

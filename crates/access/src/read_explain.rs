@@ -1,0 +1,233 @@
+//! [`Explanation`]: what a read would do, without reading: each feature's provider, view,
+//! classification and placement, and the gate's decision for it.
+
+use std::fmt;
+
+use tessera_core::{Classification, Decision, FeatureRef, Placement, ReadChannel, Refusal};
+
+use crate::access_layer::AccessLayer;
+use crate::error::Result;
+use crate::provider::ProviderKind;
+use crate::read_plan::{assign, resolve_and_purpose, PlanKey};
+use crate::read_request::ReadRequest;
+
+/// The plan of a read, feature by feature, with the gate's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// Who reads (`ranker`, `local:ana`, `anonymous`).
+    pub caller: String,
+    /// The purpose the read is checked for.
+    pub purpose: String,
+    /// Where the values go: `network` (a server), `device` (an access layer with a device
+    /// provider).
+    pub channel: &'static str,
+    /// Refusals of the whole request (a purpose the consumer does not hold).
+    pub request_refusals: Vec<String>,
+    /// One entry per resolved feature, in request order.
+    pub features: Vec<FeatureExplanation>,
+}
+
+/// One feature of an [`Explanation`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureExplanation {
+    /// The feature.
+    pub feature: FeatureRef,
+    /// The kind of provider that answers it, or `None` when this access layer has none
+    /// (then `problem` says why).
+    pub provider: Option<ProviderKind>,
+    /// The provider's name (`embedded`, `redis`, a server's address …), empty when none.
+    pub provider_name: String,
+    /// Its classification.
+    pub classification: Classification,
+    /// Its placement.
+    pub placement: Placement,
+    /// The gate's reasons for refusing it; empty when allowed.
+    pub refusals: Vec<String>,
+    /// Why no provider can answer it, if none can.
+    pub problem: Option<String>,
+}
+
+impl Explanation {
+    /// Whether the read would be allowed and answered.
+    pub fn allowed(&self) -> bool {
+        self.request_refusals.is_empty()
+            && self
+                .features
+                .iter()
+                .all(|f| f.refusals.is_empty() && f.problem.is_none())
+    }
+}
+
+impl FeatureExplanation {
+    /// `allow` or `deny`.
+    pub fn decision(&self) -> &'static str {
+        if self.refusals.is_empty() {
+            "allow"
+        } else {
+            "deny"
+        }
+    }
+}
+
+impl AccessLayer {
+    /// Plans `req` and applies the gate feature by feature, without reading a value and
+    /// without an audit record (nothing is read). Unknown features, purposes and services
+    /// are errors, as for [`AccessLayer::read`]; refusals are reported per feature.
+    pub fn explain(&self, req: &ReadRequest) -> Result<Explanation> {
+        let key = PlanKey {
+            caller: req.caller.clone(),
+            purpose: req.purpose.clone(),
+            selection: req.features.clone(),
+        };
+        let (features, purpose) = resolve_and_purpose(
+            &self.catalog,
+            &key,
+            self.config.anonymous_purpose.as_deref(),
+        )?;
+        let kinds = self.kinds();
+        let channel = kinds.channel();
+        let consumer = key.caller.consumer_name();
+        let refusals = match self
+            .catalog
+            .check_access(consumer, &purpose, &features, channel)
+        {
+            Decision::Allow => Vec::new(),
+            Decision::Deny(r) => r,
+        };
+        let request_refusals = refusals
+            .iter()
+            .filter(|r| r.feature.is_none())
+            .map(ToString::to_string)
+            .collect();
+        let mut out = Vec::with_capacity(features.len());
+        for f in features {
+            let resolved =
+                self.catalog
+                    .feature(&f)
+                    .map_err(|e| crate::error::Error::UnknownFeatures {
+                        problems: vec![e.to_string()],
+                    })?;
+            let (provider, provider_name, problem) = match assign(&self.catalog, &f, kinds) {
+                Ok(kind) => (
+                    Some(kind),
+                    self.provider(kind)
+                        .map_or_else(|| kind.as_str().to_string(), |p| p.name().to_string()),
+                    None,
+                ),
+                Err(e) => (None, String::new(), Some(e.to_string())),
+            };
+            out.push(FeatureExplanation {
+                refusals: refusals
+                    .iter()
+                    .filter(|r| r.feature.as_ref() == Some(&f))
+                    .map(|r: &Refusal| r.reason_text())
+                    .collect(),
+                classification: resolved.feature.classification,
+                placement: resolved.feature.placement,
+                feature: f,
+                provider,
+                provider_name,
+                problem,
+            });
+        }
+        Ok(Explanation {
+            caller: key.caller.to_string(),
+            purpose,
+            channel: match channel {
+                ReadChannel::Device => "device",
+                ReadChannel::Network => "network",
+                ReadChannel::Offline => "offline",
+            },
+            request_refusals,
+            features: out,
+        })
+    }
+}
+
+/// The reason of a refusal without the feature prefix.
+trait ReasonText {
+    fn reason_text(&self) -> String;
+}
+
+impl ReasonText for Refusal {
+    fn reason_text(&self) -> String {
+        Refusal {
+            feature: None,
+            reason: self.reason.clone(),
+        }
+        .to_string()
+    }
+}
+
+impl fmt::Display for Explanation {
+    /// A table: feature, provider, view, classification, placement, decision.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "caller {}, purpose `{}`, channel {}: {}",
+            self.caller,
+            self.purpose,
+            self.channel,
+            if self.allowed() { "allowed" } else { "refused" }
+        )?;
+        for r in &self.request_refusals {
+            writeln!(f, "  refused: {r}")?;
+        }
+        let rows: Vec<[String; 6]> = self
+            .features
+            .iter()
+            .map(|e| {
+                [
+                    e.feature.to_string(),
+                    match e.provider {
+                        Some(k) if e.provider_name != k.as_str() => {
+                            format!("{k} ({})", e.provider_name)
+                        }
+                        Some(k) => k.to_string(),
+                        None => "none".to_string(),
+                    },
+                    e.feature.view.clone(),
+                    e.classification.to_string(),
+                    e.placement.as_str().to_string(),
+                    if let Some(p) = &e.problem {
+                        format!("{}; {p}", e.decision())
+                    } else if e.refusals.is_empty() {
+                        "allow".to_string()
+                    } else {
+                        format!("deny: {}", e.refusals.join("; "))
+                    },
+                ]
+            })
+            .collect();
+        let header = [
+            "feature",
+            "provider",
+            "view",
+            "classification",
+            "placement",
+            "decision",
+        ];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.len());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: &[&str]| -> fmt::Result {
+            let last = cells.len() - 1;
+            for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+                if i == last {
+                    writeln!(f, "{c}")?;
+                } else {
+                    write!(f, "{c:<w$}  ")?;
+                }
+            }
+            Ok(())
+        };
+        line(f, &header)?;
+        for row in &rows {
+            line(f, &row.iter().map(String::as_str).collect::<Vec<_>>())?;
+        }
+        Ok(())
+    }
+}
