@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use tessera_core::FeatureRef;
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore, Stamp, Value, WriteBatch};
 
-use crate::column::Status;
 use crate::error::{Error, Result};
+use tessera_access::ValueStatus as Status;
 
 /// One cached value.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +134,7 @@ fn decode_entry(v: Value) -> Option<CacheEntry> {
         _ => return None,
     };
     let status = match items.pop()? {
-        Value::String(s) => Status::parse(&s)?,
+        Value::String(s) => crate::status_names::parse_status(&s)?,
         _ => return None,
     };
     Some(CacheEntry {

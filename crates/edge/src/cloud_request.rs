@@ -31,14 +31,17 @@ pub struct CloudFeature {
 }
 
 impl CloudFeature {
-    /// The cloud feature `r`: it must resolve, be placed `cloud`, and live in a view whose
-    /// source is not `type: device`; otherwise [`Error::NotCloud`] (or the resolution error).
+    /// The cloud feature `r`: it must resolve, not be placed `device_only`, and live in a
+    /// view whose source is not `type: device`; otherwise [`Error::NotCloud`] (or the
+    /// resolution error).
     pub fn new(catalog: &Catalog, r: &FeatureRef) -> Result<Self> {
         let resolved = catalog.feature(r).map_err(Error::Definitions)?;
         let on_device = catalog
             .source_of(resolved.view)
             .is_ok_and(|s| s.source_type == SourceType::Device);
-        if resolved.feature.placement != Placement::Cloud || on_device {
+        // `device` features of cloud views may be read from the cloud (they may leave the
+        // device); `device_only` ones and anything over a device source may not.
+        if resolved.feature.placement == Placement::DeviceOnly || on_device {
             return Err(Error::NotCloud {
                 feature: r.to_string(),
                 placement: if on_device && resolved.feature.placement == Placement::Cloud {

@@ -6,8 +6,8 @@ use tessera_core::{Catalog, FeatureRef};
 use tessera_online::{coerce, parse_timestamp, Value};
 
 use crate::cloud_request::CloudFeature;
-use crate::column::{Column, Status};
 use crate::error::{Error, Result};
+use tessera_access::FeatureColumn as Column;
 
 /// The columns of a 200 answer, in the order of `features`, each with `n` values.
 pub(crate) fn decode_features(
@@ -56,7 +56,7 @@ pub(crate) fn decode_features(
         for ((v, s), t) in values.iter().zip(statuses).zip(times) {
             let status = s
                 .as_str()
-                .and_then(Status::parse)
+                .and_then(crate::status_names::parse_status)
                 .ok_or_else(|| bad(format!("`{name}` has an unknown status {s}")))?;
             let value = coerce(json_value(v), &dtype).map_err(|e| bad(format!("`{name}`: {e}")))?;
             let ts = match t {

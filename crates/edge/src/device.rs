@@ -4,22 +4,25 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tessera_access::EntityRows;
+use tessera_access::{
+    AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest,
+};
 use tessera_audit::{AuditLog, AuditSink, SinkConfig};
-use tessera_core::{Catalog, Decision, FeatureRef, ReadChannel};
-use tessera_online::{EmbeddedStore, KeyValue, Value};
+use tessera_core::Catalog;
+use tessera_online::{EmbeddedStore, KeyValue};
 
-use crate::column::Column;
 use crate::device_config::DeviceConfig;
+use crate::device_provider::DeviceProvider;
 use crate::device_values::DeviceValues;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::local_store::LocalStore;
 use crate::remote::Remote;
+use crate::remote_provider::RemoteProvider;
 
-/// Request-context fields of a read (session, locale, network type …): they stay on the
-/// device; the cloud never receives them.
-pub type RequestContext = std::collections::BTreeMap<String, Value>;
+/// Request-context fields of a read (session, locale, network type …), for on-demand
+/// features: they stay on the device; the cloud never receives them.
+pub use tessera_access::RequestContext;
 
 /// A device: its local store, its cache of the cloud, and one read path over both.
 ///
@@ -50,10 +53,10 @@ pub struct Device {
 }
 
 struct Inner {
-    catalog: Arc<Catalog>,
+    access: AccessLayer,
     local: Arc<LocalStore>,
     remote: Arc<Remote>,
-    audit: Arc<AuditSink>,
+    caller: Caller,
     config: DeviceConfig,
 }
 
@@ -86,11 +89,29 @@ impl Device {
                 AuditSink::spawn(AuditLog::new(&dir.join("audit")), SinkConfig::default())
                     .map_err(Error::Audit)?,
             );
+            let remote_name = config
+                .server_url
+                .clone()
+                .unwrap_or_else(|| "offline".into());
+            let access_config = AccessConfig {
+                // The remote provider bounds its own calls (and then answers from its
+                // cache); the access layer's bound is a backstop above it.
+                store_timeout: config.cloud_timeout * 2 + std::time::Duration::from_millis(500),
+                ..AccessConfig::default()
+            };
+            let access = AccessLayer::builder(catalog, audit, access_config)
+                .provider(Arc::new(DeviceProvider::new(local.clone(), remote.clone())))
+                .provider(Arc::new(RemoteProvider::new(remote.clone(), remote_name)))
+                .build();
+            let caller = match &config.consumer {
+                Some(c) => Caller::consumer(c),
+                None => Caller::local("device"),
+            };
             Inner {
-                catalog,
+                access,
                 local,
                 remote,
-                audit,
+                caller,
                 config,
             }
         };
@@ -156,13 +177,19 @@ impl Device {
 
     /// The catalog.
     pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
+        self.inner.access.catalog()
+    }
+
+    /// The access layer every read goes through (the same code `tessera serve` answers
+    /// with, here with the device's providers).
+    pub fn access(&self) -> &AccessLayer {
+        &self.inner.access
     }
 
     /// Writes every queued audit record and stops the audit writer.
     pub fn close(self) -> Result<()> {
         self.runtime
-            .block_on(self.inner.audit.shutdown())
+            .block_on(self.inner.access.audit().shutdown())
             .map_err(Error::Audit)
     }
 }
@@ -172,70 +199,23 @@ impl Inner {
         &self,
         features: Vec<String>,
         entities: EntityRows,
-        _context: RequestContext,
+        context: RequestContext,
     ) -> Result<DeviceValues> {
-        let refs = features
-            .iter()
-            .map(|f| FeatureRef::parse(f))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(Error::Definitions)?;
-        let refs = self
-            .catalog
-            .resolve_refs(&refs)
-            .map_err(Error::Definitions)?;
-        let purpose = self.config.purpose.as_str();
-        if let Decision::Deny(r) = self.catalog.check_access(
-            self.config.consumer.as_deref(),
-            purpose,
-            &refs,
-            ReadChannel::Device,
-        ) {
-            return Err(Error::BadInput {
-                message: format!(
-                    "refused: {}",
-                    r.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                hint: "read for a purpose that allows these features".into(),
-            });
-        }
-        let (local, cloud): (Vec<(usize, FeatureRef)>, Vec<(usize, FeatureRef)>) = refs
-            .iter()
-            .cloned()
-            .enumerate()
-            .partition(|(_, f)| self.local.holds_view(&f.view));
-        let local_refs: Vec<FeatureRef> = local.iter().map(|(_, f)| f.clone()).collect();
-        let cloud_refs: Vec<FeatureRef> = cloud.iter().map(|(_, f)| f.clone()).collect();
-        let now = crate::clock::now_us();
-        let (lcols, ccols) = tokio::join!(
-            async {
-                if local_refs.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    self.local.fetch(&local_refs, &entities, now).await
-                }
-            },
-            async {
-                if cloud_refs.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    self.remote.fetch(&cloud_refs, &entities, purpose).await
-                }
-            }
-        );
-        let mut columns: Vec<Column> = vec![Column::default(); refs.len()];
-        for ((i, _), c) in local.iter().zip(lcols?) {
-            columns[*i] = c;
-        }
-        for ((i, _), c) in cloud.iter().zip(ccols?) {
-            columns[*i] = c;
-        }
+        let n = entities.len();
+        let result = self
+            .access
+            .read(ReadRequest {
+                features: FeatureSelection::Features(features),
+                entities,
+                context,
+                purpose: Some(self.config.purpose.clone()),
+                caller: self.caller.clone(),
+            })
+            .await?;
         Ok(DeviceValues {
-            features: refs,
-            columns,
-            entities: entities.len(),
+            features: result.plan.features().to_vec(),
+            columns: result.columns,
+            entities: n,
         })
     }
 }

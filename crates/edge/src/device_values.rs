@@ -5,7 +5,7 @@
 use tessera_core::FeatureRef;
 use tessera_online::Value;
 
-use crate::column::{Column, Status};
+use tessera_access::{FeatureColumn as Column, ValueStatus as Status};
 
 /// One column per feature, in request order; one value, status and event time per entity.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,10 +24,10 @@ use tessera_online::{
     Freshness, KeyValue, OnlineStore, Stamp, Value, WriteBatch,
 };
 
-use crate::column::{Column, Status};
 use crate::entity_keys::keys_for;
 use crate::error::{Error, Result};
 use crate::event::{check_event, CheckedEvent, Event};
+use tessera_access::{FeatureColumn as Column, ValueStatus as Status};
 
 /// Decoded states kept in memory at most; beyond, the map is emptied and refills on use.
 const MAX_CACHED_STATES: usize = 100_000;

@@ -26,10 +26,10 @@ use crate::cloud_cache::{CacheEntry, CloudCache};
 use crate::cloud_client::CloudClient;
 use crate::cloud_request::{CloudFeature, CloudRequest};
 use crate::cloud_response::{decode_features, error_message, refused_features};
-use crate::column::{Column, Status};
 use crate::device_config::{micros, DeviceConfig};
 use crate::entity_keys::keys_for;
 use crate::error::{Error, Result};
+use tessera_access::{FeatureColumn as Column, ValueStatus as Status};
 
 /// The cloud, as the device sees it. Share it behind an `Arc`.
 #[derive(Debug)]
@@ -348,15 +348,21 @@ impl Remote {
         let purpose = purpose.to_string();
         tokio::spawn(async move {
             let mut keys_by_view: HashMap<&str, Vec<EntityKey>> = HashMap::new();
+            let mut complete = true;
             for f in &cloud {
                 let view = f.feature_ref().view.as_str();
-                if let Ok(keys) = keys_for(&entities, view, f.join_keys()) {
-                    keys_by_view.insert(view, keys);
+                match keys_for(&entities, view, f.join_keys()) {
+                    Ok(keys) => {
+                        keys_by_view.insert(view, keys);
+                    }
+                    Err(_) => complete = false, // cannot happen: the read built the same keys
                 }
             }
-            let _ = this
-                .call_bounded(&cloud, &entities, &pairs, &purpose, &keys_by_view)
-                .await;
+            if complete {
+                let _ = this
+                    .call_bounded(&cloud, &entities, &pairs, &purpose, &keys_by_view)
+                    .await;
+            }
             if let Ok(mut refreshing) = this.refreshing.lock() {
                 for f in &feats {
                     refreshing.remove(f);

@@ -1,5 +1,7 @@
 //! Integration tests of the device runtime: one binary, topical modules.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 mod aggregation_parity;
 mod fixtures;
 mod local_store;
