@@ -11,10 +11,15 @@
 //!    aggregations from the local store) and 10 cloud features (fresh in the cache, so no
 //!    network call), 100,000 reads after a warm-up; p50, p99, p99.9 and max.
 //!
-//! The cloud is a stand-in HTTP server on a loopback port that answers the first read; the
+//! Built with mimalloc as the global allocator (as the `tessera` binary is). The cloud is a stand-in HTTP server on a loopback port that answers the first read; the
 //! benchmark checks that the timed reads made no further call.
 
 use std::io::{Read, Write};
+
+/// The allocator the `tessera` binary uses; an app embedding the device picks its own.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use tessera_edge::{catalog_from_yaml, Device, DeviceConfig, Event, Status};

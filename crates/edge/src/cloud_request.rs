@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 /// feature that is not placed in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CloudFeature {
-    feature: FeatureRef,
+    feature: Arc<FeatureRef>,
     join_keys: Arc<[Arc<str>]>,
 }
 
@@ -52,7 +52,7 @@ impl CloudFeature {
             });
         }
         Ok(Self {
-            feature: r.clone(),
+            feature: Arc::new(r.clone()),
             join_keys: catalog
                 .join_keys(resolved.view)
                 .into_iter()
@@ -176,5 +176,69 @@ impl Serialize for Keys<'_> {
             }
         }
         seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_online::KeyValue;
+
+    const YAML: &str = r#"
+entities: [{ name: user, join_keys: [user_id] }, { name: session, join_keys: [session_id] }]
+sources:
+  - { name: s, type: batch, path: s.csv, timestamp_field: ts }
+  - { name: d, type: device, timestamp_field: ts, device: { schema: { session_id: string, user_id: int64 } } }
+feature_views:
+  - name: cloud
+    entities: [user]
+    source: s
+    features:
+      - { name: a, type: int64, classification: internal }
+      - { name: home, type: string, classification: sensitive, placement: device_only }
+      - { name: country, type: string, classification: internal, placement: device }
+  - name: local
+    entities: [session]
+    source: d
+    aggregations: [{ function: count, windows: [1h], placement: device, classification: internal }]
+purposes: [{ name: p, allows: [internal, sensitive] }]
+"#;
+
+    #[test]
+    fn only_cloud_features_and_their_keys_go_out() {
+        let c = crate::catalog_from_yaml(YAML).unwrap();
+        let f = |s: &str| FeatureRef::parse(s).unwrap();
+        let err = CloudFeature::new(&c, &f("cloud:home"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("placed `device_only`"), "{err}");
+        // Over a device source: never asked of the cloud, whatever its placement.
+        let err = CloudFeature::new(&c, &f("local:count_1h"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cloud:") || err.contains("local:count_1h"),
+            "{err}"
+        );
+        assert!(CloudFeature::new(&c, &f("cloud:nope")).is_err());
+        let a = CloudFeature::new(&c, &f("cloud:a")).unwrap();
+        let country = CloudFeature::new(&c, &f("cloud:country")).unwrap();
+        let rows = EntityRows::new(vec![
+            (
+                "session_id".into(),
+                vec![KeyValue::from("s-secret-1"), KeyValue::from("s-secret-2")],
+            ),
+            (
+                "user_id".into(),
+                vec![KeyValue::Int64(7), KeyValue::Int64(8)],
+            ),
+        ])
+        .unwrap();
+        let req = CloudRequest::new(vec![a, country], &rows, &[1], "p").unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&req.to_json().unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"features": ["cloud:a", "cloud:country"], "entities": {"user_id": [8]}, "purpose": "p"})
+        );
     }
 }

@@ -119,3 +119,68 @@ fn json_value(v: &serde_json::Value) -> Value {
 fn bad(message: String) -> Error {
     Error::Cloud { message }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_access::ValueStatus;
+
+    const YAML: &str = r#"
+entities: [{ name: user, join_keys: [user_id] }]
+sources: [{ name: s, type: batch, path: s.csv, timestamp_field: ts }]
+feature_views:
+  - name: v
+    entities: [user]
+    source: s
+    features:
+      - { name: t, type: timestamp, classification: internal }
+      - { name: n, type: float64, classification: internal }
+purposes: [{ name: p, allows: [internal] }]
+"#;
+
+    #[test]
+    fn answers_decode_typed_and_bad_answers_are_errors() {
+        let c = crate::catalog_from_yaml(YAML).unwrap();
+        let feats: Vec<CloudFeature> = ["v:t", "v:n"]
+            .iter()
+            .map(|f| CloudFeature::new(&c, &FeatureRef::parse(f).unwrap()).unwrap())
+            .collect();
+        let body = br#"{"features": [
+            {"feature": "v:t", "values": ["2026-01-02T00:00:00Z", null], "statuses": ["present", "missing"], "event_timestamps": ["2026-01-01T00:00:00Z", null]},
+            {"feature": "v:n", "values": [2, null], "statuses": ["present", "expired"], "event_timestamps": [null, "2026-01-01T00:00:00Z"]}]}"#;
+        let cols = decode_features(&c, body, &feats, 2).unwrap();
+        assert_eq!(cols[0].values[0], Value::Timestamp(1_767_312_000_000_000));
+        assert_eq!(
+            cols[0].statuses,
+            [ValueStatus::Present, ValueStatus::Missing]
+        );
+        assert_eq!(
+            cols[1].values[0],
+            Value::Float64(2.0),
+            "integers widen to the declared float"
+        );
+        assert_eq!(cols[1].statuses[1], ValueStatus::Expired);
+        for bad in [
+            &br#"{"features": []}"#[..],
+            br#"not json"#,
+            br#"{"features": [{"feature": "v:n"}, {"feature": "v:t"}]}"#,
+        ] {
+            assert!(decode_features(&c, bad, &feats, 2).is_err());
+        }
+        let unknown = String::from_utf8_lossy(body).replace("\"expired\"", "\"fresh\"");
+        let err = decode_features(&c, unknown.as_bytes(), &feats, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown status"), "{err}");
+        assert_eq!(
+            refused_features(
+                br#"{"error": "denied", "refusals": [{"feature": "v:n", "reason": "x"}]}"#
+            ),
+            Some(vec![FeatureRef::new("v", "n")])
+        );
+        assert_eq!(
+            refused_features(br#"{"refusals": [{"feature": null, "reason": "purpose"}]}"#),
+            None
+        );
+    }
+}

@@ -213,7 +213,7 @@ impl Inner {
             })
             .await?;
         Ok(DeviceValues {
-            features: result.plan.features().to_vec(),
+            plan: result.plan,
             columns: result.columns,
             entities: n,
         })

@@ -39,20 +39,20 @@ impl Provider for DeviceProvider {
             name: "device".into(),
             source: Box::new(e),
         };
-        let (local, cloud): (Vec<_>, Vec<_>) = req
-            .features
-            .iter()
-            .cloned()
-            .enumerate()
-            .partition(|(_, f)| self.local.holds_view(&f.view));
         let now = crate::clock::now_us();
-        if cloud.is_empty() {
+        if req.features.iter().all(|f| self.local.holds_view(&f.view)) {
             return self
                 .local
                 .fetch(req.features, req.entities, now)
                 .await
                 .map_err(fail);
         }
+        let (local, cloud): (Vec<_>, Vec<_>) = req
+            .features
+            .iter()
+            .cloned()
+            .enumerate()
+            .partition(|(_, f)| self.local.holds_view(&f.view));
         let local_refs: Vec<_> = local.iter().map(|(_, f)| f.clone()).collect();
         let cloud_refs: Vec<_> = cloud.iter().map(|(_, f)| f.clone()).collect();
         let (l, c) = tokio::join!(

@@ -2,15 +2,18 @@
 //! `Serialize`: device-only values stay in the app's memory unless the app itself copies
 //! them out.
 
+use std::sync::Arc;
+
+use tessera_access::ReadPlan;
 use tessera_core::FeatureRef;
 use tessera_online::Value;
 
 use tessera_access::{FeatureColumn as Column, ValueStatus as Status};
 
 /// One column per feature, in request order; one value, status and event time per entity.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DeviceValues {
-    pub(crate) features: Vec<FeatureRef>,
+    pub(crate) plan: Arc<ReadPlan>,
     pub(crate) columns: Vec<Column>,
     pub(crate) entities: usize,
 }
@@ -29,7 +32,7 @@ pub struct DeviceValue<'a> {
 impl DeviceValues {
     /// The features, resolved (`view:*` expanded), in request order.
     pub fn features(&self) -> &[FeatureRef] {
-        &self.features
+        self.plan.features()
     }
 
     /// The number of entities.
@@ -39,10 +42,11 @@ impl DeviceValues {
 
     /// The value of `feature` (`view:feature`) for entity `entity`, if both exist.
     pub fn get(&self, feature: &str, entity: usize) -> Option<DeviceValue<'_>> {
+        let (view, name) = feature.split_once(':')?;
         let i = self
-            .features
+            .features()
             .iter()
-            .position(|f| f.to_string() == feature)?;
+            .position(|f| f.view == view && f.feature == name)?;
         self.at(i, entity)
     }
 

@@ -42,6 +42,8 @@ pub(crate) struct Remote {
     refreshing: Mutex<HashSet<FeatureRef>>,
     last_error: Mutex<Option<String>>,
     calls: AtomicU64,
+    /// Every feature the cloud may be asked for, checked once by `CloudFeature::new`.
+    cloud_features: HashMap<FeatureRef, CloudFeature>,
 }
 
 /// What a read needs of one (feature, entity).
@@ -61,7 +63,17 @@ impl Remote {
             Some(url) => Some(CloudClient::new(url, config.token.as_deref())?),
             None => None,
         };
+        let mut cloud_features = HashMap::new();
+        for view in catalog.feature_views.values() {
+            for f in &view.features {
+                let r = FeatureRef::new(&view.name, &f.name);
+                if let Ok(cf) = CloudFeature::new(&catalog, &r) {
+                    cloud_features.insert(r, cf);
+                }
+            }
+        }
         Ok(Self {
+            cloud_features,
             catalog,
             client,
             cache: CloudCache::new(store),
@@ -94,7 +106,10 @@ impl Remote {
     ) -> Result<Vec<Column>> {
         let cloud = features
             .iter()
-            .map(|f| CloudFeature::new(&self.catalog, f))
+            .map(|f| match self.cloud_features.get(f) {
+                Some(cf) => Ok(cf.clone()),
+                None => CloudFeature::new(&self.catalog, f), // the error that says why
+            })
             .collect::<Result<Vec<_>>>()?;
         let n = entities.len();
         let now = now_us();
