@@ -249,12 +249,17 @@ impl AccessLayer {
             )
             .await?
         };
-        let mut columns: Vec<FeatureColumn> = vec![FeatureColumn::default(); plan.features().len()];
+        let mut columns: Vec<FeatureColumn> = vec![FeatureColumn::default(); plan.working_columns];
         for (share, answer) in plan.shares.iter().zip(answers) {
             for (&col, column) in share.columns.iter().zip(answer) {
                 columns[col] = column;
             }
         }
+        for od in &plan.on_demand {
+            let computed = od.evaluate(&columns, context, n)?;
+            columns[od.column] = computed;
+        }
+        columns.truncate(plan.features().len());
         self.observer.read_done(n, plan.features().len());
         Ok(ReadResult {
             plan,

@@ -195,6 +195,37 @@ pub enum Error {
         "this access layer has no online store to write to (hint: write through a Tessera server)"
     )]
     NoStore,
+    /// A request-context field an on-demand feature needs is not in the request.
+    #[error("{feature} needs the request-context field `{field}` ({expected}), which the request does not give (hint: send it in `context`, e.g. \"context\": {{\"{field}\": …}})")]
+    MissingContext {
+        /// The on-demand feature.
+        feature: String,
+        /// The field.
+        field: String,
+        /// Its declared type.
+        expected: tessera_expr::ExprType,
+    },
+    /// A request-context field of the wrong type.
+    #[error("request-context field `{field}` of {feature} must be {expected}, not {got}")]
+    BadContext {
+        /// The on-demand feature.
+        feature: String,
+        /// The field.
+        field: String,
+        /// Its declared type.
+        expected: tessera_expr::ExprType,
+        /// What was given.
+        got: String,
+    },
+    /// An on-demand expression could not be evaluated (a bug: inputs are typed).
+    #[error("evaluating {feature}: {source}")]
+    Expression {
+        /// The on-demand feature.
+        feature: String,
+        /// Why.
+        #[source]
+        source: tessera_expr::Error,
+    },
     /// A provider failed; nothing is returned.
     #[error("the {kind} provider `{name}` failed: {source}")]
     Provider {
@@ -257,11 +288,13 @@ impl Error {
             Error::StoreTimeout { .. } | Error::Audit(_) | Error::Ingest { .. } => {
                 ErrorClass::Unavailable
             }
-            Error::NotWritable { .. } | Error::NoProvider { .. } | Error::NoStore => {
-                ErrorClass::Input
-            }
+            Error::NotWritable { .. }
+            | Error::NoProvider { .. }
+            | Error::NoStore
+            | Error::MissingContext { .. }
+            | Error::BadContext { .. } => ErrorClass::Input,
             Error::Provider { .. } => ErrorClass::Unavailable,
-            Error::ProviderShape { .. } => ErrorClass::Internal,
+            Error::ProviderShape { .. } | Error::Expression { .. } => ErrorClass::Internal,
             Error::Store(e) => match e {
                 tessera_online::Error::InvalidKey { .. }
                 | tessera_online::Error::BadBatch { .. } => ErrorClass::Input,
@@ -305,6 +338,9 @@ impl Error {
             Error::NotWritable { .. } => "not_writable",
             Error::NoProvider { .. } => "no_provider",
             Error::NoStore => "no_online_store",
+            Error::MissingContext { .. } => "missing_context",
+            Error::BadContext { .. } => "bad_context",
+            Error::Expression { .. } => "internal",
             Error::Provider { .. } => "provider_failed",
             Error::ProviderShape { .. } => "internal",
         }

@@ -1,24 +1,34 @@
-//! Tessera's access layer: the one path by which features leave (and, for push, enter) the
-//! online store, whatever the protocol in front of it (HTTP Feast-compatible, HTTP native,
-//! gRPC).
+//! Tessera's access layer: the one path by which features are read — by the feature server
+//! (HTTP Feast-compatible, HTTP native, gRPC), `tessera get`, and the device runtime — and
+//! the checked write path (push).
 //!
 //! ```text
-//!  ReadRequest (features | feature service, entity rows, caller, purpose)
+//!  ReadRequest (features | feature service, entity rows, request context, caller, purpose)
 //!     │ resolve against the registered Catalog ── unknown feature ──► Error naming each one
 //!     │ purpose: request → feature service → consumer's default_purpose
-//!     │ policy gate: Catalog::check_access(consumer, purpose, features, Network)
+//!     │ policy gate: Catalog::check_access(consumer, purpose, features, channel)
+//!     │      (channel: Device for a layer with a device provider, else Network)
 //!     │      refused classification / purpose not held / device_only ──► Error::Denied
 //!     │      listing every refused feature (nothing is returned in part)
-//!     │ (resolution + gate are cached per (caller, purpose, features))
+//!     │ plan: each feature → one ProviderKind (device_only → Device; on-demand → OnDemand,
+//!     │      its inputs planned as hidden columns; cloud → Online, else Remote)
+//!     │ (resolution, gate and plan are cached per (caller, purpose, features))
 //!     ▼
-//!  one OnlineStore::read per feature view, concurrently (with a timeout)
+//!  one Provider::fetch per provider, concurrently, each with its share in request order
+//!     Online: one OnlineStore::read per view (timeout), TTL on read, aggregation states
+//!     Device / Remote / Content: registered by the embedding program (timeout → unavailable)
 //!     ▼
-//!  merge in REQUEST order: per value present / missing / expired (view TTL, via
-//!  tessera_online::freshness; expired values are withheld) / null, with event timestamps
+//!  merge in REQUEST order (present / missing / expired / null / refused / stale /
+//!  unavailable, with event timestamps); on-demand features evaluated (tessera-expr)
 //!     ▼
 //!  audit record (time, consumer, purpose, features, entities, decision, latency) through a
 //!  buffered AuditSink — a queue push on this path; a read that cannot be audited is refused
 //! ```
+//!
+//! [`AccessLayer::new`] builds a server's layer over an online store;
+//! [`AccessLayer::builder`] any set of [`Provider`]s (a device: device + remote, no store).
+//! [`AccessLayer::explain`] prints the plan without reading. Feature `redis` (default)
+//! enables the Redis store; without it the crate has no Redis, DataFusion or axum.
 //!
 //! The write path ([`AccessLayer::write`], used by push) refuses a consumer whose `writes:`
 //! does not cover every target view, checks rows against each target view's declared types,
@@ -74,6 +84,7 @@ mod entity_rows;
 mod error;
 mod event_ingest;
 mod observer;
+mod on_demand_eval;
 mod online_provider;
 mod provider;
 mod read_explain;

@@ -45,6 +45,11 @@ pub struct FeatureExplanation {
     pub refusals: Vec<String>,
     /// Why no provider can answer it, if none can.
     pub problem: Option<String>,
+    /// For an on-demand feature: its input features and the provider kind of each (none
+    /// when this access layer cannot fetch it), and its request-context fields.
+    pub inputs: Vec<(FeatureRef, Option<ProviderKind>)>,
+    /// For an on-demand feature: the request-context fields it reads.
+    pub request_fields: Vec<String>,
 }
 
 impl Explanation {
@@ -116,7 +121,20 @@ impl AccessLayer {
                 ),
                 Err(e) => (None, String::new(), Some(e.to_string())),
             };
+            let (inputs, request_fields) = match self.catalog.on_demand(&f.view) {
+                Some(od) => (
+                    od.def
+                        .inputs
+                        .iter()
+                        .map(|i| (i.clone(), assign(&self.catalog, i, kinds).ok()))
+                        .collect(),
+                    od.def.request.iter().map(|q| q.name.clone()).collect(),
+                ),
+                None => (Vec::new(), Vec::new()),
+            };
             out.push(FeatureExplanation {
+                inputs,
+                request_fields,
                 refusals: refusals
                     .iter()
                     .filter(|r| r.feature.as_ref() == Some(&f))
@@ -225,8 +243,18 @@ impl fmt::Display for Explanation {
             Ok(())
         };
         line(f, &header)?;
-        for row in &rows {
+        for (row, e) in rows.iter().zip(&self.features) {
             line(f, &row.iter().map(String::as_str).collect::<Vec<_>>())?;
+            for (input, kind) in &e.inputs {
+                writeln!(
+                    f,
+                    "  <- {input} via {}",
+                    kind.map_or("no provider", |k| k.as_str())
+                )?;
+            }
+            if !e.request_fields.is_empty() {
+                writeln!(f, "  <- request context: {}", e.request_fields.join(", "))?;
+            }
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use tessera_core::{Catalog, Decision, FeatureRef, FeatureType, Placement, ReadCh
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
+use crate::on_demand_eval::OnDemandColumn;
 use crate::provider::ProviderKind;
 use crate::read_request::FeatureSelection;
 
@@ -24,6 +25,10 @@ pub struct ReadPlan {
     join_keys: Vec<Arc<str>>,
     providers: Vec<ProviderKind>,
     pub(crate) shares: Vec<Share>,
+    /// On-demand features, evaluated after the shares are fetched.
+    pub(crate) on_demand: Vec<OnDemandColumn>,
+    /// Output columns plus hidden input columns of on-demand features.
+    pub(crate) working_columns: usize,
     pub(crate) audit_features: Vec<String>,
 }
 
@@ -219,6 +224,9 @@ pub(crate) fn resolve_and_purpose(
 /// `device` features the device provider when there is one, else the cloud; cloud features
 /// the online store, else a remote server.
 pub(crate) fn assign(catalog: &Catalog, r: &FeatureRef, kinds: Kinds) -> Result<ProviderKind> {
+    if catalog.on_demand(&r.view).is_some() {
+        return Ok(ProviderKind::OnDemand);
+    }
     let resolved = catalog.feature(r).map_err(|e| Error::UnknownFeatures {
         problems: vec![e.to_string()],
     })?;
@@ -310,20 +318,53 @@ fn build(
         }
         let kind = assign(catalog, r, kinds)?;
         providers.push(kind);
-        let share = match shares.iter().position(|s| s.kind == kind) {
-            Some(i) => i,
-            None => {
-                shares.push(Share {
-                    kind,
-                    features: Vec::new(),
-                    columns: Vec::new(),
-                });
-                shares.len() - 1
-            }
-        };
-        shares[share].features.push(r.clone());
-        shares[share].columns.push(col);
+        if kind != ProviderKind::OnDemand {
+            add_to_share(&mut shares, kind, r.clone(), col);
+        }
     }
+    // On-demand features: their inputs are requested columns or hidden ones, fetched by
+    // the providers their placement names, like any other feature.
+    let mut hidden: Vec<FeatureRef> = Vec::new();
+    let mut on_demand = Vec::new();
+    let mut problems: Vec<Error> = Vec::new();
+    for (col, r) in features.iter().enumerate() {
+        let Some(od) = catalog.on_demand(&r.view) else {
+            continue;
+        };
+        let Some(pos) = od.view.features.iter().position(|f| f.name == r.feature) else {
+            continue;
+        };
+        let (Some(expr), Some(def)) = (od.expressions.get(pos), od.view.features.get(pos)) else {
+            continue;
+        };
+        let n = features.len();
+        let mut column_of = |input: &FeatureRef| -> usize {
+            if let Some(i) = features.iter().position(|f| f == input) {
+                return i;
+            }
+            if let Some(i) = hidden.iter().position(|f| f == input) {
+                return n + i;
+            }
+            match assign(catalog, input, kinds) {
+                Ok(kind) => add_to_share(&mut shares, kind, input.clone(), n + hidden.len()),
+                Err(e) => problems.push(e),
+            }
+            hidden.push(input.clone());
+            n + hidden.len() - 1
+        };
+        on_demand.push(OnDemandColumn::new(
+            col,
+            r.to_string(),
+            expr.clone(),
+            &od.slots,
+            def.dtype.clone(),
+            &mut column_of,
+        ));
+    }
+    if let Some(e) = problems.into_iter().next() {
+        return Err(e);
+    }
+    let working_columns = features.len() + hidden.len();
     let full_names = features.iter().map(FeatureRef::column_name).collect();
     let mut short: Vec<String> = Vec::with_capacity(features.len());
     let mut collision = None;
@@ -351,8 +392,26 @@ fn build(
         join_keys,
         providers,
         shares,
+        on_demand,
+        working_columns,
         features,
     })
+}
+
+fn add_to_share(shares: &mut Vec<Share>, kind: ProviderKind, r: FeatureRef, col: usize) {
+    let share = match shares.iter().position(|s| s.kind == kind) {
+        Some(i) => i,
+        None => {
+            shares.push(Share {
+                kind,
+                features: Vec::new(),
+                columns: Vec::new(),
+            });
+            shares.len() - 1
+        }
+    };
+    shares[share].features.push(r);
+    shares[share].columns.push(col);
 }
 
 /// Turns a catalog lookup failure into an [`Error::Unknown`] with its hint.

@@ -7,6 +7,7 @@ use crate::definitions::{
 };
 use crate::error::{known_hint, Error, Result, ValidationError, ValidationErrors};
 use crate::feature_ref::FeatureRef;
+use crate::on_demand::{OnDemandView, OnDemandViewDef};
 
 /// Validated definitions, indexed by name. Every other crate works from this.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,6 +24,8 @@ pub struct Catalog {
     pub consumers: BTreeMap<String, ConsumerDef>,
     /// Feature services by name.
     pub feature_services: BTreeMap<String, FeatureServiceDef>,
+    /// On-demand feature views by name, checked and compiled.
+    pub on_demand_views: BTreeMap<String, OnDemandView>,
     /// The file each object was declared in, keyed by (kind, name).
     origins: BTreeMap<(&'static str, String), PathBuf>,
 }
@@ -41,6 +44,7 @@ const SOURCE: &str = "source";
 const VIEW: &str = "feature_view";
 const PURPOSE: &str = "purpose";
 const CONSUMER: &str = "consumer";
+const ON_DEMAND: &str = "on_demand_view";
 const SERVICE: &str = "feature_service";
 
 impl Catalog {
@@ -60,8 +64,18 @@ impl Catalog {
     ) -> std::result::Result<Self, ValidationErrors> {
         let mut c = Catalog::default();
         let mut errs = Vec::new();
+        let mut on_demand: BTreeMap<String, OnDemandViewDef> = BTreeMap::new();
         for (file, defs) in files {
             let d = defs;
+            insert_all(
+                &mut on_demand,
+                &mut c.origins,
+                ON_DEMAND,
+                &file,
+                d.on_demand_views,
+                |e| &e.name,
+                &mut errs,
+            );
             insert_all(
                 &mut c.entities,
                 &mut c.origins,
@@ -118,6 +132,7 @@ impl Catalog {
             );
         }
         c.derive_aggregation_features(&mut errs);
+        c.check_on_demand(on_demand, &mut errs);
         c.validate(&mut errs);
         if errs.is_empty() {
             Ok(c)
@@ -163,17 +178,71 @@ impl Catalog {
             purposes: self.purposes.values().cloned().collect(),
             consumers: self.consumers.values().cloned().collect(),
             feature_services: self.feature_services.values().cloned().collect(),
+            on_demand_views: self
+                .on_demand_views
+                .values()
+                .map(|v| v.def.clone())
+                .collect(),
         }
         .sorted()
     }
 
+    /// An on-demand view by name.
+    pub fn on_demand(&self, name: &str) -> Option<&OnDemandView> {
+        self.on_demand_views.get(name)
+    }
+
+    /// Checks and compiles the on-demand views.
+    fn check_on_demand(
+        &mut self,
+        defs: BTreeMap<String, OnDemandViewDef>,
+        errs: &mut Vec<ValidationError>,
+    ) {
+        for (name, def) in defs {
+            let mut problems = Vec::new();
+            if self.feature_views.contains_key(&name) {
+                problems.push((
+                    "has the name of a feature view".to_string(),
+                    "names are unique across feature views and on-demand views; rename one"
+                        .to_string(),
+                ));
+            }
+            match crate::on_demand::check(&def, &self.feature_views) {
+                Ok(v) if problems.is_empty() => {
+                    self.on_demand_views.insert(name.clone(), v);
+                }
+                Ok(_) => {}
+                Err(p) => problems.extend(p),
+            }
+            for (message, hint) in problems {
+                errs.push(ValidationError {
+                    file: self.origin(ON_DEMAND, &name).to_path_buf(),
+                    object: format!("{ON_DEMAND} `{name}`"),
+                    message,
+                    hint,
+                });
+            }
+        }
+    }
+
     /// A feature view by name.
+    ///
+    /// On-demand views resolve here too, as their synthesised view (no source), so their
+    /// features resolve, are typed and are gated like any other.
     pub fn view(&self, name: &str) -> Result<&FeatureViewDef> {
-        self.feature_views.get(name).ok_or_else(|| Error::Unknown {
-            kind: "feature view",
-            name: name.to_string(),
-            hint: known_hint(self.feature_views.keys().map(String::as_str)),
-        })
+        self.feature_views
+            .get(name)
+            .or_else(|| self.on_demand_views.get(name).map(|v| &v.view))
+            .ok_or_else(|| Error::Unknown {
+                kind: "feature view",
+                name: name.to_string(),
+                hint: known_hint(
+                    self.feature_views
+                        .keys()
+                        .chain(self.on_demand_views.keys())
+                        .map(String::as_str),
+                ),
+            })
     }
 
     /// The source of a view.

@@ -33,6 +33,9 @@ pub struct Definitions {
     /// The versioned feature sets models consume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub feature_services: Vec<FeatureServiceDef>,
+    /// Features computed at request time from other features and request-context fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_demand_views: Vec<crate::on_demand::OnDemandViewDef>,
 }
 
 impl Definitions {
@@ -64,6 +67,7 @@ impl Definitions {
         self.purposes.sort_by(|a, b| a.name.cmp(&b.name));
         self.consumers.sort_by(|a, b| a.name.cmp(&b.name));
         self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
+        self.on_demand_views.sort_by(|a, b| a.name.cmp(&b.name));
         self
     }
 }

@@ -120,6 +120,25 @@ impl DefinitionsDiff {
                 }
             },
         );
+        diff_kind(
+            &mut changes,
+            "on_demand_view",
+            &old.on_demand_views,
+            &new.on_demand_views,
+            |e| &e.name,
+            |o, n, br| {
+                for f in &o.features {
+                    match n.features.iter().find(|x| x.name == f.name) {
+                        None => br.push(format!("drops feature `{}`", f.name)),
+                        Some(nf) if nf.expression != f.expression => br.push(format!(
+                            "changes the expression of `{}`: served values change",
+                            f.name
+                        )),
+                        Some(_) => {}
+                    }
+                }
+            },
+        );
         // Removing a view that a registered service reads is breaking.
         for c in changes.iter_mut() {
             if c.kind == ChangeKind::Removed {

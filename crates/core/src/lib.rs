@@ -51,6 +51,7 @@ mod error;
 mod feature_ref;
 mod feature_repo;
 mod feature_type;
+mod on_demand;
 mod policy;
 mod repo_config;
 mod stream_check;
@@ -71,6 +72,9 @@ pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
 pub use feature_type::FeatureType;
+pub use on_demand::{
+    expr_type, InputSlot, OnDemandFeatureDef, OnDemandView, OnDemandViewDef, RequestFieldDef,
+};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
 pub use tessera_aggregate as aggregate;

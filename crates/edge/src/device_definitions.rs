@@ -5,7 +5,8 @@
 //! feature repository, [`catalog_from_repo`] takes the cloud's from the latest registered
 //! version — what `tessera serve` serves, with aggregation column types filled in by
 //! `tessera apply` — and adds the working copy's device sources, the views over them and
-//! any entity, purpose, consumer or feature service the registry does not hold. Without a
+//! any entity, purpose, consumer, feature service or on-demand view the registry does not
+//! hold. Without a
 //! registered version it uses the working copy alone.
 
 use std::collections::BTreeSet;
@@ -40,6 +41,7 @@ pub fn catalog_from_repo(repo: &Path) -> Result<Catalog> {
     };
     let base = registered.definitions;
     let names = |it: &mut dyn Iterator<Item = &String>| it.cloned().collect::<BTreeSet<String>>();
+    let on_demand = names(&mut base.on_demand_views.iter().map(|e| &e.name));
     let (entities, sources, views, purposes, consumers, services) = (
         names(&mut base.entities.iter().map(|e| &e.name)),
         names(&mut base.sources.iter().map(|e| &e.name)),
@@ -86,6 +88,12 @@ pub fn catalog_from_repo(repo: &Path) -> Result<Catalog> {
                 .feature_services
                 .into_iter()
                 .filter(|s| !services.contains(&s.name))
+                .collect(),
+            // On-demand views the device adds (over device features and its context).
+            on_demand_views: d
+                .on_demand_views
+                .into_iter()
+                .filter(|v| !on_demand.contains(&v.name))
                 .collect(),
         };
         out.push((path, extra));

@@ -37,6 +37,7 @@ mod candidate_filter;
 mod entity_keys;
 mod error;
 mod latest;
+mod on_demand_columns;
 mod parquet_out;
 mod point_in_time;
 mod progress;

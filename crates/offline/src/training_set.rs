@@ -17,6 +17,7 @@ use tessera_core::{Catalog, FeatureRef, FeatureViewDef};
 use crate::candidate_filter::CandidateFilter;
 use crate::entity_keys::{key_type, KeyIndex};
 use crate::error::{Error, Result};
+use crate::on_demand_columns::OnDemandPlan;
 use crate::point_in_time::{PitJoiner, PitState, ScanLayout, SpineIndex, CHUNK_ROWS};
 use crate::progress::Progress;
 use crate::schema_check::check_views;
@@ -66,6 +67,8 @@ pub struct PreparedTrainingSet {
     views: Vec<ViewPlan>,
     /// Output column name of each requested feature, in request order.
     pub columns: Vec<(FeatureRef, String)>,
+    /// The on-demand features, evaluated after the joins.
+    on_demand: Vec<OnDemandPlan>,
 }
 
 impl PreparedTrainingSet {
@@ -148,9 +151,53 @@ impl OfflineEngine {
                 hint: "pass --features view:feature,... or --service NAME".into(),
             });
         }
+        // On-demand features are computed from their inputs (joined like requested
+        // features) and request-context fields (spine columns).
+        let mut joined: Vec<FeatureRef> = Vec::new();
+        let mut on_demand = Vec::new();
+        let mut request_cols: Vec<(String, String)> = Vec::new();
+        for f in &features {
+            let Some(od) = cat.on_demand(&f.view) else {
+                if !joined.contains(f) {
+                    joined.push(f.clone());
+                }
+                continue;
+            };
+            let pos = od
+                .view
+                .features
+                .iter()
+                .position(|x| x.name == f.feature)
+                .ok_or_else(|| Error::Internal(format!("{f} is not in its on-demand view")))?;
+            let (Some(expr), Some(def)) = (od.expressions.get(pos), od.view.features.get(pos))
+            else {
+                return Err(Error::Internal(format!("{f} has no compiled expression")));
+            };
+            let used = expr.used_inputs();
+            for (s, (name, _)) in od.slots.iter().zip(expr.inputs()) {
+                if !used.contains(&name.as_str()) {
+                    continue;
+                }
+                match s {
+                    tessera_core::InputSlot::Feature(r) if !joined.contains(r) => {
+                        joined.push(r.clone())
+                    }
+                    tessera_core::InputSlot::Request(name, _) => {
+                        request_cols.push((name.clone(), f.to_string()))
+                    }
+                    _ => {}
+                }
+            }
+            on_demand.push(OnDemandPlan {
+                feature: f.clone(),
+                expr: expr.clone(),
+                slots: od.slots.clone(),
+                dtype: def.dtype.clone(),
+            });
+        }
         // Group by view, keeping first-appearance order.
         let mut by_view: Vec<(String, Vec<FeatureRef>)> = Vec::new();
-        for f in &features {
+        for f in &joined {
             match by_view.iter_mut().find(|(v, _)| *v == f.view) {
                 Some((_, list)) => list.push(f.clone()),
                 None => by_view.push((f.view.clone(), vec![f.clone()])),
@@ -209,6 +256,17 @@ impl OfflineEngine {
             ));
         }
 
+        for (name, feature) in &request_cols {
+            if spine_schema.field_with_name(name).is_err() {
+                return Err(spine_err(
+                    format!("has no column `{name}`, the request-context field {feature} reads"),
+                    format!(
+                        "add `{name}` to the spine (the value the request would carry at that row's time); its columns are: {}",
+                        spine_cols()
+                    ),
+                ));
+            }
+        }
         let mut plans = Vec::new();
         for (view, (_, refs)) in views.iter().zip(&by_view) {
             let keys = cat.join_keys(view);
@@ -300,6 +358,7 @@ impl OfflineEngine {
             spine_ts,
             views: plans,
             columns,
+            on_demand,
         })
     }
 
@@ -320,6 +379,11 @@ impl OfflineEngine {
             stats.push(st);
         }
         let spine = &prepared.spine;
+        let mut computed = Vec::with_capacity(prepared.on_demand.len());
+        for od in &prepared.on_demand {
+            computed.push((od.feature.clone(), od.evaluate(&values, spine)?));
+        }
+        values.extend(computed);
         let mut fields: Vec<Arc<Field>> = spine.schema().fields().iter().cloned().collect();
         let mut arrays: Vec<ArrayRef> = spine.columns().to_vec();
         for (r, name) in &prepared.columns {

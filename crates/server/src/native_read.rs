@@ -177,6 +177,11 @@ fn explanation_json(e: &Explanation) -> serde_json::Value {
             "decision": f.decision(),
             "reasons": f.refusals,
             "problem": f.problem,
+            "inputs": f.inputs.iter().map(|(i, k)| serde_json::json!({
+                "feature": i.to_string(),
+                "provider": k.map(|k| k.as_str()),
+            })).collect::<Vec<_>>(),
+            "request_fields": f.request_fields,
         })).collect::<Vec<_>>(),
     })
 }

@@ -46,6 +46,38 @@ pub struct GetArgs {
     /// `local:<user> as <consumer>`. Defaults to the local user.
     #[arg(long)]
     pub consumer: Option<String>,
+    /// A request-context field for on-demand features: `name=value` (integers, floats,
+    /// `true`/`false`, else text; quote text that looks like a number). Repeat for several.
+    #[arg(long = "context")]
+    pub context: Vec<String>,
+}
+
+/// Parses `--context name=value` arguments.
+pub(crate) fn parse_context(texts: &[String]) -> Result<tessera_access::RequestContext> {
+    let mut out = tessera_access::RequestContext::new();
+    for text in texts {
+        let Some((name, value)) = text.split_once('=') else {
+            bail!("--context `{text}` is not `name=value` (hint: e.g. --context hour_of_day=20)");
+        };
+        let value = value.trim();
+        let quoted = ['\'', '"']
+            .iter()
+            .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)));
+        let v = match quoted {
+            Some(s) => Value::String(s.to_string()),
+            None => match (value.parse::<i64>(), value.parse::<f64>(), value) {
+                (Ok(n), _, _) => Value::Int64(n),
+                (_, Ok(f), _) => Value::Float64(f),
+                (_, _, "true") => Value::Bool(true),
+                (_, _, "false") => Value::Bool(false),
+                _ => Value::String(value.to_string()),
+            },
+        };
+        if out.insert(name.trim().to_string(), v).is_some() {
+            bail!("--context names `{}` twice", name.trim());
+        }
+    }
+    Ok(out)
 }
 
 /// Parses `user_id=42,item_id='a7'` into `(name, value)` parts.
@@ -139,7 +171,7 @@ pub async fn run(args: &GetArgs) -> Result<()> {
         .read(ReadRequest {
             features,
             entities,
-            context: Default::default(),
+            context: parse_context(&args.context)?,
             purpose: args.purpose.clone(),
             caller,
         })
@@ -163,7 +195,9 @@ pub async fn run(args: &GetArgs) -> Result<()> {
             *counts.entry(status.as_str()).or_default() += 1;
             let event = col.event_ts[i].map_or_else(|| "-".to_string(), format_time);
             let shown = match status {
-                ValueStatus::Present | ValueStatus::Null => show(&col.values[i]),
+                ValueStatus::Present | ValueStatus::Null | ValueStatus::Stale => {
+                    show(&col.values[i])
+                }
                 _ => "-".to_string(),
             };
             println!(
