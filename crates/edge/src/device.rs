@@ -24,7 +24,9 @@ use crate::remote_provider::RemoteProvider;
 /// features: they stay on the device; the cloud never receives them.
 pub use tessera_access::RequestContext;
 
-/// A device: its local store, its cache of the cloud, and one read path over both.
+/// A device: its local store, its cache of the cloud, and one read path over both. Use it
+/// from ordinary (blocking) code; from async code use [`Device::get_async`], and drop the
+/// device outside any Tokio runtime (it owns one).
 ///
 /// ```
 /// use tessera_edge::{Device, DeviceConfig, Event, Status};
@@ -186,7 +188,8 @@ impl Device {
         &self.inner.access
     }
 
-    /// Writes every queued audit record and stops the audit writer.
+    /// Writes every queued audit record and stops the audit writer. Call it before the app
+    /// exits: records still queued (at most ~5 ms of reads) are otherwise lost.
     pub fn close(self) -> Result<()> {
         self.runtime
             .block_on(self.inner.access.audit().shutdown())
