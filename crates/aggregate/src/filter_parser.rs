@@ -15,25 +15,21 @@
 use crate::datum::Datum;
 use crate::error::{Error, Result};
 use crate::filter_expr::{Node, Operand};
-use crate::lexer::{describe, lex, syntax, Tok, Token};
+use crate::lexer::{describe, lex, syntax, Cursor, Tok, Token};
 
 /// Deepest nesting of parentheses and `not` accepted.
 const MAX_DEPTH: usize = 64;
 
 struct Parser<'a> {
     src: &'a str,
-    toks: Vec<Token>,
-    at: usize,
-    depth: usize,
+    cur: Cursor,
 }
 
 /// Parses `src` into a filter tree.
 pub(crate) fn parse(src: &str) -> Result<Node> {
     let mut p = Parser {
         src,
-        toks: lex(src)?,
-        at: 0,
-        depth: 0,
+        cur: Cursor::new(src, lex(src)?),
     };
     let node = p.parse_or()?;
     let end = p.peek();
@@ -50,20 +46,15 @@ pub(crate) fn parse(src: &str) -> Result<Node> {
 
 impl Parser<'_> {
     fn peek(&self) -> Token {
-        self.toks.get(self.at).cloned().unwrap_or(Token {
-            tok: Tok::End,
-            pos: self.src.chars().count() + 1,
-        })
+        self.cur.peek()
     }
 
     fn peek2(&self) -> Option<&Tok> {
-        self.toks.get(self.at + 1).map(|t| &t.tok)
+        self.cur.peek2()
     }
 
     fn bump(&mut self) -> Token {
-        let t = self.peek();
-        self.at += 1;
-        t
+        self.cur.bump()
     }
 
     fn error_at(&self, tok: &Token, expected: &str) -> Error {
@@ -72,19 +63,17 @@ impl Parser<'_> {
 
     fn expect(&mut self, want: &Tok, expected: &str) -> Result<Token> {
         let t = self.peek();
-        if &t.tok == want {
-            Ok(self.bump())
-        } else {
-            Err(self.error_at(&t, expected))
-        }
+        self.cur
+            .take_if(want)
+            .ok_or_else(|| self.error_at(&t, expected))
     }
 
     fn enter(&mut self, tok: &Token) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error_at(tok, "less deeply nested parentheses or `not`s (at most 64)"));
+        if self.cur.enter(MAX_DEPTH) {
+            Ok(())
+        } else {
+            Err(self.error_at(tok, "less deeply nested parentheses or `not`s (at most 64)"))
         }
-        Ok(())
     }
 
     fn parse_or(&mut self) -> Result<Node> {
@@ -119,7 +108,7 @@ impl Parser<'_> {
             self.bump();
             self.enter(&t)?;
             let inner = self.parse_not()?;
-            self.depth -= 1;
+            self.cur.leave();
             return Ok(Node::Not(Box::new(inner)));
         }
         self.parse_predicate()
@@ -148,7 +137,7 @@ impl Parser<'_> {
             self.enter(&t)?;
             let inner = self.parse_or()?;
             self.expect(&Tok::RParen, "`)`, `and` or `or`")?;
-            self.depth -= 1;
+            self.cur.leave();
             return Ok(inner);
         }
         let operand = self.parse_operand("a column, a literal, `not` or `(`")?;

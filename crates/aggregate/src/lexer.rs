@@ -313,3 +313,62 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
     });
     Ok(toks)
 }
+
+/// A position in a token list, shared by the recursive-descent parsers of both languages:
+/// look ahead, consume, and count nesting so deep input is refused instead of overflowing
+/// the stack.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    toks: Vec<Token>,
+    at: usize,
+    end: usize,
+    depth: usize,
+}
+
+impl Cursor {
+    /// A cursor at the first of `toks` (from [`lex`] on `src`).
+    pub fn new(src: &str, toks: Vec<Token>) -> Self {
+        Self {
+            toks,
+            at: 0,
+            end: src.chars().count() + 1,
+            depth: 0,
+        }
+    }
+
+    /// The current token ([`Tok::End`] past the end).
+    pub fn peek(&self) -> Token {
+        self.toks.get(self.at).cloned().unwrap_or(Token {
+            tok: Tok::End,
+            pos: self.end,
+        })
+    }
+
+    /// The token after the current one.
+    pub fn peek2(&self) -> Option<&Tok> {
+        self.toks.get(self.at + 1).map(|t| &t.tok)
+    }
+
+    /// Consumes the current token.
+    pub fn bump(&mut self) -> Token {
+        let t = self.peek();
+        self.at += 1;
+        t
+    }
+
+    /// Consumes the current token if it is `want`.
+    pub fn take_if(&mut self, want: &Tok) -> Option<Token> {
+        (&self.peek().tok == want).then(|| self.bump())
+    }
+
+    /// Enters one nesting level; `false` when that is deeper than `max`.
+    pub fn enter(&mut self, max: usize) -> bool {
+        self.depth += 1;
+        self.depth <= max
+    }
+
+    /// Leaves a nesting level.
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+}

@@ -14,7 +14,7 @@
 //! ```
 //! Keywords and function names are case-insensitive; input names are not.
 
-use tessera_aggregate::lexer::{describe, lex, CmpOp, Tok, Token};
+use tessera_aggregate::lexer::{describe, lex, CmpOp, Cursor, Tok, Token};
 use tessera_aggregate::Datum;
 
 use crate::error::{Error, Result};
@@ -93,9 +93,7 @@ pub(crate) fn parse(src: &str) -> Result<Spanned> {
     })?;
     let mut p = Parser {
         src,
-        toks,
-        at: 0,
-        depth: 0,
+        cur: Cursor::new(src, toks),
     };
     let tree = p.or()?;
     let end = p.peek();
@@ -112,23 +110,16 @@ pub(crate) fn parse(src: &str) -> Result<Spanned> {
 
 struct Parser<'a> {
     src: &'a str,
-    toks: Vec<Token>,
-    at: usize,
-    depth: usize,
+    cur: Cursor,
 }
 
 impl Parser<'_> {
     fn peek(&self) -> Token {
-        self.toks.get(self.at).cloned().unwrap_or(Token {
-            tok: Tok::End,
-            pos: self.src.chars().count() + 1,
-        })
+        self.cur.peek()
     }
 
     fn bump(&mut self) -> Token {
-        let t = self.peek();
-        self.at += 1;
-        t
+        self.cur.bump()
     }
 
     fn error_at(&self, tok: &Token, expected: &str) -> Error {
@@ -142,19 +133,17 @@ impl Parser<'_> {
 
     fn expect(&mut self, want: &Tok, expected: &str) -> Result<Token> {
         let t = self.peek();
-        if &t.tok == want {
-            Ok(self.bump())
-        } else {
-            Err(self.error_at(&t, expected))
-        }
+        self.cur
+            .take_if(want)
+            .ok_or_else(|| self.error_at(&t, expected))
     }
 
     fn enter(&mut self, tok: &Token) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error_at(tok, "a less deeply nested expression (at most 64 levels)"));
+        if self.cur.enter(MAX_DEPTH) {
+            Ok(())
+        } else {
+            Err(self.error_at(tok, "a less deeply nested expression (at most 64 levels)"))
         }
-        Ok(())
     }
 
     fn or(&mut self) -> Result<Spanned> {
@@ -183,7 +172,7 @@ impl Parser<'_> {
             self.bump();
             self.enter(&t)?;
             let inner = self.not()?;
-            self.depth -= 1;
+            self.cur.leave();
             return Ok(node(Ast::Not(Box::new(inner)), t.pos));
         }
         self.cmp()
@@ -248,7 +237,7 @@ impl Parser<'_> {
             self.bump();
             self.enter(&t)?;
             let inner = self.unary()?;
-            self.depth -= 1;
+            self.cur.leave();
             return Ok(node(Ast::Neg(Box::new(inner)), t.pos));
         }
         self.primary()
@@ -285,14 +274,14 @@ impl Parser<'_> {
                         }
                     }
                 }
-                self.depth -= 1;
+                self.cur.leave();
                 Ok(node(Ast::Call(name.to_ascii_lowercase(), args), t.pos))
             }
             Tok::LParen => {
                 self.enter(&t)?;
                 let inner = self.or()?;
                 self.expect(&Tok::RParen, "`)` or an operator")?;
-                self.depth -= 1;
+                self.cur.leave();
                 Ok(inner)
             }
             _ => Err(self.error_at(&t, "a name, a literal, a function call, `-`, `not` or `(`")),
