@@ -29,7 +29,8 @@ use crate::error::{Error, Result};
 use crate::event::{check_event, CheckedEvent, Event};
 use tessera_access::{FeatureColumn as Column, ValueStatus as Status};
 
-/// Decoded states kept in memory at most; beyond, the map is emptied and refills on use.
+/// Decoded states kept in memory per view at most; beyond, the map is emptied and refills
+/// on use.
 const MAX_CACHED_STATES: usize = 100_000;
 
 /// One device view, as the store computes it.
@@ -39,6 +40,8 @@ struct DeviceView {
     join_keys: Vec<Arc<str>>,
     ttl: Ttl,
     kind: ViewKind,
+    /// Decoded aggregation states of this view, by entity.
+    states: Mutex<HashMap<EntityKey, (Arc<ViewState>, Stamp)>>,
 }
 
 #[derive(Debug)]
@@ -52,8 +55,6 @@ enum ViewKind {
     Latest { features: Vec<(String, String)> },
 }
 
-type StateKey = (Arc<str>, EntityKey);
-
 /// The device's local store. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct LocalStore {
@@ -61,7 +62,6 @@ pub struct LocalStore {
     views: HashMap<String, DeviceView>,
     by_source: HashMap<String, Vec<String>>,
     catalog: Arc<Catalog>,
-    states: Mutex<HashMap<StateKey, (Arc<ViewState>, Stamp)>>,
     /// Records are applied one at a time (read-modify-write of states).
     writer: tokio::sync::Mutex<()>,
 }
@@ -117,6 +117,7 @@ impl LocalStore {
                         .collect(),
                     ttl: view.ttl,
                     kind,
+                    states: Mutex::new(HashMap::new()),
                 },
             );
         }
@@ -125,7 +126,6 @@ impl LocalStore {
             views,
             by_source,
             catalog,
-            states: Mutex::new(HashMap::new()),
             writer: tokio::sync::Mutex::new(()),
         })
     }
@@ -230,7 +230,7 @@ impl LocalStore {
                         let mut bytes = Vec::new();
                         state.encode(&mut bytes);
                         rows.push((key.clone(), stamp, bytes));
-                        new_states.push(((view.name.clone(), key), (Arc::new(state), stamp)));
+                        new_states.push((view, key, (Arc::new(state), stamp)));
                     }
                     batches.push(state_batch(&view.name, rows));
                 }
@@ -252,11 +252,13 @@ impl LocalStore {
             let summary = self.store.write(batch).await.map_err(Error::Store)?;
             changed += summary.written as usize;
         }
-        if let Ok(mut states) = self.states.lock() {
-            if states.len() + new_states.len() > MAX_CACHED_STATES {
-                states.clear();
+        for (view, key, state) in new_states {
+            if let Ok(mut states) = view.states.lock() {
+                if states.len() >= MAX_CACHED_STATES {
+                    states.clear();
+                }
+                states.insert(key, state);
             }
-            states.extend(new_states);
         }
         Ok(changed)
     }
@@ -269,13 +271,7 @@ impl LocalStore {
         spec: &ViewSpec,
         key: &EntityKey,
     ) -> Result<(Arc<ViewState>, Stamp)> {
-        let map_key = (view.name.clone(), key.clone());
-        if let Some(hit) = self
-            .states
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&map_key).cloned())
-        {
+        if let Some(hit) = view.states.lock().ok().and_then(|m| m.get(key).cloned()) {
             return Ok(hit);
         }
         let rows = self
@@ -288,11 +284,11 @@ impl LocalStore {
             None => (spec.new_state(), Stamp::new(i64::MIN, Stamp::NO_CREATED)),
         };
         let hit = (Arc::new(state), stamp);
-        if let Ok(mut m) = self.states.lock() {
+        if let Ok(mut m) = view.states.lock() {
             if m.len() >= MAX_CACHED_STATES {
                 m.clear();
             }
-            m.insert(map_key, hit.clone());
+            m.insert(key.clone(), hit.clone());
         }
         Ok(hit)
     }
