@@ -69,6 +69,9 @@ enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Simulate a device: record device signals, read device and cloud features through the
+    /// device runtime (the same command line as `tessera-device`).
+    Device(tessera_edge::cli::DeviceArgs),
     /// Create a demo repository with generated media data and walk through Tessera.
     Demo {
         /// Where to create it (everything the demo writes stays inside).
@@ -79,6 +82,24 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The device runtime owns its runtime (it is a blocking API), so it runs outside ours.
+    let cli = match cli.command {
+        Command::Device(args) => {
+            return match tessera_edge::cli::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    let mut src = std::error::Error::source(&e);
+                    while let Some(s) = src {
+                        eprintln!("  caused by: {s}");
+                        src = s.source();
+                    }
+                    ExitCode::from(2)
+                }
+            };
+        }
+        command => Cli { command },
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,6 +125,7 @@ fn main() -> ExitCode {
             Command::Catalog(a) => commands::catalog::run(&a),
             Command::Audit(c) => commands::audit::run(c),
             Command::Demo { dir } => commands::demo::run(&dir).await,
+            Command::Device(_) => Ok(()), // handled above, outside this runtime
         }
     });
     match result {

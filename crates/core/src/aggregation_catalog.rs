@@ -46,11 +46,16 @@ pub fn output_feature_type(t: OutputType) -> FeatureType {
     }
 }
 
-/// The column types known without reading data: a stream source's declared schema.
+/// The column types known without reading data: a stream or device source's declared schema.
 pub(crate) fn declared_columns(source: Option<&SourceDef>) -> BTreeMap<String, FeatureType> {
     source
-        .and_then(|s| s.stream.as_ref())
-        .map(|st| st.schema.clone())
+        .and_then(|s| {
+            s.stream
+                .as_ref()
+                .map(|st| &st.schema)
+                .or(s.device.as_ref().map(|d| &d.schema))
+        })
+        .cloned()
         .unwrap_or_default()
 }
 

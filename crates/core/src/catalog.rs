@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use crate::definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
-    SourceDef,
+    SourceDef, SourceType,
 };
 use crate::error::{known_hint, Error, Result, ValidationError, ValidationErrors};
 use crate::feature_ref::FeatureRef;
@@ -339,22 +339,28 @@ impl Catalog {
             let source = self.sources.get(&view.source);
             let mut problems = Vec::new();
             crate::aggregation_catalog::derive_features(&mut view, source, &mut problems);
-            if let Some(st) = source.and_then(|s| s.stream.as_ref().map(|st| (s, st))) {
-                let (s, st) = st;
+            let declared = source.and_then(|s| {
+                let stream = s.stream.as_ref().map(|st| (s, "stream", &st.schema));
+                stream.or(s.device.as_ref().map(|d| (s, "device", &d.schema)))
+            });
+            if let Some((s, kind, schema)) = declared {
                 for col in self.aggregation_columns(&view) {
-                    if col != s.timestamp_field && !st.schema.contains_key(&col) {
+                    if col != s.timestamp_field && !schema.contains_key(&col) {
                         problems.push((
                             format!(
-                                "reads column `{col}`, which stream source `{}` does not declare",
+                                "reads column `{col}`, which {kind} source `{}` does not declare",
                                 s.name
                             ),
                             format!(
-                                "add it to the source's `stream.schema` (declared: {})",
-                                st.schema.keys().cloned().collect::<Vec<_>>().join(", ")
+                                "add it to the source's `{kind}.schema` (declared: {})",
+                                schema.keys().cloned().collect::<Vec<_>>().join(", ")
                             ),
                         ));
                     }
                 }
+            }
+            if let Some(s) = source.filter(|s| s.device.is_some()) {
+                problems.extend(crate::device_def::check_device_view(&view, s));
             }
             for (message, hint) in problems {
                 errs.push(ValidationError {
@@ -405,7 +411,9 @@ impl Catalog {
         }
         for s in self.sources.values() {
             check_name(&s.name, SOURCE, self, errs);
-            if s.path.trim().is_empty() {
+            if s.source_type == SourceType::Device {
+                // No files: checked by `check_device_source` below.
+            } else if s.path.trim().is_empty() {
                 errs.push(err(
                     SOURCE,
                     &s.name,
@@ -428,7 +436,10 @@ impl Catalog {
                     "name the event-time column",
                 ));
             }
-            for (message, hint) in crate::stream_check::check_stream_source(s) {
+            for (message, hint) in crate::stream_check::check_stream_source(s)
+                .into_iter()
+                .chain(crate::device_def::check_device_source(s))
+            {
                 errs.push(err(SOURCE, &s.name, message, &hint));
             }
         }

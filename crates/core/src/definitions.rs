@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregation_def::{AggregationDef, StreamDef};
 use crate::classification::{Classification, Placement};
+use crate::device_def::DeviceDef;
 use crate::duration::Ttl;
 use crate::error::{Error, Result};
 use crate::feature_ref::FeatureRef;
@@ -102,6 +103,9 @@ pub enum SourceType {
     /// Events pushed over HTTP or consumed from NATS JetStream (see [`StreamDef`]); its
     /// `path` is the offline log the ingested events are appended to.
     Stream,
+    /// Signals that exist only on the device (see [`crate::DeviceDef`]): recorded and
+    /// aggregated by the device runtime; no `path`.
+    Device,
 }
 
 /// The file format of a batch source.
@@ -120,10 +124,12 @@ pub enum SourceFormat {
 pub struct SourceDef {
     /// Unique name.
     pub name: String,
-    /// `batch` (files).
+    /// `batch` (files), `stream` or `device`.
     #[serde(rename = "type")]
     pub source_type: SourceType,
-    /// A file or directory, relative to the repository (or absolute).
+    /// A file or directory, relative to the repository (or absolute). Empty (left out) for
+    /// `type: device` sources, which have no files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
     /// `parquet` or `csv`; inferred from the path's extension when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +149,9 @@ pub struct SourceDef {
     /// The live feed of a `type: stream` source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamDef>,
+    /// The signal schema of a `type: device` source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceDef>,
 }
 
 impl SourceDef {
@@ -347,6 +356,7 @@ mod tests {
             description: None,
             owner: None,
             stream: None,
+            device: None,
         };
         assert_eq!(s.resolved_format(), Some(SourceFormat::Csv));
     }

@@ -44,6 +44,7 @@ mod arrow_datum;
 mod catalog;
 mod classification;
 mod definitions;
+mod device_def;
 mod diff;
 mod duration;
 mod error;
@@ -64,6 +65,7 @@ pub use definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
     SourceDef, SourceFormat, SourceType,
 };
+pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
 pub use duration::Ttl;
 pub use error::{Error, Result, ValidationError, ValidationErrors};

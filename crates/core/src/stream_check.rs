@@ -18,6 +18,7 @@ pub(crate) fn check_stream_source(s: &SourceDef) -> Vec<(String, String)> {
             "add `stream: { schema: { user_id: int64, ... } }` (the event columns and their types)",
         ),
         (SourceType::Batch, None) => {}
+        (SourceType::Device, _) => {} // `stream:` on it is reported by `check_device_source`
         (SourceType::Stream, Some(st)) => {
             if st.schema.is_empty() {
                 bad(

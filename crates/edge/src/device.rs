@@ -1,0 +1,224 @@
+//! [`Device`]: the embedding API — a blocking facade over the async runtime, which it owns
+//! (a small Tokio runtime with one worker thread, for background cache refreshes).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tessera_access::{
+    AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest,
+};
+use tessera_audit::{AuditLog, AuditSink, SinkConfig};
+use tessera_core::Catalog;
+use tessera_online::{EmbeddedStore, KeyValue};
+
+use crate::device_config::DeviceConfig;
+use crate::device_provider::DeviceProvider;
+use crate::device_values::DeviceValues;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::local_store::LocalStore;
+use crate::remote::Remote;
+use crate::remote_provider::RemoteProvider;
+
+/// Request-context fields of a read (session, locale, network type …), for on-demand
+/// features: they stay on the device; the cloud never receives them.
+pub use tessera_access::RequestContext;
+
+/// A device: its local store, its cache of the cloud, and one read path over both. Use it
+/// from ordinary (blocking) code; from async code use [`Device::get_async`], and drop the
+/// device outside any Tokio runtime (it owns one).
+///
+/// ```
+/// use tessera_edge::{Device, DeviceConfig, Event, Status};
+/// let catalog = tessera_edge::catalog_from_yaml(r#"
+/// entities: [{ name: user, join_keys: [user_id] }]
+/// sources:
+///   - { name: plays, type: device, timestamp_field: ts, device: { schema: { user_id: int64 } } }
+/// feature_views:
+///   - name: recent
+///     entities: [user]
+///     source: plays
+///     aggregations: [{ function: count, windows: [1h], placement: device_only, classification: personal }]
+/// purposes: [{ name: personalization, allows: [personal] }]
+/// "#)?;
+/// let dir = tempfile::tempdir().unwrap();
+/// let device = Device::open(dir.path(), catalog, DeviceConfig::default())?;
+/// device.record("plays", vec![Event::now().with("user_id", 7)])?;
+/// let got = device.get(&["recent:count_1h"], &[("user_id", vec![7.into()])], &Default::default())?;
+/// let v = got.get("recent:count_1h", 0).unwrap();
+/// assert_eq!((v.value, v.status), (&tessera_online::Value::Int64(1), Status::Present));
+/// # Ok::<(), tessera_edge::Error>(())
+/// ```
+pub struct Device {
+    runtime: tokio::runtime::Runtime,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    access: AccessLayer,
+    local: Arc<LocalStore>,
+    remote: Arc<Remote>,
+    caller: Caller,
+    config: DeviceConfig,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("server", &self.inner.config.server_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Opens (creating if needed) a device in directory `dir`: its local store
+    /// (`dir/store`), cloud cache (in the same store) and audit log (`dir/audit`).
+    pub fn open(dir: &Path, catalog: Catalog, config: DeviceConfig) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tessera-device")
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        let catalog = Arc::new(catalog);
+        let inner = {
+            let _entered = runtime.enter();
+            let store_dir = dir.join("store");
+            let store = EmbeddedStore::open(&store_dir).map_err(Error::Store)?;
+            let local = Arc::new(LocalStore::with_store(store.clone(), catalog.clone())?);
+            let remote = Arc::new(Remote::new(catalog.clone(), store, config.clone())?);
+            let audit = Arc::new(
+                AuditSink::spawn(AuditLog::new(&dir.join("audit")), SinkConfig::default())
+                    .map_err(Error::Audit)?,
+            );
+            let remote_name = config
+                .server_url
+                .clone()
+                .unwrap_or_else(|| "offline".into());
+            let access_config = AccessConfig {
+                // The remote provider bounds its own calls (and then answers from its
+                // cache); the access layer's bound is a backstop above it.
+                store_timeout: config.cloud_timeout * 2 + std::time::Duration::from_millis(500),
+                ..AccessConfig::default()
+            };
+            let access = AccessLayer::builder(catalog, audit, access_config)
+                .provider(Arc::new(DeviceProvider::new(local.clone(), remote.clone())))
+                .provider(Arc::new(RemoteProvider::new(remote.clone(), remote_name)))
+                .build();
+            let caller = match &config.consumer {
+                Some(c) => Caller::consumer(c),
+                None => Caller::local("device"),
+            };
+            Inner {
+                access,
+                local,
+                remote,
+                caller,
+                config,
+            }
+        };
+        Ok(Self {
+            runtime,
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Records events of a device source (see [`LocalStore::record`]); returns how many
+    /// stored rows changed. Durable when it returns.
+    pub fn record(&self, source: &str, events: Vec<Event>) -> Result<usize> {
+        self.runtime
+            .block_on(self.inner.local.record(source, events))
+    }
+
+    /// Reads `features` (`view:feature`, `view:*`) for the entities given as join-key
+    /// columns, with request context that stays on the device. Device features come from
+    /// the local store, cloud features from the cache or the server; each value has a
+    /// status. Blocks for at most about `cloud_timeout`.
+    pub fn get(
+        &self,
+        features: &[&str],
+        entities: &[(&str, Vec<KeyValue>)],
+        context: &RequestContext,
+    ) -> Result<DeviceValues> {
+        let features: Vec<String> = features.iter().map(|s| s.to_string()).collect();
+        let rows = EntityRows::new(
+            entities
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )?;
+        self.runtime
+            .block_on(self.inner.get(features, rows, context.clone()))
+    }
+
+    /// The async form of [`Device::get`], for apps that run their own Tokio runtime.
+    pub async fn get_async(
+        &self,
+        features: Vec<String>,
+        entities: EntityRows,
+        context: RequestContext,
+    ) -> Result<DeviceValues> {
+        let inner = self.inner.clone();
+        self.runtime
+            .spawn(async move { inner.get(features, entities, context).await })
+            .await
+            .map_err(|e| Error::Cloud {
+                message: format!("the read task failed: {e}"),
+            })?
+    }
+
+    /// How many calls this device made to the cloud.
+    pub fn cloud_calls(&self) -> u64 {
+        self.inner.remote.calls()
+    }
+
+    /// The last failure talking to the cloud, while the cloud is failing.
+    pub fn cloud_error(&self) -> Option<String> {
+        self.inner.remote.last_error()
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        self.inner.access.catalog()
+    }
+
+    /// The access layer every read goes through (the same code `tessera serve` answers
+    /// with, here with the device's providers).
+    pub fn access(&self) -> &AccessLayer {
+        &self.inner.access
+    }
+
+    /// Writes every queued audit record and stops the audit writer. Call it before the app
+    /// exits: records still queued (at most ~5 ms of reads) are otherwise lost.
+    pub fn close(self) -> Result<()> {
+        self.runtime
+            .block_on(self.inner.access.audit().shutdown())
+            .map_err(Error::Audit)
+    }
+}
+
+impl Inner {
+    async fn get(
+        &self,
+        features: Vec<String>,
+        entities: EntityRows,
+        context: RequestContext,
+    ) -> Result<DeviceValues> {
+        let n = entities.len();
+        let result = self
+            .access
+            .read(ReadRequest {
+                features: FeatureSelection::Features(features),
+                entities,
+                context,
+                purpose: Some(self.config.purpose.clone()),
+                caller: self.caller.clone(),
+            })
+            .await?;
+        Ok(DeviceValues {
+            plan: result.plan,
+            columns: result.columns,
+            entities: n,
+        })
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the device runtime: one binary, topical modules.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod aggregation_parity;
+mod fixtures;
+mod local_store;
+mod remote_cache;
+mod test_server;
+mod wire_capture;
