@@ -177,6 +177,9 @@ pub async fn check_views(
         let Ok(source) = catalog.source_of(view) else {
             continue;
         };
+        if source.source_type == tessera_core::SourceType::Device {
+            continue; // no files: typed by its declared schema (checked by the catalog)
+        }
         match open_source(ctx, root, source).await {
             Ok((df, _)) => errs.extend(check_view_schema(catalog, view, &arrow_schema(&df))),
             Err(e) => errs.push(ValidationError {
@@ -248,7 +251,7 @@ pub async fn fill_aggregation_types(
             let Some(source) = sources.get(&view.source) else {
                 continue;
             };
-            if source.stream.is_some() {
+            if source.stream.is_some() || source.source_type == tessera_core::SourceType::Device {
                 continue; // typed by its declared schema
             }
             if !schemas.contains_key(&source.name) {
