@@ -62,7 +62,7 @@ pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
 pub use definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
-    SourceDef, SourceFormat, SourceType,
+    SourceDef, SourceFormat, SourceType, ViewProvider,
 };
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
 pub use duration::Ttl;
