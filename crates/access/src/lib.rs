@@ -80,6 +80,7 @@
 mod access_layer;
 mod access_layer_builder;
 mod caller;
+mod content_provider;
 mod entity_rows;
 mod error;
 mod event_ingest;
@@ -96,6 +97,7 @@ mod write_request;
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
 pub use access_layer_builder::AccessLayerBuilder;
 pub use caller::Caller;
+pub use content_provider::ContentProvider;
 pub use entity_rows::{EntityRows, KeyType};
 pub use error::{Error, ErrorClass, Result};
 pub use event_ingest::{EventIngest, IngestError, IngestSummary};

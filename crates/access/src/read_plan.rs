@@ -242,6 +242,19 @@ pub(crate) fn assign(catalog: &Catalog, r: &FeatureRef, kinds: Kinds) -> Result<
             })
         };
     }
+    if resolved.view.provider == tessera_core::ViewProvider::Content {
+        return if kinds.content {
+            Ok(ProviderKind::Content)
+        } else if kinds.remote {
+            Ok(ProviderKind::Remote)
+        } else {
+            Err(Error::NoProvider {
+                feature: r.to_string(),
+                kind: ProviderKind::Content,
+                hint: "its view has `provider: content`: `tessera serve` loads it into memory at startup; read it there",
+            })
+        };
+    }
     if kinds.online {
         Ok(ProviderKind::Online)
     } else if kinds.remote {

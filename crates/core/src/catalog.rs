@@ -445,6 +445,20 @@ impl Catalog {
         }
         for v in self.feature_views.values() {
             check_name(&v.name, VIEW, self, errs);
+            if v.provider == crate::definitions::ViewProvider::Content {
+                let stream = self
+                    .sources
+                    .get(&v.source)
+                    .is_some_and(|s| s.stream.is_some());
+                if stream || !v.aggregations.is_empty() || !v.online {
+                    errs.push(err(
+                        VIEW,
+                        &v.name,
+                        "has `provider: content` but is not a plain online view over a batch source".into(),
+                        "content views hold features (not aggregations) of a `type: batch` source and are online; drop `provider: content` or change the view",
+                    ));
+                }
+            }
             if v.entities.is_empty() {
                 errs.push(err(
                     VIEW,

@@ -257,6 +257,27 @@ pub struct FeatureViewDef {
     /// The default classification of the aggregation features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// Who serves it online: the online store (the default), or `content` (content
+    /// metadata: `tessera serve` loads the latest row per key from the source into memory).
+    #[serde(default, skip_serializing_if = "ViewProvider::is_online")]
+    pub provider: ViewProvider,
+}
+
+/// Who serves a feature view online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewProvider {
+    /// The online store (materialised, streamed or pushed).
+    #[default]
+    Online,
+    /// An in-memory table of the source's latest row per key, loaded by `tessera serve`.
+    Content,
+}
+
+impl ViewProvider {
+    fn is_online(&self) -> bool {
+        *self == ViewProvider::Online
+    }
 }
 
 fn default_true() -> bool {

@@ -63,7 +63,7 @@ pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
 pub use definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
-    SourceDef, SourceFormat, SourceType,
+    SourceDef, SourceFormat, SourceType, ViewProvider,
 };
 pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};

@@ -324,6 +324,7 @@ pub(crate) fn check(
             features,
             aggregations: Vec::new(),
             classification: None,
+            provider: Default::default(),
         },
         def: def.clone(),
         expressions,

@@ -50,6 +50,7 @@ mod expiry;
 mod feature_row;
 #[cfg(feature = "materialize")]
 mod materialize;
+mod memory_store;
 mod online_store;
 mod open_store;
 #[cfg(feature = "redis")]
@@ -73,6 +74,7 @@ pub use materialize::{
     materialize_view, MaterializeProgress, MaterializeReport, MaterializeRequest,
     NoMaterializeProgress, Stage, DEFAULT_BATCH_ROWS,
 };
+pub use memory_store::MemoryStore;
 pub use online_store::{Capabilities, OnlineStore, WriteBatch, WriteRow, WriteSummary};
 pub use open_store::open_store;
 #[cfg(feature = "redis")]

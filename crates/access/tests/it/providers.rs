@@ -269,3 +269,65 @@ async fn explain_names_providers_and_decisions_without_reading() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn content_views_are_served_by_the_content_provider() {
+    let yaml = crate::fixtures::DEFINITIONS.replace(
+        "  - name: item_stats\n    entities: [item]\n",
+        "  - name: item_stats\n    provider: content\n    entities: [item]\n",
+    );
+    let catalog = Arc::new(
+        tessera_core::Catalog::build(vec![tessera_core::Definitions::from_yaml_str(
+            &yaml,
+            "f.yaml".as_ref(),
+        )
+        .unwrap()])
+        .unwrap(),
+    );
+    let table = Arc::new(tessera_online::MemoryStore::new());
+    let mut b = tessera_online::WriteBatch::new("item_stats", vec!["pop".into()]);
+    b.push(
+        tessera_online::EntityKey::string("item_id", "x"),
+        tessera_online::Stamp::new(1, tessera_online::Stamp::NO_CREATED),
+        vec![Value::Float64(0.25)],
+    );
+    tessera_online::OnlineStore::write(table.as_ref(), b)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded_store(&dir.path().join("online")).await;
+    let adir = tempfile::tempdir().unwrap();
+    let audit =
+        Arc::new(AuditSink::spawn(AuditLog::new(adir.path()), SinkConfig::default()).unwrap());
+    let req = || {
+        read(
+            &["item_stats:pop", "user_stats:clicks"],
+            vec![
+                ("user_id", vec![KeyValue::Int64(1)]),
+                ("item_id", vec![KeyValue::String("x".into())]),
+            ],
+        )
+    };
+    // Without a content provider, a content view cannot be answered (the online store
+    // holds 0.75 for it, which must not be served).
+    let plain = AccessLayer::new(
+        catalog.clone(),
+        store.clone(),
+        audit.clone(),
+        AccessConfig::default(),
+    );
+    assert_eq!(plain.read(req()).await.unwrap_err().code(), "no_provider");
+    let access = AccessLayer::builder(catalog.clone(), audit, AccessConfig::default())
+        .online_store(store)
+        .provider(Arc::new(tessera_access::ContentProvider::new(
+            catalog, table,
+        )))
+        .build();
+    let r = access.read(req()).await.unwrap();
+    assert_eq!(
+        r.plan.providers(),
+        &[ProviderKind::Content, ProviderKind::Online]
+    );
+    assert_eq!(r.columns[0].values, vec![Value::Float64(0.25)]);
+    assert_eq!(r.columns[1].values, vec![Value::Int64(5)]);
+}

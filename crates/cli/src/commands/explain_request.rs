@@ -59,7 +59,12 @@ pub async fn run(args: &ExplainArgs) -> Result<()> {
             .context("opening the audit log")?,
     );
     let catalog = Arc::new(catalog);
-    let access = AccessLayer::new(catalog, store, audit.clone(), AccessConfig::default());
+    let mut builder = AccessLayer::builder(catalog.clone(), audit.clone(), AccessConfig::default())
+        .online_store(store);
+    if let Some(c) = super::content::load(&catalog, &args.repo).await? {
+        builder = builder.provider(c);
+    }
+    let access = builder.build();
     let request = ReadRequest {
         features: FeatureSelection::from_parts(
             (!args.features.is_empty()).then(|| args.features.clone()),

@@ -154,15 +154,21 @@ pub async fn run(args: &GetArgs) -> Result<()> {
         AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
             .context("opening the audit log")?,
     );
-    let access = AccessLayer::new(
-        Arc::new(catalog),
-        store,
+    let catalog = Arc::new(catalog);
+    let content = super::content::load(&catalog, &args.repo).await?;
+    let mut builder = AccessLayer::builder(
+        catalog,
         audit.clone(),
         AccessConfig {
             max_entities: args.entities.len().max(1),
             ..AccessConfig::default()
         },
-    );
+    )
+    .online_store(store);
+    if let Some(c) = content {
+        builder = builder.provider(c);
+    }
+    let access = builder.build();
     let features = FeatureSelection::from_parts(
         (!args.features.is_empty()).then(|| args.features.clone()),
         args.service.clone(),

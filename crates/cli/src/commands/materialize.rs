@@ -91,16 +91,28 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
                 v.name, v.source
             );
         }
+        let content =
+            |v: &tessera_core::FeatureViewDef| v.provider == tessera_core::ViewProvider::Content;
+        for v in catalog.feature_views.values().filter(|v| content(v)) {
+            println!(
+                "  {:<20} skipped: `provider: content`; `tessera serve` loads it into memory at startup",
+                v.name
+            );
+        }
         catalog
             .feature_views
             .values()
-            .filter(|v| v.online && !over_stream(v))
+            .filter(|v| v.online && !over_stream(v) && !content(v))
             .map(|v| v.name.clone())
             .collect()
     } else {
         for v in &args.views {
-            if !catalog.view(v)?.online {
+            let def = catalog.view(v)?;
+            if !def.online {
                 bail!("feature view `{v}` has `online: false` (hint: set `online: true` and run `tessera apply`, or leave it out)");
+            }
+            if def.provider == tessera_core::ViewProvider::Content {
+                bail!("feature view `{v}` has `provider: content`: `tessera serve` loads it into memory at startup, so it is not materialised (hint: leave it out)");
             }
         }
         args.views.clone()

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod content;
 pub mod demo;
 pub mod demo_online;
 pub mod explain_request;

@@ -139,9 +139,9 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
     } else {
         None
     };
-    let access = AccessLayer::new(
+    let content = super::content::load(&catalog, &args.repo).await?;
+    let mut builder = AccessLayer::builder(
         catalog,
-        store,
         audit.clone(),
         AccessConfig {
             max_entities: args.max_entities,
@@ -151,7 +151,12 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
             anonymous_purpose: args.default_purpose.clone(),
         },
     )
-    .with_observer(metrics.clone());
+    .online_store(store)
+    .observer(metrics.clone());
+    if let Some(c) = content {
+        builder = builder.provider(c);
+    }
+    let access = builder.build();
     let access = match &engine {
         Some(e) => access.with_ingest(e.clone()),
         None => access,

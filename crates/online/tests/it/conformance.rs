@@ -21,6 +21,11 @@ async fn embedded_store_conforms_on_a_single_thread() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_conforms() {
+    testkit::conformance(Arc::new(tessera_online::MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_conforms() {
     let store = redis_server::fresh_store("conformance").await;
     testkit::conformance(Arc::new(store.clone())).await;
