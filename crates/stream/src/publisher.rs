@@ -108,32 +108,23 @@ impl Publisher {
 
     /// Waits until generation `gen` is in the store; fails while the store fails.
     pub(crate) async fn wait(&self, gen: u64) -> Result<()> {
-        loop {
-            let notified = self.shared.progress.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let p = self.lock();
-                if p.done >= gen {
-                    return Ok(());
-                }
-                if let Some(e) = &p.error {
-                    return Err(Error::Publish(e.clone()));
-                }
-            }
-            notified.await;
-        }
+        self.wait_until(|p| p.done >= gen).await
     }
 
     /// Waits until at most `max` states are pending (backpressure for fast producers).
     pub(crate) async fn throttle(&self, max: usize) -> Result<()> {
+        self.wait_until(|p| p.count <= max).await
+    }
+
+    /// Waits until `reached` holds after a write; fails while the store fails.
+    async fn wait_until(&self, reached: impl Fn(&Pending) -> bool) -> Result<()> {
         loop {
             let notified = self.shared.progress.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let p = self.lock();
-                if p.count <= max {
+                if reached(&p) {
                     return Ok(());
                 }
                 if let Some(e) = &p.error {
