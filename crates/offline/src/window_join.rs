@@ -7,14 +7,14 @@
 //! 1. spine keys get dense ids; spine times are read as µs;
 //! 2. the source is scanned (keys, time, the aggregated and filter columns) within
 //!    `[min window start, max T]`; events of keys not in the spine are dropped at once;
-//! 3. events are sorted by (key, time); per key, each requested aggregation filters the
-//!    events and calls `tessera_aggregate::window_values` for that key's spine times — the
-//!    same tiles and monoid states as the stream path, so the values are identical.
+//! 3. the events are grouped by key and sorted by time, and each key's spine times are
+//!    folded with `tessera_aggregate::window_values` — the same tiles and monoid states as
+//!    the stream path, so the values are identical — on every core (`window_fold`).
 //!
 //! Memory is the kept events (time, key, the read columns) plus the spine; time is
-//! `O(E log E + spine × features)` with small constants for the tile walk.
+//! `O(E + spine × features)` plus the per-key time sorts, with small constants for the
+//! tile walk, divided over the cores.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
@@ -23,35 +23,16 @@ use datafusion::common::Column;
 use datafusion::logical_expr::{lit, Expr};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
-use tessera_core::aggregate::{window_values, Datum, Row, ViewSpec};
+use tessera_core::aggregate::{Datum, ViewSpec};
 use tessera_core::{datums_to_array, Catalog, DatumColumn, FeatureRef, FeatureViewDef};
 
 use crate::entity_keys::{KeyIndex, NO_KEY};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::timestamps::{factor, to_epoch};
-
-/// The events of one scan, kept for the aggregation.
-struct Events {
-    key: Vec<u32>,
-    ts: Vec<i64>,
-    /// One column of values per read column, aligned with `key`/`ts`.
-    columns: Vec<Vec<Datum>>,
-}
-
-/// One event's columns, for filters.
-struct EventRow<'a> {
-    names: &'a [String],
-    events: &'a Events,
-    at: usize,
-}
-
-impl Row for EventRow<'_> {
-    fn get(&self, column: &str) -> Option<&Datum> {
-        let i = self.names.iter().position(|n| n == column)?;
-        self.events.columns.get(i).and_then(|c| c.get(self.at))
-    }
-}
+use crate::window_fold::{
+    group_aggregations, split_keys, Events, FoldedRows, KeyFold, KeyedEvents, MIN_KEYS_PER_THREAD,
+};
 
 /// Inputs of one aggregation view's backfill.
 pub(crate) struct WindowJoin<'a> {
@@ -167,91 +148,55 @@ impl WindowJoin<'_> {
                 }
             }
         }
-        let kept = events.key.len();
-        // Sort by (key, time).
-        let mut order: Vec<u32> = (0..kept as u32).collect();
-        order.sort_unstable_by_key(|&i| (events.key[i as usize], events.ts[i as usize]));
-
+        let by_key = KeyedEvents::sort(&events, nkeys)?;
+        let groups = group_aggregations(&spec, &positions, &names);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(nkeys.div_ceil(MIN_KEYS_PER_THREAD).max(1));
+        let ranges = split_keys(&queries, &by_key, threads);
+        let fold = KeyFold {
+            groups: &groups,
+            names: &names,
+            events: &events,
+            by_key: &by_key,
+            queries: &queries,
+            slots: positions.len(),
+        };
+        let parts: Vec<Result<FoldedRows>> = if ranges.len() == 1 {
+            ranges.into_iter().map(|r| fold.run(r)).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = ranges
+                    .into_iter()
+                    .map(|r| {
+                        let fold = &fold;
+                        scope.spawn(move || fold.run(r))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::Internal("a window-join worker panicked".into()))
+                        })
+                    })
+                    .collect()
+            })
+        };
         let n = spine_ts.len();
         let mut out: Vec<Vec<Datum>> = vec![vec![Datum::Null; n]; positions.len()];
-        let mut start = 0usize;
-        let mut matched = vec![false; n];
-        let mut pairs: Vec<(i64, Datum)> = Vec::new();
-        let mut qts: Vec<i64> = Vec::new();
-        for (k, q) in queries.iter().enumerate() {
-            if q.is_empty() {
-                continue;
-            }
-            // This key's events: order[start..end].
-            let mut end = start;
-            while end < order.len() && events.key[order[end] as usize] < k as u32 {
-                end += 1;
-            }
-            start = end;
-            while end < order.len() && events.key[order[end] as usize] == k as u32 {
-                end += 1;
-            }
-            let mine = &order[start..end];
-            start = end;
-            qts.clear();
-            qts.extend(q.iter().map(|(t, _)| *t));
-            for (slot, &p) in positions.iter().enumerate() {
-                let agg = &spec.aggregations()[p];
-                pairs.clear();
-                for &e in mine {
-                    let e = e as usize;
-                    if let Some(f) = agg.filter() {
-                        let row = EventRow {
-                            names: &names,
-                            events: &events,
-                            at: e,
-                        };
-                        if !f.eval(&row) {
-                            continue;
-                        }
-                    }
-                    let v = match agg.column() {
-                        Some(c) => names
-                            .iter()
-                            .position(|n| n == c)
-                            .map_or(Datum::Null, |i| events.columns[i][e].clone()),
-                        None => Datum::Null,
-                    };
-                    pairs.push((events.ts[e], v));
+        let mut matched = 0usize;
+        for part in parts {
+            let part = part.map_err(|e| match e {
+                Error::Internal(m) => {
+                    Error::Internal(format!("aggregating {}: {m}", self.view.name))
                 }
-                let values = window_values(&pairs, &qts, agg.aggregation(), agg.window())
-                    .map_err(|e| Error::Internal(format!("aggregating {}: {e}", self.view.name)))?;
-                for ((_, row), v) in q.iter().zip(values) {
-                    out[slot][*row as usize] = v;
-                }
-            }
-            if !mine.is_empty() {
-                for (_, row) in q {
-                    matched[*row as usize] = true;
-                }
-            }
-        }
-        // Spine rows of keys with no events at all still get the empty aggregate (count 0).
-        let empty: BTreeMap<usize, Datum> = positions
-            .iter()
-            .enumerate()
-            .map(|(slot, &p)| {
-                let a = &spec.aggregations()[p];
-                (slot, a.aggregation().new_state().finish())
-            })
-            .collect();
-        for (row, &k) in ids.iter().enumerate() {
-            if k == NO_KEY {
-                continue;
-            }
-            if queries[k as usize].is_empty() {
-                continue;
-            }
-            if !matched[row] {
-                for (slot, v) in &empty {
-                    if out[*slot][row].is_null() {
-                        out[*slot][row] = v.clone();
-                    }
+                other => other,
+            })?;
+            matched += part.matched;
+            for (slot, values) in part.values.into_iter().enumerate() {
+                for (&row, v) in part.rows.iter().zip(values) {
+                    out[slot][row as usize] = v;
                 }
             }
         }
@@ -267,7 +212,6 @@ impl WindowJoin<'_> {
                 Ok(datums_to_array(vals, &f.dtype))
             })
             .collect::<Result<Vec<_>>>()?;
-        let matched = matched.iter().filter(|m| **m).count();
         Ok((arrays, scanned, matched))
     }
 }

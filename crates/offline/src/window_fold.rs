@@ -1,0 +1,354 @@
+//! The aggregation half of the window join: the kept events grouped by spine key, and the
+//! per-key folds (`tessera_aggregate::window_values`) run on every core.
+//!
+//! Events are bucketed by dense key id with a counting sort (`O(E)`), then each key's few
+//! events are sorted by time. Aggregations that read the same column through the same
+//! filter share one filtered `(ts, value)` list per key (the three windows of one
+//! aggregation filter once). Keys are split into contiguous ranges of about equal work
+//! (events + queries), one per core; each range folds on its own thread into its own
+//! rows, which the caller scatters into spine order. No state is shared between threads,
+//! so the values are the same whatever the thread count.
+
+use std::ops::Range;
+
+use tessera_core::aggregate::{window_values, Datum, FilterExpr, Row, ViewAggregation, ViewSpec};
+
+use crate::error::{Error, Result};
+
+/// Keys per thread below which another thread is not worth starting.
+pub(crate) const MIN_KEYS_PER_THREAD: usize = 2_048;
+
+/// The events of one scan, kept for the aggregation.
+pub(crate) struct Events {
+    pub key: Vec<u32>,
+    pub ts: Vec<i64>,
+    /// One column of values per read column, aligned with `key`/`ts`.
+    pub columns: Vec<Vec<Datum>>,
+}
+
+/// One event's columns, for filters.
+struct EventRow<'a> {
+    names: &'a [String],
+    events: &'a Events,
+    at: usize,
+}
+
+impl Row for EventRow<'_> {
+    fn get(&self, column: &str) -> Option<&Datum> {
+        let i = self.names.iter().position(|n| n == column)?;
+        self.events.columns.get(i).and_then(|c| c.get(self.at))
+    }
+}
+
+/// Event indices grouped by key, each key's sorted by time.
+pub(crate) struct KeyedEvents {
+    offsets: Vec<usize>,
+    order: Vec<u32>,
+}
+
+impl KeyedEvents {
+    /// Groups `events` by key id (`< nkeys`), each group sorted by time.
+    pub(crate) fn sort(events: &Events, nkeys: usize) -> Result<Self> {
+        if u32::try_from(events.key.len()).is_err() {
+            return Err(Error::Internal(format!(
+                "{} events kept for one window join; at most {} fit: narrow the spine's time range or split the spine",
+                events.key.len(),
+                u32::MAX
+            )));
+        }
+        let mut offsets = vec![0usize; nkeys + 1];
+        for &k in &events.key {
+            offsets[k as usize + 1] += 1;
+        }
+        for i in 0..nkeys {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets[..nkeys].to_vec();
+        let mut order = vec![0u32; events.key.len()];
+        for (i, &k) in events.key.iter().enumerate() {
+            let at = &mut next[k as usize];
+            order[*at] = i as u32;
+            *at += 1;
+        }
+        for k in 0..nkeys {
+            order[offsets[k]..offsets[k + 1]].sort_by_key(|&i| events.ts[i as usize]);
+        }
+        Ok(KeyedEvents { offsets, order })
+    }
+
+    /// The events of key `k`, oldest first.
+    fn of(&self, k: usize) -> &[u32] {
+        &self.order[self.offsets[k]..self.offsets[k + 1]]
+    }
+}
+
+/// Requested aggregations that read the same column through the same filter.
+pub(crate) struct Group<'a> {
+    column: Option<usize>,
+    filter: Option<&'a FilterExpr>,
+    /// `(output slot, aggregation)`.
+    members: Vec<(usize, &'a ViewAggregation)>,
+}
+
+/// Groups the requested aggregations (`positions[slot]` indexes `spec`) by column and
+/// filter; `names` are the read columns, in `Events::columns` order.
+pub(crate) fn group_aggregations<'a>(
+    spec: &'a ViewSpec,
+    positions: &[usize],
+    names: &[String],
+) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for (slot, &p) in positions.iter().enumerate() {
+        let a = &spec.aggregations()[p];
+        let column = a.column().and_then(|c| names.iter().position(|n| n == c));
+        let filter = a.filter();
+        match groups
+            .iter_mut()
+            .find(|g| g.column == column && g.filter == filter)
+        {
+            Some(g) => g.members.push((slot, a)),
+            None => groups.push(Group {
+                column,
+                filter,
+                members: vec![(slot, a)],
+            }),
+        }
+    }
+    groups
+}
+
+/// Splits the keys into at most `parts` contiguous ranges of about equal work.
+pub(crate) fn split_keys(
+    queries: &[Vec<(i64, u32)>],
+    by_key: &KeyedEvents,
+    parts: usize,
+) -> Vec<Range<usize>> {
+    let nkeys = queries.len();
+    let weight = |k: usize| {
+        if queries[k].is_empty() {
+            0
+        } else {
+            queries[k].len() + by_key.of(k).len()
+        }
+    };
+    let total: usize = (0..nkeys).map(weight).sum();
+    let parts = parts.max(1);
+    let per = total.div_ceil(parts).max(1);
+    let mut ranges = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (0usize, 0usize);
+    for k in 0..nkeys {
+        acc += weight(k);
+        if acc >= per && ranges.len() + 1 < parts {
+            ranges.push(start..k + 1);
+            start = k + 1;
+            acc = 0;
+        }
+    }
+    ranges.push(start..nkeys);
+    ranges
+}
+
+/// What one range of keys folds to: its spine rows and, per output slot, their values.
+pub(crate) struct FoldedRows {
+    pub rows: Vec<u32>,
+    pub values: Vec<Vec<Datum>>,
+    /// Spine rows whose key has at least one event.
+    pub matched: usize,
+}
+
+/// Everything a fold reads; shared by reference between the threads.
+pub(crate) struct KeyFold<'a> {
+    pub groups: &'a [Group<'a>],
+    pub names: &'a [String],
+    pub events: &'a Events,
+    pub by_key: &'a KeyedEvents,
+    /// Per key: `(T, spine row)`, sorted by `T`.
+    pub queries: &'a [Vec<(i64, u32)>],
+    pub slots: usize,
+}
+
+impl KeyFold<'_> {
+    /// Folds the keys in `range`.
+    pub(crate) fn run(&self, range: Range<usize>) -> Result<FoldedRows> {
+        let mut out = FoldedRows {
+            rows: Vec::new(),
+            values: vec![Vec::new(); self.slots],
+            matched: 0,
+        };
+        let mut pairs: Vec<(i64, Datum)> = Vec::new();
+        let mut qts: Vec<i64> = Vec::new();
+        for k in range {
+            let q = &self.queries[k];
+            if q.is_empty() {
+                continue;
+            }
+            let mine = self.by_key.of(k);
+            out.rows.extend(q.iter().map(|(_, row)| *row));
+            if !mine.is_empty() {
+                out.matched += q.len();
+            }
+            qts.clear();
+            qts.extend(q.iter().map(|(t, _)| *t));
+            for g in self.groups {
+                pairs.clear();
+                for &e in mine {
+                    let e = e as usize;
+                    if let Some(f) = g.filter {
+                        let row = EventRow {
+                            names: self.names,
+                            events: self.events,
+                            at: e,
+                        };
+                        if !f.eval(&row) {
+                            continue;
+                        }
+                    }
+                    let v = g
+                        .column
+                        .map_or(Datum::Null, |c| self.events.columns[c][e].clone());
+                    pairs.push((self.events.ts[e], v));
+                }
+                for (slot, a) in &g.members {
+                    let values = &mut out.values[*slot];
+                    if pairs.is_empty() {
+                        let empty = a.aggregation().new_state().finish();
+                        values.extend(std::iter::repeat_n(empty, q.len()));
+                    } else {
+                        let got = window_values(&pairs, &qts, a.aggregation(), a.window())
+                            .map_err(|e| Error::Internal(e.to_string()))?;
+                        values.extend(got);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::aggregate::{AggFunction, Aggregation, InputType, Window, HOUR, MINUTE};
+
+    fn spec() -> ViewSpec {
+        let play = FilterExpr::parse("action = 'play'").unwrap();
+        let sum = Aggregation::new(AggFunction::Sum, Some(InputType::Int64)).unwrap();
+        let distinct =
+            Aggregation::new(AggFunction::CountDistinct, Some(InputType::Int64)).unwrap();
+        let mut aggs = Vec::new();
+        for w in ["1h", "1d", "lifetime"] {
+            let w = Window::parse(w).unwrap();
+            aggs.push(
+                ViewAggregation::new(None, Aggregation::count_events(), w)
+                    .unwrap()
+                    .with_filter(play.clone()),
+            );
+            aggs.push(ViewAggregation::new(Some("v"), sum.clone(), w).unwrap());
+            aggs.push(ViewAggregation::new(Some("v"), distinct.clone(), w).unwrap());
+        }
+        ViewSpec::new(aggs)
+    }
+
+    /// Keys 0..n with a pseudo-random number of events each (some none), time-disordered.
+    fn data(nkeys: usize) -> (Events, Vec<Vec<(i64, u32)>>) {
+        let mut x = 7u64;
+        let mut next = move |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        let mut ev = Events {
+            key: Vec::new(),
+            ts: Vec::new(),
+            columns: vec![Vec::new(), Vec::new()],
+        };
+        for _ in 0..nkeys * 20 {
+            let k = next(nkeys as u64) as u32;
+            if k % 7 == 3 {
+                continue; // keys without events
+            }
+            ev.key.push(k);
+            ev.ts
+                .push(next(3 * 24) as i64 * HOUR / 3 + next(60) as i64 * MINUTE);
+            let action = if next(3) == 0 { "skip" } else { "play" };
+            ev.columns[0].push(Datum::from(action));
+            ev.columns[1].push(Datum::Int64(next(10) as i64));
+        }
+        let mut queries = vec![Vec::new(); nkeys];
+        let mut row = 0u32;
+        for (k, q) in queries.iter_mut().enumerate() {
+            if k % 11 == 5 {
+                continue; // keys not asked for
+            }
+            for _ in 0..next(4) {
+                q.push((next(3 * 24) as i64 * HOUR, row));
+                row += 1;
+            }
+            q.sort_unstable();
+        }
+        (ev, queries)
+    }
+
+    fn fold_all(parts: usize) -> Vec<(u32, Vec<Datum>)> {
+        let spec = spec();
+        let names = vec!["action".to_string(), "v".to_string()];
+        let positions: Vec<usize> = (0..spec.aggregations().len()).collect();
+        let (events, queries) = data(300);
+        let by_key = KeyedEvents::sort(&events, queries.len()).unwrap();
+        let groups = group_aggregations(&spec, &positions, &names);
+        // (no column, play filter) for the counts; (`v`, no filter) for sums and distincts.
+        assert_eq!(groups.len(), 2);
+        let fold = KeyFold {
+            groups: &groups,
+            names: &names,
+            events: &events,
+            by_key: &by_key,
+            queries: &queries,
+            slots: positions.len(),
+        };
+        let ranges = split_keys(&queries, &by_key, parts);
+        assert!(ranges.len() <= parts);
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(ranges.last().map(|r| r.end), Some(queries.len()));
+        let mut rows = Vec::new();
+        for r in ranges {
+            let part = fold.run(r).unwrap();
+            for (i, row) in part.rows.iter().enumerate() {
+                rows.push((*row, part.values.iter().map(|v| v[i].clone()).collect()));
+            }
+        }
+        rows.sort_by_key(|(r, _)| *r);
+        rows
+    }
+
+    #[test]
+    fn any_split_gives_the_same_values_as_one_fold() {
+        let one = fold_all(1);
+        assert!(one.len() > 100);
+        for parts in [2, 3, 8] {
+            assert_eq!(fold_all(parts), one, "{parts} parts");
+        }
+    }
+
+    #[test]
+    fn values_equal_a_brute_force_count() {
+        let (events, queries) = data(300);
+        let rows = fold_all(4);
+        let w = Window::parse("1h").unwrap();
+        for (k, q) in queries.iter().enumerate() {
+            for (t, row) in q {
+                let want = (0..events.key.len())
+                    .filter(|&e| {
+                        events.key[e] as usize == k
+                            && events.columns[0][e] == Datum::from("play")
+                            && w.contains(*t, events.ts[e])
+                    })
+                    .count() as i64;
+                let got = &rows.iter().find(|(r, _)| r == row).unwrap().1[0];
+                assert_eq!(got, &Datum::Int64(want), "key {k} at {t}");
+            }
+        }
+    }
+}
