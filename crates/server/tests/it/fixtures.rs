@@ -60,6 +60,14 @@ consumers:
   - { name: dashboard, token_env: DASHBOARD_TOKEN, purposes: [analytics] }
 feature_services:
   - { name: ranker_v1, purpose: ranking, features: [user_stats:f0, user_stats:age, item_stats:popularity] }
+on_demand_views:
+  - name: user_now
+    inputs: [user_stats:f0, user_stats:i0]
+    request: [{ name: hour_of_day, type: int64 }, { name: boost, type: float64 }]
+    features:
+      - { name: f0_boosted, type: float64, expression: "f0 * boost + hour_of_day" }
+      - { name: evening, type: bool, expression: "hour_of_day >= 18" }
+      - { name: i0_plus_one, type: int64, expression: "i0 + 1" }
 "#;
 
 pub fn catalog() -> Catalog {

@@ -14,4 +14,5 @@ mod lifecycle;
 mod native_api;
 mod push;
 mod redis_store;
+mod request_context;
 mod stream_push;
