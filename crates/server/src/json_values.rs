@@ -283,6 +283,20 @@ impl TsCache {
     }
 }
 
+/// Request-context fields as a read route receives them (`"context": {"hour_of_day": 14}`),
+/// for the access layer, which checks them against the on-demand views' `request:` fields
+/// (`missing_context`, `bad_context`). Shared by `POST /v1/features` and
+/// `POST /get-online-features`.
+pub(crate) fn request_context(
+    fields: Option<std::collections::BTreeMap<String, JsonValue>>,
+) -> tessera_access::RequestContext {
+    fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,18 +340,4 @@ mod tests {
         assert_eq!(out, r#"[4.5,null,"AQI=","1970-01-01T00:00:00Z"]"#);
         assert_eq!(format_ts(1_500_000), "1970-01-01T00:00:01.500Z");
     }
-}
-
-/// Request-context fields as a read route receives them (`"context": {"hour_of_day": 14}`),
-/// for the access layer, which checks them against the on-demand views' `request:` fields
-/// (`missing_context`, `bad_context`). Shared by `POST /v1/features` and
-/// `POST /get-online-features`.
-pub(crate) fn request_context(
-    fields: Option<std::collections::BTreeMap<String, JsonValue>>,
-) -> tessera_access::RequestContext {
-    fields
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect()
 }
