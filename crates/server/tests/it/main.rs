@@ -7,6 +7,7 @@
 mod audit_metrics;
 mod auth_policy;
 mod bad_input;
+mod content_view;
 mod feast_api;
 mod fixtures;
 mod grpc_api;
