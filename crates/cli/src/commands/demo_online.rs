@@ -1,5 +1,6 @@
 //! The online half of `tessera demo`: materialise, serve, read as a consumer over HTTP, show
-//! a refused read and its audit record, and report the latencies seen.
+//! a refused read, stream events, read on a device (`demo_device`), and report the latencies
+//! seen and the last audit records.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
