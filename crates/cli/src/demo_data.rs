@@ -460,6 +460,7 @@ feature_views:
   - name: item_content
     entities: [item]
     source: item_catalog
+    provider: content                  # served from memory (latest row per item), not materialised
     owner: content-team@example.com
     features:
       - { name: genre, type: string, classification: public }
@@ -489,4 +490,26 @@ feature_services:
       - item_popularity:*
       - item_content:genre
       - item_content:duration_s
+"#;
+
+/// The demo repository's device definitions (`features/device.yaml`): device sources and the
+/// views over them, which a device computes locally (the edge crate's example file).
+pub const DEMO_DEVICE_DEFINITIONS: &str = include_str!("../../edge/examples/device.yaml");
+
+/// The demo repository's on-demand views (`features/on_demand.yaml`).
+pub const DEMO_ON_DEMAND: &str = r#"# Features computed at request time from other features and request-context fields.
+on_demand_views:
+  - name: user_item_affinity
+    inputs: [user_history:dwell_s_sum_7d, user_history:plays_7d, item_content:duration_s,
+             item_content:genre, user_activity:top_genre_1d]        # features of feature views
+    request: [{ name: hour_of_day, type: int64 }]                  # request-context fields
+    description: How well an item fits a listener right now
+    features:
+      - { name: dwell_per_play_7d, type: float64, expression: "if(plays_7d > 0, dwell_s_sum_7d / plays_7d, null)" }
+      - { name: plays_per_minute, type: float64, expression: "plays_7d / (duration_s / 60.0)" }
+      - { name: genre_match, type: bool, expression: "genre = top_genre_1d" }
+      - { name: evening_plays_7d, type: float64, description: "plays_7d, weighted 1.5 from 18:00 on",
+          expression: "coalesce(plays_7d, 0) * if(hour_of_day >= 18, 1.5, 1.0)" }
+      - { name: evening_score, type: float64, classification: sensitive,
+          expression: "round(ln(1 + coalesce(dwell_s_sum_7d, 0)) * if(hour_of_day >= 18, 1.5, 1.0), 3)" }
 "#;

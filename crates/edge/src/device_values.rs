@@ -35,6 +35,12 @@ impl DeviceValues {
         self.plan.features()
     }
 
+    /// The kind of provider that answered each feature, aligned with
+    /// [`DeviceValues::features`] (`device`, `remote`, `on_demand` on a device).
+    pub fn providers(&self) -> &[tessera_access::ProviderKind] {
+        self.plan.providers()
+    }
+
     /// The number of entities.
     pub fn entities(&self) -> usize {
         self.entities

@@ -85,6 +85,7 @@ mod local_store;
 mod remote;
 mod remote_provider;
 mod status_names;
+pub mod wire_capture;
 
 pub use cloud_request::{CloudFeature, CloudRequest};
 pub use device::{Device, RequestContext};

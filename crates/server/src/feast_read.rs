@@ -1,7 +1,9 @@
 //! `POST /get-online-features`, as Feast 0.67's feature server speaks it.
 //!
 //! Request: `{"features": ["view:feature", …] | "feature_service": "name", "entities":
-//! {"join_key": [v, …]}, "full_feature_names": false}`. Response: one result per column,
+//! {"join_key": [v, …]}, "full_feature_names": false}`, and two Tessera extensions: `purpose`
+//! and `context` (request-context fields for on-demand features, `{"hour_of_day": 20}`, as
+//! in `POST /v1/features`; also spelled `request_context`). Response: one result per column,
 //! join keys first, then the features **in request order**; each with `values`, `statuses`
 //! (`PRESENT`, `NOT_FOUND`, `NULL_VALUE`, `OUTSIDE_MAX_AGE`) and `event_timestamps`;
 //! `metadata.feature_names` names the columns. Differences from Feast, all deliberate: an
@@ -25,7 +27,7 @@ use tessera_online::KeyValue;
 
 use crate::api_error::ApiError;
 use crate::json_body::read_json;
-use crate::json_values::{JsonOut, KeyColumns, KeyOut, TsCache};
+use crate::json_values::{request_context, JsonOut, JsonValue, KeyColumns, KeyOut, TsCache};
 use crate::purpose::purpose_of;
 use crate::state::AppState;
 
@@ -44,6 +46,11 @@ pub(crate) struct GetOnlineFeaturesBody {
     /// Tessera's extension: the purpose of the read.
     #[serde(default)]
     purpose: Option<String>,
+    /// Tessera's extension: request-context fields for on-demand features, one value each
+    /// for the whole request, as in `POST /v1/features` (`"context": {"hour_of_day": 20}`;
+    /// `request_context` is accepted as another spelling).
+    #[serde(default, alias = "request_context")]
+    context: Option<std::collections::BTreeMap<String, JsonValue>>,
 }
 
 /// The timestamp Feast reports for entity columns and missing values.
@@ -70,7 +77,7 @@ pub(crate) async fn get_online_features(
         .read(ReadRequest {
             features,
             entities,
-            context: Default::default(),
+            context: request_context(req.context),
             purpose,
             caller,
         })

@@ -96,7 +96,11 @@ impl GrpcService {
             .read(ReadRequest {
                 features,
                 entities,
-                context: Default::default(),
+                context: body
+                    .context
+                    .into_iter()
+                    .map(|(k, v)| (k, value_from_proto(v)))
+                    .collect(),
                 purpose,
                 caller,
             })

@@ -283,6 +283,20 @@ impl TsCache {
     }
 }
 
+/// Request-context fields as a read route receives them (`"context": {"hour_of_day": 14}`),
+/// for the access layer, which checks them against the on-demand views' `request:` fields
+/// (`missing_context`, `bad_context`). Shared by `POST /v1/features` and
+/// `POST /get-online-features`.
+pub(crate) fn request_context(
+    fields: Option<std::collections::BTreeMap<String, JsonValue>>,
+) -> tessera_access::RequestContext {
+    fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,14 +38,15 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use tessera_access::{
     Caller, EntityRows, Explanation, FeatureColumn, FeatureSelection, ReadRequest, ReadResult,
-    RequestContext,
 };
 use tessera_online::KeyValue;
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
 use crate::json_body::read_json;
-use crate::json_values::{JsonOut, JsonValue, KeyColumns, KeyOut, KeyRow, TsCache};
+use crate::json_values::{
+    request_context, JsonOut, JsonValue, KeyColumns, KeyOut, KeyRow, TsCache,
+};
 use crate::purpose::purpose_of;
 use crate::state::AppState;
 
@@ -94,12 +95,7 @@ pub(crate) async fn features(
         }
     };
     let entities = EntityRows::new(columns)?;
-    let context: RequestContext = req
-        .context
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
+    let context = request_context(req.context);
     let consumer = caller.clone();
     let request = ReadRequest {
         features,

@@ -1,6 +1,7 @@
 //! `tessera demo`: the guided tour. Creates a repository of generated media data, registers
 //! it, builds a training set, shows a refused read and its audit record; then materialises,
-//! serves, and reads online as a consumer (see `demo_online`).
+//! serves, and reads online as a consumer (see `demo_online`), and runs a device against the
+//! server behind a byte-recording proxy (see `demo_device`).
 
 use std::path::Path;
 use std::time::Instant;

@@ -1,5 +1,6 @@
 //! The online half of `tessera demo`: materialise, serve, read as a consumer over HTTP, show
-//! a refused read and its audit record, and report the latencies seen.
+//! a refused read, stream events, read on a device (`demo_device`), and report the latencies
+//! seen and the last audit records.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -31,7 +32,7 @@ const RANKER_FEATURES: [&str; 8] = [
 /// Requests per latency series.
 const LATENCY_REQUESTS: usize = 2_000;
 
-/// Runs steps 7–11 of the demo in `dir` (already generated and applied).
+/// Runs steps 7–15 of the demo in `dir` (already generated and applied).
 pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
     let mut step = first_step;
     println!("\n{step}. Materialise the latest values into the embedded online store (tessera materialize --incremental):");
@@ -71,7 +72,15 @@ pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
         prepared.version, prepared.store_name
     );
 
-    let result = requests(addr, &ranker_token, &dashboard_token, &app_token, &mut step).await;
+    let result = requests(
+        dir,
+        addr,
+        &ranker_token,
+        &dashboard_token,
+        &app_token,
+        &mut step,
+    )
+    .await;
 
     let _ = stop_tx.send(());
     server.await.context("the demo server panicked")?;
@@ -89,6 +98,7 @@ pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
 }
 
 async fn requests(
+    dir: &Path,
     addr: SocketAddr,
     ranker_token: &str,
     dashboard_token: &str,
@@ -160,6 +170,8 @@ async fn requests(
     println!("   and without a valid token: HTTP {}", r.status);
 
     stream_events(&mut client, app_token, ranker_token, step).await?;
+
+    super::demo_device::run(dir, addr, &mut client, app_token, step).await?;
 
     *step += 1;
     println!("\n{step}. Latencies seen by this client (one keep-alive connection, {LATENCY_REQUESTS} sequential requests each, debug or release as built):");

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::demo_data::{generate, DemoSizes, DEMO_CONFIG, DEMO_DEFINITIONS};
+use crate::demo_data::{
+    generate, DemoSizes, DEMO_CONFIG, DEMO_DEFINITIONS, DEMO_DEVICE_DEFINITIONS, DEMO_ON_DEMAND,
+};
 
 /// Writes the scaffold.
 pub async fn run(dir: &Path) -> Result<()> {
@@ -34,6 +36,8 @@ pub async fn run(dir: &Path) -> Result<()> {
     println!(
         "  features/media.yaml     entities, sources, feature views, purposes, consumers, services"
     );
+    println!("  features/on_demand.yaml on-demand features (computed at request time)");
+    println!("  features/device.yaml    device sources and views (computed on the device)");
     println!("  data/*.parquet          sample data (and data/spine.parquet, a training spine)");
     println!("Next:");
     println!("  tessera plan  --repo {}", dir.display());
@@ -48,6 +52,8 @@ pub fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data::DemoFi
         .with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("tessera.yaml"), DEMO_CONFIG)?;
     std::fs::write(dir.join("features/media.yaml"), DEMO_DEFINITIONS)?;
+    std::fs::write(dir.join("features/on_demand.yaml"), DEMO_ON_DEMAND)?;
+    std::fs::write(dir.join("features/device.yaml"), DEMO_DEVICE_DEFINITIONS)?;
     std::fs::write(dir.join(".gitignore"), ".tessera/\ndata/\n*.parquet\n")?;
     generate(
         &dir.join("data"),

@@ -80,6 +80,11 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
 
     let over_stream =
         |v: &tessera_core::FeatureViewDef| catalog.source_of(v).is_ok_and(|s| s.stream.is_some());
+    let over_device = |v: &tessera_core::FeatureViewDef| {
+        catalog
+            .source_of(v)
+            .is_ok_and(|s| s.source_type == tessera_core::SourceType::Device)
+    };
     let views: Vec<String> = if args.views.is_empty() {
         for v in catalog
             .feature_views
@@ -99,10 +104,16 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
                 v.name
             );
         }
+        for v in catalog.feature_views.values().filter(|v| over_device(v)) {
+            println!(
+                "  {:<20} skipped: it reads device source `{}`, whose signals exist only on devices",
+                v.name, v.source
+            );
+        }
         catalog
             .feature_views
             .values()
-            .filter(|v| v.online && !over_stream(v) && !content(v))
+            .filter(|v| v.online && !over_stream(v) && !content(v) && !over_device(v))
             .map(|v| v.name.clone())
             .collect()
     } else {
@@ -110,6 +121,9 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
             let def = catalog.view(v)?;
             if !def.online {
                 bail!("feature view `{v}` has `online: false` (hint: set `online: true` and run `tessera apply`, or leave it out)");
+            }
+            if over_device(def) {
+                bail!("feature view `{v}` reads device source `{}`: its signals exist only on devices, which compute it themselves (hint: leave it out)", def.source);
             }
             if def.provider == tessera_core::ViewProvider::Content {
                 bail!("feature view `{v}` has `provider: content`: `tessera serve` loads it into memory at startup, so it is not materialised (hint: leave it out)");

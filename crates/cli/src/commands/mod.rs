@@ -4,6 +4,7 @@ pub mod audit;
 pub mod catalog;
 pub mod content;
 pub mod demo;
+pub mod demo_device;
 pub mod demo_online;
 pub mod explain_request;
 pub mod get;

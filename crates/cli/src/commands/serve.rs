@@ -339,6 +339,10 @@ async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyTy
         let Ok(source) = catalog.source_of(view) else {
             continue;
         };
+        if source.source_type == tessera_core::SourceType::Device {
+            // No files: its signals exist only on devices, and the server reads none of them.
+            continue;
+        }
         let schema = match tessera_offline::open_source(&ctx, repo, source).await {
             Ok((df, _)) => df.schema().inner().clone(),
             Err(e) => {

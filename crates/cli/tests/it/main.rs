@@ -65,7 +65,9 @@ fn init_plan_apply_training_set_audit() {
     assert!(
         plan.contains("+ feature_view `user_activity`")
             && plan.contains("+ feature_view `user_live`")
-            && plan.contains("20 to add"),
+            && plan.contains("+ source `device_plays`")
+            && plan.contains("+ on_demand_view `user_item_affinity`")
+            && plan.contains("25 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));
@@ -207,6 +209,9 @@ fn validation_errors_name_file_object_and_fix() {
     let repo = d.path().join("repo");
     let r = s(&repo);
     ok(&["init", r]);
+    // These checks are of media.yaml alone (a genre of the wrong type would also break the
+    // on-demand view's `genre = top_genre_1d`, reported first).
+    std::fs::remove_file(repo.join("features/on_demand.yaml")).unwrap();
     let defs = repo.join("features/media.yaml");
     let text = std::fs::read_to_string(&defs).unwrap();
     let broken = text

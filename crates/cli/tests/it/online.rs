@@ -210,6 +210,68 @@ fn materialize_get_serve_and_sigterm() {
     assert_eq!(names, ["user_id", "item_id", "plays_1d", "genre"], "{body}");
     let statuses = &v["results"][2]["statuses"];
     assert_eq!(statuses[1], "NOT_FOUND", "{body}");
+    // `item_content` is a content view: not materialised, served from the server's memory.
+    assert_eq!(
+        v["results"][3]["statuses"],
+        serde_json::json!(["PRESENT", "PRESENT"]),
+        "{body}"
+    );
+    assert!(v["results"][3]["values"][0].is_string(), "{body}");
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/features?explain=true",
+        Some(RANKER),
+        r#"{"features":["item_content:genre","user_activity:plays_1d"],"entities":{"item_id":[1],"user_id":[1]}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let plan: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(plan["features"][0]["provider"], "content", "{body}");
+    assert_eq!(plan["features"][1]["provider"], "online", "{body}");
+
+    // An on-demand feature from a materialised feature and a request-context field, over
+    // the native route and Feast's: `evening_plays_7d` is `plays_7d` times 1.5 from 18:00.
+    let plays_at = |hour: i64| {
+        let (status, body) = http(
+            addr,
+            "POST",
+            "/v1/features",
+            Some(RANKER),
+            &format!(
+                r#"{{"features":["user_history:plays_7d","user_item_affinity:evening_plays_7d"],"entities":{{"user_id":[1],"item_id":[1]}},"context":{{"hour_of_day":{hour}}}}}"#
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["features"][1]["statuses"][0], "present", "{body}");
+        (
+            v["features"][0]["values"][0].as_i64().unwrap(),
+            v["features"][1]["values"][0].as_f64().unwrap(),
+        )
+    };
+    let (plays, evening) = plays_at(20);
+    assert!(plays > 0, "user 1 has plays in the generated week");
+    assert_eq!(evening, plays as f64 * 1.5);
+    assert_eq!(plays_at(9), (plays, plays as f64));
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/get-online-features",
+        Some(RANKER),
+        r#"{"features":["user_item_affinity:evening_plays_7d"],"entities":{"user_id":[1],"item_id":[1]},"context":{"hour_of_day":20}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["results"][2]["values"][0], plays as f64 * 1.5, "{body}");
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/v1/features",
+        Some(RANKER),
+        r#"{"features":["user_item_affinity:evening_plays_7d"],"entities":{"user_id":[1],"item_id":[1]}}"#,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("missing_context"), "{body}");
     assert_eq!(
         http(addr, "POST", "/get-online-features", None, read).0,
         401

@@ -1,15 +1,15 @@
 //! What crosses the wire between a simulated device and a real `tessera serve`: a TCP
-//! proxy inside the test forwards and records every byte both ways. No device-only feature
+//! proxy (`tessera_edge::wire_capture`) forwards and records every byte both ways. No device-only feature
 //! name, value or context field may appear in it, and the device asks only for the cloud
 //! features of its read.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tessera_edge::wire_capture::CaptureProxy;
 use tessera_edge::{Device, Event, RequestContext, Status};
 use tessera_online::{KeyValue, Value};
 
@@ -82,56 +82,6 @@ fn start_server(bin: &Path, repo: &str) -> (Server, SocketAddr) {
     (server, addr)
 }
 
-/// Everything that crossed the proxy: device → server, server → device.
-#[derive(Default)]
-struct Capture {
-    up: Vec<u8>,
-    down: Vec<u8>,
-}
-
-/// A forwarding proxy to `target`; returns its address.
-fn proxy(target: SocketAddr, capture: Arc<Mutex<Capture>>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let Ok(server) = TcpStream::connect(target) else {
-                return;
-            };
-            let pipe =
-                |mut from: TcpStream, mut to: TcpStream, up: bool, cap: Arc<Mutex<Capture>>| {
-                    std::thread::spawn(move || {
-                        let mut buf = [0u8; 8192];
-                        loop {
-                            let n = match from.read(&mut buf) {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => n,
-                            };
-                            {
-                                let mut c = cap.lock().unwrap();
-                                let side = if up { &mut c.up } else { &mut c.down };
-                                side.extend_from_slice(&buf[..n]);
-                            }
-                            if to.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = to.shutdown(std::net::Shutdown::Write);
-                    });
-                };
-            pipe(
-                client.try_clone().unwrap(),
-                server.try_clone().unwrap(),
-                true,
-                capture.clone(),
-            );
-            pipe(server, client, false, capture.clone());
-        }
-    });
-    addr
-}
-
 fn day(offset_days: i64) -> String {
     let t = chrono::Utc::now() - chrono::Duration::days(offset_days);
     t.format("%Y-%m-%dT00:00:00Z").to_string()
@@ -179,10 +129,9 @@ fn device_only_data_never_crosses_the_wire() {
     // serves its registered version and never sees them.
     std::fs::write(repo.join("features/device.yaml"), DEVICE_DEFINITIONS).unwrap();
 
-    let capture = Arc::new(Mutex::new(Capture::default()));
-    let via = proxy(addr, capture.clone());
+    let proxy = CaptureProxy::start(addr).unwrap();
     let catalog = tessera_edge::catalog_from_repo(&repo).unwrap();
-    let mut cfg = config(Some(format!("http://{via}")));
+    let mut cfg = config(Some(proxy.url()));
     cfg.token = Some(TOKEN.into());
     cfg.cloud_timeout = Duration::from_secs(5);
     let device = Device::open(&d.path().join("device"), catalog, cfg).unwrap();
@@ -283,9 +232,7 @@ fn device_only_data_never_crosses_the_wire() {
     assert_eq!(device.cloud_calls(), 1);
     drop(server);
 
-    let cap = capture.lock().unwrap();
-    let up = String::from_utf8_lossy(&cap.up).into_owned();
-    let down = String::from_utf8_lossy(&cap.down).into_owned();
+    let (up, down) = proxy.capture().text();
     assert!(
         up.contains("POST /v1/features") && down.contains("200 OK"),
         "{up}\n{down}"

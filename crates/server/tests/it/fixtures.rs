@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use tessera_access::{AccessConfig, AccessLayer, KeyType};
+use tessera_access::{AccessConfig, AccessLayer, ContentProvider, KeyType};
 use tessera_audit::{AuditLog, AuditRecord, AuditSink, SinkConfig};
 use tessera_core::{Catalog, Definitions};
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore, Stamp, Value, WriteBatch};
@@ -46,6 +46,13 @@ feature_views:
     features:
       - { name: popularity, type: float64, classification: public }
       - { name: f0, type: float64, classification: public }
+  - name: item_meta
+    entities: [item]
+    source: item_src
+    provider: content
+    features:
+      - { name: title, type: string, classification: public }
+      - { name: length_s, type: int64, classification: public }
   - name: archive
     entities: [user]
     source: user_src
@@ -60,6 +67,14 @@ consumers:
   - { name: dashboard, token_env: DASHBOARD_TOKEN, purposes: [analytics] }
 feature_services:
   - { name: ranker_v1, purpose: ranking, features: [user_stats:f0, user_stats:age, item_stats:popularity] }
+on_demand_views:
+  - name: user_now
+    inputs: [user_stats:f0, user_stats:i0]
+    request: [{ name: hour_of_day, type: int64 }, { name: boost, type: float64 }]
+    features:
+      - { name: f0_boosted, type: float64, expression: "f0 * boost + hour_of_day" }
+      - { name: evening, type: bool, expression: "hour_of_day >= 18" }
+      - { name: i0_plus_one, type: int64, expression: "i0 + 1" }
 "#;
 
 pub fn catalog() -> Catalog {
@@ -147,6 +162,8 @@ pub struct Options {
     pub auth: Auth,
     pub access: AccessConfig,
     pub limits: Limits,
+    /// The content provider's table (`provider: content` views), when the test has one.
+    pub content: Option<Arc<dyn OnlineStore>>,
 }
 
 impl Default for Options {
@@ -167,6 +184,7 @@ impl Default for Options {
                 ..AccessConfig::default()
             },
             limits: Limits::default(),
+            content: None,
         }
     }
 }
@@ -197,8 +215,14 @@ impl TestServer {
             .unwrap(),
         );
         let metrics = Arc::new(Metrics::new(store.name()));
-        let access = AccessLayer::new(Arc::new(catalog()), store, audit.clone(), opts.access)
-            .with_observer(metrics.clone());
+        let catalog = Arc::new(catalog());
+        let mut builder = AccessLayer::builder(catalog.clone(), audit.clone(), opts.access)
+            .online_store(store)
+            .observer(metrics.clone());
+        if let Some(table) = opts.content {
+            builder = builder.provider(Arc::new(ContentProvider::new(catalog, table)));
+        }
+        let access = builder.build();
         let state = AppState::new(Arc::new(access), opts.auth, opts.limits, metrics);
         Self {
             router: app(state.clone()),

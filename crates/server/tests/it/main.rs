@@ -7,6 +7,7 @@
 mod audit_metrics;
 mod auth_policy;
 mod bad_input;
+mod content_view;
 mod feast_api;
 mod fixtures;
 mod grpc_api;
@@ -14,4 +15,5 @@ mod lifecycle;
 mod native_api;
 mod push;
 mod redis_store;
+mod request_context;
 mod stream_push;

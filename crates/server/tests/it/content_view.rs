@@ -1,0 +1,112 @@
+//! A `provider: content` view served over HTTP: its values come from the content provider's
+//! in-memory table (what `tessera serve` loads from the view's source at startup), not from
+//! the online store, next to online features in the same request.
+
+use std::sync::Arc;
+
+use tessera_online::{EntityKey, MemoryStore, OnlineStore, Stamp, Value, WriteBatch};
+
+use crate::fixtures::{Options, TestServer, RANKER};
+
+async fn content_table(ts: i64) -> Arc<dyn OnlineStore> {
+    let table = Arc::new(MemoryStore::new());
+    let mut b = WriteBatch::new("item_meta", vec!["title".into(), "length_s".into()]);
+    b.push(
+        EntityKey::string("item_id", "a7"),
+        Stamp::new(ts, Stamp::NO_CREATED),
+        vec![Value::from("Blue in Green"), Value::Int64(337)],
+    );
+    table.write(b).await.unwrap();
+    table
+}
+
+#[tokio::test]
+async fn content_features_come_from_the_content_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(tessera_online::EmbeddedStore::open(&dir.path().join("online")).unwrap());
+    let ts = crate::fixtures::seed(store.as_ref()).await;
+    let s = TestServer::over(
+        store.clone(),
+        dir,
+        Options {
+            content: Some(content_table(ts).await),
+            ..Options::default()
+        },
+    );
+    let r = s
+        .post(
+            "/v1/features",
+            Some(RANKER),
+            r#"{"features": ["item_meta:title", "item_stats:popularity", "item_meta:length_s"],
+                "entities": {"item_id": ["a7", "zz"]}}"#,
+        )
+        .await;
+    r.expect(200);
+    let f = &r.json["features"];
+    assert_eq!(
+        f[0]["values"],
+        serde_json::json!(["Blue in Green", null]),
+        "{}",
+        r.text
+    );
+    assert_eq!(f[0]["statuses"], serde_json::json!(["present", "missing"]));
+    assert_eq!(f[1]["values"], serde_json::json!([0.9, null]), "{}", r.text);
+    assert_eq!(f[2]["values"], serde_json::json!([337, null]));
+    assert_eq!(
+        f[2]["event_timestamps"][0],
+        crate::fixtures::rfc3339(ts),
+        "{}",
+        r.text
+    );
+    // Feast's route reads the same table.
+    let r = s
+        .post(
+            "/get-online-features",
+            Some(RANKER),
+            r#"{"features": ["item_meta:title"], "entities": {"item_id": ["a7"]}}"#,
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(
+        r.json["results"][1]["values"],
+        serde_json::json!(["Blue in Green"])
+    );
+    assert_eq!(
+        r.json["results"][1]["statuses"],
+        serde_json::json!(["PRESENT"])
+    );
+    // The plan names the provider of each feature.
+    let r = s
+        .post(
+            "/v1/features?explain=true",
+            Some(RANKER),
+            r#"{"features": ["item_meta:title", "item_stats:popularity"], "entities": {"item_id": ["a7"]}}"#,
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.json["features"][0]["provider"], "content", "{}", r.text);
+    assert_eq!(r.json["features"][1]["provider"], "online", "{}", r.text);
+    // The online store holds no row of the content view: the value did not come from it.
+    let rows = store
+        .read("item_meta", &[EntityKey::string("item_id", "a7")])
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(Option::is_none),
+        "the online store has item_meta rows"
+    );
+}
+
+#[tokio::test]
+async fn without_a_content_provider_content_features_are_not_served() {
+    let (s, _) = TestServer::embedded().await;
+    let r = s
+        .post(
+            "/v1/features",
+            Some(RANKER),
+            r#"{"features": ["item_meta:title"], "entities": {"item_id": ["a7"]}}"#,
+        )
+        .await;
+    assert_ne!(r.status.as_u16(), 200, "{}", r.text);
+    assert!(r.message().contains("content"), "{}", r.text);
+}
