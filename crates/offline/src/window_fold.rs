@@ -22,21 +22,25 @@ pub(crate) const MIN_KEYS_PER_THREAD: usize = 2_048;
 pub(crate) struct Events {
     pub key: Vec<u32>,
     pub ts: Vec<i64>,
-    /// One column of values per read column, aligned with `key`/`ts`.
+    /// One column of values per aggregated column ([`FoldPlan::columns`]), aligned with
+    /// `key`/`ts`.
     pub columns: Vec<Vec<Datum>>,
+    /// Per filter ([`FoldPlan::filters`]): whether each event passes, evaluated at the scan
+    /// (columns read only by filters are not kept).
+    pub passes: Vec<Vec<bool>>,
 }
 
-/// One event's columns, for filters.
-struct EventRow<'a> {
-    names: &'a [String],
-    events: &'a Events,
-    at: usize,
+/// One scanned row's columns (the read columns of a batch, as datums), for filters.
+pub(crate) struct ScanRow<'a> {
+    pub names: &'a [String],
+    pub columns: &'a [Vec<Datum>],
+    pub row: usize,
 }
 
-impl Row for EventRow<'_> {
+impl Row for ScanRow<'_> {
     fn get(&self, column: &str) -> Option<&Datum> {
         let i = self.names.iter().position(|n| n == column)?;
-        self.events.columns.get(i).and_then(|c| c.get(self.at))
+        self.columns.get(i).and_then(|c| c.get(self.row))
     }
 }
 
@@ -84,37 +88,74 @@ impl KeyedEvents {
 
 /// Requested aggregations that read the same column through the same filter.
 pub(crate) struct Group<'a> {
+    /// Index into [`FoldPlan::columns`].
     column: Option<usize>,
-    filter: Option<&'a FilterExpr>,
+    /// Index into [`FoldPlan::filters`].
+    filter: Option<usize>,
     /// `(output slot, aggregation)`.
     members: Vec<(usize, &'a ViewAggregation)>,
 }
 
-/// Groups the requested aggregations (`positions[slot]` indexes `spec`) by column and
-/// filter; `names` are the read columns, in `Events::columns` order.
-pub(crate) fn group_aggregations<'a>(
-    spec: &'a ViewSpec,
-    positions: &[usize],
-    names: &[String],
-) -> Vec<Group<'a>> {
-    let mut groups: Vec<Group<'a>> = Vec::new();
-    for (slot, &p) in positions.iter().enumerate() {
-        let a = &spec.aggregations()[p];
-        let column = a.column().and_then(|c| names.iter().position(|n| n == c));
-        let filter = a.filter();
-        match groups
-            .iter_mut()
-            .find(|g| g.column == column && g.filter == filter)
-        {
-            Some(g) => g.members.push((slot, a)),
-            None => groups.push(Group {
-                column,
-                filter,
-                members: vec![(slot, a)],
-            }),
+/// The requested aggregations grouped by column and filter, with the columns the fold
+/// needs kept and the distinct filters to evaluate at the scan.
+pub(crate) struct FoldPlan<'a> {
+    pub groups: Vec<Group<'a>>,
+    /// Aggregated columns, in `Events::columns` order.
+    pub columns: Vec<String>,
+    /// Distinct filters, in `Events::passes` order.
+    pub filters: Vec<&'a FilterExpr>,
+}
+
+impl<'a> FoldPlan<'a> {
+    /// Groups the requested aggregations (`positions[slot]` indexes `spec`).
+    pub(crate) fn new(spec: &'a ViewSpec, positions: &[usize]) -> Self {
+        let mut plan = FoldPlan {
+            groups: Vec::new(),
+            columns: Vec::new(),
+            filters: Vec::new(),
+        };
+        for (slot, &p) in positions.iter().enumerate() {
+            let a = &spec.aggregations()[p];
+            let column = a.column().map(|c| {
+                plan.columns.iter().position(|n| n == c).unwrap_or_else(|| {
+                    plan.columns.push(c.to_string());
+                    plan.columns.len() - 1
+                })
+            });
+            let filter = a.filter().map(|f| {
+                plan.filters.iter().position(|g| *g == f).unwrap_or_else(|| {
+                    plan.filters.push(f);
+                    plan.filters.len() - 1
+                })
+            });
+            match plan
+                .groups
+                .iter_mut()
+                .find(|g| g.column == column && g.filter == filter)
+            {
+                Some(g) => g.members.push((slot, a)),
+                None => plan.groups.push(Group {
+                    column,
+                    filter,
+                    members: vec![(slot, a)],
+                }),
+            }
         }
+        plan
     }
-    groups
+
+    /// Every column to read: the aggregated ones, then those only filters read.
+    pub(crate) fn read_columns(&self) -> Vec<String> {
+        let mut names = self.columns.clone();
+        for f in &self.filters {
+            for c in f.columns() {
+                if !names.iter().any(|n| n == c) {
+                    names.push(c.to_string());
+                }
+            }
+        }
+        names
+    }
 }
 
 /// Splits the keys into at most `parts` contiguous ranges of about equal work.
@@ -159,7 +200,6 @@ pub(crate) struct FoldedRows {
 /// Everything a fold reads; shared by reference between the threads.
 pub(crate) struct KeyFold<'a> {
     pub groups: &'a [Group<'a>],
-    pub names: &'a [String],
     pub events: &'a Events,
     pub by_key: &'a KeyedEvents,
     /// Per key: `(T, spine row)`, sorted by `T`.
@@ -193,15 +233,8 @@ impl KeyFold<'_> {
                 pairs.clear();
                 for &e in mine {
                     let e = e as usize;
-                    if let Some(f) = g.filter {
-                        let row = EventRow {
-                            names: self.names,
-                            events: self.events,
-                            at: e,
-                        };
-                        if !f.eval(&row) {
-                            continue;
-                        }
+                    if g.filter.is_some_and(|f| !self.events.passes[f][e]) {
+                        continue;
                     }
                     let v = g
                         .column
@@ -261,7 +294,8 @@ mod tests {
         let mut ev = Events {
             key: Vec::new(),
             ts: Vec::new(),
-            columns: vec![Vec::new(), Vec::new()],
+            columns: vec![Vec::new()],
+            passes: vec![Vec::new()],
         };
         for _ in 0..nkeys * 20 {
             let k = next(nkeys as u64) as u32;
@@ -271,9 +305,8 @@ mod tests {
             ev.key.push(k);
             ev.ts
                 .push(next(3 * 24) as i64 * HOUR / 3 + next(60) as i64 * MINUTE);
-            let action = if next(3) == 0 { "skip" } else { "play" };
-            ev.columns[0].push(Datum::from(action));
-            ev.columns[1].push(Datum::Int64(next(10) as i64));
+            ev.passes[0].push(next(3) != 0);
+            ev.columns[0].push(Datum::Int64(next(10) as i64));
         }
         let mut queries = vec![Vec::new(); nkeys];
         let mut row = 0u32;
@@ -292,16 +325,16 @@ mod tests {
 
     fn fold_all(parts: usize) -> Vec<(u32, Vec<Datum>)> {
         let spec = spec();
-        let names = vec!["action".to_string(), "v".to_string()];
         let positions: Vec<usize> = (0..spec.aggregations().len()).collect();
         let (events, queries) = data(300);
         let by_key = KeyedEvents::sort(&events, queries.len()).unwrap();
-        let groups = group_aggregations(&spec, &positions, &names);
+        let plan = FoldPlan::new(&spec, &positions);
         // (no column, play filter) for the counts; (`v`, no filter) for sums and distincts.
-        assert_eq!(groups.len(), 2);
+        assert_eq!(plan.groups.len(), 2);
+        assert_eq!(plan.columns, ["v"]);
+        assert_eq!(plan.read_columns(), ["v", "action"]);
         let fold = KeyFold {
-            groups: &groups,
-            names: &names,
+            groups: &plan.groups,
             events: &events,
             by_key: &by_key,
             queries: &queries,
@@ -342,7 +375,7 @@ mod tests {
                 let want = (0..events.key.len())
                     .filter(|&e| {
                         events.key[e] as usize == k
-                            && events.columns[0][e] == Datum::from("play")
+                            && events.passes[0][e]
                             && w.contains(*t, events.ts[e])
                     })
                     .count() as i64;

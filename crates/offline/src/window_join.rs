@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::timestamps::{factor, to_epoch};
 use crate::window_fold::{
-    group_aggregations, split_keys, Events, FoldedRows, KeyFold, KeyedEvents, MIN_KEYS_PER_THREAD,
+    split_keys, Events, FoldPlan, FoldedRows, KeyFold, KeyedEvents, ScanRow, MIN_KEYS_PER_THREAD,
 };
 
 /// Inputs of one aggregation view's backfill.
@@ -100,11 +100,13 @@ impl WindowJoin<'_> {
                 lo = lo.min(a.window().start_at(first).unwrap_or(i64::MIN));
             }
         }
-        let names: Vec<String> = self.catalog.aggregation_columns(self.view);
+        let plan = FoldPlan::new(&spec, &positions);
+        let names = plan.read_columns();
         let mut events = Events {
             key: Vec::new(),
             ts: Vec::new(),
-            columns: vec![Vec::new(); names.len()],
+            columns: vec![Vec::new(); plan.columns.len()],
+            passes: vec![Vec::new(); plan.filters.len()],
         };
         let mut scanned = 0u64;
         if lo <= hi {
@@ -129,9 +131,12 @@ impl WindowJoin<'_> {
                 let kc: Vec<ArrayRef> = (0..nk).map(|i| batch.column(i).clone()).collect();
                 key_index.lookup(&kc, &mut buf)?;
                 let (ts, ts_nulls) = to_epoch(batch.column(nk), TimeUnit::Microsecond, &what)?;
-                let readers = (0..names.len())
-                    .map(|i| DatumColumn::new(batch.column(nk + 1 + i)))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let mut datums = (0..names.len())
+                    .map(|i| {
+                        let r = DatumColumn::new(batch.column(nk + 1 + i))?;
+                        Ok((0..batch.num_rows()).map(|row| r.get(row)).collect())
+                    })
+                    .collect::<Result<Vec<Vec<Datum>>>>()?;
                 for (row, (&k, &t)) in buf.iter().zip(&ts).enumerate() {
                     if k == NO_KEY
                         || ts_nulls.as_ref().is_some_and(|n| n.is_null(row))
@@ -142,21 +147,28 @@ impl WindowJoin<'_> {
                     }
                     events.key.push(k);
                     events.ts.push(t);
-                    for (c, r) in events.columns.iter_mut().zip(&readers) {
-                        c.push(r.get(row));
+                    let scan_row = ScanRow {
+                        names: &names,
+                        columns: &datums,
+                        row,
+                    };
+                    for (mask, f) in events.passes.iter_mut().zip(&plan.filters) {
+                        mask.push(f.eval(&scan_row));
+                    }
+                    // The aggregated columns come first in `names`: moved, not copied.
+                    for (c, col) in events.columns.iter_mut().zip(datums.iter_mut()) {
+                        c.push(std::mem::replace(&mut col[row], Datum::Null));
                     }
                 }
             }
         }
         let by_key = KeyedEvents::sort(&events, nkeys)?;
-        let groups = group_aggregations(&spec, &positions, &names);
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(nkeys.div_ceil(MIN_KEYS_PER_THREAD).max(1));
         let ranges = split_keys(&queries, &by_key, threads);
         let fold = KeyFold {
-            groups: &groups,
-            names: &names,
+            groups: &plan.groups,
             events: &events,
             by_key: &by_key,
             queries: &queries,
