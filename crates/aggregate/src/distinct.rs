@@ -181,9 +181,7 @@ impl PartialEq for DistinctSet {
         }
         let (a, ra) = self.keys.sorted_encoded();
         let (b, rb) = other.keys.sorted_encoded();
-        ra.iter()
-            .zip(&rb)
-            .all(|(x, y)| a[x.0..x.1] == b[y.0..y.1])
+        ra.iter().zip(&rb).all(|(x, y)| a[x.0..x.1] == b[y.0..y.1])
     }
 }
 

@@ -46,6 +46,7 @@ mod source_scan;
 mod spine;
 mod timestamps;
 mod training_set;
+mod value_column;
 mod window_fold;
 mod window_join;
 

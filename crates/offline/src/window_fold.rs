@@ -11,9 +11,12 @@
 
 use std::ops::Range;
 
+use arrow::array::ArrayRef;
 use tessera_core::aggregate::{window_values, Datum, FilterExpr, Row, ViewAggregation, ViewSpec};
+use tessera_core::{datums_to_array, FeatureType};
 
 use crate::error::{Error, Result};
+use crate::value_column::ValueColumn;
 
 /// Keys per thread below which another thread is not worth starting.
 pub(crate) const MIN_KEYS_PER_THREAD: usize = 2_048;
@@ -24,7 +27,7 @@ pub(crate) struct Events {
     pub ts: Vec<i64>,
     /// One column of values per aggregated column ([`FoldPlan::columns`]), aligned with
     /// `key`/`ts`.
-    pub columns: Vec<Vec<Datum>>,
+    pub columns: Vec<ValueColumn>,
     /// Per filter ([`FoldPlan::filters`]): whether each event passes, evaluated at the scan
     /// (columns read only by filters are not kept).
     pub passes: Vec<Vec<bool>>,
@@ -123,10 +126,13 @@ impl<'a> FoldPlan<'a> {
                 })
             });
             let filter = a.filter().map(|f| {
-                plan.filters.iter().position(|g| *g == f).unwrap_or_else(|| {
-                    plan.filters.push(f);
-                    plan.filters.len() - 1
-                })
+                plan.filters
+                    .iter()
+                    .position(|g| *g == f)
+                    .unwrap_or_else(|| {
+                        plan.filters.push(f);
+                        plan.filters.len() - 1
+                    })
             });
             match plan
                 .groups
@@ -189,10 +195,11 @@ pub(crate) fn split_keys(
     ranges
 }
 
-/// What one range of keys folds to: its spine rows and, per output slot, their values.
+/// What one range of keys folds to: its spine rows and, per output slot, their values as
+/// an Arrow array aligned with `rows`.
 pub(crate) struct FoldedRows {
     pub rows: Vec<u32>,
-    pub values: Vec<Vec<Datum>>,
+    pub values: Vec<ArrayRef>,
     /// Spine rows whose key has at least one event.
     pub matched: usize,
 }
@@ -204,17 +211,16 @@ pub(crate) struct KeyFold<'a> {
     pub by_key: &'a KeyedEvents,
     /// Per key: `(T, spine row)`, sorted by `T`.
     pub queries: &'a [Vec<(i64, u32)>],
-    pub slots: usize,
+    /// The type of each output slot.
+    pub dtypes: &'a [FeatureType],
 }
 
 impl KeyFold<'_> {
     /// Folds the keys in `range`.
     pub(crate) fn run(&self, range: Range<usize>) -> Result<FoldedRows> {
-        let mut out = FoldedRows {
-            rows: Vec::new(),
-            values: vec![Vec::new(); self.slots],
-            matched: 0,
-        };
+        let mut rows = Vec::new();
+        let mut matched = 0;
+        let mut slot_values: Vec<Vec<Datum>> = vec![Vec::new(); self.dtypes.len()];
         let mut pairs: Vec<(i64, Datum)> = Vec::new();
         let mut qts: Vec<i64> = Vec::new();
         for k in range {
@@ -223,9 +229,9 @@ impl KeyFold<'_> {
                 continue;
             }
             let mine = self.by_key.of(k);
-            out.rows.extend(q.iter().map(|(_, row)| *row));
+            rows.extend(q.iter().map(|(_, row)| *row));
             if !mine.is_empty() {
-                out.matched += q.len();
+                matched += q.len();
             }
             qts.clear();
             qts.extend(q.iter().map(|(t, _)| *t));
@@ -238,11 +244,11 @@ impl KeyFold<'_> {
                     }
                     let v = g
                         .column
-                        .map_or(Datum::Null, |c| self.events.columns[c][e].clone());
+                        .map_or(Datum::Null, |c| self.events.columns[c].get(e));
                     pairs.push((self.events.ts[e], v));
                 }
                 for (slot, a) in &g.members {
-                    let values = &mut out.values[*slot];
+                    let values = &mut slot_values[*slot];
                     if pairs.is_empty() {
                         let empty = a.aggregation().new_state().finish();
                         values.extend(std::iter::repeat_n(empty, q.len()));
@@ -254,7 +260,16 @@ impl KeyFold<'_> {
                 }
             }
         }
-        Ok(out)
+        let values = slot_values
+            .iter()
+            .zip(self.dtypes)
+            .map(|(v, t)| datums_to_array(v, t))
+            .collect();
+        Ok(FoldedRows {
+            rows,
+            values,
+            matched,
+        })
     }
 }
 
@@ -262,6 +277,7 @@ impl KeyFold<'_> {
 mod tests {
     use super::*;
     use tessera_core::aggregate::{AggFunction, Aggregation, InputType, Window, HOUR, MINUTE};
+    use tessera_core::DatumColumn;
 
     fn spec() -> ViewSpec {
         let play = FilterExpr::parse("action = 'play'").unwrap();
@@ -294,7 +310,7 @@ mod tests {
         let mut ev = Events {
             key: Vec::new(),
             ts: Vec::new(),
-            columns: vec![Vec::new()],
+            columns: vec![ValueColumn::default()],
             passes: vec![Vec::new()],
         };
         for _ in 0..nkeys * 20 {
@@ -329,6 +345,16 @@ mod tests {
         let (events, queries) = data(300);
         let by_key = KeyedEvents::sort(&events, queries.len()).unwrap();
         let plan = FoldPlan::new(&spec, &positions);
+        let dtypes: Vec<FeatureType> = spec
+            .aggregations()
+            .iter()
+            .map(|a| match a.aggregation().function() {
+                AggFunction::Count | AggFunction::CountDistinct | AggFunction::Sum => {
+                    FeatureType::Int64
+                }
+                _ => FeatureType::Float64,
+            })
+            .collect();
         // (no column, play filter) for the counts; (`v`, no filter) for sums and distincts.
         assert_eq!(plan.groups.len(), 2);
         assert_eq!(plan.columns, ["v"]);
@@ -338,7 +364,7 @@ mod tests {
             events: &events,
             by_key: &by_key,
             queries: &queries,
-            slots: positions.len(),
+            dtypes: &dtypes,
         };
         let ranges = split_keys(&queries, &by_key, parts);
         assert!(ranges.len() <= parts);
@@ -349,7 +375,11 @@ mod tests {
         for r in ranges {
             let part = fold.run(r).unwrap();
             for (i, row) in part.rows.iter().enumerate() {
-                rows.push((*row, part.values.iter().map(|v| v[i].clone()).collect()));
+                let values = part
+                    .values
+                    .iter()
+                    .map(|a| DatumColumn::new(a).unwrap().get(i));
+                rows.push((*row, values.collect()));
             }
         }
         rows.sort_by_key(|(r, _)| *r);

@@ -17,19 +17,21 @@
 
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
+use arrow::array::{Array, ArrayRef, UInt32Array};
+use arrow::compute::{concat, take};
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::Column;
 use datafusion::logical_expr::{lit, Expr};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use tessera_core::aggregate::{Datum, ViewSpec};
-use tessera_core::{datums_to_array, Catalog, DatumColumn, FeatureRef, FeatureViewDef};
+use tessera_core::{Catalog, DatumColumn, FeatureRef, FeatureViewDef};
 
 use crate::entity_keys::{KeyIndex, NO_KEY};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::timestamps::{factor, to_epoch};
+use crate::value_column::ValueColumn;
 use crate::window_fold::{
     split_keys, Events, FoldPlan, FoldedRows, KeyFold, KeyedEvents, ScanRow, MIN_KEYS_PER_THREAD,
 };
@@ -105,7 +107,9 @@ impl WindowJoin<'_> {
         let mut events = Events {
             key: Vec::new(),
             ts: Vec::new(),
-            columns: vec![Vec::new(); plan.columns.len()],
+            columns: (0..plan.columns.len())
+                .map(|_| ValueColumn::default())
+                .collect(),
             passes: vec![Vec::new(); plan.filters.len()],
         };
         let mut scanned = 0u64;
@@ -167,12 +171,22 @@ impl WindowJoin<'_> {
             .map_or(1, |n| n.get())
             .min(nkeys.div_ceil(MIN_KEYS_PER_THREAD).max(1));
         let ranges = split_keys(&queries, &by_key, threads);
+        let dtypes = self
+            .features
+            .iter()
+            .map(|r| {
+                self.view
+                    .feature(&r.feature)
+                    .map(|f| f.dtype.clone())
+                    .ok_or_else(|| Error::Internal(format!("no feature {r}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let fold = KeyFold {
             groups: &plan.groups,
             events: &events,
             by_key: &by_key,
             queries: &queries,
-            slots: positions.len(),
+            dtypes: &dtypes,
         };
         let parts: Vec<Result<FoldedRows>> = if ranges.len() == 1 {
             ranges.into_iter().map(|r| fold.run(r)).collect()
@@ -195,35 +209,44 @@ impl WindowJoin<'_> {
                     .collect()
             })
         };
-        let n = spine_ts.len();
-        let mut out: Vec<Vec<Datum>> = vec![vec![Datum::Null; n]; positions.len()];
-        let mut matched = 0usize;
-        for part in parts {
-            let part = part.map_err(|e| match e {
-                Error::Internal(m) => {
-                    Error::Internal(format!("aggregating {}: {m}", self.view.name))
-                }
-                other => other,
-            })?;
-            matched += part.matched;
-            for (slot, values) in part.values.into_iter().enumerate() {
-                for (&row, v) in part.rows.iter().zip(values) {
-                    out[slot][row as usize] = v;
-                }
-            }
-        }
-        let arrays = self
-            .features
-            .iter()
-            .zip(&out)
-            .map(|(r, vals)| {
-                let f = self
-                    .view
-                    .feature(&r.feature)
-                    .ok_or_else(|| Error::Internal(format!("no feature {r}")))?;
-                Ok(datums_to_array(vals, &f.dtype))
+        let parts = parts
+            .into_iter()
+            .map(|p| {
+                p.map_err(|e| match e {
+                    Error::Internal(m) => {
+                        Error::Internal(format!("aggregating {}: {m}", self.view.name))
+                    }
+                    other => other,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
+        drop(events);
+        // The parts' rows, concatenated, are a permutation of the answered spine rows:
+        // each slot's arrays are concatenated, then taken into spine order (null for rows
+        // with no key or no time).
+        let n = spine_ts.len();
+        let mut at: Vec<Option<u32>> = vec![None; n];
+        let mut matched = 0usize;
+        let mut pos = 0u32;
+        for p in &parts {
+            matched += p.matched;
+            for &row in &p.rows {
+                at[row as usize] = Some(pos);
+                pos += 1;
+            }
+        }
+        let indices = UInt32Array::from(at);
+        let arrays = (0..dtypes.len())
+            .map(|slot| {
+                let pieces: Vec<&dyn Array> =
+                    parts.iter().map(|p| p.values[slot].as_ref()).collect();
+                let all = match pieces.as_slice() {
+                    [one] => take(*one, &indices, None)?,
+                    _ => take(concat(&pieces)?.as_ref(), &indices, None)?,
+                };
+                Ok(all)
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
         Ok((arrays, scanned, matched))
     }
 }
