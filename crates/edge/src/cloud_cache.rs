@@ -3,7 +3,9 @@
 //! `__cloud_cache/<view>`), so a device that restarts without a network still answers from
 //! it, marked `stale`. Only cloud features ever enter it.
 
-use std::collections::HashMap;
+// foldhash (hashbrown's default) instead of SipHash: looked up for every cloud value of a
+// read.
+use hashbrown::HashMap;
 use std::sync::Mutex;
 
 use tessera_core::FeatureRef;
@@ -43,6 +45,18 @@ impl CloudCache {
     /// The in-memory entry, if any.
     pub(crate) fn get(&self, f: &FeatureRef, key: &EntityKey) -> Option<CacheEntry> {
         self.entries.lock().ok()?.get(f)?.get(key).cloned()
+    }
+
+    /// The in-memory entries of one feature for `keys`, in order (one lock, one lookup of
+    /// the feature).
+    pub(crate) fn get_all(&self, f: &FeatureRef, keys: &[EntityKey]) -> Vec<Option<CacheEntry>> {
+        let Ok(entries) = self.entries.lock() else {
+            return vec![None; keys.len()];
+        };
+        match entries.get(f) {
+            Some(per_key) => keys.iter().map(|k| per_key.get(k).cloned()).collect(),
+            None => vec![None; keys.len()],
+        }
     }
 
     /// Loads the persisted entries of these keys of `view` that memory does not hold yet.

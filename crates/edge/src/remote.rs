@@ -13,7 +13,10 @@
 //! marked `stale`, others are `unavailable`, and for `retry_after` reads answer from the
 //! cache without calling. One call asks only for the features and entities that need it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+// foldhash (hashbrown's default) instead of SipHash: looked up for every feature of a read.
+use hashbrown::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -126,17 +129,17 @@ impl Remote {
             .collect();
         let mut now_needed: Vec<(usize, usize)> = Vec::new();
         let mut background: Vec<(usize, usize)> = Vec::new();
-        let mut loaded: HashSet<&str> = HashSet::new();
+        let mut loaded: hashbrown::HashSet<&str> = hashbrown::HashSet::new();
         for (fi, f) in cloud.iter().enumerate() {
             let r = f.feature_ref();
             let keys = &keys_by_view[r.view.as_str()];
             let ttl = micros(self.config.ttl_of(&r.view));
-            for (ei, key) in keys.iter().enumerate() {
-                let mut entry = self.cache.get(r, key);
-                if entry.is_none() && loaded.insert(r.view.as_str()) {
-                    self.cache.load(&r.view, keys).await?;
-                    entry = self.cache.get(r, key);
-                }
+            let mut entries = self.cache.get_all(r, keys);
+            if entries.iter().any(Option::is_none) && loaded.insert(r.view.as_str()) {
+                self.cache.load(&r.view, keys).await?;
+                entries = self.cache.get_all(r, keys);
+            }
+            for (ei, entry) in entries.into_iter().enumerate() {
                 match self.classify(entry.as_ref(), ttl, now) {
                     Need::Served => set(&mut out[fi], ei, entry, false),
                     Need::Background => {
