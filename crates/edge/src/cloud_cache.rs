@@ -23,7 +23,7 @@ pub(crate) struct CacheEntry {
     pub(crate) fetched_at: i64,
 }
 
-type Entries = HashMap<FeatureRef, HashMap<EntityKey, CacheEntry>>;
+pub(crate) type Entries = HashMap<FeatureRef, HashMap<EntityKey, CacheEntry>>;
 
 /// The cache. Share it behind an `Arc`.
 #[derive(Debug)]
@@ -47,15 +47,12 @@ impl CloudCache {
         self.entries.lock().ok()?.get(f)?.get(key).cloned()
     }
 
-    /// The in-memory entries of one feature for `keys`, in order (one lock, one lookup of
-    /// the feature).
-    pub(crate) fn get_all(&self, f: &FeatureRef, keys: &[EntityKey]) -> Vec<Option<CacheEntry>> {
-        let Ok(entries) = self.entries.lock() else {
-            return vec![None; keys.len()];
-        };
-        match entries.get(f) {
-            Some(per_key) => keys.iter().map(|k| per_key.get(k).cloned()).collect(),
-            None => vec![None; keys.len()],
+    /// Runs `f` over the in-memory entries under one lock (`None` when the lock is
+    /// poisoned: nothing is cached), so a read looks up all its values at once.
+    pub(crate) fn with_entries<T>(&self, f: impl FnOnce(Option<&Entries>) -> T) -> T {
+        match self.entries.lock() {
+            Ok(entries) => f(Some(&entries)),
+            Err(_) => f(None),
         }
     }
 
