@@ -195,7 +195,8 @@ impl Device {
     /// Writes every queued audit record and stops the audit writer, then closes the local
     /// store (its last writes committed, the database shut down cleanly) before returning.
     /// Call it before the app exits: records still queued (at most ~5 ms of reads) are
-    /// otherwise lost, and a store that was not closed is repaired by the next open.
+    /// otherwise lost, and a store merely dropped shuts down on a background thread, so a
+    /// process that exits at once leaves it to be repaired by the next open.
     pub fn close(self) -> Result<()> {
         let Self { runtime, inner } = self;
         let audited = runtime
