@@ -3,7 +3,7 @@
 //! features) and the access layer's providers, so the access layer caches them: a repeated
 //! request skips resolution, the gate and the assignment.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use tessera_core::{Catalog, Decision, FeatureRef, FeatureType, Placement, ReadChannel};
@@ -117,7 +117,9 @@ pub(crate) struct PlanKey {
 /// feature lists, so it refills at once).
 #[derive(Debug, Default)]
 pub(crate) struct PlanCache {
-    plans: RwLock<HashMap<PlanKey, Arc<ReadPlan>>>,
+    /// foldhash (hashbrown's default): the key, hashed on every read, holds every feature
+    /// name of the request, for which SipHash costs microseconds.
+    plans: RwLock<hashbrown::HashMap<PlanKey, Arc<ReadPlan>>>,
 }
 
 const MAX_CACHED_PLANS: usize = 4096;

@@ -6,13 +6,19 @@
 //!
 //! 1. Cold start: a device directory whose local store holds 10,000 entities (one
 //!    aggregation state each, plus one latest row each) is opened and answers its first
-//!    read: `Device::open` + the first `get`, 20 times.
+//!    read: `Device::open` + the first `get` of 10 local features, 20 times; median and
+//!    max. Each run then closes the device (`Device::close`, not timed), which shuts the
+//!    store down before returning, so no run waits for the previous one's shutdown.
 //! 2. `get` of 20 features for one entity, in process: 10 device features (window
 //!    aggregations from the local store) and 10 cloud features (fresh in the cache, so no
 //!    network call), 100,000 reads after a warm-up; p50, p99, p99.9 and max.
 //!
-//! Built with mimalloc as the global allocator (as the `tessera` binary is). The cloud is a stand-in HTTP server on a loopback port that answers the first read; the
-//! benchmark checks that the timed reads made no further call.
+//! Built with mimalloc as the global allocator (as the `tessera` binary is). The cloud is a
+//! stand-in HTTP server on a loopback port that answers the first read; the benchmark
+//! checks that the timed reads made no further call. It prints the load average first: the
+//! tail (p99 and above) follows the machine's load. For a load-independent figure, run it
+//! under `valgrind --tool=callgrind` and divide `Device::get`'s inclusive instruction count
+//! by its calls (figures in `docs/BENCHMARKS.md`, "Device runtime").
 
 use std::io::{Read, Write};
 

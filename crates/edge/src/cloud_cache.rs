@@ -3,7 +3,9 @@
 //! `__cloud_cache/<view>`), so a device that restarts without a network still answers from
 //! it, marked `stale`. Only cloud features ever enter it.
 
-use std::collections::HashMap;
+// foldhash (hashbrown's default) instead of SipHash: looked up for every cloud value of a
+// read.
+use hashbrown::HashMap;
 use std::sync::Mutex;
 
 use tessera_core::FeatureRef;
@@ -21,7 +23,7 @@ pub(crate) struct CacheEntry {
     pub(crate) fetched_at: i64,
 }
 
-type Entries = HashMap<FeatureRef, HashMap<EntityKey, CacheEntry>>;
+pub(crate) type Entries = HashMap<FeatureRef, HashMap<EntityKey, CacheEntry>>;
 
 /// The cache. Share it behind an `Arc`.
 #[derive(Debug)]
@@ -43,6 +45,15 @@ impl CloudCache {
     /// The in-memory entry, if any.
     pub(crate) fn get(&self, f: &FeatureRef, key: &EntityKey) -> Option<CacheEntry> {
         self.entries.lock().ok()?.get(f)?.get(key).cloned()
+    }
+
+    /// Runs `f` over the in-memory entries under one lock (`None` when the lock is
+    /// poisoned: nothing is cached), so a read looks up all its values at once.
+    pub(crate) fn with_entries<T>(&self, f: impl FnOnce(Option<&Entries>) -> T) -> T {
+        match self.entries.lock() {
+            Ok(entries) => f(Some(&entries)),
+            Err(_) => f(None),
+        }
     }
 
     /// Loads the persisted entries of these keys of `view` that memory does not hold yet.

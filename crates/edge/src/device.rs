@@ -60,6 +60,9 @@ struct Inner {
     remote: Arc<Remote>,
     caller: Caller,
     config: DeviceConfig,
+    /// A handle of the store the local store and the cloud cache share, closed by
+    /// [`Device::close`].
+    store: EmbeddedStore,
 }
 
 impl std::fmt::Debug for Device {
@@ -86,7 +89,7 @@ impl Device {
             let store_dir = dir.join("store");
             let store = EmbeddedStore::open(&store_dir).map_err(Error::Store)?;
             let local = Arc::new(LocalStore::with_store(store.clone(), catalog.clone())?);
-            let remote = Arc::new(Remote::new(catalog.clone(), store, config.clone())?);
+            let remote = Arc::new(Remote::new(catalog.clone(), store.clone(), config.clone())?);
             let audit = Arc::new(
                 AuditSink::spawn(AuditLog::new(&dir.join("audit")), SinkConfig::default())
                     .map_err(Error::Audit)?,
@@ -115,6 +118,7 @@ impl Device {
                 remote,
                 caller,
                 config,
+                store,
             }
         };
         Ok(Self {
@@ -188,12 +192,32 @@ impl Device {
         &self.inner.access
     }
 
-    /// Writes every queued audit record and stops the audit writer. Call it before the app
-    /// exits: records still queued (at most ~5 ms of reads) are otherwise lost.
+    /// Writes every queued audit record and stops the audit writer, then closes the local
+    /// store (its last writes committed, the database shut down cleanly) before returning.
+    /// Call it before the app exits: records still queued (at most ~5 ms of reads) are
+    /// otherwise lost, and a store merely dropped shuts down on a background thread, so a
+    /// process that exits at once leaves it to be repaired by the next open.
     pub fn close(self) -> Result<()> {
-        self.runtime
-            .block_on(self.inner.access.audit().shutdown())
-            .map_err(Error::Audit)
+        let Self { runtime, inner } = self;
+        let audited = runtime
+            .block_on(inner.access.audit().shutdown())
+            .map_err(Error::Audit);
+        // Background cache refreshes (tasks of this runtime) hold the store: stop them.
+        drop(runtime);
+        if let Ok(inner) = Arc::try_unwrap(inner) {
+            let Inner {
+                access,
+                local,
+                remote,
+                store,
+                ..
+            } = inner;
+            drop(access);
+            drop(local);
+            drop(remote);
+            store.close();
+        }
+        audited
     }
 }
 

@@ -13,7 +13,9 @@
 //! restart keeps everything. Decoded states are kept in memory after their first use, so a
 //! read does not decode them again.
 
-use std::collections::HashMap;
+// foldhash (hashbrown's default) instead of SipHash: these maps are looked up for every
+// feature of every read.
+use hashbrown::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tessera_access::EntityRows;

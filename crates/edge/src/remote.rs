@@ -13,7 +13,10 @@
 //! marked `stale`, others are `unavailable`, and for `retry_after` reads answer from the
 //! cache without calling. One call asks only for the features and entities that need it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+// foldhash (hashbrown's default) instead of SipHash: looked up for every feature of a read.
+use hashbrown::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -126,26 +129,46 @@ impl Remote {
             .collect();
         let mut now_needed: Vec<(usize, usize)> = Vec::new();
         let mut background: Vec<(usize, usize)> = Vec::new();
-        let mut loaded: HashSet<&str> = HashSet::new();
-        for (fi, f) in cloud.iter().enumerate() {
-            let r = f.feature_ref();
-            let keys = &keys_by_view[r.view.as_str()];
-            let ttl = micros(self.config.ttl_of(&r.view));
-            for (ei, key) in keys.iter().enumerate() {
-                let mut entry = self.cache.get(r, key);
-                if entry.is_none() && loaded.insert(r.view.as_str()) {
-                    self.cache.load(&r.view, keys).await?;
-                    entry = self.cache.get(r, key);
-                }
-                match self.classify(entry.as_ref(), ttl, now) {
-                    Need::Served => set(&mut out[fi], ei, entry, false),
-                    Need::Background => {
-                        set(&mut out[fi], ei, entry, true);
-                        background.push((fi, ei));
+        let mut loaded: Vec<&str> = Vec::new();
+        // One pass over the in-memory cache, under one lock. A value it does not hold may be
+        // persisted (a restart): the views of such values are loaded once, and the pass
+        // is made again.
+        loop {
+            let mut to_load: Vec<&str> = Vec::new();
+            self.cache.with_entries(|entries| {
+                for (fi, f) in cloud.iter().enumerate() {
+                    let r = f.feature_ref();
+                    let keys = &keys_by_view[r.view.as_str()];
+                    let ttl = micros(self.config.ttl_of(&r.view));
+                    let per_key = entries.and_then(|e| e.get(r));
+                    for (ei, key) in keys.iter().enumerate() {
+                        let entry = per_key.and_then(|m| m.get(key));
+                        let view = r.view.as_str();
+                        if entry.is_none() && !loaded.contains(&view) && !to_load.contains(&view) {
+                            to_load.push(view);
+                        }
+                        match self.classify(entry, ttl, now) {
+                            Need::Served => set(&mut out[fi], ei, entry, false),
+                            Need::Background => {
+                                set(&mut out[fi], ei, entry, true);
+                                background.push((fi, ei));
+                            }
+                            Need::Now => now_needed.push((fi, ei)),
+                        }
                     }
-                    Need::Now => now_needed.push((fi, ei)),
                 }
+            });
+            if to_load.is_empty() {
+                break;
             }
+            for view in to_load {
+                self.cache.load(view, &keys_by_view[view]).await?;
+                loaded.push(view);
+            }
+            out.iter_mut()
+                .for_each(|c| *c = Column::filled(n, Status::Unavailable));
+            now_needed.clear();
+            background.clear();
         }
         if !now_needed.is_empty() {
             let fetched =
@@ -159,13 +182,13 @@ impl Remote {
                 let r = cloud[fi].feature_ref();
                 let key = &keys_by_view[r.view.as_str()][ei];
                 match fetched.as_ref().and_then(|m| m.get(&(fi, ei))) {
-                    Some(e) => set(&mut out[fi], ei, Some(e.clone()), false),
+                    Some(e) => set(&mut out[fi], ei, Some(e), false),
                     None => {
                         let old = self.cache.get(r, key).filter(|e| {
                             now.saturating_sub(e.fetched_at) <= micros(self.config.max_stale)
                         });
                         if old.is_some() {
-                            set(&mut out[fi], ei, old, true);
+                            set(&mut out[fi], ei, old.as_ref(), true);
                         }
                     }
                 }
@@ -388,13 +411,13 @@ impl Remote {
 }
 
 /// Puts a cache entry into a column at `i`; `stale` marks a usable value `stale`.
-fn set(col: &mut Column, i: usize, entry: Option<CacheEntry>, stale: bool) {
+fn set(col: &mut Column, i: usize, entry: Option<&CacheEntry>, stale: bool) {
     let Some(e) = entry else { return };
     let status = match e.status {
         Status::Present | Status::Null if stale => Status::Stale,
         s => s,
     };
-    col.values[i] = e.value;
+    col.values[i] = e.value.clone();
     col.statuses[i] = status;
     col.event_ts[i] = e.event_ts;
 }

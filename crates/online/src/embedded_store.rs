@@ -49,6 +49,8 @@ pub struct EmbeddedStore {
     /// Writes of this process go through one writer thread, which commits everything that
     /// queued up meanwhile in one durable transaction ("group commit").
     writer: std::sync::mpsc::Sender<WriteJob>,
+    /// The writer thread, joined by [`EmbeddedStore::close`] on the last handle.
+    worker: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 /// One caller's write, encoded, waiting for the writer thread.
@@ -97,7 +99,7 @@ impl EmbeddedStore {
         let db = Arc::new(db);
         let (writer, jobs) = std::sync::mpsc::channel::<WriteJob>();
         let writer_db = db.clone();
-        std::thread::Builder::new()
+        let worker = std::thread::Builder::new()
             .name("tessera-embedded-writer".into())
             .spawn(move || writer_loop(&writer_db, &jobs))
             .map_err(|source| Error::Io {
@@ -108,7 +110,36 @@ impl EmbeddedStore {
             db,
             dir: dir.to_path_buf(),
             writer,
+            worker: Arc::new(std::sync::Mutex::new(Some(worker))),
         })
+    }
+
+    /// Drops this handle; on the last handle of the store, closes the database before
+    /// returning: queued writes are committed, the writer thread stops and redb's clean
+    /// shutdown (a final commit and `fsync`s, a few milliseconds) runs here. Merely dropping
+    /// the last handle does the same on the writer thread, after the drop returns, so a
+    /// process that exits right away may leave a database that the next open must repair,
+    /// and an open of the same directory in this process waits for that shutdown. With
+    /// other handles (clones) still alive, or a read still running, the database closes
+    /// when the last of them goes.
+    pub fn close(self) {
+        let Self {
+            db, writer, worker, ..
+        } = self;
+        drop(writer);
+        let Ok(worker) = Arc::try_unwrap(worker) else {
+            return; // other handles: they keep the writer thread
+        };
+        let handle = match worker.into_inner() {
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(handle) = handle {
+            // The channel is closed: the thread commits what is queued, then stops and
+            // drops its reference to the database.
+            let _ = handle.join();
+        }
+        drop(db); // the last reference now: redb shuts down cleanly, in this thread
     }
 
     /// The directory holding the database.
