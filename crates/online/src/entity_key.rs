@@ -24,6 +24,31 @@ impl fmt::Display for KeyValue {
     }
 }
 
+/// A borrowed join-key value, for [`EntityKey::encode_parts_into`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyValueRef<'a> {
+    /// An integer key.
+    Int64(i64),
+    /// A text key.
+    String(&'a str),
+}
+
+fn put_part(out: &mut Vec<u8>, name: &str, value: KeyValueRef<'_>) {
+    varint::put(out, name.len() as u64);
+    out.extend_from_slice(name.as_bytes());
+    match value {
+        KeyValueRef::Int64(v) => {
+            out.push(INT);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        KeyValueRef::String(s) => {
+            out.push(STRING);
+            varint::put(out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
 /// The join-key values that identify one entity, e.g. `user_id=42` or
 /// `user_id=42,item_id="a7"`. Parts are kept sorted by join-key name, so the order they are
 /// given in does not matter; names are part of the key, so `user_id=1` and `item_id=1` differ.
@@ -105,20 +130,36 @@ impl EntityKey {
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         varint::put(out, self.parts.len() as u64);
         for (name, value) in &self.parts {
-            varint::put(out, name.len() as u64);
-            out.extend_from_slice(name.as_bytes());
-            match value {
-                KeyValue::Int64(v) => {
-                    out.push(INT);
-                    out.extend_from_slice(&v.to_be_bytes());
-                }
-                KeyValue::String(s) => {
-                    out.push(STRING);
-                    varint::put(out, s.len() as u64);
-                    out.extend_from_slice(s.as_bytes());
-                }
-            }
+            let value = match value {
+                KeyValue::Int64(v) => KeyValueRef::Int64(*v),
+                KeyValue::String(s) => KeyValueRef::String(s),
+            };
+            put_part(out, name, value);
         }
+    }
+
+    /// Appends to `out` the encoding of the key with `parts`, without building it (and
+    /// without allocating): the bytes [`EntityKey::encode`] gives for
+    /// `EntityKey::new(parts)`. `parts` must be sorted by name, names distinct and not
+    /// empty (as `new` checks); [`Error::InvalidKey`] otherwise.
+    pub fn encode_parts_into(out: &mut Vec<u8>, parts: &[(&str, KeyValueRef<'_>)]) -> Result<()> {
+        if parts.is_empty() {
+            return Err(invalid("it has no parts".into()));
+        }
+        if parts.iter().any(|(n, _)| n.is_empty()) {
+            return Err(invalid("a join-key name is empty".into()));
+        }
+        if let Some(w) = parts.windows(2).find(|w| w[0].0 >= w[1].0) {
+            return Err(invalid(format!(
+                "join keys `{}` and `{}` are not sorted and distinct",
+                w[0].0, w[1].0
+            )));
+        }
+        varint::put(out, parts.len() as u64);
+        for (name, value) in parts {
+            put_part(out, name, *value);
+        }
+        Ok(())
     }
 
     fn encoded_len_hint(&self) -> usize {
@@ -210,6 +251,31 @@ mod tests {
         let s = EntityKey::string("user_id", "42");
         assert_ne!(k.encode(), s.encode(), "int and text keys never collide");
         assert_ne!(k.encode(), EntityKey::int("item_id", 42).encode());
+    }
+
+    #[test]
+    fn borrowed_parts_encode_like_a_built_key() {
+        let k = EntityKey::new([
+            ("user_id", KeyValue::from(-7)),
+            ("item_id", KeyValue::from("a7")),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        EntityKey::encode_parts_into(
+            &mut out,
+            &[
+                ("item_id", KeyValueRef::String("a7")),
+                ("user_id", KeyValueRef::Int64(-7)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out, k.encode());
+        let unsorted = [
+            ("user_id", KeyValueRef::Int64(1)),
+            ("item_id", KeyValueRef::Int64(2)),
+        ];
+        assert!(EntityKey::encode_parts_into(&mut Vec::new(), &unsorted).is_err());
+        assert!(EntityKey::encode_parts_into(&mut Vec::new(), &[]).is_err());
     }
 
     #[test]

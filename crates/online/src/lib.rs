@@ -65,7 +65,7 @@ pub use aggregate_row::{
 };
 pub use arrow_values::{column_values, key_values};
 pub use embedded_store::EmbeddedStore;
-pub use entity_key::{EntityKey, KeyValue};
+pub use entity_key::{EntityKey, KeyValue, KeyValueRef};
 pub use error::{BoxError, Error, Result};
 pub use expiry::{freshness, Freshness};
 pub use feature_row::{FeatureRow, Stamp};

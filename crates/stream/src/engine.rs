@@ -35,7 +35,9 @@ use std::sync::Arc;
 
 use tessera_core::aggregate::{Datum, Row, ViewSpec, ViewState};
 use tessera_core::Catalog;
-use tessera_online::{datum_to_value, EntityKey, KeyValue, OnlineStore, Stamp, WriteBatch};
+use tessera_online::{
+    datum_to_value, EntityKey, KeyValue, KeyValueRef, OnlineStore, Stamp, WriteBatch,
+};
 use tokio::sync::Mutex;
 
 use crate::checkpoint::{Checkpoint, SourceMeta, StateWrite};
@@ -182,21 +184,61 @@ fn key_of(keys: &[(String, usize)], events: &Events, row: usize) -> Result<Entit
     let parts = keys
         .iter()
         .map(|(name, i)| {
-            let v = match &events.cols[*i][row] {
-                Datum::Int64(n) => KeyValue::Int64(*n),
-                Datum::String(s) => KeyValue::String(s.clone()),
-                other => {
-                    return Err(Error::BadEvents {
-                        bad: 1,
-                        total: events.len(),
-                        problems: vec![format!("row {row}: entity key `{name}` is {other:?}")],
-                    })
-                }
+            let (name, v) = key_part(name, *i, events, row)?;
+            let v = match v {
+                KeyValueRef::Int64(n) => KeyValue::Int64(n),
+                KeyValueRef::String(s) => KeyValue::String(s.to_string()),
             };
-            Ok((name.as_str(), v))
+            Ok((name, v))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(EntityKey::new(parts)?)
+}
+
+/// A view's join keys sorted by name (the order [`EntityKey`] keeps), with their columns.
+fn sorted_keys(keys: &[(String, usize)]) -> Vec<(&str, usize)> {
+    let mut sorted: Vec<(&str, usize)> = keys.iter().map(|(n, i)| (n.as_str(), *i)).collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    sorted
+}
+
+fn key_part<'a>(
+    name: &'a str,
+    i: usize,
+    events: &'a Events,
+    row: usize,
+) -> Result<(&'a str, KeyValueRef<'a>)> {
+    match &events.cols[i][row] {
+        Datum::Int64(n) => Ok((name, KeyValueRef::Int64(*n))),
+        Datum::String(s) => Ok((name, KeyValueRef::String(s))),
+        other => Err(Error::BadEvents {
+            bad: 1,
+            total: events.len(),
+            problems: vec![format!("row {row}: entity key `{name}` is {other:?}")],
+        }),
+    }
+}
+
+/// Writes the encoded entity key of `row` to `out` (cleared first) without building the
+/// [`EntityKey`]: the bytes `key_of(..).encode()` gives, and the same error.
+fn encode_key(
+    sorted: &[(&str, usize)],
+    events: &Events,
+    row: usize,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    out.clear();
+    match sorted {
+        [(name, i)] => EntityKey::encode_parts_into(out, &[key_part(name, *i, events, row)?])?,
+        many => {
+            let parts = many
+                .iter()
+                .map(|(name, i)| key_part(name, *i, events, row))
+                .collect::<Result<Vec<_>>>()?;
+            EntityKey::encode_parts_into(out, &parts)?;
+        }
+    }
+    Ok(())
 }
 
 fn id_bytes(d: &Datum) -> Option<Vec<u8>> {
@@ -229,27 +271,36 @@ fn apply_events(
         let ViewKind::Aggregate { spec, states } = &mut v.kind else {
             continue;
         };
+        let sorted = sorted_keys(&v.keys);
+        let mut kb = Vec::new();
+        // Entities of this view touched by the batch (one copy of each key).
+        let mut mine: HashSet<Vec<u8>> = HashSet::new();
         for row in 0..events.len() {
-            let key = match key_of(&v.keys, events, row) {
-                Ok(k) => k,
+            match encode_key(&sorted, events, row, &mut kb) {
+                Ok(()) => {}
                 Err(_) if skip_bad_keys => continue,
                 Err(e) => return Err(e),
-            };
-            let kb = key.encode();
+            }
             let r = EventRow {
                 schema,
                 events,
                 row,
             };
-            let entry = match states.get_mut(&kb) {
+            let entry = match states.get_mut(kb.as_slice()) {
                 Some(e) => e,
-                None => states
-                    .entry(kb.clone())
-                    .or_insert_with(|| (key, spec.new_state())),
+                None => {
+                    let key = key_of(&v.keys, events, row)?;
+                    states
+                        .entry(kb.clone())
+                        .or_insert_with(|| (key, spec.new_state()))
+                }
             };
             entry.1.update(spec, events.ts[row], &r)?;
-            touched.insert((vi, kb));
+            if !mine.contains(kb.as_slice()) {
+                mine.insert(kb.clone());
+            }
         }
+        touched.extend(mine.into_iter().map(|k| (vi, k)));
     }
     Ok(())
 }
@@ -494,8 +545,10 @@ impl StreamEngine {
         for v in &rt.views {
             match &v.kind {
                 ViewKind::Aggregate { .. } => {
+                    let sorted = sorted_keys(&v.keys);
+                    let mut kb = Vec::new();
                     for row in 0..applied.len() {
-                        key_of(&v.keys, &applied, row)?;
+                        encode_key(&sorted, &applied, row, &mut kb)?;
                     }
                 }
                 ViewKind::Latest { features } => {
