@@ -13,8 +13,11 @@ use crate::error::Result;
 /// A set of only integers, only timestamps or only strings keeps them as such (an
 /// aggregation's input has one type, so this is the common case: no encoding and no
 /// allocation per integer); anything else, or a mix, keeps each value's canonical
-/// encoding. Either way the encoded state lists the canonical encodings in byte order, so
-/// it is a pure function of the set, and equality compares sets, not representations.
+/// encoding.
+/// The encoded state lists each value's canonical encoding in the set's order — numeric
+/// for integers and timestamps, byte order for strings and for encodings — so it is a pure
+/// function of the set (the representation is too: typed exactly when every value has the
+/// one kind), and equal sets give equal bytes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DistinctSet {
     keys: Keys,
@@ -41,7 +44,7 @@ impl Keys {
         }
     }
 
-    /// Calls `f` with each value's canonical encoding, in no particular order.
+    /// Calls `f` with each value's canonical encoding, in the set's order.
     fn each_encoded(&self, mut f: impl FnMut(&[u8])) {
         let mut buf = Vec::new();
         let mut put = |d: &Datum, f: &mut dyn FnMut(&[u8])| {
@@ -58,21 +61,6 @@ impl Keys {
                 .for_each(|v| put(&Datum::String(v.clone()), &mut f)),
             Keys::Bytes(s) => s.iter().for_each(|k| f(k)),
         }
-    }
-
-    /// The canonical encodings, sorted: one buffer and the ranges of its keys.
-    fn sorted_encoded(&self) -> (Vec<u8>, Vec<(usize, usize)>) {
-        let mut buf = Vec::new();
-        let mut ranges = Vec::with_capacity(self.len());
-        self.each_encoded(|k| {
-            let start = buf.len();
-            buf.extend_from_slice(k);
-            ranges.push((start, buf.len()));
-        });
-        if !matches!(self, Keys::Bytes(_)) {
-            ranges.sort_unstable_by(|a, b| buf[a.0..a.1].cmp(&buf[b.0..b.1]));
-        }
-        (buf, ranges)
     }
 
     /// Inserts a canonical encoding, first turning a typed set into encodings (a value of
@@ -144,23 +132,17 @@ impl DistinctSet {
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         put_varint(out, self.keys.len() as u64);
-        let (buf, ranges) = self.keys.sorted_encoded();
-        for (a, b) in ranges {
-            put_bytes(out, &buf[a..b]);
-        }
+        self.keys.each_encoded(|k| put_bytes(out, k));
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self> {
         // Each key takes at least a length byte and a tag byte.
         let n = r.count(2)?;
         let mut set = DistinctSet::default();
-        let mut prev: Option<&[u8]> = None;
         let mut canonical = Vec::new();
+        let mut listed: Vec<&[u8]> = Vec::with_capacity(n);
         for _ in 0..n {
             let k = r.bytes()?;
-            if prev.is_some_and(|p| p >= k) {
-                return Err(r.error("distinct values out of order or repeated"));
-            }
             let v = Reader::new(k).datum()?;
             canonical.clear();
             put_datum_canonical(&mut canonical, &v);
@@ -168,7 +150,22 @@ impl DistinctSet {
                 return Err(r.error("distinct value is not one canonical value"));
             }
             set.update(&v);
-            prev = Some(k);
+            listed.push(k);
+        }
+        if set.len() != n {
+            return Err(r.error("distinct value repeated"));
+        }
+        // The values must be listed in the set's own order (what `encode` writes), or in
+        // byte order of their encodings (what states written before typed sets hold; they
+        // encode in the set's order again once re-written).
+        let mut i = 0;
+        let mut in_order = true;
+        set.keys.each_encoded(|k| {
+            in_order &= listed.get(i) == Some(&k);
+            i += 1;
+        });
+        if !in_order && !listed.windows(2).all(|w| w[0] < w[1]) {
+            return Err(r.error("distinct values out of order"));
         }
         Ok(set)
     }
@@ -179,9 +176,10 @@ impl PartialEq for DistinctSet {
         if self.len() != other.len() {
             return false;
         }
-        let (a, ra) = self.keys.sorted_encoded();
-        let (b, rb) = other.keys.sorted_encoded();
-        ra.iter().zip(&rb).all(|(x, y)| a[x.0..x.1] == b[y.0..y.1])
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        self.encode(&mut a);
+        other.encode(&mut b);
+        a == b
     }
 }
 
@@ -228,11 +226,48 @@ mod tests {
         }
         assert!(matches!(typed.keys, Keys::Int(_)));
         assert_eq!(typed.len(), 8);
-        assert_eq!(typed, bytes);
-        assert_eq!(encoded(&typed), encoded(&bytes));
+        assert_eq!(bytes.len(), 8);
+        // The same canonical encodings; the typed set lists them in numeric order.
+        let listed = |k: &Keys| {
+            let mut all = Vec::new();
+            k.each_encoded(|e| all.push(e.to_vec()));
+            all
+        };
+        let mut sorted = listed(&typed.keys);
+        sorted.sort();
+        assert_eq!(sorted, listed(&bytes.keys));
         let back = DistinctSet::decode(&mut Reader::new(&encoded(&typed))).unwrap();
         assert_eq!(back, typed);
         assert_eq!(encoded(&back), encoded(&typed));
+    }
+
+    #[test]
+    fn decode_takes_the_set_order_or_the_byte_order() {
+        let mut s = DistinctSet::default();
+        for v in [2, -3, 200] {
+            s.update(&Datum::Int64(v));
+        }
+        let listed = |vals: &[i64]| {
+            let mut out = Vec::new();
+            put_varint(&mut out, vals.len() as u64);
+            for v in vals {
+                let mut k = Vec::new();
+                put_datum_canonical(&mut k, &Datum::Int64(*v));
+                put_bytes(&mut out, &k);
+            }
+            out
+        };
+        // The set's order is numeric ...
+        let bytes = encoded(&s);
+        assert_eq!(bytes, listed(&[-3, 2, 200]));
+        assert_eq!(DistinctSet::decode(&mut Reader::new(&bytes)).unwrap(), s);
+        // ... the encodings' byte order differs (zigzag: 2 -> 4, -3 -> 5) and still reads,
+        // as states written before typed sets hold it.
+        let by_bytes = listed(&[2, -3, 200]);
+        assert_eq!(DistinctSet::decode(&mut Reader::new(&by_bytes)).unwrap(), s);
+        // Any other order, or a repeated value, is refused.
+        assert!(DistinctSet::decode(&mut Reader::new(&listed(&[200, -3, 2]))).is_err());
+        assert!(DistinctSet::decode(&mut Reader::new(&listed(&[-3, -3, 2]))).is_err());
     }
 
     #[test]

@@ -44,6 +44,10 @@ use tessera_core::FeatureRepo;
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, OnlineStore};
 use tessera_stream::{Events, StreamConfig, StreamEngine, Visibility};
 
+/// The allocator the `tessera` binary uses (`tessera serve` / `tessera ingest` run the engine).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONFIG: &str = "project: ingestbench\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
 
 const SECOND: i64 = 1_000_000;

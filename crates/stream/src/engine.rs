@@ -29,7 +29,9 @@
 //! after the in-memory update, the source's states are reloaded the same way before its
 //! next batch.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use hashbrown::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

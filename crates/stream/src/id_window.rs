@@ -7,7 +7,9 @@
 //! late anyway, and the batch's ids are forgotten. Memory is therefore bounded by the
 //! events of that horizon (in event time), not by the stream's length.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::HashSet;
 
 /// Ids of applied events, by batch, oldest batch first.
 #[derive(Debug, Default)]

@@ -13,7 +13,9 @@
 //! engine republishes every state when it opens). A failing store keeps its rows pending
 //! and is retried; waiters get the error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
@@ -195,8 +197,7 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
                         let pending = p.rows.entry(view).or_default();
                         let mut added = 0;
                         for (kb, row) in map {
-                            if let std::collections::hash_map::Entry::Vacant(v) = pending.entry(kb)
-                            {
+                            if let hashbrown::hash_map::Entry::Vacant(v) = pending.entry(kb) {
                                 v.insert(row);
                                 added += 1;
                             }
