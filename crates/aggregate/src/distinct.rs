@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use crate::datum::Datum;
-use crate::encoding::{put_bytes, put_datum_canonical, put_varint, Reader};
+use crate::encoding::{
+    put_bytes, put_datum_canonical, put_int_key, put_str_key, put_varint, Reader,
+};
 use crate::error::Result;
 
 /// The distinct non-missing values seen. Values equal as SQL values are one value (`0.0`
@@ -132,7 +134,13 @@ impl DistinctSet {
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         put_varint(out, self.keys.len() as u64);
-        self.keys.each_encoded(|k| put_bytes(out, k));
+        match &self.keys {
+            Keys::Empty => {}
+            Keys::Int(s) => s.iter().for_each(|v| put_int_key(out, *v, false)),
+            Keys::Time(s) => s.iter().for_each(|v| put_int_key(out, *v, true)),
+            Keys::Str(s) => s.iter().for_each(|v| put_str_key(out, v)),
+            Keys::Bytes(s) => s.iter().for_each(|k| put_bytes(out, k)),
+        }
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self> {
@@ -207,6 +215,37 @@ mod tests {
         t.update(&Datum::from("a"));
         s.merge(&t);
         assert_eq!(s.len(), 5);
+    }
+
+    #[test]
+    fn direct_key_writes_equal_length_prefixed_canonical_encodings() {
+        let long = "é".repeat(100);
+        let values = [
+            Datum::Int64(0),
+            Datum::Int64(-1),
+            Datum::Int64(63),
+            Datum::Int64(64),
+            Datum::Int64(i64::MIN),
+            Datum::Int64(i64::MAX),
+            Datum::Timestamp(-5),
+            Datum::from(""),
+            Datum::from("abc"),
+            Datum::from(long.as_str()),
+        ];
+        for v in values {
+            let mut canonical = Vec::new();
+            put_datum_canonical(&mut canonical, &v);
+            let mut want = Vec::new();
+            put_bytes(&mut want, &canonical);
+            let mut got = Vec::new();
+            match &v {
+                Datum::Int64(x) => put_int_key(&mut got, *x, false),
+                Datum::Timestamp(x) => put_int_key(&mut got, *x, true),
+                Datum::String(x) => put_str_key(&mut got, x),
+                _ => unreachable!(),
+            }
+            assert_eq!(got, want, "{v:?}");
+        }
     }
 
     #[test]

@@ -70,6 +70,27 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// `put_bytes` of the canonical encoding of `Int64(v)` (or `Timestamp(v)` when
+/// `timestamp`), written directly.
+pub(crate) fn put_int_key(out: &mut Vec<u8>, v: i64, timestamp: bool) {
+    let z = zigzag(v);
+    put_varint(out, 1 + varint_len(z) as u64);
+    out.push(if timestamp { TAG_TIMESTAMP } else { TAG_INT64 });
+    put_varint(out, z);
+}
+
+/// `put_bytes` of the canonical encoding of `String(s)`, written directly.
+pub(crate) fn put_str_key(out: &mut Vec<u8>, s: &str) {
+    let n = s.len() as u64;
+    put_varint(out, 1 + varint_len(n) as u64 + n);
+    out.push(TAG_STRING);
+    put_str(out, s);
+}
+
 /// Writes `d` exactly (float bit patterns are kept as they are).
 pub(crate) fn put_datum(out: &mut Vec<u8>, d: &Datum) {
     put_datum_inner(out, d, false);

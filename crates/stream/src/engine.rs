@@ -47,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::events::{decode_columns, Events, SourceSchema};
 use crate::id_window::IdWindow;
 use crate::offline_log;
+use crate::parallel::map_parallel;
 use crate::publisher::Publisher;
 
 /// Settings of the engine.
@@ -677,11 +678,12 @@ impl StreamEngine {
             let ViewKind::Aggregate { states, .. } = &v.kind else {
                 continue;
             };
-            let rows = keys.into_iter().filter_map(|kb| {
-                let (key, state) = states.get(kb)?;
+            // Encoded here, on every core, not under the publisher's lock.
+            let rows = map_parallel(&keys, |kb| {
+                let (key, state) = states.get(*kb)?;
                 let mut bytes = Vec::with_capacity(1024);
                 state.encode(&mut bytes);
-                Some((kb.clone(), (key.clone(), stamp, bytes)))
+                Some(((*kb).clone(), (key.clone(), stamp, bytes)))
             });
             gen = self.publisher.publish(&v.name, rows);
         }
@@ -772,19 +774,16 @@ fn encode_states(
 ) -> Vec<StateWrite> {
     let mut sorted: Vec<&(usize, Vec<u8>)> = which.iter().collect();
     sorted.sort();
-    sorted
-        .into_iter()
-        .filter_map(|(vi, kb)| {
-            let v = rt.views.get(*vi)?;
-            let ViewKind::Aggregate { states, .. } = &v.kind else {
-                return None;
-            };
-            let (_, state) = states.get(kb)?;
-            let mut bytes = Vec::new();
-            state.encode(&mut bytes);
-            Some((v.name.clone(), kb.clone(), stamp, bytes))
-        })
-        .collect()
+    map_parallel(&sorted, |(vi, kb)| {
+        let v = rt.views.get(*vi)?;
+        let ViewKind::Aggregate { states, .. } = &v.kind else {
+            return None;
+        };
+        let (_, state) = states.get(kb)?;
+        let mut bytes = Vec::new();
+        state.encode(&mut bytes);
+        Some((v.name.clone(), kb.clone(), stamp, bytes))
+    })
 }
 
 /// Drops the in-memory states and loads them again from the checkpoint and the log.
