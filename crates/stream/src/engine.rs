@@ -275,35 +275,75 @@ fn apply_events(
             continue;
         };
         let sorted = sorted_keys(&v.keys);
+        // Each row's entity: an index into the batch's distinct keys (`SKIPPED` for rows
+        // whose key cannot be read, when those are skipped).
+        const SKIPPED: u32 = u32::MAX;
         let mut kb = Vec::new();
-        // Entities of this view touched by the batch (one copy of each key).
-        let mut mine: HashSet<Vec<u8>> = HashSet::new();
+        let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut first_row: Vec<usize> = Vec::new();
+        let mut entity_of: Vec<u32> = Vec::with_capacity(events.len());
         for row in 0..events.len() {
             match encode_key(&sorted, events, row, &mut kb) {
                 Ok(()) => {}
-                Err(_) if skip_bad_keys => continue,
+                Err(_) if skip_bad_keys => {
+                    entity_of.push(SKIPPED);
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
-            let r = EventRow {
-                schema,
-                events,
-                row,
+            let id = match ids.get(kb.as_slice()) {
+                Some(&id) => id,
+                None => {
+                    let id = first_row.len() as u32;
+                    ids.insert(kb.clone(), id);
+                    first_row.push(row);
+                    id
+                }
             };
+            entity_of.push(id);
+        }
+        // The rows grouped by entity, each group in row order (a counting sort), so each
+        // entity's state is looked up once and updated while it is in cache.
+        let entities = first_row.len();
+        let mut offsets = vec![0usize; entities + 1];
+        for &id in entity_of.iter().filter(|&&id| id != SKIPPED) {
+            offsets[id as usize + 1] += 1;
+        }
+        for i in 0..entities {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets[..entities].to_vec();
+        let mut order = vec![0usize; offsets[entities]];
+        for (row, &id) in entity_of.iter().enumerate() {
+            if id != SKIPPED {
+                order[next[id as usize]] = row;
+                next[id as usize] += 1;
+            }
+        }
+        let mut keys: Vec<Vec<u8>> = vec![Vec::new(); entities];
+        for (k, id) in ids {
+            keys[id as usize] = k;
+        }
+        for (id, kb) in keys.iter().enumerate() {
             let entry = match states.get_mut(kb.as_slice()) {
                 Some(e) => e,
                 None => {
-                    let key = key_of(&v.keys, events, row)?;
+                    let key = key_of(&v.keys, events, first_row[id])?;
                     states
                         .entry(kb.clone())
                         .or_insert_with(|| (key, spec.new_state()))
                 }
             };
-            entry.1.update(spec, events.ts[row], &r)?;
-            if !mine.contains(kb.as_slice()) {
-                mine.insert(kb.clone());
+            for &row in &order[offsets[id]..offsets[id + 1]] {
+                let r = EventRow {
+                    schema,
+                    events,
+                    row,
+                };
+                entry.1.update(spec, events.ts[row], &r)?;
             }
         }
-        touched.extend(mine.into_iter().map(|k| (vi, k)));
+        touched.extend(keys.into_iter().map(|k| (vi, k)));
     }
     Ok(())
 }
