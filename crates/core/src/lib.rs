@@ -44,6 +44,7 @@ mod arrow_datum;
 mod catalog;
 mod classification;
 mod definitions;
+mod dense_groups;
 mod device_def;
 mod diff;
 mod duration;
@@ -65,6 +66,7 @@ pub use definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
     SourceDef, SourceFormat, SourceType, ViewProvider,
 };
+pub use dense_groups::DenseGroups;
 pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
 pub use duration::Ttl;

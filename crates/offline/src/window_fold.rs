@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use arrow::array::ArrayRef;
 use tessera_core::aggregate::{window_values, Datum, FilterExpr, Row, ViewAggregation, ViewSpec};
-use tessera_core::{datums_to_array, FeatureType};
+use tessera_core::{datums_to_array, DenseGroups, FeatureType};
 
 use crate::error::{Error, Result};
 use crate::value_column::ValueColumn;
@@ -49,8 +49,7 @@ impl Row for ScanRow<'_> {
 
 /// Event indices grouped by key, each key's sorted by time.
 pub(crate) struct KeyedEvents {
-    offsets: Vec<usize>,
-    order: Vec<u32>,
+    groups: DenseGroups,
 }
 
 impl KeyedEvents {
@@ -63,29 +62,16 @@ impl KeyedEvents {
                 u32::MAX
             )));
         }
-        let mut offsets = vec![0usize; nkeys + 1];
-        for &k in &events.key {
-            offsets[k as usize + 1] += 1;
-        }
-        for i in 0..nkeys {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut next = offsets[..nkeys].to_vec();
-        let mut order = vec![0u32; events.key.len()];
-        for (i, &k) in events.key.iter().enumerate() {
-            let at = &mut next[k as usize];
-            order[*at] = i as u32;
-            *at += 1;
-        }
+        let mut groups = DenseGroups::new(&events.key, nkeys, u32::MAX);
         for k in 0..nkeys {
-            order[offsets[k]..offsets[k + 1]].sort_by_key(|&i| events.ts[i as usize]);
+            groups.rows_mut(k).sort_by_key(|&i| events.ts[i as usize]);
         }
-        Ok(KeyedEvents { offsets, order })
+        Ok(KeyedEvents { groups })
     }
 
     /// The events of key `k`, oldest first.
     fn of(&self, k: usize) -> &[u32] {
-        &self.order[self.offsets[k]..self.offsets[k + 1]]
+        self.groups.rows(k)
     }
 }
 

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::aggregate::{Datum, Row, ViewSpec, ViewState};
-use tessera_core::Catalog;
+use tessera_core::{Catalog, DenseGroups};
 use tessera_online::{
     datum_to_value, EntityKey, KeyValue, KeyValueRef, OnlineStore, Stamp, WriteBatch,
 };
@@ -302,24 +302,10 @@ fn apply_events(
             };
             entity_of.push(id);
         }
-        // The rows grouped by entity, each group in row order (a counting sort), so each
-        // entity's state is looked up once and updated while it is in cache.
+        // The rows grouped by entity, each group in row order, so each entity's state is
+        // looked up once and updated while it is in cache.
         let entities = first_row.len();
-        let mut offsets = vec![0usize; entities + 1];
-        for &id in entity_of.iter().filter(|&&id| id != SKIPPED) {
-            offsets[id as usize + 1] += 1;
-        }
-        for i in 0..entities {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut next = offsets[..entities].to_vec();
-        let mut order = vec![0usize; offsets[entities]];
-        for (row, &id) in entity_of.iter().enumerate() {
-            if id != SKIPPED {
-                order[next[id as usize]] = row;
-                next[id as usize] += 1;
-            }
-        }
+        let groups = DenseGroups::new(&entity_of, entities, SKIPPED);
         let mut keys: Vec<Vec<u8>> = vec![Vec::new(); entities];
         for (k, id) in ids {
             keys[id as usize] = k;
@@ -334,7 +320,8 @@ fn apply_events(
                         .or_insert_with(|| (key, spec.new_state()))
                 }
             };
-            for &row in &order[offsets[id]..offsets[id + 1]] {
+            for &row in groups.rows(id) {
+                let row = row as usize;
                 let r = EventRow {
                     schema,
                     events,
