@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, UInt32Array};
+use arrow::array::{new_null_array, Array, ArrayRef, UInt32Array};
 use arrow::compute::{concat, take};
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::Column;
@@ -240,15 +240,30 @@ impl WindowJoin<'_> {
             .map(|slot| {
                 let pieces: Vec<&dyn Array> =
                     parts.iter().map(|p| p.values[slot].as_ref()).collect();
-                let all = match pieces.as_slice() {
-                    [one] => take(*one, &indices, None)?,
-                    _ => take(concat(&pieces)?.as_ref(), &indices, None)?,
-                };
-                Ok(all)
+                into_spine_order(&pieces, &indices)
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
         Ok((arrays, scanned, matched))
     }
+}
+
+/// The pieces' values, concatenated, taken into spine order: `indices[row]` is the position
+/// of spine row `row` in the concatenation, null for rows no piece answers (no key, no
+/// time). With no value at all every row is null.
+fn into_spine_order(pieces: &[&dyn Array], indices: &UInt32Array) -> Result<ArrayRef> {
+    let all = match pieces {
+        [] => {
+            return Err(Error::Internal(
+                "a window join without output pieces".into(),
+            ))
+        }
+        [one] => one.slice(0, one.len()),
+        many => concat(many)?,
+    };
+    if all.is_empty() {
+        return Ok(new_null_array(all.data_type(), indices.len()));
+    }
+    Ok(take(all.as_ref(), indices, None)?)
 }
 
 /// `lo <= col <= hi` (µs) for a timestamp column, so Parquet statistics skip row groups.
@@ -283,5 +298,28 @@ pub(crate) fn micros_filter(col: &str, dt: &DataType, lo: i64, hi: i64) -> Optio
         Some(upper)
     } else {
         Some(c.gt_eq(lit(scalar(conv(lo, false)))).and(upper))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+
+    #[test]
+    fn pieces_are_taken_into_spine_order() {
+        let a = Int64Array::from(vec![10, 11]);
+        let b = Int64Array::from(vec![Some(20), None]);
+        let idx = UInt32Array::from(vec![Some(3), None, Some(0), Some(2), Some(1)]);
+        let got = into_spine_order(&[&a, &b], &idx).unwrap();
+        let want = Int64Array::from(vec![None, None, Some(10), Some(20), Some(11)]);
+        assert_eq!(got.as_ref(), &want as &dyn Array);
+        // Nothing answered (no spine row has a key or a time): all null, of the right type.
+        let empty = Int64Array::from(Vec::<i64>::new());
+        let idx = UInt32Array::from(vec![None, None]);
+        let got = into_spine_order(&[&empty, &empty], &idx).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got.null_count(), 2);
+        assert_eq!(got.data_type(), &DataType::Int64);
     }
 }
