@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tessera_core::{Catalog, FeatureViewDef, Placement, Refusal, RefusalReason, SourceDef};
+use tessera_core::{
+    Catalog, FeatureViewDef, Placement, Refusal, RefusalReason, SourceDef, ViewProvider,
+};
 use tessera_online::{EntityKey, KeyValue, Stamp, Value, WriteBatch, WriteSummary};
 
 use crate::caller::Caller;
@@ -60,6 +62,20 @@ impl WriteOutcome {
 /// At most this many value problems are listed in one error.
 const MAX_PROBLEMS: usize = 20;
 
+/// Refuses a write to a `provider: content` view: it is served from its source's latest
+/// rows, so pushed rows would never be read.
+fn refuse_content(v: &FeatureViewDef) -> Result<()> {
+    if v.provider == ViewProvider::Content {
+        return Err(Error::NotWritable {
+            message: format!(
+                "feature view `{}` has `provider: content`: it is served from source `{}` as loaded by `tessera serve`, so pushed rows would never be read (update the source's data and restart the server, or drop `provider: content` to serve the view from the online store)",
+                v.name, v.source
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The views a target names.
 pub(crate) fn target_views<'a>(
     catalog: &'a Catalog,
@@ -75,15 +91,24 @@ pub(crate) fn target_views<'a>(
                     view: v.name.clone(),
                 });
             }
+            refuse_content(v)?;
             Ok(vec![v])
         }
         WriteTarget::PushSource(name) => {
             if catalog.sources.contains_key(name) {
-                let views: Vec<_> = catalog
+                let all: Vec<_> = catalog
                     .feature_views
                     .values()
                     .filter(|v| v.source == *name && v.online)
                     .collect();
+                let views: Vec<_> = all
+                    .iter()
+                    .copied()
+                    .filter(|v| v.provider != ViewProvider::Content)
+                    .collect();
+                if let (true, Some(content)) = (views.is_empty(), all.first()) {
+                    refuse_content(content)?;
+                }
                 if views.is_empty() {
                     return Err(Error::Unknown {
                         kind: "push source",
@@ -98,10 +123,17 @@ pub(crate) fn target_views<'a>(
                         view: v.name.clone(),
                     });
                 }
+                refuse_content(v)?;
                 Ok(vec![v])
             } else {
                 let mut known: Vec<&str> = catalog.sources.keys().map(String::as_str).collect();
-                known.extend(catalog.feature_views.keys().map(String::as_str));
+                known.extend(
+                    catalog
+                        .feature_views
+                        .values()
+                        .filter(|v| v.provider != ViewProvider::Content)
+                        .map(|v| v.name.as_str()),
+                );
                 known.sort_unstable();
                 known.dedup();
                 Err(Error::Unknown {

@@ -110,3 +110,58 @@ async fn without_a_content_provider_content_features_are_not_served() {
     assert_ne!(r.status.as_u16(), 200, "{}", r.text);
     assert!(r.message().contains("content"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn pushes_to_a_content_view_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(tessera_online::EmbeddedStore::open(&dir.path().join("online")).unwrap());
+    let ts = crate::fixtures::seed(store.as_ref()).await;
+    let s = TestServer::over(
+        store.clone(),
+        dir,
+        Options {
+            content: Some(content_table(ts).await),
+            ..Options::default()
+        },
+    );
+    let push = |target: &str, df: serde_json::Value| {
+        let mut df = df;
+        df["item_id"] = serde_json::json!(["a7"]);
+        df["event_timestamp"] = serde_json::json!([crate::fixtures::rfc3339(ts + 1)]);
+        serde_json::json!({ "push_source_name": target, "to": "online", "df": df }).to_string()
+    };
+    let content_row = serde_json::json!({"title": ["pushed"], "length_s": [1]});
+    let online_row = serde_json::json!({"popularity": [0.5], "f0": [1.0]});
+    // By the view's name: refused, saying why and what to do.
+    let r = s
+        .post("/push", Some(RANKER), &push("item_meta", content_row))
+        .await;
+    r.expect(422);
+    assert!(r.message().contains("provider: content"), "{}", r.text);
+    assert!(r.message().contains("item_src"), "{}", r.text);
+    // By the shared source: only the online view takes the rows.
+    let r = s
+        .post("/push", Some(RANKER), &push("item_src", online_row))
+        .await;
+    r.expect(200);
+    let r = s
+        .post(
+            "/v1/features",
+            Some(RANKER),
+            r#"{"features": ["item_meta:title", "item_stats:popularity"], "entities": {"item_id": ["a7"]}}"#,
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(
+        r.json["features"][0]["values"],
+        serde_json::json!(["Blue in Green"]),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.json["features"][1]["values"],
+        serde_json::json!([0.5]),
+        "{}",
+        r.text
+    );
+}

@@ -185,7 +185,7 @@ async fn refused_pushes() {
     assert_eq!(r.code(), "unknown_push_source");
     assert!(
         r.message()
-            .contains("known: archive, item_meta, item_src, item_stats, user_src, user_stats"),
+            .contains("known: archive, item_src, item_stats, user_src, user_stats"),
         "{}",
         r.text
     );
