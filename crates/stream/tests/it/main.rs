@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod composite_keys;
 mod ingest;
 mod nats;
 mod parity;
