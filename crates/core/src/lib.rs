@@ -53,6 +53,7 @@ mod feature_ref;
 mod feature_repo;
 mod feature_type;
 mod on_demand;
+mod parallel;
 mod policy;
 mod repo_config;
 mod stream_check;
@@ -77,6 +78,7 @@ pub use feature_type::FeatureType;
 pub use on_demand::{
     expr_type, InputSlot, OnDemandFeatureDef, OnDemandView, OnDemandViewDef, RequestFieldDef,
 };
+pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
 pub use tessera_aggregate as aggregate;

@@ -47,32 +47,20 @@ impl Row for ScanRow<'_> {
     }
 }
 
-/// Event indices grouped by key, each key's sorted by time.
-pub(crate) struct KeyedEvents {
-    groups: DenseGroups,
-}
-
-impl KeyedEvents {
-    /// Groups `events` by key id (`< nkeys`), each group sorted by time.
-    pub(crate) fn sort(events: &Events, nkeys: usize) -> Result<Self> {
-        if u32::try_from(events.key.len()).is_err() {
-            return Err(Error::Internal(format!(
-                "{} events kept for one window join; at most {} fit: narrow the spine's time range or split the spine",
-                events.key.len(),
-                u32::MAX
-            )));
-        }
-        let mut groups = DenseGroups::new(&events.key, nkeys, u32::MAX);
-        for k in 0..nkeys {
-            groups.rows_mut(k).sort_by_key(|&i| events.ts[i as usize]);
-        }
-        Ok(KeyedEvents { groups })
+/// Event indices grouped by key id (`< nkeys`), each key's sorted by time.
+pub(crate) fn group_by_key(events: &Events, nkeys: usize) -> Result<DenseGroups> {
+    if u32::try_from(events.key.len()).is_err() {
+        return Err(Error::Internal(format!(
+            "{} events kept for one window join; at most {} fit: narrow the spine's time range or split the spine",
+            events.key.len(),
+            u32::MAX
+        )));
     }
-
-    /// The events of key `k`, oldest first.
-    fn of(&self, k: usize) -> &[u32] {
-        self.groups.rows(k)
+    let mut groups = DenseGroups::new(&events.key, nkeys, u32::MAX);
+    for k in 0..nkeys {
+        groups.rows_mut(k).sort_by_key(|&i| events.ts[i as usize]);
     }
+    Ok(groups)
 }
 
 /// Requested aggregations that read the same column through the same filter.
@@ -153,7 +141,7 @@ impl<'a> FoldPlan<'a> {
 /// Splits the keys into at most `parts` contiguous ranges of about equal work.
 pub(crate) fn split_keys(
     queries: &[Vec<(i64, u32)>],
-    by_key: &KeyedEvents,
+    by_key: &DenseGroups,
     parts: usize,
 ) -> Vec<Range<usize>> {
     let nkeys = queries.len();
@@ -161,7 +149,7 @@ pub(crate) fn split_keys(
         if queries[k].is_empty() {
             0
         } else {
-            queries[k].len() + by_key.of(k).len()
+            queries[k].len() + by_key.rows(k).len()
         }
     };
     let total: usize = (0..nkeys).map(weight).sum();
@@ -194,7 +182,7 @@ pub(crate) struct FoldedRows {
 pub(crate) struct KeyFold<'a> {
     pub groups: &'a [Group<'a>],
     pub events: &'a Events,
-    pub by_key: &'a KeyedEvents,
+    pub by_key: &'a DenseGroups,
     /// Per key: `(T, spine row)`, sorted by `T`.
     pub queries: &'a [Vec<(i64, u32)>],
     /// The type of each output slot.
@@ -214,7 +202,7 @@ impl KeyFold<'_> {
             if q.is_empty() {
                 continue;
             }
-            let mine = self.by_key.of(k);
+            let mine = self.by_key.rows(k);
             rows.extend(q.iter().map(|(_, row)| *row));
             if !mine.is_empty() {
                 matched += q.len();
@@ -329,7 +317,7 @@ mod tests {
         let spec = spec();
         let positions: Vec<usize> = (0..spec.aggregations().len()).collect();
         let (events, queries) = data(300);
-        let by_key = KeyedEvents::sort(&events, queries.len()).unwrap();
+        let by_key = group_by_key(&events, queries.len()).unwrap();
         let plan = FoldPlan::new(&spec, &positions);
         let dtypes: Vec<FeatureType> = spec
             .aggregations()

@@ -25,7 +25,7 @@ use datafusion::logical_expr::{lit, Expr};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use tessera_core::aggregate::{Datum, ViewSpec};
-use tessera_core::{Catalog, DatumColumn, FeatureRef, FeatureViewDef};
+use tessera_core::{run_parts, threads_for, Catalog, DatumColumn, FeatureRef, FeatureViewDef};
 
 use crate::entity_keys::{KeyIndex, NO_KEY};
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ use crate::progress::Progress;
 use crate::timestamps::{factor, to_epoch};
 use crate::value_column::ValueColumn;
 use crate::window_fold::{
-    split_keys, Events, FoldPlan, FoldedRows, KeyFold, KeyedEvents, ScanRow, MIN_KEYS_PER_THREAD,
+    group_by_key, split_keys, Events, FoldPlan, KeyFold, ScanRow, MIN_KEYS_PER_THREAD,
 };
 
 /// Inputs of one aggregation view's backfill.
@@ -166,10 +166,8 @@ impl WindowJoin<'_> {
                 }
             }
         }
-        let by_key = KeyedEvents::sort(&events, nkeys)?;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(nkeys.div_ceil(MIN_KEYS_PER_THREAD).max(1));
+        let by_key = group_by_key(&events, nkeys)?;
+        let threads = threads_for(nkeys, MIN_KEYS_PER_THREAD);
         let ranges = split_keys(&queries, &by_key, threads);
         let dtypes = self
             .features
@@ -188,30 +186,12 @@ impl WindowJoin<'_> {
             queries: &queries,
             dtypes: &dtypes,
         };
-        let parts: Vec<Result<FoldedRows>> = if ranges.len() == 1 {
-            ranges.into_iter().map(|r| fold.run(r)).collect()
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = ranges
-                    .into_iter()
-                    .map(|r| {
-                        let fold = &fold;
-                        scope.spawn(move || fold.run(r))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(Error::Internal("a window-join worker panicked".into()))
-                        })
-                    })
-                    .collect()
-            })
-        };
-        let parts = parts
+        let parts = run_parts(ranges, |r| fold.run(r))
             .into_iter()
             .map(|p| {
+                let p = p.unwrap_or_else(|_| {
+                    Err(Error::Internal("a window-join worker panicked".into()))
+                });
                 p.map_err(|e| match e {
                     Error::Internal(m) => {
                         Error::Internal(format!("aggregating {}: {m}", self.view.name))

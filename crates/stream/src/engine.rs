@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::aggregate::{Datum, Row, ViewSpec, ViewState};
-use tessera_core::{Catalog, DenseGroups};
+use tessera_core::{map_parallel, Catalog, DenseGroups};
 use tessera_online::{
     datum_to_value, EntityKey, KeyValue, KeyValueRef, OnlineStore, Stamp, WriteBatch,
 };
@@ -47,7 +47,6 @@ use crate::error::{Error, Result};
 use crate::events::{decode_columns, Events, SourceSchema};
 use crate::id_window::IdWindow;
 use crate::offline_log;
-use crate::parallel::map_parallel;
 use crate::publisher::Publisher;
 
 /// Settings of the engine.
@@ -197,6 +196,9 @@ fn key_of(keys: &[(String, usize)], events: &Events, row: usize) -> Result<Entit
         .collect::<Result<Vec<_>>>()?;
     Ok(EntityKey::new(parts)?)
 }
+
+/// States per thread below which encoding them on another thread is not worth starting it.
+const ENCODE_PER_THREAD: usize = 1024;
 
 /// A view's join keys sorted by name (the order [`EntityKey`] keeps), with their columns.
 fn sorted_keys(keys: &[(String, usize)]) -> Vec<(&str, usize)> {
@@ -706,7 +708,7 @@ impl StreamEngine {
                 continue;
             };
             // Encoded here, on every core, not under the publisher's lock.
-            let rows = map_parallel(&keys, |kb| {
+            let rows = map_parallel(&keys, ENCODE_PER_THREAD, |kb| {
                 let (key, state) = states.get(*kb)?;
                 let mut bytes = Vec::with_capacity(1024);
                 state.encode(&mut bytes);
@@ -801,7 +803,7 @@ fn encode_states(
 ) -> Vec<StateWrite> {
     let mut sorted: Vec<&(usize, Vec<u8>)> = which.iter().collect();
     sorted.sort();
-    map_parallel(&sorted, |(vi, kb)| {
+    map_parallel(&sorted, ENCODE_PER_THREAD, |(vi, kb)| {
         let v = rt.views.get(*vi)?;
         let ViewKind::Aggregate { states, .. } = &v.kind else {
             return None;

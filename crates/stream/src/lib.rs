@@ -32,7 +32,6 @@ mod id_window;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
-mod parallel;
 mod publisher;
 
 pub use checkpoint::{Checkpoint, SourceMeta};

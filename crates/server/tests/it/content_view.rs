@@ -20,8 +20,8 @@ async fn content_table(ts: i64) -> Arc<dyn OnlineStore> {
     table
 }
 
-#[tokio::test]
-async fn content_features_come_from_the_content_table() {
+/// A server over a seeded embedded store, with the content table; the store and the seed time.
+async fn with_content() -> (TestServer, Arc<tessera_online::EmbeddedStore>, i64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(tessera_online::EmbeddedStore::open(&dir.path().join("online")).unwrap());
     let ts = crate::fixtures::seed(store.as_ref()).await;
@@ -33,6 +33,12 @@ async fn content_features_come_from_the_content_table() {
             ..Options::default()
         },
     );
+    (s, store, ts)
+}
+
+#[tokio::test]
+async fn content_features_come_from_the_content_table() {
+    let (s, store, ts) = with_content().await;
     let r = s
         .post(
             "/v1/features",
@@ -113,17 +119,7 @@ async fn without_a_content_provider_content_features_are_not_served() {
 
 #[tokio::test]
 async fn pushes_to_a_content_view_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(tessera_online::EmbeddedStore::open(&dir.path().join("online")).unwrap());
-    let ts = crate::fixtures::seed(store.as_ref()).await;
-    let s = TestServer::over(
-        store.clone(),
-        dir,
-        Options {
-            content: Some(content_table(ts).await),
-            ..Options::default()
-        },
-    );
+    let (s, _store, ts) = with_content().await;
     let push = |target: &str, df: serde_json::Value| {
         let mut df = df;
         df["item_id"] = serde_json::json!(["a7"]);

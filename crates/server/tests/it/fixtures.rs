@@ -13,6 +13,7 @@ use tessera_access::{AccessConfig, AccessLayer, ContentProvider, KeyType};
 use tessera_audit::{AuditLog, AuditRecord, AuditSink, SinkConfig};
 use tessera_core::{Catalog, Definitions};
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore, Stamp, Value, WriteBatch};
+use tessera_server::grpc::proto::feature_service_client::FeatureServiceClient;
 use tessera_server::{app, AppState, Auth, Limits, Metrics, TokenTable};
 use tower::ServiceExt;
 
@@ -189,7 +190,40 @@ impl Default for Options {
     }
 }
 
+/// `serve_grpc` over a test server's state on a loopback port, with a connected client.
+pub struct GrpcServer {
+    pub client: FeatureServiceClient<tonic::transport::Channel>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<tessera_server::Result<()>>,
+}
+
+impl GrpcServer {
+    /// Shuts the server down and checks it stopped cleanly.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 impl TestServer {
+    /// Starts the gRPC service over this server's state.
+    pub async fn grpc(&self) -> GrpcServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tessera_server::serve_grpc(
+            listener,
+            self.state.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let client = FeatureServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        GrpcServer { client, stop, task }
+    }
+
     /// A server over a fresh embedded store with the seed rows.
     pub async fn embedded() -> (Self, i64) {
         Self::embedded_with(Options::default()).await

@@ -1,11 +1,9 @@
 //! The gRPC API over a real listener: same semantics as `/v1/features` and `/push`.
 
-use tessera_server::grpc::proto::feature_service_client::FeatureServiceClient;
 use tessera_server::grpc::proto::{
     key_value, value, Column, GetFeaturesRequest, KeyColumn, KeyValue, PushRequest, Value,
     ValueStatus,
 };
-use tokio::net::TcpListener;
 use tonic::Code;
 
 use crate::fixtures::{fresh_ts, TestServer, DASHBOARD, RANKER};
@@ -36,19 +34,8 @@ fn v(kind: value::Kind) -> Value {
 #[tokio::test]
 async fn get_features_push_and_errors_over_grpc() {
     let (s, ts) = TestServer::embedded().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tessera_server::serve_grpc(
-        listener,
-        s.state.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let mut client = FeatureServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut grpc = s.grpc().await;
+    let client = &mut grpc.client;
 
     let read = GetFeaturesRequest {
         features: vec!["user_stats:i0".into(), "user_stats:f0".into()],
@@ -185,8 +172,7 @@ async fn get_features_push_and_errors_over_grpc() {
     assert_eq!(r.features[0].values[0], v(value::Kind::DoubleValue(0.125)));
     assert_eq!(r.features[1].statuses[0], ValueStatus::NullValue as i32);
 
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    grpc.stop().await;
     let m = s.state.metrics.render(&s.state.access);
     assert!(
         m.contains("route=\"/tessera.serving.v1.FeatureService/GetFeatures\",status=\"200\"} 2"),

@@ -5,11 +5,9 @@
 
 use std::collections::HashMap;
 
-use tessera_server::grpc::proto::feature_service_client::FeatureServiceClient;
 use tessera_server::grpc::proto::{
     key_value, value, GetFeaturesRequest, KeyColumn, KeyValue, Value,
 };
-use tokio::net::TcpListener;
 use tonic::Code;
 
 use crate::fixtures::{TestServer, RANKER};
@@ -129,19 +127,8 @@ fn double_value(f: f64) -> Value {
 #[tokio::test]
 async fn grpc_takes_context() {
     let (s, _) = TestServer::embedded().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tessera_server::serve_grpc(
-        listener,
-        s.state.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let mut client = FeatureServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut grpc = s.grpc().await;
+    let client = &mut grpc.client;
     let read = |context: HashMap<String, Value>| {
         let mut r = tonic::Request::new(GetFeaturesRequest {
             features: vec!["user_now:f0_boosted".into(), "user_now:evening".into()],
@@ -180,6 +167,5 @@ async fn grpc_takes_context() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert!(e.message().contains("hour_of_day"), "{e:?}");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    grpc.stop().await;
 }
