@@ -48,6 +48,7 @@ use crate::events::{decode_columns, Events, SourceSchema};
 use crate::id_window::IdWindow;
 use crate::offline_log;
 use crate::publisher::Publisher;
+use crate::serving_store::ServingStore;
 
 /// Settings of the engine.
 #[derive(Clone)]
@@ -717,6 +718,16 @@ impl StreamEngine {
             gen = self.publisher.publish(&v.name, rows);
         }
         gen
+    }
+
+    /// The online store as this process should serve it: the engine's store, with the
+    /// states of applied batches that are not yet written laid over it (see
+    /// [`crate::ServingStore`]), so reads here see a batch as soon as it is applied.
+    pub fn serving_store(&self) -> Arc<dyn OnlineStore> {
+        Arc::new(ServingStore::new(
+            self.store.clone(),
+            self.publisher.pending_states(),
+        ))
     }
 
     /// Waits until every state handed over so far is in the online store.

@@ -33,9 +33,11 @@ mod id_window;
 pub mod nats_source;
 mod offline_log;
 mod publisher;
+mod serving_store;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, json_value, Events, SourceSchema};
 pub use offline_log::part_path;
+pub use serving_store::ServingStore;

@@ -7,6 +7,11 @@
 //! everything pending in one call per view, then the next. Ingesting the next batch thus
 //! overlaps with writing the last one, and a slow store coalesces instead of queueing.
 //!
+//! States handed over but not yet in the store stay readable: [`Publisher::lookup`] finds
+//! an entity's newest pending or in-flight state, which [`crate::ServingStore`] lays over
+//! the store's own rows, so the serving process sees a batch once it is applied rather than
+//! once its states are written.
+//!
 //! Each hand-over gets a generation number; [`Publisher::wait`] returns once everything up
 //! to a generation is in the store (HTTP pushes wait, so a client reads its own writes;
 //! NATS acks do not need to: the batch is durable in the checkpoint and the log, and the
@@ -27,10 +32,15 @@ use crate::error::{Error, Result};
 /// One state to write: entity key, stamp, encoded state.
 pub(crate) type StateRow = (EntityKey, Stamp, Vec<u8>);
 
+/// view → entity key bytes → newest state.
+type Rows = BTreeMap<String, HashMap<Vec<u8>, StateRow>>;
+
 #[derive(Default)]
 struct Pending {
-    /// view → entity key bytes → newest state.
-    rows: BTreeMap<String, HashMap<Vec<u8>, StateRow>>,
+    /// States waiting for the next write.
+    rows: Rows,
+    /// The states of the write in flight (readable until they are in the store).
+    in_flight: Option<Arc<Rows>>,
     count: usize,
     /// The last generation handed over.
     queued: u64,
@@ -103,11 +113,17 @@ impl Publisher {
         gen
     }
 
+    /// A handle that reads the states not yet in the store ([`PendingStates::lookup`]).
+    pub(crate) fn pending_states(&self) -> PendingStates {
+        PendingStates {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// States waiting to be written.
     pub(crate) fn backlog(&self) -> usize {
         self.lock().count
     }
-
     /// Waits until generation `gen` is in the store; fails while the store fails.
     pub(crate) async fn wait(&self, gen: u64) -> Result<()> {
         self.wait_until(|p| p.done >= gen).await
@@ -151,6 +167,65 @@ impl Drop for Publisher {
     }
 }
 
+/// Reads the states a [`Publisher`] holds that are not yet in the store. Cheap to clone;
+/// does not keep the publisher's task alive.
+#[derive(Clone)]
+pub(crate) struct PendingStates {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PendingStates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingStates").finish_non_exhaustive()
+    }
+}
+
+impl PendingStates {
+    /// The newest state of each of `keys` (encoded entity keys) of `view` that was handed
+    /// over and is not yet known to be in the store: `(stamp, encoded state)` per key.
+    pub(crate) fn lookup(&self, view: &str, keys: &[Vec<u8>]) -> Vec<Option<(Stamp, Vec<u8>)>> {
+        let p = lock(&self.shared);
+        let pending = p.rows.get(view);
+        let flying = p.in_flight.as_ref().and_then(|f| f.get(view));
+        if pending.is_none() && flying.is_none() {
+            return vec![None; keys.len()];
+        }
+        keys.iter()
+            .map(|k| {
+                // Pending rows are newer than the rows in flight.
+                pending
+                    .and_then(|m| m.get(k.as_slice()))
+                    .or_else(|| flying.and_then(|m| m.get(k.as_slice())))
+                    .map(|(_, stamp, bytes)| (*stamp, bytes.clone()))
+            })
+            .collect()
+    }
+
+    /// Drops every pending or in-flight state whose key contains every part of `key` (an
+    /// erasure: the overlay must not answer for an entity the store no longer holds).
+    /// Returns how many were dropped.
+    pub(crate) fn forget(&self, key: &EntityKey) -> u64 {
+        let matches = |kb: &[u8]| EntityKey::decode(kb).is_ok_and(|k| k.contains(key));
+        let mut p = lock(&self.shared);
+        let mut dropped = 0;
+        for map in p.rows.values_mut() {
+            let before = map.len();
+            map.retain(|kb, _| !matches(kb));
+            dropped += (before - map.len()) as u64;
+        }
+        if let Some(flying) = p.in_flight.take() {
+            let mut kept = (*flying).clone();
+            for map in kept.values_mut() {
+                let before = map.len();
+                map.retain(|kb, _| !matches(kb));
+                dropped += (before - map.len()) as u64;
+            }
+            p.in_flight = Some(Arc::new(kept));
+        }
+        dropped
+    }
+}
+
 fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Pending> {
     s.pending
         .lock()
@@ -172,7 +247,9 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
                     None
                 } else {
                     p.count = 0;
-                    Some((std::mem::take(&mut p.rows), p.queued))
+                    let rows = Arc::new(std::mem::take(&mut p.rows));
+                    p.in_flight = Some(rows.clone());
+                    Some((rows, p.queued))
                 }
             };
             match taken {
@@ -186,6 +263,7 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
         match write_all(store.as_ref(), &rows).await {
             Ok(()) => {
                 let mut p = lock(&shared);
+                p.in_flight = None;
                 p.done = p.done.max(gen);
                 p.error = None;
             }
@@ -193,6 +271,8 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
                 {
                     // Keep what failed, unless a newer state came meanwhile.
                     let mut p = lock(&shared);
+                    p.in_flight = None;
+                    let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
                     for (view, map) in rows {
                         let pending = p.rows.entry(view).or_default();
                         let mut added = 0;
@@ -215,10 +295,7 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
     }
 }
 
-async fn write_all(
-    store: &dyn OnlineStore,
-    rows: &BTreeMap<String, HashMap<Vec<u8>, StateRow>>,
-) -> Result<()> {
+async fn write_all(store: &dyn OnlineStore, rows: &Rows) -> Result<()> {
     for (view, map) in rows {
         let all: Vec<&StateRow> = map.values().collect();
         for chunk in all.chunks(CHUNK) {

@@ -151,7 +151,11 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
             anonymous_purpose: args.default_purpose.clone(),
         },
     )
-    .online_store(store)
+    // Reads see the engine's applied states before its background writes land.
+    .online_store(match &engine {
+        Some(e) => e.serving_store(),
+        None => store,
+    })
     .observer(metrics.clone());
     if let Some(c) = content {
         builder = builder.provider(c);
