@@ -33,7 +33,7 @@ for rate in $RATES; do
   rm -rf "$repo"
   "$INGEST_BENCH" --write-repo "$repo" --nats "$subject" --consumer
   "$TESSERA_BIN" apply --repo "$repo" > /dev/null
-  RUST_LOG=warn "$TESSERA_BIN" serve --repo "$repo" --addr "127.0.0.1:$PORT" 2> "$WORK/serve_$rate.log" &
+  RUST_LOG=${SERVE_LOG:-warn} "$TESSERA_BIN" serve --repo "$repo" --addr "127.0.0.1:$PORT" 2> "$WORK/serve_$rate.log" &
   spid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break

@@ -20,7 +20,9 @@
 //! - `idlog/<source>`: batch sequence → newest event time of its ids, then the ids
 //!   (length-prefixed), each with its event time; dropped once older than the lateness
 //!   horizon;
-//! - `state/<view>`: entity key → stamp (16 bytes) + encoded `ViewState` (snapshots).
+//! - `state/<view>`: entity key → stamp (16 bytes) + encoded `ViewState`: snapshots of
+//!   earlier builds, read once (snapshots are now written to [`crate::snapshot_file`], so
+//!   that writing one never holds up a batch's commit).
 //!
 //! The file is opened by one process at a time (a second `tessera ingest` fails fast).
 
@@ -80,7 +82,7 @@ impl SourceMeta {
 }
 
 /// One entity's state to store: view, entity key bytes, stamp, encoded state.
-pub type StateWrite = (String, Vec<u8>, Stamp, Vec<u8>);
+pub type StateWrite = (String, Vec<u8>, Stamp, std::sync::Arc<Vec<u8>>);
 
 /// One stored state: entity key bytes, stamp, encoded state.
 pub type StoredState = (Vec<u8>, Stamp, Vec<u8>);
@@ -129,9 +131,6 @@ fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
     }
     Some((max, ids))
 }
-fn state_table(view: &str) -> String {
-    format!("state/{view}")
-}
 
 impl Checkpoint {
     /// Opens (or creates) the checkpoint file.
@@ -175,33 +174,10 @@ impl Checkpoint {
         }
     }
 
-    /// Every stored state of a view: (entity key bytes, stamp, state bytes).
+    /// Every state a snapshot of an earlier build stored here: (entity key bytes, stamp,
+    /// state bytes). Snapshots now live in [`crate::snapshot_file`].
     pub fn states(&self, view: &str) -> Result<Vec<StoredState>> {
-        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
-        let name = state_table(view);
-        let t = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.fail(e)),
-        };
-        let mut out = Vec::new();
-        for e in t.iter().map_err(|e| self.fail(e))? {
-            let (k, v) = e.map_err(|e| self.fail(e))?;
-            let v = v.value();
-            if v.len() < 16 {
-                return Err(self.fail("damaged state"));
-            }
-            let stamp = Stamp::new(
-                i64::from_le_bytes(v[0..8].try_into().map_err(|_| self.fail("damaged state"))?),
-                i64::from_le_bytes(
-                    v[8..16]
-                        .try_into()
-                        .map_err(|_| self.fail("damaged state"))?,
-                ),
-            );
-            out.push((k.value().to_vec(), stamp, v[16..].to_vec()));
-        }
-        Ok(out)
+        crate::snapshot_file::read_states(&self.db, view, |e| self.fail(e))
     }
 
     /// The event ids of every remembered batch, oldest first.
@@ -247,41 +223,6 @@ impl Checkpoint {
             }
             for s in forget {
                 t.remove(*s).map_err(|e| self.fail(e))?;
-            }
-        }
-        txn.commit().map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    /// Writes a snapshot: the given states and the progress (whose `snapshot_seq` says which
-    /// batches the states now cover), in one transaction.
-    pub fn snapshot(&self, source: &str, meta: SourceMeta, states: &[StateWrite]) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
-        {
-            let mut m = txn.open_table(META).map_err(|e| self.fail(e))?;
-            m.insert(source, meta.encode().as_slice())
-                .map_err(|e| self.fail(e))?;
-            let mut buf = Vec::new();
-            let mut last_view = String::new();
-            let mut table = None;
-            for (view, key, stamp, state) in states {
-                if table.is_none() || *view != last_view {
-                    drop(table.take());
-                    let name = state_table(view);
-                    table = Some(
-                        txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                            .map_err(|e| self.fail(e))?,
-                    );
-                    last_view = view.clone();
-                }
-                buf.clear();
-                buf.extend_from_slice(&stamp.event_ts.to_le_bytes());
-                buf.extend_from_slice(&stamp.created_ts.to_le_bytes());
-                buf.extend_from_slice(state);
-                if let Some(t) = table.as_mut() {
-                    t.insert(key.as_slice(), buf.as_slice())
-                        .map_err(|e| self.fail(e))?;
-                }
             }
         }
         txn.commit().map_err(|e| self.fail(e))?;

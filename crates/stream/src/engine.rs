@@ -49,6 +49,7 @@ use crate::id_window::IdWindow;
 use crate::offline_log;
 use crate::publisher::Publisher;
 use crate::serving_store::ServingStore;
+use crate::snapshot_file::SnapshotFile;
 
 /// Settings of the engine.
 #[derive(Clone)]
@@ -120,6 +121,9 @@ const MAX_BACKLOG: usize = 200_000;
 /// Entity states of an aggregation view: key bytes → (key, state).
 type States = HashMap<Vec<u8>, (EntityKey, ViewState)>;
 
+/// An encoded state and the stamp it was encoded with.
+type Encoded = (Stamp, Arc<Vec<u8>>);
+
 enum ViewKind {
     Aggregate {
         spec: Arc<ViewSpec>,
@@ -143,8 +147,14 @@ struct SourceRuntime {
     log_dir: PathBuf,
     meta: SourceMeta,
     views: Vec<ViewRuntime>,
-    /// States changed since the last snapshot.
-    unsnapshotted: HashSet<(usize, Vec<u8>)>,
+    /// States changed since the last snapshot, with their newest encoding when the engine
+    /// made one (handed over to the publisher) — `None`: encode when snapshotting.
+    unsnapshotted: HashMap<(usize, Vec<u8>), Option<Encoded>>,
+    /// The snapshot being written in the background, if any.
+    snapshot_task: Option<tokio::task::JoinHandle<Result<()>>>,
+    /// The next snapshot must hold every state (the snapshot file lacks this source's,
+    /// or a snapshot failed).
+    full_snapshot_due: bool,
     /// Ids of applied events still within the lateness horizon.
     ids: IdWindow,
     /// The in-memory states may be ahead of the durable ones (a log write or commit failed
@@ -171,6 +181,7 @@ pub struct StreamEngine {
     store: Arc<dyn OnlineStore>,
     publisher: Publisher,
     checkpoint: Arc<Checkpoint>,
+    snapshots: Arc<SnapshotFile>,
     sources: BTreeMap<String, Arc<Mutex<SourceRuntime>>>,
     config: StreamConfig,
 }
@@ -368,6 +379,9 @@ impl StreamEngine {
         let checkpoint = Arc::new(Checkpoint::open(
             &root.join(".tessera/stream/checkpoint.redb"),
         )?);
+        let snapshots = Arc::new(SnapshotFile::open(
+            &root.join(".tessera/stream/snapshots.redb"),
+        )?);
         let config = StreamConfig {
             snapshot_every: config.snapshot_every.max(1),
             ..config
@@ -422,24 +436,27 @@ impl StreamEngine {
                 log_dir,
                 meta: SourceMeta::default(),
                 views,
-                unsnapshotted: HashSet::new(),
+                unsnapshotted: HashMap::new(),
+                snapshot_task: None,
+                full_snapshot_due: false,
                 ids: IdWindow::default(),
                 poisoned: false,
             };
-            load(&mut rt, &checkpoint, &config)?;
+            load(&mut rt, &checkpoint, &snapshots, &config)?;
             sources.insert(source.name.clone(), Arc::new(Mutex::new(rt)));
         }
         let engine = Self {
             publisher: Publisher::spawn(store.clone()),
             store,
             checkpoint,
+            snapshots,
             sources,
             config,
         };
         // Every state goes to the online store (repairing writes a crash interrupted)
         // before the engine serves.
         for rt in engine.sources.values() {
-            let rt = rt.lock().await;
+            let mut rt = rt.lock().await;
             let all: Vec<(usize, Vec<u8>)> = rt
                 .views
                 .iter()
@@ -450,7 +467,8 @@ impl StreamEngine {
                 })
                 .flat_map(|(vi, states)| states.keys().map(move |k| (vi, k.clone())))
                 .collect();
-            engine.hand_over(&rt, all.iter(), stamp_of(&rt.meta));
+            let stamp = stamp_of(&rt.meta);
+            engine.hand_over(&mut rt, all, stamp, false);
         }
         engine.publisher.flush().await?;
         Ok(engine)
@@ -517,8 +535,8 @@ impl StreamEngine {
         let rt = self.source(source)?.clone();
         let mut rt = rt.lock().await;
         if rt.poisoned {
-            let cp = self.checkpoint.clone();
-            reload(&mut rt, &cp, &self.config)?;
+            settle_snapshot(&mut rt).await;
+            reload(&mut rt, &self.checkpoint, &self.snapshots, &self.config)?;
         }
         let n = events.len();
         let mut report = IngestReport {
@@ -665,8 +683,8 @@ impl StreamEngine {
                 // Nothing of the batch is durable: put the states back as the disk has
                 // them (snapshot + log), now, or before the next batch if that fails too.
                 rt.poisoned = true;
-                let cp = self.checkpoint.clone();
-                let _ = reload(&mut rt, &cp, &self.config);
+                settle_snapshot(&mut rt).await;
+                let _ = reload(&mut rt, &self.checkpoint, &self.snapshots, &self.config);
                 return Err(e);
             }
         }
@@ -678,10 +696,9 @@ impl StreamEngine {
         report.seq = Some(seq);
 
         // 5. the online store, by the publisher.
-        let gen = self.hand_over(&rt, touched.iter(), stamp);
-        rt.unsnapshotted.extend(touched);
+        let gen = self.hand_over(&mut rt, touched.into_iter().collect(), stamp, true);
         if meta.seq - meta.snapshot_seq >= self.config.snapshot_every {
-            self.snapshot_locked(&mut rt).await?;
+            self.start_snapshot(&mut rt).await;
         }
         drop(rt);
         match visibility {
@@ -692,15 +709,17 @@ impl StreamEngine {
     }
 
     /// Encodes the given states and hands them to the publisher; returns the generation.
-    fn hand_over<'a>(
+    /// With `remember`, the encodings are kept for the next snapshot too.
+    fn hand_over(
         &self,
-        rt: &SourceRuntime,
-        which: impl Iterator<Item = &'a (usize, Vec<u8>)>,
+        rt: &mut SourceRuntime,
+        which: Vec<(usize, Vec<u8>)>,
         stamp: Stamp,
+        remember: bool,
     ) -> u64 {
-        let mut by_view: BTreeMap<usize, Vec<&Vec<u8>>> = BTreeMap::new();
+        let mut by_view: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
         for (vi, kb) in which {
-            by_view.entry(*vi).or_default().push(kb);
+            by_view.entry(vi).or_default().push(kb);
         }
         let mut gen = 0;
         for (vi, keys) in by_view {
@@ -710,12 +729,18 @@ impl StreamEngine {
             };
             // Encoded here, on every core, not under the publisher's lock.
             let rows = map_parallel(&keys, ENCODE_PER_THREAD, |kb| {
-                let (key, state) = states.get(*kb)?;
+                let (key, state) = states.get(kb)?;
                 let mut bytes = Vec::with_capacity(1024);
                 state.encode(&mut bytes);
-                Some(((*kb).clone(), (key.clone(), stamp, bytes)))
+                Some((kb.clone(), (key.clone(), stamp, Arc::new(bytes))))
             });
-            gen = self.publisher.publish(&v.name, rows);
+            if remember {
+                for (kb, (_, _, bytes)) in &rows {
+                    rt.unsnapshotted
+                        .insert((vi, kb.clone()), Some((stamp, bytes.clone())));
+                }
+            }
+            gen = self.publisher.publish(&rt.views[vi].name, rows);
         }
         gen
     }
@@ -753,25 +778,62 @@ impl StreamEngine {
         Ok(())
     }
 
+    /// Writes the states changed since the last snapshot, and waits for it (and for a
+    /// snapshot still running in the background).
     async fn snapshot_locked(&self, rt: &mut SourceRuntime) -> Result<()> {
-        let meta = SourceMeta {
-            snapshot_seq: rt.meta.seq,
-            ..rt.meta
-        };
-        if meta == rt.meta && rt.unsnapshotted.is_empty() {
+        if let Some(task) = rt.snapshot_task.take() {
+            join_snapshot(rt, task).await?;
+        }
+        if rt.meta.snapshot_seq == rt.meta.seq
+            && rt.unsnapshotted.is_empty()
+            && !rt.full_snapshot_due
+        {
             return Ok(());
         }
-        let writes = encode_states(rt, &rt.unsnapshotted, stamp_of(&rt.meta));
-        let (cp, src) = (self.checkpoint.clone(), rt.schema.name.clone());
-        tokio::task::spawn_blocking(move || cp.snapshot(&src, meta, &writes))
-            .await
-            .map_err(|e| Error::Checkpoint {
-                path: PathBuf::from(".tessera/stream/checkpoint.redb"),
-                message: format!("snapshot task failed: {e}"),
-            })??;
-        rt.meta = meta;
-        rt.unsnapshotted.clear();
-        Ok(())
+        let task = self.spawn_snapshot(rt);
+        join_snapshot(rt, task).await
+    }
+
+    /// Starts writing a snapshot in the background unless one is still running (its
+    /// changes then wait for the next); a finished one's failure is logged and makes the
+    /// next snapshot whole. Ingesting goes on meanwhile: the snapshot file is not the
+    /// checkpoint, so its transaction does not hold up batch commits.
+    async fn start_snapshot(&self, rt: &mut SourceRuntime) {
+        match rt.snapshot_task.take() {
+            Some(task) if !task.is_finished() => {
+                rt.snapshot_task = Some(task);
+                return;
+            }
+            Some(task) => {
+                if let Err(e) = join_snapshot(rt, task).await {
+                    tracing::warn!(source = %rt.schema.name, error = %e, "a snapshot failed; the next one writes every state");
+                }
+            }
+            None => {}
+        }
+        rt.snapshot_task = Some(self.spawn_snapshot(rt));
+    }
+
+    /// Takes the states to snapshot (encoding those the engine has no encoding of) and
+    /// writes them on a blocking thread; the snapshot covers every batch applied so far.
+    fn spawn_snapshot(&self, rt: &mut SourceRuntime) -> tokio::task::JoinHandle<Result<()>> {
+        let started = std::time::Instant::now();
+        let (replace, writes) = take_snapshot(rt);
+        let seq = rt.meta.seq;
+        rt.meta.snapshot_seq = seq;
+        let encoded_ms = started.elapsed().as_millis() as u64;
+        let (snapshots, source) = (self.snapshots.clone(), rt.schema.name.clone());
+        tokio::task::spawn_blocking(move || {
+            snapshots.write(&source, seq, &replace, &writes)?;
+            tracing::info!(
+                source = %source,
+                states = writes.len(),
+                encode_ms = encoded_ms,
+                total_ms = started.elapsed().as_millis() as u64,
+                "snapshot written"
+            );
+            Ok(())
+        })
     }
 
     /// The current aggregate values of one entity of an aggregation view as of `at`
@@ -806,28 +868,86 @@ impl StreamEngine {
     }
 }
 
-/// The given states, encoded for the checkpoint.
-fn encode_states(
-    rt: &SourceRuntime,
-    which: &HashSet<(usize, Vec<u8>)>,
-    stamp: Stamp,
-) -> Vec<StateWrite> {
-    let mut sorted: Vec<&(usize, Vec<u8>)> = which.iter().collect();
-    sorted.sort();
-    map_parallel(&sorted, ENCODE_PER_THREAD, |(vi, kb)| {
-        let v = rt.views.get(*vi)?;
-        let ViewKind::Aggregate { states, .. } = &v.kind else {
-            return None;
+/// Waits for a snapshot task; on failure the next snapshot writes every state.
+async fn join_snapshot(
+    rt: &mut SourceRuntime,
+    task: tokio::task::JoinHandle<Result<()>>,
+) -> Result<()> {
+    let done = task.await.unwrap_or_else(|e| {
+        Err(Error::Checkpoint {
+            path: PathBuf::from(".tessera/stream/snapshots.redb"),
+            message: format!("snapshot task failed: {e}"),
+        })
+    });
+    if done.is_err() {
+        rt.full_snapshot_due = true;
+    }
+    done
+}
+
+/// Waits for a running snapshot, ignoring its outcome (before a reload, which reads what
+/// the disk holds either way).
+async fn settle_snapshot(rt: &mut SourceRuntime) {
+    if let Some(task) = rt.snapshot_task.take() {
+        let _ = join_snapshot(rt, task).await;
+    }
+}
+
+/// The next snapshot's contents: the views whose stored states it replaces (all of the
+/// source's aggregation views when a whole snapshot is due, else none) and the states to
+/// write — every state then, else the changed ones — reusing the encodings the engine
+/// made for the publisher and encoding the rest (on every core).
+fn take_snapshot(rt: &mut SourceRuntime) -> (Vec<String>, Vec<StateWrite>) {
+    let changed = std::mem::take(&mut rt.unsnapshotted);
+    let stamp = stamp_of(&rt.meta);
+    let mut replace = Vec::new();
+    let mut todo: Vec<((usize, Vec<u8>), Option<Encoded>)> = if rt.full_snapshot_due {
+        rt.full_snapshot_due = false;
+        let mut all = Vec::new();
+        for (vi, v) in rt.views.iter().enumerate() {
+            if let ViewKind::Aggregate { states, .. } = &v.kind {
+                replace.push(v.name.clone());
+                all.extend(states.keys().map(|kb| {
+                    let key = (vi, kb.clone());
+                    let enc = changed.get(&key).cloned().flatten();
+                    (key, enc)
+                }));
+            }
+        }
+        all
+    } else {
+        changed.into_iter().collect()
+    };
+    todo.sort_by(|a, b| a.0.cmp(&b.0));
+    let views = &rt.views;
+    let writes = map_parallel(&todo, ENCODE_PER_THREAD, |((vi, kb), enc)| {
+        let v = views.get(*vi)?;
+        let bytes = match enc {
+            Some((stamp, bytes)) => {
+                return Some((v.name.clone(), kb.clone(), *stamp, bytes.clone()))
+            }
+            None => {
+                let ViewKind::Aggregate { states, .. } = &v.kind else {
+                    return None;
+                };
+                let (_, state) = states.get(kb)?;
+                let mut bytes = Vec::new();
+                state.encode(&mut bytes);
+                Arc::new(bytes)
+            }
         };
-        let (_, state) = states.get(kb)?;
-        let mut bytes = Vec::new();
-        state.encode(&mut bytes);
         Some((v.name.clone(), kb.clone(), stamp, bytes))
-    })
+    });
+    (replace, writes)
 }
 
 /// Drops the in-memory states and loads them again from the checkpoint and the log.
-fn reload(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Result<()> {
+fn reload(
+    rt: &mut SourceRuntime,
+    cp: &Checkpoint,
+    snapshots: &SnapshotFile,
+    config: &StreamConfig,
+) -> Result<()> {
     for v in &mut rt.views {
         if let ViewKind::Aggregate { states, .. } = &mut v.kind {
             states.clear();
@@ -835,14 +955,19 @@ fn reload(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Res
     }
     rt.unsnapshotted.clear();
     rt.ids = IdWindow::default();
-    load(rt, cp, config)?;
+    load(rt, cp, snapshots, config)?;
     rt.poisoned = false;
     Ok(())
 }
 
 /// Loads a source's progress, snapshot, ids and the log after the snapshot (the caller
 /// writes the states to the online store).
-fn load(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Result<()> {
+fn load(
+    rt: &mut SourceRuntime,
+    cp: &Checkpoint,
+    snapshots: &SnapshotFile,
+    config: &StreamConfig,
+) -> Result<()> {
     let source = rt.schema.name.clone();
     let stored = cp.meta(&source)?;
     let fresh = stored.is_none();
@@ -863,9 +988,26 @@ fn load(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Resul
             }
         }
     };
+    // The snapshot: from the snapshot file, or (checkpoints of earlier builds) from the
+    // checkpoint itself, once; none on a fresh start (the log is replayed whole, and the
+    // snapshot written below replaces whatever the snapshot file held).
+    let from_file = if fresh {
+        None
+    } else {
+        snapshots.progress(&source)?
+    };
+    rt.full_snapshot_due = from_file.is_none();
+    if let Some(seq) = from_file {
+        rt.meta.snapshot_seq = seq;
+    }
     for v in &mut rt.views {
         if let ViewKind::Aggregate { spec, states } = &mut v.kind {
-            for (kb, _, bytes) in cp.states(&v.name)? {
+            let stored = match (fresh, from_file) {
+                (true, _) => Vec::new(),
+                (false, Some(_)) => snapshots.states(&v.name)?,
+                (false, None) => cp.states(&v.name)?,
+            };
+            for (kb, _, bytes) in stored {
                 let key = EntityKey::decode(&kb)?;
                 states.insert(kb, (key, ViewState::decode(&bytes, spec)?));
             }
@@ -928,24 +1070,26 @@ fn load(rt: &mut SourceRuntime, cp: &Checkpoint, config: &StreamConfig) -> Resul
     rt.meta.max_ts = max_ts;
     let horizon = (config.clock)().min(max_ts.unwrap_or(i64::MAX));
     evict(&mut rt.views, &touched, horizon);
-    rt.unsnapshotted.extend(touched);
-    if fresh || !rt.unsnapshotted.is_empty() {
+    rt.unsnapshotted
+        .extend(touched.into_iter().map(|k| (k, None)));
+    if fresh || rt.full_snapshot_due || !rt.unsnapshotted.is_empty() {
         // Record the progress, the replayed states and (on a first start) the log's event
         // ids at once: a crash in the next batch finds its log file uncommitted, and the
         // next open replays nothing.
+        // The snapshot first: a crash before the checkpoint's commit leaves a fresh start,
+        // which ignores the snapshot file.
         let meta = SourceMeta {
             snapshot_seq: rt.meta.seq,
             ..rt.meta
         };
-        let writes = encode_states(rt, &rt.unsnapshotted, stamp_of(&rt.meta));
+        let (replace, writes) = take_snapshot(rt);
+        snapshots.write(&source, meta.seq, &replace, &writes)?;
+        let at = rt.meta.seq.saturating_sub(1);
+        cp.commit_batch(&source, meta, at, &log_ids, &[])?;
         if !log_ids.is_empty() {
-            let at = rt.meta.seq.saturating_sub(1);
-            cp.commit_batch(&source, rt.meta, at, &log_ids, &[])?;
             rt.ids.add(at, &log_ids);
         }
-        cp.snapshot(&source, meta, &writes)?;
         rt.meta = meta;
-        rt.unsnapshotted.clear();
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ pub mod nats_source;
 mod offline_log;
 mod publisher;
 mod serving_store;
+mod snapshot_file;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use crate::error::{Error, Result};
 
 /// One state to write: entity key, stamp, encoded state.
-pub(crate) type StateRow = (EntityKey, Stamp, Vec<u8>);
+pub(crate) type StateRow = (EntityKey, Stamp, Arc<Vec<u8>>);
 
 /// view → entity key bytes → newest state.
 type Rows = BTreeMap<String, HashMap<Vec<u8>, StateRow>>;
@@ -196,7 +196,7 @@ impl PendingStates {
                 pending
                     .and_then(|m| m.get(k.as_slice()))
                     .or_else(|| flying.and_then(|m| m.get(k.as_slice())))
-                    .map(|(_, stamp, bytes)| (*stamp, bytes.clone()))
+                    .map(|(_, stamp, bytes)| (*stamp, bytes.to_vec()))
             })
             .collect()
     }
@@ -300,7 +300,10 @@ async fn write_all(store: &dyn OnlineStore, rows: &Rows) -> Result<()> {
         let all: Vec<&StateRow> = map.values().collect();
         for chunk in all.chunks(CHUNK) {
             store
-                .write(state_batch(view, chunk.iter().map(|r| (*r).clone())))
+                .write(state_batch(
+                    view,
+                    chunk.iter().map(|(k, s, b)| (k.clone(), *s, b.to_vec())),
+                ))
                 .await?;
         }
     }

@@ -135,11 +135,11 @@ mod tests {
         EntityKey::int("user_id", id)
     }
 
-    fn state_row(id: i64, stamp: i64, bytes: &[u8]) -> (Vec<u8>, (EntityKey, Stamp, Vec<u8>)) {
+    fn state_row(id: i64, stamp: i64, bytes: &[u8]) -> (Vec<u8>, (EntityKey, Stamp, Arc<Vec<u8>>)) {
         let key = user(id);
         (
             key.encode(),
-            (key, Stamp::new(stamp, 0), bytes.to_vec()),
+            (key, Stamp::new(stamp, 0), Arc::new(bytes.to_vec())),
         )
     }
 
@@ -178,13 +178,26 @@ mod tests {
         assert_eq!(state(&read[0]), Some((20, b"one again".to_vec())));
         assert_eq!(state(&read[1]), Some((10, b"two".to_vec())));
         assert_eq!(state(&read[2]), None);
-        assert!(gated.read("v", &keys).await.unwrap().iter().all(Option::is_none));
+        assert!(gated
+            .read("v", &keys)
+            .await
+            .unwrap()
+            .iter()
+            .all(Option::is_none));
         // Another view is not affected.
-        assert!(serving.read("w", &keys).await.unwrap().iter().all(Option::is_none));
+        assert!(serving
+            .read("w", &keys)
+            .await
+            .unwrap()
+            .iter()
+            .all(Option::is_none));
 
         // A newer row in the store itself (a materialisation) wins over one in flight.
         memory
-            .write(state_batch("v", [(user(2), Stamp::new(30, 0), b"batch".to_vec())]))
+            .write(state_batch(
+                "v",
+                [(user(2), Stamp::new(30, 0), b"batch".to_vec())],
+            ))
             .await
             .unwrap();
         let read = serving.read("v", &keys).await.unwrap();

@@ -336,3 +336,158 @@ fn before_count(v: &[Datum]) -> i64 {
         other => panic!("count_1d is {other:?}"),
     }
 }
+
+/// A checkpoint of an earlier build kept its snapshot in the checkpoint file itself: the
+/// engine reads it once (and replays the batches after it), then writes its snapshots to the
+/// snapshot file; the states are the same through both opens.
+#[tokio::test]
+async fn a_snapshot_kept_in_the_checkpoint_by_an_earlier_build_is_read_once() {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("1h"));
+    let clock = Arc::new(AtomicI64::new(T0 + 10 * HOUR));
+    let now = clock.load(Ordering::SeqCst);
+    let keys: Vec<EntityKey> = (1..=4).map(|u| EntityKey::int("user_id", u)).collect();
+    let batch = |b: i64| -> Vec<Ev> {
+        (0..5)
+            .map(|i| {
+                ev(
+                    1 + (b * 3 + i) % 4,
+                    T0 + b * 60_000_000 + i,
+                    &format!("e{b}-{i}"),
+                )
+            })
+            .collect()
+    };
+    let mut expected = Vec::new();
+    {
+        let (engine, _) = open_with(d.path(), clock.clone(), 100).await;
+        for b in 0..5 {
+            engine.ingest("plays", columns(&batch(b))).await.unwrap();
+        }
+        engine.snapshot().await.unwrap();
+        // One batch after the snapshot: only in the log.
+        engine.ingest("plays", columns(&batch(5))).await.unwrap();
+        for k in &keys {
+            expected.push(engine.values_at("user_plays", k, now).await.unwrap());
+        }
+    }
+    // Make the repository look like an earlier build's: the snapshot's states and sequence
+    // in the checkpoint, no snapshot file.
+    let stream_dir = d.path().join(".tessera/stream");
+    let state = TableDefinition::<&[u8], &[u8]>::new("state/user_plays");
+    let (covered, rows) = {
+        let db = redb::Database::open(stream_dir.join("snapshots.redb")).unwrap();
+        let txn = db.begin_read().unwrap();
+        let progress = txn
+            .open_table(TableDefinition::<&str, u64>::new("progress"))
+            .unwrap();
+        let covered = progress.get("plays").unwrap().unwrap().value();
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = txn
+            .open_table(state)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect();
+        (covered, rows)
+    };
+    assert_eq!(covered, 5, "the snapshot covers the first five batches");
+    assert_eq!(rows.len(), 4);
+    {
+        let db = redb::Database::open(stream_dir.join("checkpoint.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(state).unwrap();
+            for (k, v) in &rows {
+                t.insert(k.as_slice(), v.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    {
+        let cp = tessera_stream::Checkpoint::open(&stream_dir.join("checkpoint.redb")).unwrap();
+        let meta = cp.meta("plays").unwrap().unwrap();
+        assert_eq!(meta.seq, 6);
+        let meta = tessera_stream::SourceMeta {
+            snapshot_seq: covered,
+            ..meta
+        };
+        cp.commit_batch("plays", meta, 5, &[], &[]).unwrap();
+    }
+    std::fs::remove_file(stream_dir.join("snapshots.redb")).unwrap();
+    // Without the log files the snapshot covers, only its states can give the values.
+    for seq in 0..covered {
+        std::fs::remove_file(tessera_stream::part_path(
+            &d.path().join("data/plays"),
+            "plays",
+            seq,
+        ))
+        .unwrap();
+    }
+
+    for phase in ["from the checkpoint", "from the snapshot file"] {
+        let (engine, _) = open_with(d.path(), clock.clone(), 100).await;
+        for (k, want) in keys.iter().zip(&expected) {
+            assert_eq!(
+                &engine.values_at("user_plays", k, now).await.unwrap(),
+                want,
+                "{phase}"
+            );
+        }
+        assert!(stream_dir.join("snapshots.redb").exists(), "{phase}");
+        let r = engine
+            .ingest("plays", columns(&[ev(1, T0, "e0-0")]))
+            .await
+            .unwrap();
+        assert_eq!(r.duplicates, 1, "{phase}");
+    }
+}
+
+/// Snapshots written in the background while batches keep coming (one due after every
+/// batch) leave states that a restart reproduces exactly.
+#[tokio::test]
+async fn background_snapshots_while_ingesting_restart_to_the_same_states() {
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("1h"));
+    let clock = Arc::new(AtomicI64::new(T0 + 10 * HOUR));
+    let now = clock.load(Ordering::SeqCst);
+    let keys: Vec<EntityKey> = (0..50).map(|u| EntityKey::int("user_id", u)).collect();
+    let mut expected = Vec::new();
+    {
+        let (engine, _) = open_with(d.path(), clock.clone(), 1).await;
+        for b in 0..40i64 {
+            let evs: Vec<Ev> = (0..25)
+                .map(|i| {
+                    ev(
+                        (b * 7 + i * 3) % 50,
+                        T0 + b * 1_000_000 + i,
+                        &format!("b{b}-{i}"),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                engine.ingest("plays", columns(&evs)).await.unwrap().applied,
+                25
+            );
+        }
+        for k in &keys {
+            expected.push(engine.values_at("user_plays", k, now).await.unwrap());
+        }
+        // Dropped without a final snapshot: the restart replays what the last snapshot
+        // (possibly still being written) does not cover.
+    }
+    for phase in ["first restart", "second restart"] {
+        let (engine, _) = open_with(d.path(), clock.clone(), 1).await;
+        for (k, want) in keys.iter().zip(&expected) {
+            assert_eq!(
+                &engine.values_at("user_plays", k, now).await.unwrap(),
+                want,
+                "{phase}: {k}"
+            );
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! [`SnapshotFile`]: the stream engine's snapshots of aggregation states, in a redb file of
+//! their own (`.tessera/stream/snapshots.redb`) beside the [`crate::Checkpoint`].
+//!
+//! A snapshot is the states changed since the previous one plus the batch sequence it covers
+//! (every batch before it), written in one transaction. It lives apart from the checkpoint
+//! so that writing it — tens of thousands of states, a second or more — never holds up the
+//! one small transaction each batch commits: the engine writes snapshots in the background
+//! while batches keep committing (redb runs one write transaction per file at a time).
+//!
+//! On open the engine loads the last snapshot and replays the log files of the batches from
+//! its sequence on. Checkpoints of earlier builds kept their snapshot in the checkpoint file
+//! itself (`state/<view>` tables and the progress' snapshot sequence); they are read once and
+//! the next snapshot is written here, whole.
+//!
+//! Tables: `progress`: source → covered sequence (u64); `state/<view>`: entity key → stamp
+//! (16 bytes LE) + encoded `ViewState`.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use tessera_online::Stamp;
+
+use crate::checkpoint::{StateWrite, StoredState};
+use crate::error::{Error, Result};
+
+const PROGRESS: TableDefinition<&str, u64> = TableDefinition::new("progress");
+
+pub(crate) fn state_table(view: &str) -> String {
+    format!("state/{view}")
+}
+
+/// The snapshot file.
+#[derive(Debug)]
+pub(crate) struct SnapshotFile {
+    db: Database,
+    path: PathBuf,
+}
+
+impl SnapshotFile {
+    /// Opens (or creates) the file.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        // A snapshot an engine of this process started just before it was dropped may
+        // still be finishing (it holds the file until its transaction commits).
+        let mut waited = 0;
+        let opened = loop {
+            match Database::create(path) {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if waited < 500 => {
+                    waited += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other,
+            }
+        };
+        let db = opened.map_err(|e| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("{e} (hint: only one process may ingest a repository's streams at a time; stop the other `tessera ingest`/`serve`)"),
+        })?;
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> Error {
+        Error::Checkpoint {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The sequence the source's last snapshot covers (`None`: never written here).
+    pub(crate) fn progress(&self, source: &str) -> Result<Option<u64>> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let t = match txn.open_table(PROGRESS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.fail(e)),
+        };
+        Ok(t.get(source).map_err(|e| self.fail(e))?.map(|v| v.value()))
+    }
+
+    /// Every stored state of a view.
+    pub(crate) fn states(&self, view: &str) -> Result<Vec<StoredState>> {
+        read_states(&self.db, view, |e| self.fail(e))
+    }
+
+    /// Writes one snapshot of `source` covering every batch before `seq`: drops the stored
+    /// states of the views in `replace` first (a whole snapshot), then stores `states`, in
+    /// one transaction.
+    pub(crate) fn write(
+        &self,
+        source: &str,
+        seq: u64,
+        replace: &[String],
+        states: &[StateWrite],
+    ) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        for view in replace {
+            let name = state_table(view);
+            txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                .map_err(|e| self.fail(e))?;
+        }
+        write_states(&txn, states, |e| self.fail(e))?;
+        txn.open_table(PROGRESS)
+            .map_err(|e| self.fail(e))?
+            .insert(source, seq)
+            .map_err(|e| self.fail(e))?;
+        txn.commit().map_err(|e| self.fail(e))
+    }
+}
+
+/// Every state stored in `db`'s table of `view`: (entity key bytes, stamp, state bytes).
+pub(crate) fn read_states(
+    db: &Database,
+    view: &str,
+    fail: impl Fn(&dyn std::fmt::Display) -> Error,
+) -> Result<Vec<StoredState>> {
+    let txn = db.begin_read().map_err(|e| fail(&e))?;
+    let name = state_table(view);
+    let t = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)) {
+        Ok(t) => t,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(fail(&e)),
+    };
+    let mut out = Vec::new();
+    for e in t.iter().map_err(|e| fail(&e))? {
+        let (k, v) = e.map_err(|e| fail(&e))?;
+        let v = v.value();
+        let word = |r: std::ops::Range<usize>| -> Result<i64> {
+            let b: [u8; 8] = v
+                .get(r)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| fail(&"damaged state"))?;
+            Ok(i64::from_le_bytes(b))
+        };
+        let stamp = Stamp::new(word(0..8)?, word(8..16)?);
+        out.push((k.value().to_vec(), stamp, v[16..].to_vec()));
+    }
+    Ok(out)
+}
+
+/// Stores states (grouped by view) in a write transaction.
+fn write_states(
+    txn: &redb::WriteTransaction,
+    states: &[StateWrite],
+    fail: impl Fn(&dyn std::fmt::Display) -> Error,
+) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut last_view = String::new();
+    let mut table = None;
+    for (view, key, stamp, state) in states {
+        if table.is_none() || *view != last_view {
+            drop(table.take());
+            let name = state_table(view);
+            table = Some(
+                txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+                    .map_err(|e| fail(&e))?,
+            );
+            last_view = view.clone();
+        }
+        buf.clear();
+        buf.extend_from_slice(&stamp.event_ts.to_le_bytes());
+        buf.extend_from_slice(&stamp.created_ts.to_le_bytes());
+        buf.extend_from_slice(state);
+        if let Some(t) = table.as_mut() {
+            t.insert(key.as_slice(), buf.as_slice())
+                .map_err(|e| fail(&e))?;
+        }
+    }
+    Ok(())
+}
