@@ -9,7 +9,8 @@
 # usage: bench/nats_latency.sh
 # Knobs: TESSERA_BIN, INGEST_BENCH, NATS_LATENCY (the example binaries), RATES
 # ("5000 20000"), DUR (60 s), PORT (6572), WORK (/tmp/tessera-bench/nats_latency),
-# EXTRA (more flags for nats_latency, e.g. "--probe-ms 10").
+# EXTRA (more flags for nats_latency, e.g. "--probe-ms 10"), SERVE_LOG (the server's
+# RUST_LOG, default warn; "warn,tessera_stream=info" logs each snapshot's timing).
 # Appends one JSON line per rate to WORK/results.jsonl (plus the server's peak RSS).
 set -euo pipefail
 TESSERA_BIN=${TESSERA_BIN:-$HOME/.cache/tessera-release/release/tessera}
