@@ -132,21 +132,39 @@ fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
     Some((max, ids))
 }
 
+/// Opens (or creates) one of the engine's redb files, and its directory. The file is the
+/// engine's alone: when it is held elsewhere, this fails at once, or with `wait` (the
+/// snapshot file, which a background snapshot of an engine dropped just before may still
+/// hold) after retrying for up to 5 s. The checkpoint is opened first and without waiting,
+/// so a second ingesting process fails fast.
+pub(crate) fn open_exclusive(path: &Path, wait: bool) -> Result<Database> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("creating {}: {e}", dir.display()),
+        })?;
+    }
+    let mut waited = 0;
+    let opened = loop {
+        match Database::create(path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) if wait && waited < 500 => {
+                waited += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    opened.map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("{e} (hint: only one process may ingest a repository's streams at a time; stop the other `tessera ingest`/`serve`)"),
+    })
+}
+
 impl Checkpoint {
     /// Opens (or creates) the checkpoint file.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Checkpoint {
-                path: path.to_path_buf(),
-                message: format!("creating {}: {e}", dir.display()),
-            })?;
-        }
-        let db = Database::create(path).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("{e} (hint: only one process may ingest a repository's streams at a time; stop the other `tessera ingest`/`serve`)"),
-        })?;
         Ok(Self {
-            db,
+            db: open_exclusive(path, false)?,
             path: path.to_path_buf(),
         })
     }

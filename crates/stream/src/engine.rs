@@ -124,6 +124,9 @@ type States = HashMap<Vec<u8>, (EntityKey, ViewState)>;
 /// An encoded state and the stamp it was encoded with.
 type Encoded = (Stamp, Arc<Vec<u8>>);
 
+/// A state of a source: (view index, entity key bytes).
+type StateId = (usize, Vec<u8>);
+
 enum ViewKind {
     Aggregate {
         spec: Arc<ViewSpec>,
@@ -149,7 +152,7 @@ struct SourceRuntime {
     views: Vec<ViewRuntime>,
     /// States changed since the last snapshot, with their newest encoding when the engine
     /// made one (handed over to the publisher) — `None`: encode when snapshotting.
-    unsnapshotted: HashMap<(usize, Vec<u8>), Option<Encoded>>,
+    unsnapshotted: HashMap<StateId, Option<Encoded>>,
     /// The snapshot being written in the background, if any.
     snapshot_task: Option<tokio::task::JoinHandle<Result<()>>>,
     /// The next snapshot must hold every state (the snapshot file lacks this source's,
@@ -901,7 +904,7 @@ fn take_snapshot(rt: &mut SourceRuntime) -> (Vec<String>, Vec<StateWrite>) {
     let changed = std::mem::take(&mut rt.unsnapshotted);
     let stamp = stamp_of(&rt.meta);
     let mut replace = Vec::new();
-    let mut todo: Vec<((usize, Vec<u8>), Option<Encoded>)> = if rt.full_snapshot_due {
+    let mut todo: Vec<(StateId, Option<Encoded>)> = if rt.full_snapshot_due {
         rt.full_snapshot_due = false;
         let mut all = Vec::new();
         for (vi, v) in rt.views.iter().enumerate() {

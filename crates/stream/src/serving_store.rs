@@ -89,7 +89,7 @@ impl OnlineStore for ServingStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publisher::Publisher;
+    use crate::publisher::{Publisher, StateRow};
     use tessera_online::{state_batch, MemoryStore, Stamp};
     use tokio::sync::Semaphore;
 
@@ -135,7 +135,7 @@ mod tests {
         EntityKey::int("user_id", id)
     }
 
-    fn state_row(id: i64, stamp: i64, bytes: &[u8]) -> (Vec<u8>, (EntityKey, Stamp, Arc<Vec<u8>>)) {
+    fn state_row(id: i64, stamp: i64, bytes: &[u8]) -> (Vec<u8>, StateRow) {
         let key = user(id);
         (
             key.encode(),

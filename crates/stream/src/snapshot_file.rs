@@ -39,24 +39,8 @@ pub(crate) struct SnapshotFile {
 impl SnapshotFile {
     /// Opens (or creates) the file.
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        // A snapshot an engine of this process started just before it was dropped may
-        // still be finishing (it holds the file until its transaction commits).
-        let mut waited = 0;
-        let opened = loop {
-            match Database::create(path) {
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) if waited < 500 => {
-                    waited += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                other => break other,
-            }
-        };
-        let db = opened.map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("{e} (hint: only one process may ingest a repository's streams at a time; stop the other `tessera ingest`/`serve`)"),
-        })?;
         Ok(Self {
-            db,
+            db: crate::checkpoint::open_exclusive(path, true)?,
             path: path.to_path_buf(),
         })
     }
