@@ -57,6 +57,10 @@ pub fn coerce(value: Value, ty: &FeatureType) -> Result<Value, String> {
                 )
             })
         }
+        (T::Timestamp, n @ (Value::Int64(_) | Value::Float64(_))) => Err(format!(
+            "expected a timestamp, got {} (hint: write ISO 8601, e.g. 2026-04-02T00:00:00Z; numbers are refused because their unit — s, ms or µs — would be a guess)",
+            describe(&n)
+        )),
         (T::List(inner), Value::List(items)) => items
             .into_iter()
             .map(|v| coerce(v, inner))
@@ -119,6 +123,13 @@ pub fn describe(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_not_guessed_as_timestamps() {
+        let e = coerce(Value::Int64(1_796_140_000), &FeatureType::Timestamp).unwrap_err();
+        assert!(e.contains("ISO 8601") && e.contains("1796140000"), "{e}");
+        assert!(coerce(Value::Float64(1.5), &FeatureType::Timestamp).is_err());
+    }
 
     #[test]
     fn coerces_by_declared_type() {

@@ -219,7 +219,7 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
         listener.local_addr().unwrap_or(args.addr),
         state.access.audit().path().display()
     );
-    eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
+    eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features, /v1/push; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
     // One signal stops every server; the audit log is flushed once all have drained.
     let (stop_tx, stop_rx) = watch::channel(false);
     let on_signal = stop_tx.clone();
