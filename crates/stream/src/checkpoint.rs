@@ -132,6 +132,14 @@ fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
     Some((max, ids))
 }
 
+/// An error of one of the engine's redb files.
+pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
 /// Opens (or creates) one of the engine's redb files, and its directory. The file is the
 /// engine's alone: when it is held elsewhere, this fails at once, or with `wait` (the
 /// snapshot file, which a background snapshot of an engine dropped just before may still
@@ -170,10 +178,7 @@ impl Checkpoint {
     }
 
     fn fail(&self, e: impl std::fmt::Display) -> Error {
-        Error::Checkpoint {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+        file_error(&self.path, e)
     }
 
     /// A source's progress (`None` when this checkpoint never committed a batch of it).

@@ -824,14 +824,14 @@ impl StreamEngine {
         let (replace, writes) = take_snapshot(rt);
         let seq = rt.meta.seq;
         rt.meta.snapshot_seq = seq;
-        let encoded_ms = started.elapsed().as_millis() as u64;
+        let locked_ms = started.elapsed().as_millis() as u64;
         let (snapshots, source) = (self.snapshots.clone(), rt.schema.name.clone());
         tokio::task::spawn_blocking(move || {
             snapshots.write(&source, seq, &replace, &writes)?;
             tracing::info!(
                 source = %source,
                 states = writes.len(),
-                encode_ms = encoded_ms,
+                under_lock_ms = locked_ms,
                 total_ms = started.elapsed().as_millis() as u64,
                 "snapshot written"
             );

@@ -182,8 +182,13 @@ impl std::fmt::Debug for PendingStates {
 
 impl PendingStates {
     /// The newest state of each of `keys` (encoded entity keys) of `view` that was handed
-    /// over and is not yet known to be in the store: `(stamp, encoded state)` per key.
-    pub(crate) fn lookup(&self, view: &str, keys: &[Vec<u8>]) -> Vec<Option<(Stamp, Vec<u8>)>> {
+    /// over and is not yet known to be in the store: `(stamp, encoded state)` per key (the
+    /// bytes shared, so the lock is held only for the lookups).
+    pub(crate) fn lookup(
+        &self,
+        view: &str,
+        keys: &[Vec<u8>],
+    ) -> Vec<Option<(Stamp, Arc<Vec<u8>>)>> {
         let p = lock(&self.shared);
         let pending = p.rows.get(view);
         let flying = p.in_flight.as_ref().and_then(|f| f.get(view));
@@ -196,7 +201,7 @@ impl PendingStates {
                 pending
                     .and_then(|m| m.get(k.as_slice()))
                     .or_else(|| flying.and_then(|m| m.get(k.as_slice())))
-                    .map(|(_, stamp, bytes)| (*stamp, bytes.to_vec()))
+                    .map(|(_, stamp, bytes)| (*stamp, bytes.clone()))
             })
             .collect()
     }
@@ -206,23 +211,25 @@ impl PendingStates {
     /// Returns how many were dropped.
     pub(crate) fn forget(&self, key: &EntityKey) -> u64 {
         let matches = |kb: &[u8]| EntityKey::decode(kb).is_ok_and(|k| k.contains(key));
+        let drop_matching = |rows: &mut Rows| -> usize {
+            rows.values_mut()
+                .map(|map| {
+                    let before = map.len();
+                    map.retain(|kb, _| !matches(kb));
+                    before - map.len()
+                })
+                .sum()
+        };
         let mut p = lock(&self.shared);
-        let mut dropped = 0;
-        for map in p.rows.values_mut() {
-            let before = map.len();
-            map.retain(|kb, _| !matches(kb));
-            dropped += (before - map.len()) as u64;
-        }
-        if let Some(flying) = p.in_flight.take() {
-            let mut kept = (*flying).clone();
-            for map in kept.values_mut() {
-                let before = map.len();
-                map.retain(|kb, _| !matches(kb));
-                dropped += (before - map.len()) as u64;
-            }
+        let pending = drop_matching(&mut p.rows);
+        p.count = p.count.saturating_sub(pending);
+        let mut flying = 0;
+        if let Some(rows) = p.in_flight.take() {
+            let mut kept = Arc::unwrap_or_clone(rows);
+            flying = drop_matching(&mut kept);
             p.in_flight = Some(Arc::new(kept));
         }
-        dropped
+        (pending + flying) as u64
     }
 }
 

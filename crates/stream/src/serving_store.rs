@@ -61,7 +61,10 @@ impl OnlineStore for ServingStore {
             if row.as_ref().is_none_or(|r| r.stamp < stamp) {
                 *row = Some(FeatureRow {
                     stamp,
-                    values: BTreeMap::from([(STATE_FEATURE.to_string(), Value::Bytes(bytes))]),
+                    values: BTreeMap::from([(
+                        STATE_FEATURE.to_string(),
+                        Value::Bytes(Arc::unwrap_or_clone(bytes)),
+                    )]),
                 });
             }
         }

@@ -46,10 +46,7 @@ impl SnapshotFile {
     }
 
     fn fail(&self, e: impl std::fmt::Display) -> Error {
-        Error::Checkpoint {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+        crate::checkpoint::file_error(&self.path, e)
     }
 
     /// The sequence the source's last snapshot covers (`None`: never written here).
