@@ -215,13 +215,13 @@ fn merge_view(
                 let v = values
                     .get(p)
                     .cloned()
-                    .unwrap_or(tessera_core::aggregate::Datum::Null);
+                    .unwrap_or(tessera_core::aggregate::Value::Null);
                 let status = if v.is_null() {
                     ValueStatus::Null
                 } else {
                     ValueStatus::Present
                 };
-                columns[*col].push(tessera_online::datum_to_value(v), status, Some(now_us));
+                columns[*col].push(v, status, Some(now_us));
             }
         }
         return Ok(());

@@ -40,7 +40,7 @@
 
 mod aggregation_catalog;
 mod aggregation_def;
-mod arrow_datum;
+mod arrow_values;
 mod catalog;
 mod classification;
 mod definitions;
@@ -60,7 +60,7 @@ mod stream_check;
 
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
-pub use arrow_datum::{datums_to_array, DatumColumn};
+pub use arrow_values::{values_to_array, ArrowValues};
 pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
 pub use definitions::{
@@ -82,3 +82,4 @@ pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
 pub use tessera_aggregate as aggregate;
+pub use tessera_value::{KeyValue, KeyValueRef, Value};

@@ -45,7 +45,7 @@ fn main() -> Result<(), tessera_edge::Error> {
             server_url: server.clone(),
             token: std::env::var("TESSERA_DEVICE_TOKEN").ok(),
             purpose: "ranking".into(),
-            cloud_timeout: Duration::from_millis(200),
+            remote_timeout: Duration::from_millis(200),
             ..DeviceConfig::default()
         },
     )?;

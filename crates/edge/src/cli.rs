@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tessera_access::wire::json_value;
 use tessera_online::{KeyValue, Value};
 
 use crate::device::{Device, RequestContext};
@@ -47,9 +48,10 @@ pub struct DeviceArgs {
     /// The consumer reads are checked as locally (default: the device's user).
     #[arg(long)]
     pub consumer: Option<String>,
-    /// The longest a read waits for the cloud, in milliseconds.
-    #[arg(long, default_value_t = 250)]
-    pub cloud_timeout_ms: u64,
+    /// The longest a read waits for the remote server, in milliseconds
+    /// (`--cloud-timeout-ms` is accepted too, its former name).
+    #[arg(long, default_value_t = 250, alias = "cloud-timeout-ms")]
+    pub remote_timeout_ms: u64,
     /// How long cached cloud values are fresh, in seconds.
     #[arg(long, default_value_t = 300)]
     pub cache_ttl_s: u64,
@@ -138,7 +140,7 @@ pub fn run(args: DeviceArgs) -> Result<()> {
             .filter(|t| !t.is_empty()),
         consumer: args.consumer.clone(),
         purpose: args.purpose.clone(),
-        cloud_timeout: Duration::from_millis(args.cloud_timeout_ms),
+        remote_timeout: Duration::from_millis(args.remote_timeout_ms),
         cache_ttl: Duration::from_secs(args.cache_ttl_s),
         cache_ttl_by_view: by_view,
         ..DeviceConfig::default()
@@ -330,20 +332,6 @@ fn event_from_json(device: &Device, source: &str, text: &str, what: &str) -> Res
             e = e.with(&k, v);
         }
         Ok(e)
-    }
-}
-
-fn json_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int64(i),
-            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(a) => Value::List(a.iter().map(json_value).collect()),
-        serde_json::Value::Object(_) => Value::String(v.to_string()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! and its check against the source's declared schema.
 
 use tessera_core::{FeatureType, SourceDef};
-use tessera_online::{coerce, describe, value_to_datum, Value};
+use tessera_online::{coerce, describe, Value};
 
 use crate::error::{Error, Result};
 
@@ -107,14 +107,6 @@ impl CheckedEvent {
             .iter()
             .find(|(c, _)| c == column)
             .map_or(&Value::Null, |(_, v)| v)
-    }
-
-    /// The columns as aggregation inputs.
-    pub(crate) fn datums(&self) -> Vec<(String, tessera_aggregate::Datum)> {
-        self.values
-            .iter()
-            .map(|(c, v)| (c.clone(), value_to_datum(v)))
-            .collect()
     }
 }
 

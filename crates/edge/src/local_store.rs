@@ -22,8 +22,8 @@ use tessera_access::EntityRows;
 use tessera_aggregate::{ViewSpec, ViewState};
 use tessera_core::{Catalog, FeatureRef, SourceType, Ttl};
 use tessera_online::{
-    datum_to_value, freshness, state_batch, state_of, EmbeddedStore, EntityKey, FeatureRow,
-    Freshness, KeyValue, OnlineStore, Stamp, Value, WriteBatch,
+    freshness, state_batch, state_of, EmbeddedStore, EntityKey, FeatureRow, Freshness, KeyValue,
+    OnlineStore, Stamp, Value, WriteBatch,
 };
 
 use crate::entity_keys::keys_for;
@@ -209,13 +209,13 @@ impl LocalStore {
                             touched.insert(key.clone(), ((*state).clone(), stamp));
                         }
                         if let Some((state, _)) = touched.get_mut(&key) {
-                            state.update(spec, e.ts, &e.datums()).map_err(|source| {
-                                Error::Corrupt {
+                            state
+                                .update(spec, e.ts, e.values.as_slice())
+                                .map_err(|source| Error::Corrupt {
                                     what: "aggregation state",
                                     view: view.name.to_string(),
                                     source,
-                                }
-                            })?;
+                                })?;
                         }
                     }
                     let now = crate::clock::now_us();
@@ -340,7 +340,7 @@ impl LocalStore {
                                 .get(*feature)
                                 .and_then(|p| values.get(*p))
                                 .cloned()
-                                .map_or(Value::Null, datum_to_value);
+                                .unwrap_or(Value::Null);
                             let status = if v.is_null() {
                                 Status::Null
                             } else {

@@ -24,8 +24,8 @@ use datafusion::common::Column;
 use datafusion::logical_expr::{lit, Expr};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
-use tessera_core::aggregate::{Datum, ViewSpec};
-use tessera_core::{run_parts, threads_for, Catalog, DatumColumn, FeatureRef, FeatureViewDef};
+use tessera_core::aggregate::{Value, ViewSpec};
+use tessera_core::{run_parts, threads_for, ArrowValues, Catalog, FeatureRef, FeatureViewDef};
 
 use crate::entity_keys::{KeyIndex, NO_KEY};
 use crate::error::{Error, Result};
@@ -137,10 +137,10 @@ impl WindowJoin<'_> {
                 let (ts, ts_nulls) = to_epoch(batch.column(nk), TimeUnit::Microsecond, &what)?;
                 let mut datums = (0..names.len())
                     .map(|i| {
-                        let r = DatumColumn::new(batch.column(nk + 1 + i))?;
+                        let r = ArrowValues::new(batch.column(nk + 1 + i))?;
                         Ok((0..batch.num_rows()).map(|row| r.get(row)).collect())
                     })
-                    .collect::<Result<Vec<Vec<Datum>>>>()?;
+                    .collect::<Result<Vec<Vec<Value>>>>()?;
                 for (row, (&k, &t)) in buf.iter().zip(&ts).enumerate() {
                     if k == NO_KEY
                         || ts_nulls.as_ref().is_some_and(|n| n.is_null(row))
@@ -161,7 +161,7 @@ impl WindowJoin<'_> {
                     }
                     // The aggregated columns come first in `names`: moved, not copied.
                     for (c, col) in events.columns.iter_mut().zip(datums.iter_mut()) {
-                        c.push(std::mem::replace(&mut col[row], Datum::Null));
+                        c.push(std::mem::replace(&mut col[row], Value::Null));
                     }
                 }
             }

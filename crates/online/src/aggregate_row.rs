@@ -6,13 +6,13 @@
 //! The row's [`Stamp`] is `(write time µs, sequence)`: the stream engine and
 //! materialisation each write whole states, so the most recently written state wins.
 
-use tessera_aggregate::{Datum, ViewSpec, ViewState};
+use tessera_aggregate::{ViewSpec, ViewState};
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
 use crate::feature_row::{FeatureRow, Stamp};
 use crate::online_store::WriteBatch;
-use crate::value::Value;
+use tessera_value::Value;
 
 /// The name of the value that holds an aggregation state.
 pub const STATE_FEATURE: &str = "__state";
@@ -51,7 +51,7 @@ pub fn aggregate_values(
     row: Option<&FeatureRow>,
     spec: &ViewSpec,
     now_us: i64,
-) -> Result<Vec<Datum>> {
+) -> Result<Vec<Value>> {
     let state = match row {
         Some(r) => state_of(r, spec)?,
         None => spec.new_state(),
@@ -65,30 +65,4 @@ pub fn aggregate_values(
         what: "aggregation state",
         reason: "the state cannot be finished at the read time",
     })
-}
-
-/// An aggregation result as an online value.
-pub fn datum_to_value(d: Datum) -> Value {
-    match d {
-        Datum::Null => Value::Null,
-        Datum::Bool(b) => Value::Bool(b),
-        Datum::Int64(n) => Value::Int64(n),
-        Datum::Float64(f) => Value::Float64(f),
-        Datum::String(s) => Value::String(s),
-        Datum::Timestamp(t) => Value::Timestamp(t),
-        Datum::List(items) => Value::List(items.into_iter().map(datum_to_value).collect()),
-    }
-}
-
-/// An online value as an aggregation input.
-pub fn value_to_datum(v: &Value) -> Datum {
-    match v {
-        Value::Null | Value::Bytes(_) => Datum::Null,
-        Value::Bool(b) => Datum::Bool(*b),
-        Value::Int64(n) => Datum::Int64(*n),
-        Value::Float64(f) => Datum::Float64(*f),
-        Value::String(s) => Datum::String(s.clone()),
-        Value::Timestamp(t) => Datum::Timestamp(*t),
-        Value::List(items) => Datum::List(items.iter().map(value_to_datum).collect()),
-    }
 }

@@ -94,13 +94,6 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
-    /// The offline engine failed while materialising.
-    #[cfg(feature = "materialize")]
-    #[error(transparent)]
-    Offline(#[from] tessera_offline::Error),
-    /// A materialisation that cannot be done as asked.
-    #[error("{0}")]
-    Materialize(String),
     /// An aggregation failed.
     #[error("aggregation: {0}")]
     Aggregate(#[from] tessera_aggregate::Error),

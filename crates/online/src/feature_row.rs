@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::value::Value;
 use crate::varint::{self, Reader};
+use tessera_value::Value;
 
 /// When a row was true: the ordering key of "newer wins". Rows compare by `event_ts`, then
 /// by `created_ts`.
@@ -68,7 +68,7 @@ impl FeatureRow {
         let mut values = BTreeMap::new();
         for _ in 0..n {
             let name = r.str()?.to_string();
-            let value = Value::decode_from(&mut r)?;
+            let value = crate::value_encoding::decode_value(&mut r)?;
             values.insert(name, value);
         }
         if !r.is_empty() {
@@ -99,7 +99,7 @@ pub(crate) fn encode_row(stamp: Stamp, names: &[String], values: &[Value], out: 
     for (name, value) in names.iter().zip(values) {
         varint::put(out, name.len() as u64);
         out.extend_from_slice(name.as_bytes());
-        value.encode_into(out);
+        crate::value_encoding::encode_value(value, out);
     }
 }
 

@@ -3,11 +3,11 @@
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
 use crate::feature_row::{encode_row, FeatureRow, Stamp};
-use crate::value::Value;
+use tessera_value::Value;
 
 /// Where serving reads the latest feature values, keyed by feature view and entity.
 ///
-/// Every backend passes [`crate::testkit::conformance`]; the rules it checks are:
+/// Every backend passes `testkit::conformance` (feature `testkit`); the rules it checks are:
 /// - **newer wins**: a stored row is replaced only by a row with a greater
 ///   `(event_ts, created_ts)` [`Stamp`]. An older row — or one exactly as old — is skipped
 ///   and counted in [`WriteSummary::skipped`], so writing the same data twice changes nothing.

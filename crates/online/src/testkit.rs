@@ -14,10 +14,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::entity_key::{EntityKey, KeyValue};
+use crate::entity_key::EntityKey;
 use crate::feature_row::{FeatureRow, Stamp};
 use crate::online_store::{OnlineStore, WriteBatch, WriteSummary};
-use crate::value::Value;
+use tessera_value::KeyValue;
+use tessera_value::Value;
 
 /// Runs every check against `store`, which must be empty.
 pub async fn conformance(store: Arc<dyn OnlineStore>) {

@@ -20,6 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
+use tessera_access::wire::{request_context, JsonOut, JsonValue, KeyColumns, KeyOut, TsCache};
 use tessera_access::{
     EntityRows, FeatureColumn, FeatureSelection, ReadRequest, ReadResult, ValueStatus,
 };
@@ -27,7 +28,6 @@ use tessera_online::KeyValue;
 
 use crate::api_error::ApiError;
 use crate::json_body::read_json;
-use crate::json_values::{request_context, JsonOut, JsonValue, KeyColumns, KeyOut, TsCache};
 use crate::purpose::purpose_of;
 use crate::state::AppState;
 

@@ -17,12 +17,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tessera_access::wire::{ValueColumns, ValueRow};
 use tessera_access::{WriteOutcome, WriteRequest, WriteTarget};
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
 use crate::json_body::read_json;
-use crate::json_values::{ValueColumns, ValueRow};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

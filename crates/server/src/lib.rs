@@ -48,7 +48,6 @@ mod feast_read;
 mod feast_write;
 pub mod grpc;
 mod json_body;
-mod json_values;
 mod metrics;
 mod native_read;
 mod purpose;

@@ -1,11 +1,9 @@
 //! `POST /v1/features`: Tessera's own, versioned read API.
 //!
-//! Request (unknown fields are refused, to catch typos):
-//! ```json
-//! {"features": ["user_stats:f0"] | "feature_service": "ranker_v1",
-//!  "entities": {"user_id": [1, 2]} | "entity_rows": [{"user_id": 1}, {"user_id": 2}],
-//!  "purpose": "ranking", "context": {"hour_of_day": 14}}
-//! ```
+//! The request body and the answer are `tessera_access::wire::native_read`'s
+//! (`NativeReadRequest`, `encode_read_response`), shared with the device's remote client;
+//! see there for their JSON.
+//!
 //! `context` (optional) holds request-context fields for on-demand features.
 //! With `?explain=true` nothing is read: the answer is the plan (each feature's provider,
 //! view, classification, placement and the gate's decision), with status 200 also when
@@ -18,54 +16,21 @@
 //!                "placement": "cloud", "decision": "allow", "reasons": [], "problem": null}]}
 //! ```
 //! The purpose may also come from the `X-Tessera-Purpose` header, the feature service or the
-//! consumer's `default_purpose`. Response: the features in request order, each with its
-//! declared type, values typed as declared (timestamps RFC 3339, bytes base64), a status per
-//! value (`present`, `missing`, `expired`, `null`) and event timestamps (`null` when missing):
-//! ```json
-//! {"consumer": "ranker", "purpose": "ranking", "entities": {"user_id": [1, 2]},
-//!  "features": [{"feature": "user_stats:f0", "type": "float64", "values": [0.5, null],
-//!                "statuses": ["present", "missing"],
-//!                "event_timestamps": ["2026-04-02T00:00:00Z", null]}]}
-//! ```
-
-use std::cell::RefCell;
+//! consumer's `default_purpose`.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
-use tessera_access::{
-    Caller, EntityRows, Explanation, FeatureColumn, FeatureSelection, ReadRequest, ReadResult,
-};
+use tessera_access::wire::{encode_read_response, request_context, KeyRow, NativeReadRequest};
+use tessera_access::{EntityRows, Explanation, FeatureSelection, ReadRequest};
 use tessera_online::KeyValue;
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
 use crate::json_body::read_json;
-use crate::json_values::{
-    request_context, JsonOut, JsonValue, KeyColumns, KeyOut, KeyRow, TsCache,
-};
 use crate::purpose::purpose_of;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FeaturesBody {
-    #[serde(default)]
-    features: Option<Vec<String>>,
-    #[serde(default)]
-    feature_service: Option<String>,
-    #[serde(default)]
-    entities: Option<KeyColumns>,
-    #[serde(default)]
-    entity_rows: Option<Vec<KeyRow>>,
-    #[serde(default)]
-    purpose: Option<String>,
-    #[serde(default)]
-    context: Option<std::collections::BTreeMap<String, JsonValue>>,
-}
 
 pub(crate) async fn features(
     State(state): State<AppState>,
@@ -75,7 +40,7 @@ pub(crate) async fn features(
 ) -> Result<Response, ApiError> {
     let explain = explain_flag(&uri)?;
     let caller = state.auth.caller(&headers)?;
-    let req: FeaturesBody = read_json(&headers, body, &state.limits).await?;
+    let req: NativeReadRequest = read_json(&headers, body, &state.limits).await?;
     let purpose = purpose_of(&headers, req.purpose)?;
     let features = FeatureSelection::from_parts(req.features, req.feature_service)?;
     let columns = match (req.entities, req.entity_rows) {
@@ -111,17 +76,8 @@ pub(crate) async fn features(
         return Ok(json_response(body));
     }
     let result = state.access.read(request).await?;
-    let mut out =
-        Vec::with_capacity(256 + result.columns.len() * (96 + result.entities.len() * 48));
-    serde_json::to_writer(
-        &mut out,
-        &Native {
-            result: &result,
-            consumer: &consumer,
-            ts: RefCell::new(TsCache::default()),
-        },
-    )
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let out =
+        encode_read_response(&result, &consumer).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json_response(out))
 }
 
@@ -208,90 +164,4 @@ fn rows_to_columns(rows: Vec<KeyRow>) -> Result<Vec<(String, Vec<KeyValue>)>, Ap
         }
     }
     Ok(columns)
-}
-
-struct Native<'a> {
-    result: &'a ReadResult,
-    consumer: &'a Caller,
-    ts: RefCell<TsCache>,
-}
-
-impl Serialize for Native<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry("consumer", &self.consumer.to_string())?;
-        m.serialize_entry("purpose", self.result.plan.purpose())?;
-        m.serialize_entry("entities", &Entities(&self.result.entities))?;
-        m.serialize_entry("features", &Features(self))?;
-        m.end()
-    }
-}
-
-struct Entities<'a>(&'a EntityRows);
-
-impl Serialize for Entities<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        for (k, values) in self.0.columns() {
-            m.serialize_entry(k, &values.iter().map(KeyOut).collect::<Vec<_>>())?;
-        }
-        m.end()
-    }
-}
-
-struct Features<'a, 'b>(&'b Native<'a>);
-
-impl Serialize for Features<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let plan = &self.0.result.plan;
-        s.collect_seq(
-            plan.features()
-                .iter()
-                .zip(plan.types())
-                .zip(&self.0.result.columns)
-                .map(|((f, t), col)| Feature {
-                    name: f.to_string(),
-                    dtype: t.to_string(),
-                    col,
-                    ts: &self.0.ts,
-                }),
-        )
-    }
-}
-
-struct Feature<'a> {
-    name: String,
-    dtype: String,
-    col: &'a FeatureColumn,
-    ts: &'a RefCell<TsCache>,
-}
-
-impl Serialize for Feature<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("feature", &self.name)?;
-        m.serialize_entry("type", &self.dtype)?;
-        m.serialize_entry(
-            "values",
-            &self.col.values.iter().map(JsonOut).collect::<Vec<_>>(),
-        )?;
-        m.serialize_entry(
-            "statuses",
-            &self
-                .col
-                .statuses
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>(),
-        )?;
-        let mut cache = self.ts.borrow_mut();
-        let ts: Vec<Option<String>> = self
-            .col
-            .event_ts
-            .iter()
-            .map(|t| t.map(|us| cache.get(us).to_string()))
-            .collect();
-        m.serialize_entry("event_timestamps", &ts)?;
-        m.end()
-    }
 }

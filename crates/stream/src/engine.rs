@@ -35,11 +35,9 @@ use hashbrown::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tessera_core::aggregate::{Datum, Row, ViewSpec, ViewState};
+use tessera_core::aggregate::{Row, ViewSpec, ViewState};
 use tessera_core::{map_parallel, Catalog, DenseGroups};
-use tessera_online::{
-    datum_to_value, EntityKey, KeyValue, KeyValueRef, OnlineStore, Stamp, WriteBatch,
-};
+use tessera_online::{EntityKey, KeyValue, KeyValueRef, OnlineStore, Stamp, Value, WriteBatch};
 use tokio::sync::Mutex;
 
 use crate::checkpoint::{Checkpoint, SourceMeta, StateWrite};
@@ -173,7 +171,7 @@ struct EventRow<'a> {
 }
 
 impl Row for EventRow<'_> {
-    fn get(&self, column: &str) -> Option<&Datum> {
+    fn get(&self, column: &str) -> Option<&Value> {
         let i = self.schema.index(column)?;
         self.events.cols.get(i).and_then(|c| c.get(self.row))
     }
@@ -229,8 +227,8 @@ fn key_part<'a>(
     row: usize,
 ) -> Result<(&'a str, KeyValueRef<'a>)> {
     match &events.cols[i][row] {
-        Datum::Int64(n) => Ok((name, KeyValueRef::Int64(*n))),
-        Datum::String(s) => Ok((name, KeyValueRef::String(s))),
+        Value::Int64(n) => Ok((name, KeyValueRef::Int64(*n))),
+        Value::String(s) => Ok((name, KeyValueRef::String(s))),
         other => Err(Error::BadEvents {
             bad: 1,
             total: events.len(),
@@ -261,10 +259,10 @@ fn encode_key(
     Ok(())
 }
 
-fn id_bytes(d: &Datum) -> Option<Vec<u8>> {
+fn id_bytes(d: &Value) -> Option<Vec<u8>> {
     match d {
-        Datum::String(s) => Some([b"s:".as_slice(), s.as_bytes()].concat()),
-        Datum::Int64(n) => Some([b"i:".as_slice(), &n.to_le_bytes()].concat()),
+        Value::String(s) => Some([b"s:".as_slice(), s.as_bytes()].concat()),
+        Value::Int64(n) => Some([b"i:".as_slice(), &n.to_le_bytes()].concat()),
         _ => None,
     }
 }
@@ -614,11 +612,7 @@ impl StreamEngine {
                         let key = key_of(&v.keys, &applied, row)?;
                         let values = features
                             .iter()
-                            .map(|(_, c)| {
-                                c.map_or(tessera_online::Value::Null, |c| {
-                                    datum_to_value(applied.cols[c][row].clone())
-                                })
-                            })
+                            .map(|(_, c)| c.map_or(Value::Null, |c| applied.cols[c][row].clone()))
                             .collect();
                         b.push(key, Stamp::new(applied.ts[row], Stamp::NO_CREATED), values);
                     }
@@ -846,7 +840,7 @@ impl StreamEngine {
         view: &str,
         key: &EntityKey,
         at: i64,
-    ) -> Result<Option<Vec<Datum>>> {
+    ) -> Result<Option<Vec<Value>>> {
         for rt in self.sources.values() {
             let rt = rt.lock().await;
             for v in &rt.views {
@@ -1129,12 +1123,12 @@ pub(crate) fn events_of_batch(
     schema: &SourceSchema,
     batch: &arrow::record_batch::RecordBatch,
 ) -> Result<Events> {
-    let ts_col = tessera_core::DatumColumn::new(batch.column(0))?;
+    let ts_col = tessera_core::ArrowValues::new(batch.column(0))?;
     let mut ts = Vec::with_capacity(batch.num_rows());
     let mut keep = Vec::with_capacity(batch.num_rows());
     for r in 0..batch.num_rows() {
         match ts_col.get(r) {
-            Datum::Timestamp(t) => {
+            Value::Timestamp(t) => {
                 ts.push(t);
                 keep.push(true);
             }
@@ -1146,10 +1140,10 @@ pub(crate) fn events_of_batch(
     }
     let cols = (0..schema.columns.len())
         .map(|i| {
-            let c = tessera_core::DatumColumn::new(batch.column(i + 1))?;
+            let c = tessera_core::ArrowValues::new(batch.column(i + 1))?;
             Ok((0..batch.num_rows()).map(|r| c.get(r)).collect())
         })
-        .collect::<Result<Vec<Vec<Datum>>>>()?;
+        .collect::<Result<Vec<Vec<Value>>>>()?;
     let events = Events { ts, cols };
     Ok(if keep.iter().all(|k| *k) {
         events

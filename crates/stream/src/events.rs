@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::SchemaRef;
-use tessera_core::aggregate::Datum;
+use tessera_access::wire::json_value;
 use tessera_core::{Catalog, FeatureType, SourceDef};
-use tessera_online::{coerce, describe, value_to_datum, Value};
+use tessera_online::{coerce, describe, Value};
 
 use crate::error::{Error, Result};
 
@@ -102,7 +102,7 @@ pub struct Events {
     /// Event time of each row, µs since the epoch.
     pub ts: Vec<i64>,
     /// Values, `cols[c][row]`, aligned with [`SourceSchema::columns`].
-    pub cols: Vec<Vec<Datum>>,
+    pub cols: Vec<Vec<Value>>,
 }
 
 impl Events {
@@ -118,7 +118,7 @@ impl Events {
 
     /// Keeps the rows whose flag is set.
     pub fn filter(&self, keep: &[bool]) -> Events {
-        let pick = |v: &Vec<Datum>| -> Vec<Datum> {
+        let pick = |v: &Vec<Value>| -> Vec<Value> {
             v.iter()
                 .zip(keep)
                 .filter(|(_, k)| **k)
@@ -242,7 +242,7 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
                     note(r, format!("no `{name}` column, the entity key (hint: every event needs its entity key)"), &mut problems);
                 }
             }
-            out_cols.push(vec![Datum::Null; total]);
+            out_cols.push(vec![Value::Null; total]);
             continue;
         };
         let mut col = Vec::with_capacity(total);
@@ -255,12 +255,12 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
                         format!("the entity key `{name}` is null"),
                         &mut problems,
                     );
-                    col.push(Datum::Null);
+                    col.push(Value::Null);
                 }
-                Ok(v) => col.push(value_to_datum(&v)),
+                Ok(v) => col.push(v),
                 Err(e) => {
                     note(row, format!("`{name}`: {e} ({shown})"), &mut problems);
-                    col.push(Datum::Null);
+                    col.push(Value::Null);
                 }
             }
         }
@@ -288,21 +288,6 @@ pub fn json_object_columns(body: &[u8]) -> std::result::Result<Vec<(String, Vec<
     };
     Ok(map
         .into_iter()
-        .map(|(k, v)| (k, vec![json_value(v)]))
+        .map(|(k, v)| (k, vec![json_value(&v)]))
         .collect())
-}
-
-/// A JSON value as a loosely typed online value (types are checked against the schema).
-pub fn json_value(v: serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int64(i),
-            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(s),
-        serde_json::Value::Array(items) => Value::List(items.into_iter().map(json_value).collect()),
-        serde_json::Value::Object(_) => Value::String(v.to_string()),
-    }
 }

@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use tessera_core::datums_to_array;
+use tessera_core::values_to_array;
 
 use crate::error::{Error, Result};
 use crate::events::{Events, SourceSchema};
@@ -30,7 +30,7 @@ pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordB
         TimestampMicrosecondArray::from(events.ts.clone()).with_timezone("UTC"),
     ));
     for (i, (_, ty)) in schema.columns.iter().enumerate() {
-        let a = datums_to_array(&events.cols[i], ty);
+        let a = values_to_array(&events.cols[i], ty);
         let want = schema.arrow.field(i + 1).data_type();
         arrays.push(if a.data_type() == want {
             a

@@ -67,51 +67,51 @@ pub fn arb_aggregation() -> impl Strategy<Value = Aggregation> {
 }
 
 /// Values of a column type, with nulls, NaN, signed zeros and many ties.
-pub fn arb_value(input: Option<InputType>) -> BoxedStrategy<Datum> {
+pub fn arb_value(input: Option<InputType>) -> BoxedStrategy<Value> {
     match input {
-        None => prop_oneof![Just(Datum::Null), (-3i64..3).prop_map(Datum::Int64)].boxed(),
+        None => prop_oneof![Just(Value::Null), (-3i64..3).prop_map(Value::Int64)].boxed(),
         Some(InputType::Int64) => prop_oneof![
-            1 => Just(Datum::Null),
-            5 => (-5i64..5).prop_map(Datum::Int64),
-            2 => any::<i64>().prop_map(Datum::Int64),
-            1 => prop::sample::select(vec![i64::MIN, i64::MAX]).prop_map(Datum::Int64),
+            1 => Just(Value::Null),
+            5 => (-5i64..5).prop_map(Value::Int64),
+            2 => any::<i64>().prop_map(Value::Int64),
+            1 => prop::sample::select(vec![i64::MIN, i64::MAX]).prop_map(Value::Int64),
         ]
         .boxed(),
         Some(InputType::Float64) => prop_oneof![
-            1 => Just(Datum::Null),
-            1 => Just(Datum::Float64(f64::NAN)),
-            1 => prop::sample::select(vec![0.0, -0.0, 1e-300, -1e-300]).prop_map(Datum::Float64),
-            4 => (-6i32..6).prop_map(|h| Datum::Float64(f64::from(h) / 2.0)),
-            4 => (-1e6f64..1e6).prop_map(Datum::Float64),
+            1 => Just(Value::Null),
+            1 => Just(Value::Float64(f64::NAN)),
+            1 => prop::sample::select(vec![0.0, -0.0, 1e-300, -1e-300]).prop_map(Value::Float64),
+            4 => (-6i32..6).prop_map(|h| Value::Float64(f64::from(h) / 2.0)),
+            4 => (-1e6f64..1e6).prop_map(Value::Float64),
         ]
         .boxed(),
         Some(InputType::Bool) => {
-            prop_oneof![Just(Datum::Null), any::<bool>().prop_map(Datum::Bool)].boxed()
+            prop_oneof![Just(Value::Null), any::<bool>().prop_map(Value::Bool)].boxed()
         }
         Some(InputType::String) => prop_oneof![
-            1 => Just(Datum::Null),
-            3 => prop::sample::select(vec!["", "a", "b", "play", "é", "ab"]).prop_map(Datum::from),
-            2 => "[a-z]{0,8}".prop_map(Datum::from),
+            1 => Just(Value::Null),
+            3 => prop::sample::select(vec!["", "a", "b", "play", "é", "ab"]).prop_map(Value::from),
+            2 => "[a-z]{0,8}".prop_map(Value::from),
         ]
         .boxed(),
         Some(InputType::Timestamp) => prop_oneof![
-            1 => Just(Datum::Null),
-            3 => (-5i64..5).prop_map(Datum::Timestamp),
-            2 => any::<i64>().prop_map(Datum::Timestamp),
+            1 => Just(Value::Null),
+            3 => (-5i64..5).prop_map(Value::Timestamp),
+            2 => any::<i64>().prop_map(Value::Timestamp),
         ]
         .boxed(),
     }
 }
 
 /// An aggregation with events (timestamps in a small range, so many tie).
-pub fn arb_agg_events(max_len: usize) -> impl Strategy<Value = (Aggregation, Vec<(i64, Datum)>)> {
+pub fn arb_agg_events(max_len: usize) -> impl Strategy<Value = (Aggregation, Vec<(i64, Value)>)> {
     arb_aggregation().prop_flat_map(move |agg| {
         let events = prop::collection::vec((-20i64..20, arb_value(agg.input())), 0..max_len);
         (Just(agg), events)
     })
 }
 
-pub fn fold(agg: &Aggregation, events: &[(i64, Datum)]) -> AggState {
+pub fn fold(agg: &Aggregation, events: &[(i64, Value)]) -> AggState {
     let mut s = agg.new_state();
     for (ts, v) in events {
         s.update(v, *ts);
@@ -121,7 +121,7 @@ pub fn fold(agg: &Aggregation, events: &[(i64, Datum)]) -> AggState {
 
 /// The events in a random order, folded in random chunks, the chunk states
 /// merged in a random tree.
-pub fn fold_tree(agg: &Aggregation, events: &[(i64, Datum)], rng: &mut SplitMix) -> AggState {
+pub fn fold_tree(agg: &Aggregation, events: &[(i64, Value)], rng: &mut SplitMix) -> AggState {
     let mut shuffled = events.to_vec();
     rng.shuffle(&mut shuffled);
     let mut states = Vec::new();
@@ -156,11 +156,11 @@ pub fn is_float_sum(agg: &Aggregation) -> bool {
 }
 
 /// 1e-12 of the sum of magnitudes: the tolerance for float sums and means.
-pub fn float_tolerance(events: &[(i64, Datum)]) -> f64 {
+pub fn float_tolerance(events: &[(i64, Value)]) -> f64 {
     let total: f64 = events
         .iter()
         .filter_map(|(_, v)| match v {
-            Datum::Float64(x) if x.is_finite() => Some(x.abs()),
+            Value::Float64(x) if x.is_finite() => Some(x.abs()),
             _ => None,
         })
         .sum();
@@ -168,9 +168,9 @@ pub fn float_tolerance(events: &[(i64, Datum)]) -> f64 {
 }
 
 /// Equal, except floats may differ by `tol`.
-pub fn assert_close(a: &Datum, b: &Datum, tol: f64, context: &str) {
+pub fn assert_close(a: &Value, b: &Value, tol: f64, context: &str) {
     match (a, b) {
-        (Datum::Float64(x), Datum::Float64(y)) => {
+        (Value::Float64(x), Value::Float64(y)) => {
             assert!(
                 x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol,
                 "{context}: {x} vs {y} (tolerance {tol})"
@@ -213,10 +213,10 @@ pub fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
 pub fn brute_force(
     agg: &Aggregation,
     window: Window,
-    events: &[(i64, Datum)],
+    events: &[(i64, Value)],
     t: i64,
     rng: &mut SplitMix,
-) -> Datum {
+) -> Value {
     let mut inside: Vec<_> = events
         .iter()
         .filter(|(ts, _)| reference_contains(window, t, *ts))

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tessera_access::ContentProvider;
 use tessera_core::{Catalog, ViewProvider};
+use tessera_materialize::{materialize_view, MaterializeRequest, NoMaterializeProgress};
 use tessera_offline::LatestScan;
-use tessera_online::{materialize_view, MaterializeRequest, MemoryStore, NoMaterializeProgress};
+use tessera_online::MemoryStore;
 
 /// Loads every content view of `catalog` (none: `None`), printing one line per view.
 pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<ContentProvider>>> {
@@ -32,7 +33,7 @@ pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<Cont
                 view: view.to_string(),
                 start_us: None,
                 end_us: now,
-                batch_rows: tessera_online::DEFAULT_BATCH_ROWS,
+                batch_rows: tessera_materialize::DEFAULT_BATCH_ROWS,
             },
             Arc::new(NoMaterializeProgress),
         )

@@ -79,7 +79,7 @@ pub async fn run(
         token: Some(app_token.to_string()),
         purpose: "ranking".into(),
         // A debug build on a busy machine: leave the first cloud call time to answer.
-        cloud_timeout: Duration::from_secs(10),
+        remote_timeout: Duration::from_secs(10),
         ..DeviceConfig::default()
     };
     let mut context = RequestContext::new();

@@ -42,7 +42,7 @@ pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
         end: None,
         incremental: true,
         views: vec![],
-        batch_rows: tessera_online::DEFAULT_BATCH_ROWS,
+        batch_rows: tessera_materialize::DEFAULT_BATCH_ROWS,
         quiet: true,
     })
     .await?;

@@ -7,11 +7,11 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_offline::LatestScan;
-use tessera_online::{
-    materialize_view, open_store, MaterializeProgress, MaterializeRequest, Stage,
-    DEFAULT_BATCH_ROWS,
+use tessera_materialize::{
+    materialize_view, MaterializeProgress, MaterializeRequest, Stage, DEFAULT_BATCH_ROWS,
 };
+use tessera_offline::LatestScan;
+use tessera_online::open_store;
 
 use super::registered_catalog;
 

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, Int64Array, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use tessera_core::aggregate::Datum;
-use tessera_core::{DatumColumn, FeatureRef, FeatureRepo};
+use tessera_core::{ArrowValues, FeatureRef, FeatureRepo};
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, OnlineStore, Value};
 use tessera_stream::{StreamConfig, StreamEngine};
 
@@ -177,7 +176,7 @@ pub async fn replay_and_compare(
     let spec = catalog.view_spec(&view).unwrap().unwrap();
 
     let mut rng = Lcg(seed);
-    let mut online: Vec<(i64, i64, Vec<Datum>)> = Vec::new();
+    let mut online: Vec<(i64, i64, Vec<Value>)> = Vec::new();
     let mut i = 0;
     let first = evs.first().map_or(0, |e| e.ts);
     let last = evs.last().map_or(0, |e| e.ts);
@@ -283,19 +282,19 @@ pub async fn replay_and_compare(
     let mut nonempty = 0;
     for (fi, f) in features.iter().enumerate() {
         let col = out.column_by_name(&f.column_name()).unwrap();
-        let reader = DatumColumn::new(col).unwrap();
+        let reader = ArrowValues::new(col).unwrap();
         for (row, (u, t, vals)) in online.iter().enumerate() {
             let offline = match col.as_list_opt::<i32>() {
-                Some(l) if l.is_null(row) => Datum::Null,
+                Some(l) if l.is_null(row) => Value::Null,
                 Some(l) => {
-                    let inner = DatumColumn::new(&l.value(row)).unwrap();
-                    Datum::List((0..l.value(row).len()).map(|i| inner.get(i)).collect())
+                    let inner = ArrowValues::new(&l.value(row)).unwrap();
+                    Value::List((0..l.value(row).len()).map(|i| inner.get(i)).collect())
                 }
                 None => reader.get(row),
             };
             let on = &vals[fi];
             let same = match (on, &offline) {
-                (Datum::Float64(a), Datum::Float64(b)) => {
+                (Value::Float64(a), Value::Float64(b)) => {
                     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
                 }
                 (a, b) => a == b,
@@ -305,7 +304,7 @@ pub async fn replay_and_compare(
                 "{f} user {u} at {t}: online {on:?} offline {offline:?}"
             );
             compared += 1;
-            if !offline.is_null() && offline != Datum::Int64(0) {
+            if !offline.is_null() && offline != Value::Int64(0) {
                 nonempty += 1;
             }
         }

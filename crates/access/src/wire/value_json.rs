@@ -1,26 +1,55 @@
-//! JSON ↔ Tessera values: join-key columns and row columns in, typed values and timestamps
-//! out. Decoding goes straight from the bytes to [`KeyValue`]s and [`Value`]s (no
-//! intermediate `serde_json::Value`).
+//! The one JSON codec of Tessera's values: join-key columns and row columns in, typed values
+//! and timestamps out, used by the server's routes, the device's remote client and command
+//! line, and the stream engine's NATS decoder. Decoding goes straight from the bytes to
+//! [`KeyValue`]s and [`Value`]s (no intermediate `serde_json::Value`); [`json_value`] reads
+//! a `serde_json::Value` that is already parsed.
+//!
+//! JSON → value: `null`, booleans, integers (`Int64`; an integer beyond `i64` as `Float64`),
+//! other numbers (`Float64`), strings (`String`: a caller coerces them to the declared type,
+//! e.g. RFC 3339 to a timestamp), arrays (`List`, nested at most 8 deep). Value → JSON
+//! ([`JsonOut`]): bytes as base64, timestamps as RFC 3339, non-finite floats as `null`.
 
 use std::fmt;
 
 use base64::Engine;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use tessera_online::{KeyValue, Value};
 
+use crate::provider::RequestContext;
+
 /// Join-key columns, in the order the request gives them: `{"user_id": [1, 2]}`.
-#[derive(Debug, Default)]
-pub(crate) struct KeyColumns(pub(crate) Vec<(String, Vec<KeyValue>)>);
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyColumns(pub Vec<(String, Vec<KeyValue>)>);
+
+impl Serialize for KeyColumns {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, values) in &self.0 {
+            m.serialize_entry(k, &KeysOut(values))?;
+        }
+        m.end()
+    }
+}
 
 /// Row columns, in the order given: `{"user_id": [1], "f0": [0.5], "event_timestamp": ["…"]}`.
-#[derive(Debug, Default)]
-pub(crate) struct ValueColumns(pub(crate) Vec<(String, Vec<Value>)>);
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValueColumns(pub Vec<(String, Vec<Value>)>);
 
 /// One entity as an object: `{"user_id": 1}`.
-#[derive(Debug, Default)]
-pub(crate) struct KeyRow(pub(crate) Vec<(String, KeyValue)>);
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyRow(pub Vec<(String, KeyValue)>);
+
+impl Serialize for KeyRow {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, &KeyOut(v))?;
+        }
+        m.end()
+    }
+}
 
 struct JsonKey(KeyValue);
 
@@ -45,8 +74,14 @@ impl<'de> Deserialize<'de> for KeyRow {
     }
 }
 /// A feature value from JSON (null, bool, number, string, list).
-#[derive(Debug)]
-pub(crate) struct JsonValue(pub(crate) Value);
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonValue(pub Value);
+
+impl Serialize for JsonValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        JsonOut(&self.0).serialize(s)
+    }
+}
 
 impl<'de> Deserialize<'de> for KeyColumns {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -91,8 +126,8 @@ impl<'de> Deserialize<'de> for ValueColumns {
 }
 
 /// One row as an object of values: `{"user_id": 1, "ts": "…"}`.
-#[derive(Debug, Default)]
-pub(crate) struct ValueRow(pub(crate) Vec<(String, Value)>);
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValueRow(pub Vec<(String, Value)>);
 
 impl<'de> Deserialize<'de> for ValueRow {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -214,7 +249,7 @@ impl<'de> Deserialize<'de> for JsonValue {
 
 /// Serializes a value as JSON: numbers, strings, booleans, lists; bytes as base64;
 /// timestamps as RFC 3339; non-finite floats as null.
-pub(crate) struct JsonOut<'a>(pub(crate) &'a Value);
+pub struct JsonOut<'a>(pub &'a Value);
 
 impl Serialize for JsonOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -241,7 +276,7 @@ impl Serialize for JsonOut<'_> {
 }
 
 /// A join-key value as JSON.
-pub(crate) struct KeyOut<'a>(pub(crate) &'a KeyValue);
+pub struct KeyOut<'a>(pub &'a KeyValue);
 
 impl Serialize for KeyOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -252,9 +287,39 @@ impl Serialize for KeyOut<'_> {
     }
 }
 
+/// A column of join-key values as a JSON array.
+pub struct KeysOut<'a>(pub &'a [KeyValue]);
+
+impl Serialize for KeysOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for v in self.0 {
+            seq.serialize_element(&KeyOut(v))?;
+        }
+        seq.end()
+    }
+}
+
+/// A JSON value already parsed as a loosely typed value (types are checked against the
+/// schema or coerced to the declared type afterwards). Unlike the streaming decoder, an
+/// object is kept as its JSON text (a string).
+pub fn json_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int64(i),
+            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(json_value).collect()),
+        serde_json::Value::Object(_) => Value::String(v.to_string()),
+    }
+}
+
 /// RFC 3339 in UTC with a `Z`, fractional seconds only when there are any:
 /// `2026-04-03T00:00:00Z`.
-pub(crate) fn format_ts(us: i64) -> String {
+pub fn format_ts(us: i64) -> String {
     match chrono::DateTime::from_timestamp_micros(us) {
         Some(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         None => us.to_string(),
@@ -263,12 +328,13 @@ pub(crate) fn format_ts(us: i64) -> String {
 
 /// Formats timestamps, remembering the last few (the values of one view's row share one).
 #[derive(Default)]
-pub(crate) struct TsCache {
+pub struct TsCache {
     recent: Vec<(i64, String)>,
 }
 
 impl TsCache {
-    pub(crate) fn get(&mut self, us: i64) -> &str {
+    /// `us` formatted as [`format_ts`] does.
+    pub fn get(&mut self, us: i64) -> &str {
         let pos = match self.recent.iter().position(|(t, _)| *t == us) {
             Some(p) => p,
             None => {
@@ -287,9 +353,9 @@ impl TsCache {
 /// for the access layer, which checks them against the on-demand views' `request:` fields
 /// (`missing_context`, `bad_context`). Shared by `POST /v1/features` and
 /// `POST /get-online-features`.
-pub(crate) fn request_context(
+pub fn request_context(
     fields: Option<std::collections::BTreeMap<String, JsonValue>>,
-) -> tessera_access::RequestContext {
+) -> RequestContext {
     fields
         .unwrap_or_default()
         .into_iter()

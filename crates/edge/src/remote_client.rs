@@ -1,4 +1,4 @@
-//! [`CloudClient`]: HTTP/1.1 to a Tessera server's native read API (`POST /v1/features`),
+//! [`RemoteClient`]: HTTP/1.1 to a Tessera server's native read API (`POST /v1/features`),
 //! with a bearer token, over a few kept-alive connections. hyper's client, without axum.
 //! Callers bound every call with a timeout.
 
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 const MAX_IDLE: usize = 4;
 
 /// A client of one Tessera server.
-pub(crate) struct CloudClient {
+pub(crate) struct RemoteClient {
     /// `host:port` to connect to.
     addr: String,
     /// The request path prefix (e.g. `` or `/tessera`), without a trailing `/`.
@@ -25,9 +25,9 @@ pub(crate) struct CloudClient {
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
 }
 
-impl std::fmt::Debug for CloudClient {
+impl std::fmt::Debug for RemoteClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CloudClient")
+        f.debug_struct("RemoteClient")
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
@@ -35,12 +35,12 @@ impl std::fmt::Debug for CloudClient {
 
 /// A server's answer: status and body.
 #[derive(Debug)]
-pub(crate) struct CloudResponse {
+pub(crate) struct RemoteResponse {
     pub(crate) status: u16,
     pub(crate) body: Bytes,
 }
 
-impl CloudClient {
+impl RemoteClient {
     /// A client of the server at `url` (`http://host:port`, optionally with a path prefix).
     pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Self> {
         let bad = |why: &str| {
@@ -80,7 +80,7 @@ impl CloudClient {
     }
 
     /// `POST {base}/v1/features` with a JSON body.
-    pub(crate) async fn post_features(&self, body: Vec<u8>) -> Result<CloudResponse> {
+    pub(crate) async fn post_features(&self, body: Vec<u8>) -> Result<RemoteResponse> {
         let mut sender = match self.take_idle() {
             Some(s) => s,
             None => self.connect().await?,
@@ -106,7 +106,7 @@ impl CloudClient {
             .map_err(|e| cloud(format!("reading the answer of {} failed: {e}", self.addr)))?
             .to_bytes();
         self.put_idle(sender);
-        Ok(CloudResponse { status, body })
+        Ok(RemoteResponse { status, body })
     }
 
     fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
@@ -146,5 +146,5 @@ impl CloudClient {
 }
 
 fn cloud(message: String) -> Error {
-    Error::Cloud { message }
+    Error::Remote { message }
 }

@@ -9,10 +9,12 @@ use arrow::array::{Array, AsArray, Int64Array, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use tessera_core::FeatureRepo;
+use tessera_materialize::{
+    materialize_view, MaterializeReport, MaterializeRequest, NoMaterializeProgress,
+};
 use tessera_offline::{LatestScan, NoProgress, OfflineEngine, TrainingSetRequest};
 use tessera_online::{
-    freshness, materialize_view, EmbeddedStore, EntityKey, FeatureRow, Freshness,
-    MaterializeReport, MaterializeRequest, NoMaterializeProgress, OnlineStore, Stamp, Value,
+    freshness, EmbeddedStore, EntityKey, FeatureRow, Freshness, OnlineStore, Stamp, Value,
     WriteBatch, WriteSummary,
 };
 
@@ -46,7 +48,7 @@ async fn run(
     start: Option<i64>,
     end: i64,
     batch_rows: usize,
-) -> Result<MaterializeReport, tessera_online::Error> {
+) -> Result<MaterializeReport, tessera_materialize::Error> {
     let req = MaterializeRequest {
         view: "user_stats".into(),
         start_us: start,

@@ -1,4 +1,4 @@
-//! Arrow columns ↔ aggregation values ([`Datum`]): how the batch backfill, materialisation
+//! Arrow columns ↔ aggregation values ([`Value`]): how the batch backfill, materialisation
 //! and the stream engine hand Arrow data to `tessera_aggregate`, and turn its results back
 //! into Arrow columns of the declared feature type.
 
@@ -11,14 +11,14 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::error::ArrowError;
-use tessera_aggregate::Datum;
+use tessera_aggregate::Value;
 
 use crate::feature_type::FeatureType;
 
-/// One Arrow column read as [`Datum`]s: integers as `Int64`, floats as `Float64`, strings,
+/// One Arrow column read as [`Value`]s: integers as `Int64`, floats as `Float64`, strings,
 /// booleans, and times (any unit, dates) as `Timestamp` µs. Other types read as `Null`.
 #[derive(Debug, Clone)]
-pub enum DatumColumn {
+pub enum ArrowValues {
     /// Integers (cast to i64).
     Int(arrow::array::Int64Array),
     /// Floats (cast to f64).
@@ -33,53 +33,53 @@ pub enum DatumColumn {
     Other(usize),
 }
 
-impl DatumColumn {
+impl ArrowValues {
     /// Prepares `array` for reading values one at a time.
     pub fn new(array: &ArrayRef) -> Result<Self, ArrowError> {
         use DataType as D;
         Ok(match array.data_type() {
             D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 => {
-                DatumColumn::Int(cast(array, &D::Int64)?.as_primitive().clone())
+                ArrowValues::Int(cast(array, &D::Int64)?.as_primitive().clone())
             }
             D::Float16 | D::Float32 | D::Float64 => {
-                DatumColumn::Float(cast(array, &D::Float64)?.as_primitive().clone())
+                ArrowValues::Float(cast(array, &D::Float64)?.as_primitive().clone())
             }
-            D::Boolean => DatumColumn::Bool(array.as_boolean().clone()),
+            D::Boolean => ArrowValues::Bool(array.as_boolean().clone()),
             D::Utf8 | D::LargeUtf8 | D::Utf8View => {
-                DatumColumn::Str(cast(array, &D::Utf8)?.as_string::<i32>().clone())
+                ArrowValues::Str(cast(array, &D::Utf8)?.as_string::<i32>().clone())
             }
-            D::Timestamp(_, _) | D::Date32 | D::Date64 => DatumColumn::Time(
+            D::Timestamp(_, _) | D::Date32 | D::Date64 => ArrowValues::Time(
                 cast(array, &D::Timestamp(TimeUnit::Microsecond, None))?
                     .as_primitive()
                     .clone(),
             ),
-            _ => DatumColumn::Other(array.len()),
+            _ => ArrowValues::Other(array.len()),
         })
     }
 
     /// The value at `row`.
-    pub fn get(&self, row: usize) -> Datum {
+    pub fn get(&self, row: usize) -> Value {
         match self {
-            DatumColumn::Int(a) if a.is_valid(row) => Datum::Int64(a.value(row)),
-            DatumColumn::Float(a) if a.is_valid(row) => Datum::Float64(a.value(row)),
-            DatumColumn::Bool(a) if a.is_valid(row) => Datum::Bool(a.value(row)),
-            DatumColumn::Str(a) if a.is_valid(row) => Datum::String(a.value(row).to_string()),
-            DatumColumn::Time(a) if a.is_valid(row) => Datum::Timestamp(a.value(row)),
-            _ => Datum::Null,
+            ArrowValues::Int(a) if a.is_valid(row) => Value::Int64(a.value(row)),
+            ArrowValues::Float(a) if a.is_valid(row) => Value::Float64(a.value(row)),
+            ArrowValues::Bool(a) if a.is_valid(row) => Value::Bool(a.value(row)),
+            ArrowValues::Str(a) if a.is_valid(row) => Value::String(a.value(row).to_string()),
+            ArrowValues::Time(a) if a.is_valid(row) => Value::Timestamp(a.value(row)),
+            _ => Value::Null,
         }
     }
 }
 
 /// Builds an Arrow column of `dtype` (the feature's declared type) from aggregation
 /// results. A value of another shape becomes null.
-pub fn datums_to_array(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
-    fn scalar(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
+pub fn values_to_array(values: &[Value], dtype: &FeatureType) -> ArrayRef {
+    fn scalar(values: &[Value], dtype: &FeatureType) -> ArrayRef {
         match dtype {
             FeatureType::Int32 | FeatureType::Int64 => {
                 let mut b = Int64Builder::with_capacity(values.len());
                 for v in values {
                     b.append_option(match v {
-                        Datum::Int64(n) => Some(*n),
+                        Value::Int64(n) => Some(*n),
                         _ => None,
                     });
                 }
@@ -89,8 +89,8 @@ pub fn datums_to_array(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
                 let mut b = Float64Builder::with_capacity(values.len());
                 for v in values {
                     b.append_option(match v {
-                        Datum::Float64(f) => Some(*f),
-                        Datum::Int64(n) => Some(*n as f64),
+                        Value::Float64(f) => Some(*f),
+                        Value::Int64(n) => Some(*n as f64),
                         _ => None,
                     });
                 }
@@ -100,7 +100,7 @@ pub fn datums_to_array(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
                 let mut b = BooleanBuilder::with_capacity(values.len());
                 for v in values {
                     b.append_option(match v {
-                        Datum::Bool(x) => Some(*x),
+                        Value::Bool(x) => Some(*x),
                         _ => None,
                     });
                 }
@@ -110,7 +110,7 @@ pub fn datums_to_array(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
                 let mut b = TimestampMicrosecondBuilder::with_capacity(values.len());
                 for v in values {
                     b.append_option(match v {
-                        Datum::Timestamp(t) => Some(*t),
+                        Value::Timestamp(t) => Some(*t),
                         _ => None,
                     });
                 }
@@ -120,7 +120,7 @@ pub fn datums_to_array(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
                 let mut b = StringBuilder::with_capacity(values.len(), values.len() * 8);
                 for v in values {
                     match v {
-                        Datum::String(s) => b.append_value(s),
+                        Value::String(s) => b.append_value(s),
                         _ => b.append_null(),
                     }
                 }
@@ -135,7 +135,7 @@ pub fn datums_to_array(values: &[Datum], dtype: &FeatureType) -> ArrayRef {
             let mut lens = Vec::with_capacity(values.len());
             for v in values {
                 match v {
-                    Datum::List(items) => {
+                    Value::List(items) => {
                         lens.push(Some(items.len()));
                         flat.extend(items.iter().cloned());
                     }
@@ -177,20 +177,20 @@ mod tests {
     #[test]
     fn round_trips_scalars_and_lists() {
         let a: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]));
-        let c = DatumColumn::new(&a).unwrap();
-        let vals: Vec<Datum> = (0..3).map(|i| c.get(i)).collect();
-        assert_eq!(vals, vec![Datum::Int64(1), Datum::Null, Datum::Int64(3)]);
-        let out = datums_to_array(&vals, &FeatureType::Int64);
+        let c = ArrowValues::new(&a).unwrap();
+        let vals: Vec<Value> = (0..3).map(|i| c.get(i)).collect();
+        assert_eq!(vals, vec![Value::Int64(1), Value::Null, Value::Int64(3)]);
+        let out = values_to_array(&vals, &FeatureType::Int64);
         assert_eq!(out.null_count(), 1);
         let s: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
-        let c = DatumColumn::new(&s).unwrap();
-        assert_eq!(c.get(1), Datum::String("b".into()));
+        let c = ArrowValues::new(&s).unwrap();
+        assert_eq!(c.get(1), Value::String("b".into()));
         let lists = vec![
-            Datum::List(vec![Datum::Int64(7), Datum::Int64(8)]),
-            Datum::Null,
-            Datum::List(vec![]),
+            Value::List(vec![Value::Int64(7), Value::Int64(8)]),
+            Value::Null,
+            Value::List(vec![]),
         ];
-        let l = datums_to_array(&lists, &FeatureType::List(Box::new(FeatureType::Int64)));
+        let l = values_to_array(&lists, &FeatureType::List(Box::new(FeatureType::Int64)));
         assert_eq!(l.len(), 3);
         assert_eq!(l.null_count(), 1);
     }

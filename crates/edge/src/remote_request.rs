@@ -1,8 +1,8 @@
 //! What the device may ask of the cloud. This is where `device_only` is enforced by types:
 //!
-//! - a [`CloudFeature`] can only be made, by [`CloudFeature::new`], from a feature the
+//! - a [`RemoteFeature`] can only be made, by [`RemoteFeature::new`], from a feature the
 //!   catalog places in the `cloud` (over a source that is not `type: device`);
-//! - the wire request, [`CloudRequest`], holds only `CloudFeature`s, the join-key values of
+//! - the wire request, [`RemoteRequest`], holds only `RemoteFeature`s, the join-key values of
 //!   their views, and the purpose. It has no field for request context or for any value, so
 //!   nothing the device recorded can be put into it;
 //! - values read from the local store are [`tessera_online::Value`]s inside
@@ -14,23 +14,23 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde::Serialize;
+use tessera_access::wire::{KeyColumns, NativeReadRequest};
 use tessera_access::EntityRows;
 use tessera_core::{Catalog, FeatureRef, Placement, SourceType};
-use tessera_online::KeyValue;
 
 use crate::error::{Error, Result};
 
-/// A feature the cloud answers. Only [`CloudFeature::new`] makes one, and it refuses every
+/// A feature the cloud answers. Only [`RemoteFeature::new`] makes one, and it refuses every
 /// feature that is not placed in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CloudFeature {
+pub struct RemoteFeature {
     feature: Arc<FeatureRef>,
     join_keys: Arc<[Arc<str>]>,
 }
 
-impl CloudFeature {
+impl RemoteFeature {
     /// The cloud feature `r`: it must resolve, not be placed `device_only`, and live in a
     /// view whose source is not `type: device`; otherwise [`Error::NotCloud`] (or the
     /// resolution error).
@@ -72,25 +72,26 @@ impl CloudFeature {
     }
 }
 
-impl Serialize for CloudFeature {
+impl Serialize for RemoteFeature {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.collect_str(&self.feature)
     }
 }
 
 /// The body of one `POST /v1/features` from the device: cloud features, the join keys
-/// their views need (and no other), the purpose. Nothing else can be put in.
+/// their views need (and no other), the purpose. Nothing else can be put in: the wire body
+/// (the server's own [`NativeReadRequest`]) is built here, from those three, and its
+/// `context` is never set.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CloudRequest {
-    features: Vec<CloudFeature>,
-    entities: Vec<(Arc<str>, Vec<KeyValue>)>,
-    purpose: String,
+pub struct RemoteRequest {
+    features: Vec<RemoteFeature>,
+    body: NativeReadRequest,
 }
 
-impl CloudRequest {
+impl RemoteRequest {
     /// A request for `features` of the entities `rows` (indices into `entities`).
     pub(crate) fn new(
-        features: Vec<CloudFeature>,
+        features: Vec<RemoteFeature>,
         entities: &EntityRows,
         rows: &[usize],
         purpose: &str,
@@ -119,63 +120,27 @@ impl CloudRequest {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            cols.push((Arc::from(key), picked));
+            cols.push((key.to_string(), picked));
         }
-        Ok(Self {
-            features,
-            entities: cols,
-            purpose: purpose.to_string(),
-        })
+        let body = NativeReadRequest {
+            features: Some(features.iter().map(|f| f.feature.to_string()).collect()),
+            entities: Some(KeyColumns(cols)),
+            purpose: Some(purpose.to_string()),
+            ..NativeReadRequest::default()
+        };
+        Ok(Self { features, body })
     }
 
     /// The features asked for.
-    pub fn features(&self) -> &[CloudFeature] {
+    pub fn features(&self) -> &[RemoteFeature] {
         &self.features
     }
 
     /// The JSON body.
     pub fn to_json(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::Cloud {
+        serde_json::to_vec(&self.body).map_err(|e| Error::Remote {
             message: format!("cannot encode the request: {e}"),
         })
-    }
-}
-
-impl Serialize for CloudRequest {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("features", &self.features)?;
-        m.serialize_entry("entities", &Entities(&self.entities))?;
-        m.serialize_entry("purpose", &self.purpose)?;
-        m.end()
-    }
-}
-
-struct Entities<'a>(&'a [(Arc<str>, Vec<KeyValue>)]);
-
-impl Serialize for Entities<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, values) in self.0 {
-            m.serialize_entry(k.as_ref(), &Keys(values))?;
-        }
-        m.end()
-    }
-}
-
-struct Keys<'a>(&'a [KeyValue]);
-
-impl Serialize for Keys<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for v in self.0 {
-            match v {
-                KeyValue::Int64(n) => seq.serialize_element(n)?,
-                KeyValue::String(t) => seq.serialize_element(t)?,
-            }
-        }
-        seq.end()
     }
 }
 
@@ -208,21 +173,21 @@ purposes: [{ name: p, allows: [internal, sensitive] }]
     fn only_cloud_features_and_their_keys_go_out() {
         let c = crate::catalog_from_yaml(YAML).unwrap();
         let f = |s: &str| FeatureRef::parse(s).unwrap();
-        let err = CloudFeature::new(&c, &f("cloud:home"))
+        let err = RemoteFeature::new(&c, &f("cloud:home"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("placed `device_only`"), "{err}");
         // Over a device source: never asked of the cloud, whatever its placement.
-        let err = CloudFeature::new(&c, &f("local:count_1h"))
+        let err = RemoteFeature::new(&c, &f("local:count_1h"))
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("cloud:") || err.contains("local:count_1h"),
             "{err}"
         );
-        assert!(CloudFeature::new(&c, &f("cloud:nope")).is_err());
-        let a = CloudFeature::new(&c, &f("cloud:a")).unwrap();
-        let country = CloudFeature::new(&c, &f("cloud:country")).unwrap();
+        assert!(RemoteFeature::new(&c, &f("cloud:nope")).is_err());
+        let a = RemoteFeature::new(&c, &f("cloud:a")).unwrap();
+        let country = RemoteFeature::new(&c, &f("cloud:country")).unwrap();
         let rows = EntityRows::new(vec![
             (
                 "session_id".into(),
@@ -234,7 +199,7 @@ purposes: [{ name: p, allows: [internal, sensitive] }]
             ),
         ])
         .unwrap();
-        let req = CloudRequest::new(vec![a, country], &rows, &[1], "p").unwrap();
+        let req = RemoteRequest::new(vec![a, country], &rows, &[1], "p").unwrap();
         let json: serde_json::Value = serde_json::from_slice(&req.to_json().unwrap()).unwrap();
         assert_eq!(
             json,

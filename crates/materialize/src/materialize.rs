@@ -11,7 +11,7 @@
 //! - **Idempotent**: running the same range again writes nothing; each row is skipped as
 //!   not newer than the stored one.
 //! - **Never regresses**: materialising an older range after a newer one leaves the newer
-//!   values in place, because the store keeps the newer row (see [`crate::OnlineStore`]).
+//!   values in place, because the store keeps the newer row (see [`tessera_online::OnlineStore`]).
 //! - **Resumable**: the view's high-water mark moves only after every chunk up to `end` is
 //!   written, and never backwards. A run that dies halfway leaves the mark where it was, so
 //!   the next `--incremental` run redoes the range; rows already written are skipped.
@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use tessera_offline::{LatestBatch, LatestRequest, LatestRows, LatestScan, Progress};
 
-use crate::arrow_values::{column_values, key_values};
-use crate::entity_key::{EntityKey, KeyValue};
+use tessera_online::{
+    column_values, key_values, state_batch, EntityKey, KeyValue, OnlineStore, Stamp, Value,
+    WriteBatch, WriteSummary,
+};
+
 use crate::error::{Error, Result};
-use crate::feature_row::Stamp;
-use crate::online_store::{OnlineStore, WriteBatch, WriteSummary};
-use crate::value::Value;
 
 /// Rows per write when the request does not say.
 pub const DEFAULT_BATCH_ROWS: usize = 16_384;
@@ -200,8 +200,8 @@ async fn materialize_aggregates(
 ) -> Result<MaterializeReport> {
     use futures::StreamExt;
     use std::collections::HashMap;
-    use tessera_aggregate::{Datum, Row, ViewState};
-    use tessera_core::DatumColumn;
+    use tessera_aggregate::{Row, ViewState};
+    use tessera_core::ArrowValues;
 
     let catalog = scan.catalog();
     let view = catalog.view(&req.view)?;
@@ -215,10 +215,10 @@ async fn materialize_aggregates(
     let names = catalog.aggregation_columns(view);
     struct EventRow<'a> {
         names: &'a [String],
-        values: &'a [Datum],
+        values: &'a [Value],
     }
     impl Row for EventRow<'_> {
-        fn get(&self, column: &str) -> Option<&Datum> {
+        fn get(&self, column: &str) -> Option<&Value> {
             let i = self.names.iter().position(|n| n == column)?;
             self.values.get(i)
         }
@@ -226,7 +226,7 @@ async fn materialize_aggregates(
     let mut states: HashMap<Vec<u8>, (EntityKey, ViewState)> = HashMap::new();
     let mut stream = scan.events(&req.view, req.end_us).await?;
     let mut scanned = 0u64;
-    let mut values: Vec<Datum> = Vec::with_capacity(names.len());
+    let mut values: Vec<Value> = Vec::with_capacity(names.len());
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(tessera_offline::Error::from)?;
         scanned += batch.num_rows() as u64;
@@ -235,15 +235,15 @@ async fn materialize_aggregates(
             .iter()
             .enumerate()
             .map(|(i, k)| key_values(k, batch.column(i).as_ref()))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<tessera_online::Result<Vec<_>>>()?;
         let ts =
-            DatumColumn::new(batch.column(keys.len())).map_err(tessera_offline::Error::from)?;
+            ArrowValues::new(batch.column(keys.len())).map_err(tessera_offline::Error::from)?;
         let cols = (0..names.len())
-            .map(|i| DatumColumn::new(batch.column(keys.len() + 1 + i)))
+            .map(|i| ArrowValues::new(batch.column(keys.len() + 1 + i)))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(tessera_offline::Error::from)?;
         'rows: for row in 0..batch.num_rows() {
-            let Datum::Timestamp(t) = ts.get(row) else {
+            let Value::Timestamp(t) = ts.get(row) else {
                 continue;
             };
             if t > req.end_us {
@@ -290,9 +290,7 @@ async fn materialize_aggregates(
             rows.push((key, stamp, bytes));
         }
         let n = rows.len() as u64;
-        summary += store
-            .write(crate::aggregate_row::state_batch(&req.view, rows.drain(..)))
-            .await?;
+        summary += store.write(state_batch(&req.view, rows.drain(..))).await?;
         progress.advance(n);
     }
     let high_water_mark = advance_mark(store.as_ref(), req).await?;
@@ -344,13 +342,13 @@ fn to_write_batch(rows: &LatestRows, chunk: &LatestBatch) -> Result<WriteBatch> 
         .iter()
         .zip(&chunk.keys)
         .map(|(name, a)| key_values(name, a.as_ref()))
-        .collect::<Result<_>>()?;
+        .collect::<tessera_online::Result<_>>()?;
     let mut values: Vec<std::vec::IntoIter<Value>> = rows
         .features
         .iter()
         .zip(&chunk.features)
         .map(|(name, a)| column_values(name, a.as_ref()).map(Vec::into_iter))
-        .collect::<Result<_>>()?;
+        .collect::<tessera_online::Result<_>>()?;
     let mut batch = WriteBatch::new(rows.view.clone(), rows.features.clone());
     batch.rows.reserve(n);
     for i in 0..n {

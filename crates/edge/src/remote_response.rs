@@ -2,71 +2,61 @@
 //! the catalog declares them (timestamps from RFC 3339, bytes from base64), statuses and
 //! event times. A 403 names the refused features.
 
+use tessera_access::wire::decode_read_response;
 use tessera_core::{Catalog, FeatureRef};
-use tessera_online::{coerce, parse_timestamp, Value};
+use tessera_online::coerce;
 
-use crate::cloud_request::CloudFeature;
 use crate::error::{Error, Result};
+use crate::remote_request::RemoteFeature;
 use tessera_access::FeatureColumn as Column;
 
 /// The columns of a 200 answer, in the order of `features`, each with `n` values.
 pub(crate) fn decode_features(
     catalog: &Catalog,
     body: &[u8],
-    features: &[CloudFeature],
+    features: &[RemoteFeature],
     n: usize,
 ) -> Result<Vec<Column>> {
-    let json: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| bad(format!("the answer is not JSON: {e}")))?;
-    let list = json
-        .get("features")
-        .and_then(|f| f.as_array())
-        .ok_or_else(|| bad("the answer has no `features` list".into()))?;
-    if list.len() != features.len() {
+    let answer =
+        decode_read_response(body).map_err(|e| bad(format!("the answer does not decode: {e}")))?;
+    if answer.features.len() != features.len() {
         return Err(bad(format!(
             "the answer has {} features, {} were asked for",
-            list.len(),
+            answer.features.len(),
             features.len()
         )));
     }
     let mut out = Vec::with_capacity(features.len());
-    for (f, item) in features.iter().zip(list) {
-        let name = item.get("feature").and_then(|v| v.as_str()).unwrap_or("");
+    for (f, item) in features.iter().zip(answer.features) {
+        let name = item.feature;
         if name != f.feature_ref().to_string() {
             return Err(bad(format!(
                 "the answer has `{name}` where `{}` was asked for",
                 f.feature_ref()
             )));
         }
-        let dtype = catalog
+        let dtype = &catalog
             .feature(f.feature_ref())
             .map_err(Error::Definitions)?
             .feature
-            .dtype
-            .clone();
-        let arr = |field: &str| {
-            item.get(field)
-                .and_then(|v| v.as_array())
-                .filter(|a| a.len() == n)
-                .ok_or_else(|| bad(format!("`{name}` has no `{field}` list of {n}")))
-        };
-        let (values, statuses, times) =
-            (arr("values")?, arr("statuses")?, arr("event_timestamps")?);
+            .dtype;
+        for (field, len) in [
+            ("values", item.values.len()),
+            ("statuses", item.statuses.len()),
+            ("event_timestamps", item.event_timestamps.len()),
+        ] {
+            if len != n {
+                return Err(bad(format!("`{name}` has no `{field}` list of {n}")));
+            }
+        }
         let mut col = Column::with_capacity(n);
-        for ((v, s), t) in values.iter().zip(statuses).zip(times) {
-            let status = s
-                .as_str()
-                .and_then(crate::status_names::parse_status)
-                .ok_or_else(|| bad(format!("`{name}` has an unknown status {s}")))?;
-            let value = coerce(json_value(v), &dtype).map_err(|e| bad(format!("`{name}`: {e}")))?;
-            let ts = match t {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(text) => Some(
-                    parse_timestamp(text)
-                        .ok_or_else(|| bad(format!("`{name}`: bad event time {text:?}")))?,
-                ),
-                other => return Err(bad(format!("`{name}`: bad event time {other}"))),
-            };
+        for ((v, status), ts) in item
+            .values
+            .into_iter()
+            .zip(item.statuses)
+            .zip(item.event_timestamps)
+        {
+            let value = coerce(v, dtype).map_err(|e| bad(format!("`{name}`: {e}")))?;
             col.push(value, status, ts);
         }
         out.push(col);
@@ -101,29 +91,15 @@ pub(crate) fn error_message(status: u16, body: &[u8]) -> String {
     format!("HTTP {status}: {msg}")
 }
 
-/// A JSON value as an online value (typed afterwards with `coerce`).
-fn json_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int64(i),
-            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(items) => Value::List(items.iter().map(json_value).collect()),
-        serde_json::Value::Object(_) => Value::String(v.to_string()),
-    }
-}
-
 fn bad(message: String) -> Error {
-    Error::Cloud { message }
+    Error::Remote { message }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tessera_access::ValueStatus;
+    use tessera_online::Value;
 
     const YAML: &str = r#"
 entities: [{ name: user, join_keys: [user_id] }]
@@ -141,9 +117,9 @@ purposes: [{ name: p, allows: [internal] }]
     #[test]
     fn answers_decode_typed_and_bad_answers_are_errors() {
         let c = crate::catalog_from_yaml(YAML).unwrap();
-        let feats: Vec<CloudFeature> = ["v:t", "v:n"]
+        let feats: Vec<RemoteFeature> = ["v:t", "v:n"]
             .iter()
-            .map(|f| CloudFeature::new(&c, &FeatureRef::parse(f).unwrap()).unwrap())
+            .map(|f| RemoteFeature::new(&c, &FeatureRef::parse(f).unwrap()).unwrap())
             .collect();
         let body = br#"{"features": [
             {"feature": "v:t", "values": ["2026-01-02T00:00:00Z", null], "statuses": ["present", "missing"], "event_timestamps": ["2026-01-01T00:00:00Z", null]},

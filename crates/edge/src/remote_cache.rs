@@ -1,4 +1,4 @@
-//! [`CloudCache`]: the cloud values this device was given, per (feature, entity), with
+//! [`RemoteCache`]: the cloud values this device was given, per (feature, entity), with
 //! when they were fetched. Kept in memory and in the local store (rows of the views
 //! `__cloud_cache/<view>`), so a device that restarts without a network still answers from
 //! it, marked `stale`. Only cloud features ever enter it.
@@ -27,14 +27,14 @@ pub(crate) type Entries = HashMap<FeatureRef, HashMap<EntityKey, CacheEntry>>;
 
 /// The cache. Share it behind an `Arc`.
 #[derive(Debug)]
-pub(crate) struct CloudCache {
+pub(crate) struct RemoteCache {
     entries: Mutex<Entries>,
     store: EmbeddedStore,
 }
 
 const PREFIX: &str = "__cloud_cache/";
 
-impl CloudCache {
+impl RemoteCache {
     pub(crate) fn new(store: EmbeddedStore) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
@@ -145,7 +145,7 @@ fn decode_entry(v: Value) -> Option<CacheEntry> {
         _ => return None,
     };
     let status = match items.pop()? {
-        Value::String(s) => crate::status_names::parse_status(&s)?,
+        Value::String(s) => Status::parse(&s)?,
         _ => return None,
     };
     Some(CacheEntry {
