@@ -114,7 +114,7 @@ pub async fn open_source(
 }
 
 /// The Arrow schema of a data frame.
-pub fn arrow_schema(df: &DataFrame) -> SchemaRef {
+pub(crate) fn arrow_schema(df: &DataFrame) -> SchemaRef {
     df.schema().inner().clone()
 }
 

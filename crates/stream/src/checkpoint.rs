@@ -82,10 +82,10 @@ impl SourceMeta {
 }
 
 /// One entity's state to store: view, entity key bytes, stamp, encoded state.
-pub type StateWrite = (String, Vec<u8>, Stamp, std::sync::Arc<Vec<u8>>);
+pub(crate) type StateWrite = (String, Vec<u8>, Stamp, std::sync::Arc<Vec<u8>>);
 
 /// One stored state: entity key bytes, stamp, encoded state.
-pub type StoredState = (Vec<u8>, Stamp, Vec<u8>);
+pub(crate) type StoredState = (Vec<u8>, Stamp, Vec<u8>);
 
 /// The durable state of the stream engine.
 #[derive(Debug)]
@@ -95,10 +95,10 @@ pub struct Checkpoint {
 }
 
 /// Event ids, each with its event time.
-pub type TimedIds = Vec<(Vec<u8>, i64)>;
+pub(crate) type TimedIds = Vec<(Vec<u8>, i64)>;
 
 /// The event ids of one committed batch: (sequence, newest event time, ids with times).
-pub type BatchIds = (u64, i64, TimedIds);
+pub(crate) type BatchIds = (u64, i64, TimedIds);
 
 fn idlog_table(source: &str) -> String {
     format!("idlog/{source}")

@@ -24,7 +24,7 @@ pub fn part_path(dir: &Path, source: &str, seq: u64) -> PathBuf {
 }
 
 /// The events as a record batch of the log's schema.
-pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordBatch> {
+pub(crate) fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordBatch> {
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.columns.len() + 1);
     arrays.push(Arc::new(
         TimestampMicrosecondArray::from(events.ts.clone()).with_timezone("UTC"),
@@ -44,7 +44,12 @@ pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordB
 /// Writes a record batch of the log's schema as batch `seq` of `source`: to a temporary
 /// file, synced, renamed into place, and the directory synced, so a committed batch's file
 /// survives a crash. Returns the file.
-pub fn write_batch(dir: &Path, source: &str, seq: u64, batch: &RecordBatch) -> Result<PathBuf> {
+pub(crate) fn write_batch(
+    dir: &Path,
+    source: &str,
+    seq: u64,
+    batch: &RecordBatch,
+) -> Result<PathBuf> {
     let fail = |p: &Path, e: &dyn std::fmt::Display| Error::Log {
         path: p.to_path_buf(),
         message: e.to_string(),
@@ -72,7 +77,7 @@ pub fn write_batch(dir: &Path, source: &str, seq: u64, batch: &RecordBatch) -> R
 
 /// Reads the log files of batches `from..` of the source under `dir`, oldest first (for
 /// replaying the batches committed after a snapshot).
-pub fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<RecordBatch>> {
+pub(crate) fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<RecordBatch>> {
     let mut files: Vec<(u64, PathBuf)> = match std::fs::read_dir(dir) {
         Ok(d) => d
             .flatten()
@@ -95,7 +100,7 @@ pub(crate) fn log_seq(name: &str, source: &str) -> Option<u64> {
 }
 
 /// Reads every log file of the source under `dir` (for rebuilding states), oldest first.
-pub fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
+pub(crate) fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(d) => d
             .flatten()

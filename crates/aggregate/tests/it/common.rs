@@ -4,14 +4,14 @@ use proptest::prelude::*;
 use tessera_aggregate::*;
 
 /// A small deterministic PRNG (splitmix64) for shuffles and merge-tree shapes.
-pub struct SplitMix(u64);
+pub(crate) struct SplitMix(u64);
 
 impl SplitMix {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -19,7 +19,7 @@ impl SplitMix {
         z ^ (z >> 31)
     }
 
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
@@ -27,7 +27,7 @@ impl SplitMix {
         }
     }
 
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i + 1);
             items.swap(i, j);
@@ -36,7 +36,7 @@ impl SplitMix {
 }
 
 /// Every function with every input type it accepts.
-pub fn all_aggregations() -> Vec<Aggregation> {
+pub(crate) fn all_aggregations() -> Vec<Aggregation> {
     use AggFunction as F;
     use InputType as T;
     let all_types = [T::Int64, T::Float64, T::Bool, T::String, T::Timestamp];
@@ -62,12 +62,12 @@ pub fn all_aggregations() -> Vec<Aggregation> {
     out
 }
 
-pub fn arb_aggregation() -> impl Strategy<Value = Aggregation> {
+pub(crate) fn arb_aggregation() -> impl Strategy<Value = Aggregation> {
     proptest::sample::select(all_aggregations())
 }
 
 /// Values of a column type, with nulls, NaN, signed zeros and many ties.
-pub fn arb_value(input: Option<InputType>) -> BoxedStrategy<Value> {
+pub(crate) fn arb_value(input: Option<InputType>) -> BoxedStrategy<Value> {
     match input {
         None => prop_oneof![Just(Value::Null), (-3i64..3).prop_map(Value::Int64)].boxed(),
         Some(InputType::Int64) => prop_oneof![
@@ -104,14 +104,16 @@ pub fn arb_value(input: Option<InputType>) -> BoxedStrategy<Value> {
 }
 
 /// An aggregation with events (timestamps in a small range, so many tie).
-pub fn arb_agg_events(max_len: usize) -> impl Strategy<Value = (Aggregation, Vec<(i64, Value)>)> {
+pub(crate) fn arb_agg_events(
+    max_len: usize,
+) -> impl Strategy<Value = (Aggregation, Vec<(i64, Value)>)> {
     arb_aggregation().prop_flat_map(move |agg| {
         let events = prop::collection::vec((-20i64..20, arb_value(agg.input())), 0..max_len);
         (Just(agg), events)
     })
 }
 
-pub fn fold(agg: &Aggregation, events: &[(i64, Value)]) -> AggState {
+pub(crate) fn fold(agg: &Aggregation, events: &[(i64, Value)]) -> AggState {
     let mut s = agg.new_state();
     for (ts, v) in events {
         s.update(v, *ts);
@@ -121,7 +123,11 @@ pub fn fold(agg: &Aggregation, events: &[(i64, Value)]) -> AggState {
 
 /// The events in a random order, folded in random chunks, the chunk states
 /// merged in a random tree.
-pub fn fold_tree(agg: &Aggregation, events: &[(i64, Value)], rng: &mut SplitMix) -> AggState {
+pub(crate) fn fold_tree(
+    agg: &Aggregation,
+    events: &[(i64, Value)],
+    rng: &mut SplitMix,
+) -> AggState {
     let mut shuffled = events.to_vec();
     rng.shuffle(&mut shuffled);
     let mut states = Vec::new();
@@ -143,20 +149,20 @@ pub fn fold_tree(agg: &Aggregation, events: &[(i64, Value)], rng: &mut SplitMix)
     states.pop().unwrap()
 }
 
-pub fn encoded(s: &AggState) -> Vec<u8> {
+pub(crate) fn encoded(s: &AggState) -> Vec<u8> {
     let mut out = Vec::new();
     s.encode(&mut out);
     out
 }
 
 /// Float `sum`/`mean`: equal within rounding, not bit for bit.
-pub fn is_float_sum(agg: &Aggregation) -> bool {
+pub(crate) fn is_float_sum(agg: &Aggregation) -> bool {
     matches!(agg.function(), AggFunction::Sum | AggFunction::Mean)
         && agg.input() == Some(InputType::Float64)
 }
 
 /// 1e-12 of the sum of magnitudes: the tolerance for float sums and means.
-pub fn float_tolerance(events: &[(i64, Value)]) -> f64 {
+pub(crate) fn float_tolerance(events: &[(i64, Value)]) -> f64 {
     let total: f64 = events
         .iter()
         .filter_map(|(_, v)| match v {
@@ -168,7 +174,7 @@ pub fn float_tolerance(events: &[(i64, Value)]) -> f64 {
 }
 
 /// Equal, except floats may differ by `tol`.
-pub fn assert_close(a: &Value, b: &Value, tol: f64, context: &str) {
+pub(crate) fn assert_close(a: &Value, b: &Value, tol: f64, context: &str) {
     match (a, b) {
         (Value::Float64(x), Value::Float64(y)) => {
             assert!(
@@ -181,7 +187,7 @@ pub fn assert_close(a: &Value, b: &Value, tol: f64, context: &str) {
 }
 
 /// The hop rule, restated independently of the crate.
-pub fn reference_hop(window: Window) -> Option<i128> {
+pub(crate) fn reference_hop(window: Window) -> Option<i128> {
     let w = i128::from(window.length()?);
     let (hour, day) = (i128::from(HOUR), i128::from(DAY));
     Some(if w <= 12 * hour {
@@ -195,7 +201,7 @@ pub fn reference_hop(window: Window) -> Option<i128> {
 
 /// Whether `ts` is in the window as of `t`, computed exactly in `i128`:
 /// `floor_to_hop(t - W) <= ts <= t`.
-pub fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
+pub(crate) fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
     if ts > t {
         return false;
     }
@@ -210,7 +216,7 @@ pub fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
 
 /// The exact value over the window as of `t` by filtering every event and
 /// folding the survivors in a random order.
-pub fn brute_force(
+pub(crate) fn brute_force(
     agg: &Aggregation,
     window: Window,
     events: &[(i64, Value)],

@@ -9,7 +9,7 @@ use tessera_core::{FeatureRepo, RepoConfig};
 
 /// Audit subcommands.
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Print the most recent records.
     Tail {
         /// The feature repository.
@@ -28,7 +28,7 @@ pub enum AuditCommand {
 
 /// Filters for `tessera audit query`.
 #[derive(Debug, Args)]
-pub struct QueryArgs {
+pub(crate) struct QueryArgs {
     /// The feature repository.
     #[arg(long, default_value = ".")]
     repo: PathBuf,
@@ -62,7 +62,7 @@ fn log_of(repo: &std::path::Path) -> Result<AuditLog> {
 }
 
 /// Prints records as a table or JSON lines.
-pub fn print(records: &[AuditRecord], json: bool) -> Result<()> {
+pub(crate) fn print(records: &[AuditRecord], json: bool) -> Result<()> {
     for r in records {
         if json {
             println!("{}", serde_json::to_string(r)?);
@@ -104,7 +104,7 @@ fn print_read(read: &AuditRead, json: bool) -> Result<()> {
 }
 
 /// Runs an audit subcommand.
-pub fn run(cmd: AuditCommand) -> Result<()> {
+pub(crate) fn run(cmd: AuditCommand) -> Result<()> {
     match cmd {
         AuditCommand::Tail { repo, lines, json } => {
             print_read(&log_of(&repo)?.read_tail(lines)?, json)

@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::{registered_catalog, RepoArgs};
 
 /// Prints the registered feature views and features.
-pub fn run(args: &RepoArgs) -> Result<()> {
+pub(crate) fn run(args: &RepoArgs) -> Result<()> {
     let (cat, version) = registered_catalog(&args.repo)?;
     println!(
         "Registered version {version}: {} feature views.",

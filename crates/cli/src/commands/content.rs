@@ -12,7 +12,10 @@ use tessera_offline::LatestScan;
 use tessera_online::MemoryStore;
 
 /// Loads every content view of `catalog` (none: `None`), printing one line per view.
-pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<ContentProvider>>> {
+pub(crate) async fn load(
+    catalog: &Arc<Catalog>,
+    repo: &Path,
+) -> Result<Option<Arc<ContentProvider>>> {
     let views: Vec<&str> = catalog
         .feature_views
         .values()

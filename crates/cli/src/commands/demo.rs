@@ -14,7 +14,7 @@ use super::RepoArgs;
 use crate::demo_data::DemoSizes;
 
 /// Runs the demo in `dir`.
-pub async fn run(dir: &Path) -> Result<()> {
+pub(crate) async fn run(dir: &Path) -> Result<()> {
     let t0 = Instant::now();
     println!("== Tessera demo in {} ==\n", dir.display());
     if dir.join(".tessera").exists() || dir.join("tessera.yaml").exists() {

@@ -56,7 +56,7 @@ struct DeviceRead {
 
 /// Runs the device step against the demo server at `server` (through a capture proxy);
 /// `client` and `app_token` ask the server for its own plan of the cloud features.
-pub async fn run(
+pub(crate) async fn run(
     dir: &Path,
     server: SocketAddr,
     client: &mut HttpClient,

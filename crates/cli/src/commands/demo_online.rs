@@ -33,7 +33,7 @@ const RANKER_FEATURES: [&str; 8] = [
 const LATENCY_REQUESTS: usize = 2_000;
 
 /// Runs steps 7–15 of the demo in `dir` (already generated and applied).
-pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
+pub(crate) async fn run(dir: &Path, first_step: usize) -> Result<()> {
     let mut step = first_step;
     println!("\n{step}. Materialise the latest values into the embedded online store (tessera materialize --incremental):");
     super::materialize::run(&MaterializeArgs {

@@ -19,7 +19,7 @@ use super::{local_user, registered_catalog};
 /// Arguments of `tessera explain-request`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["features", "service"])))]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -38,7 +38,7 @@ pub struct ExplainArgs {
 }
 
 /// Runs `tessera explain-request`.
-pub async fn run(args: &ExplainArgs) -> Result<()> {
+pub(crate) async fn run(args: &ExplainArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();

@@ -20,7 +20,7 @@ use super::{local_user, registered_catalog};
 /// Arguments of `tessera get`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["features", "service"])))]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -132,7 +132,7 @@ fn entity_rows(texts: &[String]) -> Result<EntityRows> {
 }
 
 /// Runs `tessera get`.
-pub async fn run(args: &GetArgs) -> Result<()> {
+pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();

@@ -13,7 +13,7 @@ use super::registered_catalog;
 
 /// Arguments of `tessera ingest`.
 #[derive(Debug, Clone, Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -26,7 +26,7 @@ pub struct IngestArgs {
 }
 
 /// Opens the stream engine of a repository over its online store.
-pub async fn open_engine(
+pub(crate) async fn open_engine(
     repo: &std::path::Path,
     catalog: Arc<tessera_core::Catalog>,
     store: Arc<dyn tessera_online::OnlineStore>,
@@ -39,7 +39,7 @@ pub async fn open_engine(
 
 /// On clean shutdown: writes the states still on their way to the online store and a
 /// snapshot of the changed ones (so the next start replays nothing).
-pub async fn finish_engine(engine: &StreamEngine) -> Result<()> {
+pub(crate) async fn finish_engine(engine: &StreamEngine) -> Result<()> {
     engine
         .flush()
         .await
@@ -51,7 +51,7 @@ pub async fn finish_engine(engine: &StreamEngine) -> Result<()> {
 }
 
 /// The stream sources that consume from NATS, with their settings.
-pub fn nats_sources(
+pub(crate) fn nats_sources(
     catalog: &tessera_core::Catalog,
     only: &[String],
 ) -> Result<Vec<(String, tessera_core::NatsDef)>> {
@@ -76,7 +76,7 @@ pub fn nats_sources(
 }
 
 /// Runs `tessera ingest`.
-pub async fn run(args: &IngestArgs) -> Result<()> {
+pub(crate) async fn run(args: &IngestArgs) -> Result<()> {
     let (catalog, version) = registered_catalog(&args.repo)?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let sources = nats_sources(&catalog, &args.sources)?;

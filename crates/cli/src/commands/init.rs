@@ -9,7 +9,7 @@ use crate::demo_data::{
 };
 
 /// Writes the scaffold.
-pub async fn run(dir: &Path) -> Result<()> {
+pub(crate) async fn run(dir: &Path) -> Result<()> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
@@ -47,7 +47,7 @@ pub async fn run(dir: &Path) -> Result<()> {
 }
 
 /// Writes config, definitions and generated data into `dir`.
-pub fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data::DemoFiles> {
+pub(crate) fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data::DemoFiles> {
     std::fs::create_dir_all(dir.join("features"))
         .with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("tessera.yaml"), DEMO_CONFIG)?;

@@ -1,20 +1,20 @@
 //! One module per subcommand.
 
-pub mod audit;
-pub mod catalog;
-pub mod content;
-pub mod demo;
-pub mod demo_device;
-pub mod demo_online;
-pub mod explain_request;
-pub mod get;
-pub mod ingest;
-pub mod init;
-pub mod materialize;
-pub mod plan_apply;
-pub mod registry;
-pub mod serve;
-pub mod training_set;
+pub(crate) mod audit;
+pub(crate) mod catalog;
+pub(crate) mod content;
+pub(crate) mod demo;
+pub(crate) mod demo_device;
+pub(crate) mod demo_online;
+pub(crate) mod explain_request;
+pub(crate) mod get;
+pub(crate) mod ingest;
+pub(crate) mod init;
+pub(crate) mod materialize;
+pub(crate) mod plan_apply;
+pub(crate) mod registry;
+pub(crate) mod serve;
+pub(crate) mod training_set;
 
 use std::path::{Path, PathBuf};
 
@@ -25,21 +25,21 @@ use tessera_registry::{FileRegistry, Registry};
 
 /// The `--repo` argument shared by most commands.
 #[derive(Debug, Clone, Args)]
-pub struct RepoArgs {
+pub(crate) struct RepoArgs {
     /// The feature repository (a directory with tessera.yaml).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
 }
 
 /// The registry of a repository.
-pub fn registry_of(repo: &Path) -> Result<(FileRegistry, tessera_core::RepoConfig)> {
+pub(crate) fn registry_of(repo: &Path) -> Result<(FileRegistry, tessera_core::RepoConfig)> {
     let cfg = FeatureRepo::load_config(repo)?;
     let dir = tessera_core::RepoConfig::resolve(repo, &cfg.registry);
     Ok((FileRegistry::new(&dir), cfg))
 }
 
 /// The catalog of the latest registered version.
-pub fn registered_catalog(repo: &Path) -> Result<(Catalog, u64)> {
+pub(crate) fn registered_catalog(repo: &Path) -> Result<(Catalog, u64)> {
     let (reg, _) = registry_of(repo)?;
     let Some(latest) = reg.latest()? else {
         bail!(
@@ -54,7 +54,7 @@ pub fn registered_catalog(repo: &Path) -> Result<(Catalog, u64)> {
 }
 
 /// The local user, as an audit consumer name.
-pub fn local_user() -> String {
+pub(crate) fn local_user() -> String {
     format!(
         "local:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())

@@ -24,7 +24,7 @@ use super::registered_catalog;
 
 /// How `tessera serve` authenticates requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     /// `Authorization: Bearer <token>`; each consumer's token is read at startup from the
     /// environment variable its `token_env` names.
     Bearer,
@@ -35,7 +35,7 @@ pub enum AuthMode {
 
 /// Arguments of `tessera serve`.
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The feature repository (serves its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -82,7 +82,7 @@ pub struct ServeArgs {
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Shared by the HTTP and gRPC servers.
     pub state: AppState,
     /// The registry version served.
@@ -95,7 +95,7 @@ pub struct Prepared {
 
 /// Opens the registered catalog, the online store and the audit log and builds the server
 /// state. `auth` overrides `--auth` (the demo hands in its own tokens).
-pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
+pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
     if args.default_purpose.is_some() && args.auth != AuthMode::None {
         bail!("--default-purpose applies only with --auth none (authenticated consumers use their own `default_purpose`)");
     }
@@ -183,7 +183,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
 
 impl ServeArgs {
     /// The defaults of `tessera serve --repo REPO` (as the command line would give them).
-    pub fn for_repo(repo: &Path) -> Result<Self> {
+    pub(crate) fn for_repo(repo: &Path) -> Result<Self> {
         let cmd = <Self as Args>::augment_args(clap::Command::new("serve"));
         let matches = cmd.try_get_matches_from([
             std::ffi::OsStr::new("serve"),
@@ -195,7 +195,7 @@ impl ServeArgs {
 }
 
 /// Runs `tessera serve` until SIGTERM or Ctrl-C.
-pub async fn run(args: &ServeArgs) -> Result<()> {
+pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
     init_logging();
     let Prepared {
         state,

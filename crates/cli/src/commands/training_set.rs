@@ -16,7 +16,7 @@ use crate::progress_bar::RowsBar;
 /// Arguments of `tessera training-set`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["service", "features"])))]
-pub struct TrainingSetArgs {
+pub(crate) struct TrainingSetArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -52,7 +52,7 @@ pub struct TrainingSetArgs {
 }
 
 /// Runs `tessera training-set`.
-pub async fn run(args: &TrainingSetArgs) -> Result<()> {
+pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
     let started = Instant::now();
     let (catalog, version) = registered_catalog(&args.repo)?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;

@@ -9,14 +9,14 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
-pub const DAY_US: i64 = 86_400_000_000;
+pub(crate) const DAY_US: i64 = 86_400_000_000;
 /// 2026-01-01T00:00:00Z.
-pub const T0: i64 = 1_767_225_600_000_000;
-pub const USERS: i64 = 300;
+pub(crate) const T0: i64 = 1_767_225_600_000_000;
+pub(crate) const USERS: i64 = 300;
 
 /// One generated source row.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub user: i64,
     pub ts: i64,
     pub created: Option<i64>,
@@ -27,7 +27,7 @@ pub struct Row {
 
 /// Seeded rows over 10 days: repeated (user, ts) pairs with different `created`, null
 /// created times, null values, and users that only appear late.
-pub fn rows(n: usize) -> Vec<Row> {
+pub(crate) fn rows(n: usize) -> Vec<Row> {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         x ^= x << 13;
@@ -113,7 +113,7 @@ fn batch(rows: &[Row]) -> RecordBatch {
     RecordBatch::try_new(schema, cols).unwrap()
 }
 
-pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let f = std::fs::File::create(path).unwrap();
     // Small row groups, so the time filter's row-group pruning is exercised.
@@ -126,7 +126,7 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
 }
 
 /// Writes a repository whose `user_stats` view (ttl 2d) reads the generated rows.
-pub fn write_repo(dir: &Path, rows: &[Row]) {
+pub(crate) fn write_repo(dir: &Path, rows: &[Row]) {
     write_parquet(&dir.join("data/user_stats.parquet"), &batch(rows));
     std::fs::create_dir_all(dir.join("features")).unwrap();
     std::fs::write(
@@ -158,7 +158,7 @@ purposes: [{ name: training, allows: [public, internal, personal] }]
 
 /// Brute force: the latest row per user with `start <= ts <= end`, by (ts, created) with a
 /// null created lowest. Equal (ts, created) pairs never occur in the generated data.
-pub fn latest(rows: &[Row], start: Option<i64>, end: i64) -> BTreeMap<i64, Row> {
+pub(crate) fn latest(rows: &[Row], start: Option<i64>, end: i64) -> BTreeMap<i64, Row> {
     let mut best: BTreeMap<i64, Row> = BTreeMap::new();
     let key = |r: &Row| (r.ts, r.created.unwrap_or(i64::MIN));
     for r in rows

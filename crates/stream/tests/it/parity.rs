@@ -16,11 +16,11 @@ use tessera_core::{ArrowValues, FeatureRef, FeatureRepo};
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, OnlineStore, Value};
 use tessera_stream::{StreamConfig, StreamEngine};
 
-pub const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
+pub(crate) const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
 
 const HOUR: i64 = 3_600_000_000;
 
-pub fn defs(lateness: &str) -> String {
+pub(crate) fn defs(lateness: &str) -> String {
     format!(
         r#"
 entities: [{{ name: user, join_keys: [user_id] }}]
@@ -54,7 +54,7 @@ purposes: [{{ name: training, allows: [public, internal, personal] }}]
     )
 }
 
-pub fn write_repo(dir: &Path, defs: &str) {
+pub(crate) fn write_repo(dir: &Path, defs: &str) {
     std::fs::create_dir_all(dir.join("features")).unwrap();
     std::fs::write(dir.join("tessera.yaml"), CONFIG).unwrap();
     std::fs::write(dir.join("features/defs.yaml"), defs).unwrap();
@@ -62,7 +62,7 @@ pub fn write_repo(dir: &Path, defs: &str) {
 
 /// One event: (user, item, action, dwell, event time, id).
 #[derive(Clone, Debug)]
-pub struct Ev {
+pub(crate) struct Ev {
     pub user: i64,
     pub item: i64,
     pub action: &'static str,
@@ -71,7 +71,7 @@ pub struct Ev {
     pub id: String,
 }
 
-pub fn columns(evs: &[Ev]) -> Vec<(String, Vec<Value>)> {
+pub(crate) fn columns(evs: &[Ev]) -> Vec<(String, Vec<Value>)> {
     vec![
         (
             "user_id".into(),
@@ -105,7 +105,7 @@ pub fn columns(evs: &[Ev]) -> Vec<(String, Vec<Value>)> {
 }
 
 /// RFC 3339 with µs.
-pub fn tessera_online_ts(us: i64) -> String {
+pub(crate) fn tessera_online_ts(us: i64) -> String {
     let secs = us.div_euclid(1_000_000);
     let micros = us.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
@@ -132,16 +132,16 @@ fn civil(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-pub struct Lcg(pub u64);
+pub(crate) struct Lcg(pub u64);
 impl Lcg {
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
@@ -150,7 +150,7 @@ impl Lcg {
 /// arrive shuffled, with some resent (duplicates) and some stale ones (too late); at the
 /// end of each tick the online values of `users` are read. Then the training set over the
 /// offline log is computed for the same (user, tick) rows and compared.
-pub async fn replay_and_compare(
+pub(crate) async fn replay_and_compare(
     dir: &Path,
     evs: &[Ev],
     users: &[i64],
