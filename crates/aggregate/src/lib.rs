@@ -11,8 +11,9 @@
 //! for a whole feature view) per entity and ask [`TiledAggregate::value_at`] for
 //! "now". Both paths use the same states and the same window definition, so an
 //! online value equals the training-set value for the same timestamp, which the
-//! tests check. The crate has no I/O and depends only on `serde` and
-//! `thiserror`, so it runs on phones.
+//! tests check. The crate has no I/O and depends only on `serde`, `thiserror`
+//! and `tessera-value` (whose [`Value`] it reads and produces), so it runs on
+//! phones.
 //!
 //! ```
 //! use tessera_aggregate::*;
