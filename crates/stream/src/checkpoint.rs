@@ -198,7 +198,7 @@ impl Checkpoint {
     }
 
     /// Every state a snapshot of an earlier build stored here: (entity key bytes, stamp,
-    /// state bytes). Snapshots now live in [`crate::snapshot_file`].
+    /// state bytes). Snapshots now live in `snapshot_file.rs`.
     pub fn states(&self, view: &str) -> Result<Vec<StoredState>> {
         crate::snapshot_file::read_states(&self.db, view, |e| self.fail(e))
     }

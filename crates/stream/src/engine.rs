@@ -2,7 +2,7 @@
 //!
 //! For each batch (HTTP push, or a fetch of NATS messages), per source, one at a time:
 //!
-//! 1. decode against the declared schema — a bad batch is refused whole ([`crate::events`]);
+//! 1. decode against the declared schema — a bad batch is refused whole (`events.rs`);
 //! 2. classify each event, in arrival order: **future** (event time more than
 //!    `max_future` ahead of the clock), **late** (older than the newest event time seen minus
 //!    the source's `allowed_lateness`), **duplicate** (its event id was applied before, or
