@@ -76,7 +76,7 @@ impl Definitions {
 pub(crate) fn yaml_message(e: &serde_yaml::Error) -> String {
     let mut msg = e.to_string();
     if msg.contains("unknown field") {
-        msg.push_str(" (hint: check the spelling; see README.md#repository-format for the fields each object takes)");
+        msg.push_str(" (hint: check the spelling; see docs/DEFINITIONS.md#repository-format-by-example for the fields each object takes)");
     }
     msg
 }

@@ -314,7 +314,7 @@ fn event_from_json(device: &Device, source: &str, text: &str, what: &str) -> Res
         .ok_or_else(|| bad("not a JSON object".into()))?;
     let ts_field = device
         .catalog()
-        .sources
+        .sources()
         .get(source)
         .map(|s| s.timestamp_field.clone())
         .unwrap_or_default();

@@ -203,7 +203,7 @@ pub async fn check_sources(
     root: &Path,
     catalog: &Catalog,
 ) -> Result<(), ValidationErrors> {
-    let views: Vec<&FeatureViewDef> = catalog.feature_views.values().collect();
+    let views: Vec<&FeatureViewDef> = catalog.feature_views().values().collect();
     check_views(ctx, root, catalog, &views).await
 }
 

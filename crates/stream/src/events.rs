@@ -52,7 +52,7 @@ impl SourceSchema {
             .collect();
         let mut keys = Vec::new();
         for view in catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.source == source.name)
         {

@@ -7,11 +7,12 @@ use super::{registered_catalog, RepoArgs};
 /// Prints the registered feature views and features.
 pub fn run(args: &RepoArgs) -> Result<()> {
     let (cat, version) = registered_catalog(&args.repo)?;
+    let width = crate::terminal_width::width();
     println!(
         "Registered version {version}: {} feature views.",
-        cat.feature_views.len()
+        cat.feature_views().len()
     );
-    for v in cat.feature_views.values() {
+    for v in cat.feature_views().values() {
         let keys = cat.join_keys(v).join(", ");
         println!(
             "\n{}  (entities: {}; keys: {keys}; source: {}; ttl: {}; owner: {})",
@@ -26,7 +27,7 @@ pub fn run(args: &RepoArgs) -> Result<()> {
             println!("  tags: {}", tags.join(", "));
         }
         for f in &v.features {
-            println!(
+            let line = format!(
                 "  {:<24} {:<14} {:<10} {:<12} {}",
                 f.name,
                 f.dtype.to_string(),
@@ -34,11 +35,12 @@ pub fn run(args: &RepoArgs) -> Result<()> {
                 f.placement.as_str(),
                 f.description.as_deref().unwrap_or("")
             );
+            println!("{}", crate::terminal_width::fit(line.trim_end(), width));
         }
     }
-    if !cat.feature_services.is_empty() {
+    if !cat.feature_services().is_empty() {
         println!("\nFeature services:");
-        for s in cat.feature_services.values() {
+        for s in cat.feature_services().values() {
             let feats: Vec<String> = s.features.iter().map(|f| f.to_string()).collect();
             println!("  {} (purpose {}): {}", s.name, s.purpose, feats.join(", "));
         }

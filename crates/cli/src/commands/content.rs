@@ -13,7 +13,7 @@ use tessera_online::{materialize_view, MaterializeRequest, MemoryStore, NoMateri
 /// Loads every content view of `catalog` (none: `None`), printing one line per view.
 pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<ContentProvider>>> {
     let views: Vec<&str> = catalog
-        .feature_views
+        .feature_views()
         .values()
         .filter(|v| v.provider == ViewProvider::Content)
         .map(|v| v.name.as_str())
@@ -38,7 +38,7 @@ pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<Cont
         )
         .await
         .with_context(|| format!("loading content view `{view}` from its source"))?;
-        eprintln!(
+        tracing::debug!(
             "content: {view}: {} rows in memory (latest per key)",
             report.summary.written
         );

@@ -190,10 +190,12 @@ pub async fn run(args: &GetArgs) -> Result<()> {
         e => e.into(),
     })?;
 
-    println!(
+    let width = crate::terminal_width::width();
+    let fit = |line: String| println!("{}", crate::terminal_width::fit(&line, width));
+    fit(format!(
         "{:<24} {:<32} {:<8} {:<28} value",
         "entity", "feature", "status", "event time"
-    );
+    ));
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (feature, col) in result.plan.features().iter().zip(&result.columns) {
         for (i, text) in args.entities.iter().enumerate() {
@@ -206,11 +208,11 @@ pub async fn run(args: &GetArgs) -> Result<()> {
                 }
                 _ => "-".to_string(),
             };
-            println!(
+            fit(format!(
                 "{text:<24} {:<32} {:<8} {event:<28} {shown}",
                 feature.to_string(),
                 status.as_str()
-            );
+            ));
         }
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

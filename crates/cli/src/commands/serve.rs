@@ -91,6 +91,8 @@ pub struct Prepared {
     pub store_name: &'static str,
     /// The stream engine, when the registered version has stream sources.
     pub engine: Option<Arc<tessera_stream::StreamEngine>>,
+    /// This process's claim on the stream engine (released when dropped).
+    pub engine_owner: Option<crate::engine_owner::EngineOwner>,
 }
 
 /// Opens the registered catalog, the online store and the audit log and builds the server
@@ -134,10 +136,13 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
     let catalog = Arc::new(catalog);
-    let engine = if catalog.sources.values().any(|s| s.stream.is_some()) {
-        Some(super::ingest::open_engine(&args.repo, catalog.clone(), store.clone()).await?)
+    let (engine, engine_owner) = if catalog.sources().values().any(|s| s.stream.is_some()) {
+        let (engine, owner) =
+            super::ingest::open_engine(&args.repo, catalog.clone(), store.clone(), "tessera serve")
+                .await?;
+        (Some(engine), Some(owner))
     } else {
-        None
+        (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
     let mut builder = AccessLayer::builder(
@@ -178,6 +183,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         version,
         store_name,
         engine,
+        engine_owner,
     })
 }
 
@@ -202,6 +208,7 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
         version,
         store_name,
         engine,
+        engine_owner,
     } = prepare(args, None).await?;
     let bind = |addr: SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
@@ -219,6 +226,12 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
         listener.local_addr().unwrap_or(args.addr),
         state.access.audit().path().display()
     );
+    if let Some(owner) = &engine_owner {
+        owner.set_address(&format!(
+            "http://{}",
+            listener.local_addr().unwrap_or(args.addr)
+        ))?;
+    }
     eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features, /v1/push; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
     // One signal stops every server; the audit log is flushed once all have drained.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -276,7 +289,7 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
     if let Some(e) = ingest_failed {
         return Err(anyhow::Error::new(e).context("NATS ingest failed"));
     }
-    eprintln!("stopped; the audit log is flushed");
+    // The server's own log line ("audit log flushed; stopped") says it, once.
     Ok(())
 }
 
@@ -339,7 +352,7 @@ fn init_logging() {
 async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyType> {
     let ctx = tessera_offline::session(1);
     let mut types: HashMap<String, Option<KeyType>> = HashMap::new();
-    for view in catalog.feature_views.values().filter(|v| v.online) {
+    for view in catalog.feature_views().values().filter(|v| v.online) {
         let Ok(source) = catalog.source_of(view) else {
             continue;
         };

@@ -73,7 +73,7 @@ pub async fn run(args: &TrainingSetArgs) -> Result<()> {
     };
     let Some(purpose) = args.purpose.clone().or(service_purpose) else {
         bail!("name the purpose of this read with --purpose (e.g. --purpose training); declared purposes: {}",
-            catalog.purposes.keys().cloned().collect::<Vec<_>>().join(", "));
+            catalog.purposes().keys().cloned().collect::<Vec<_>>().join(", "));
     };
     let features = catalog.resolve_refs(&refs)?;
     if let Some(c) = &args.consumer {
