@@ -123,7 +123,15 @@ fn check_aggregation_columns(
         match schema.field_with_name(&col) {
             Err(_) => push(
                 format!("an aggregation reads column `{col}`, which the source does not have"),
-                format!("fix the column name; the source's columns are: {}", columns()),
+                format!(
+                    "fix the column name{}; the source's columns are: {}",
+                    tessera_core::did_you_mean(
+                        &col,
+                        schema.fields().iter().map(|f| f.name().as_str())
+                    )
+                    .map_or(String::new(), |c| format!(" (did you mean `{c}`?)")),
+                    columns()
+                ),
             ),
             Ok(f) => match feature_type_of(f.data_type())
                 .as_ref()

@@ -40,6 +40,12 @@ pub struct ExplainArgs {
 /// Runs `tessera explain-request`.
 pub async fn run(args: &ExplainArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();
     let user = user.trim_start_matches("local:");

@@ -134,6 +134,12 @@ fn entity_rows(texts: &[String]) -> Result<EntityRows> {
 /// Runs `tessera get`.
 pub async fn run(args: &GetArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();
     let user = user.trim_start_matches("local:");

@@ -17,6 +17,7 @@ pub mod plan_apply;
 pub mod registry;
 pub mod serve;
 pub mod training_set;
+pub mod unregistered;
 
 use std::path::{Path, PathBuf};
 

@@ -55,6 +55,12 @@ pub struct TrainingSetArgs {
 pub async fn run(args: &TrainingSetArgs) -> Result<()> {
     let started = Instant::now();
     let (catalog, version) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let audit = AuditLog::new(&RepoConfig::resolve(&args.repo, &cfg.audit_log));
 
