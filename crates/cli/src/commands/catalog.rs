@@ -8,23 +8,25 @@ use super::{registered_catalog, RepoArgs};
 pub fn run(args: &RepoArgs) -> Result<()> {
     let (cat, version) = registered_catalog(&args.repo)?;
     let width = crate::terminal_width::width();
-    println!(
+    let fit = |line: String| println!("{}", crate::terminal_width::fit(&line, width));
+    fit(format!(
         "Registered version {version}: {} feature views.",
         cat.feature_views().len()
-    );
+    ));
     for v in cat.feature_views().values() {
         let keys = cat.join_keys(v).join(", ");
-        println!(
-            "\n{}  (entities: {}; keys: {keys}; source: {}; ttl: {}; owner: {})",
+        println!();
+        fit(format!(
+            "{}  (entities: {}; keys: {keys}; source: {}; ttl: {}; owner: {})",
             v.name,
             v.entities.join(", "),
             v.source,
             v.ttl,
             v.owner.as_deref().unwrap_or("-")
-        );
+        ));
         if !v.tags.is_empty() {
             let tags: Vec<String> = v.tags.iter().map(|(k, x)| format!("{k}={x}")).collect();
-            println!("  tags: {}", tags.join(", "));
+            fit(format!("  tags: {}", tags.join(", ")));
         }
         for f in &v.features {
             let line = format!(
@@ -35,14 +37,19 @@ pub fn run(args: &RepoArgs) -> Result<()> {
                 f.placement.as_str(),
                 f.description.as_deref().unwrap_or("")
             );
-            println!("{}", crate::terminal_width::fit(line.trim_end(), width));
+            fit(line.trim_end().to_string());
         }
     }
     if !cat.feature_services().is_empty() {
         println!("\nFeature services:");
         for s in cat.feature_services().values() {
             let feats: Vec<String> = s.features.iter().map(|f| f.to_string()).collect();
-            println!("  {} (purpose {}): {}", s.name, s.purpose, feats.join(", "));
+            fit(format!(
+                "  {} (purpose {}): {}",
+                s.name,
+                s.purpose,
+                feats.join(", ")
+            ));
         }
     }
     Ok(())
