@@ -57,16 +57,16 @@ pub struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// How long one online-store call may take, in milliseconds (503 beyond).
-    #[arg(long, default_value_t = 2000)]
-    pub store_timeout_ms: u64,
-    /// How long a client may take to send a request body, in seconds (408 beyond).
-    #[arg(long, default_value_t = 10)]
-    pub body_timeout_secs: u64,
+    /// How long one online-store call may take (503 beyond); a duration: `500ms`, `2s`.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = tessera_core::parse_duration_flag)]
+    pub store_timeout: Duration,
+    /// How long a client may take to send a request body (408 beyond); a duration.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = tessera_core::parse_duration_flag)]
+    pub body_timeout: Duration,
     /// How long a client may take to send request headers, and how long idle keep-alive
-    /// connections are kept, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub header_timeout_secs: u64,
+    /// connections are kept; a duration.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = tessera_core::parse_duration_flag)]
+    pub header_timeout: Duration,
     /// Connections served at once.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
@@ -76,9 +76,9 @@ pub struct ServeArgs {
     /// cannot run beside it.
     #[arg(long)]
     pub no_nats: bool,
-    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub drain_timeout_secs: u64,
+    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests; a duration.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = tessera_core::parse_duration_flag)]
+    pub drain_timeout: Duration,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
@@ -151,7 +151,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         AccessConfig {
             max_entities: args.max_entities,
             max_write_rows: args.max_entities.saturating_mul(10),
-            store_timeout: Duration::from_millis(args.store_timeout_ms),
+            store_timeout: args.store_timeout,
             key_types,
             anonymous_purpose: args.default_purpose.clone(),
         },
@@ -172,10 +172,10 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
     };
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
-        body_read_timeout: Duration::from_secs(args.body_timeout_secs),
-        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_read_timeout: args.body_timeout,
+        header_read_timeout: args.header_timeout,
         max_connections: args.max_connections,
-        drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+        drain_timeout: args.drain_timeout,
     };
     let state = AppState::new(Arc::new(access), auth, limits, metrics);
     Ok(Prepared {

@@ -181,6 +181,14 @@ fn durations_have_one_grammar_and_refusals_list_the_forms() {
     }
     std::fs::write(&defs, text.replace("ttl: 30d", "ttl: 1d12h")).unwrap();
     ok(&["plan", "--repo", &r]);
+    // Command-line durations take the same grammar.
+    let e = fails(&["serve", "--repo", &r, "--store-timeout", "2days"]);
+    assert!(
+        e.contains("`2days` is not a duration") && e.contains("1d12h"),
+        "{e}"
+    );
+    let e = fails(&["device", "--repo", &r, "--cache-ttl", "90days", "session"]);
+    assert!(e.contains("`90days` is not a duration"), "{e}");
 }
 
 #[test]
