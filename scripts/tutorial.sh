@@ -33,7 +33,7 @@ text = open(readme, encoding="utf-8").read()
 start, end = text.index("<!-- tutorial:start -->"), text.index("<!-- tutorial:end -->")
 body = text[start:end]
 feast_at = body.index("<!-- tutorial:feast -->")
-out = ["set -euo pipefail", "set -x"]
+out = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT", "set -x"]
 for m in re.finditer(r"```sh\n(.*?)```", body, re.S):
     block = m.group(1).replace("6566", port)
     if m.start() > feast_at:
@@ -57,12 +57,21 @@ cat tutorial.log
 expect() {
   grep -qF -- "$1" tutorial.log || { echo "tutorial FAILED: its output lacks \`$1\`" >&2; exit 1; }
 }
+# The other commands README shows, in the shell the tutorial left behind.
+{
+  tessera --version
+  tessera completions bash > /dev/null
+  tessera man > tessera.1
+  tessera doctor --repo shop
+} >> tutorial.log 2>&1 || { cat tutorial.log; echo "tutorial FAILED (README's other commands)" >&2; exit 1; }
 expect "Created a feature repository in shop"
 expect "Registered version 1"
 expect "Wrote 4 rows"
 expect '"NOT_FOUND"'
 expect '17.99'
 expect 'products'
+expect "debug build"
+expect "registry version 1 matches the definitions"
 if [ -n "$PY" ]; then
   expect "'price': [17.99, 42.0]"
 else

@@ -25,6 +25,16 @@ pub(crate) const BUILD: &str = if cfg!(debug_assertions) {
     "release"
 };
 
+/// `tessera --version`: the version and the kind of build.
+const VERSION: &str = if cfg!(debug_assertions) {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (debug build: slower; `cargo install --path crates/cli --locked` builds a release)"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (release build)")
+};
+
 /// DataFusion-style workloads allocate and free many large Arrow buffers; mimalloc reuses
 /// them instead of returning pages to the kernel and faulting them back in.
 #[global_allocator]
@@ -37,7 +47,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
-    version,
+    version = VERSION,
     propagate_version = true,
     arg_required_else_help = true
 )]

@@ -163,10 +163,15 @@ impl LocalStore {
             .ok_or_else(|| Error::Unknown {
                 kind: "device source",
                 name: source.to_string(),
-                hint: format!(
-                    "record events of a `type: device` source: {}",
-                    self.sources().join(", ")
-                ),
+                hint: {
+                    let known = self.sources();
+                    let close = tessera_core::did_you_mean(source, known.iter().copied())
+                        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+                    format!(
+                        "{close}record events of a `type: device` source: {}",
+                        known.join(", ")
+                    )
+                },
             })?;
         let mut checked = Vec::with_capacity(events.len());
         let mut problems = Vec::new();

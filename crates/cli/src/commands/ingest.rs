@@ -62,7 +62,11 @@ pub fn nats_sources(
 ) -> Result<Vec<(String, tessera_core::NatsDef)>> {
     for s in only {
         match catalog.sources().get(s) {
-            None => bail!("unknown source `{s}` (hint: `tessera catalog` lists the sources)"),
+            None => bail!(
+                "unknown source `{s}` (hint: {}`tessera catalog` lists the sources)",
+                tessera_core::did_you_mean(s, catalog.sources().keys().map(String::as_str))
+                    .map_or(String::new(), |c| format!("did you mean `{c}`? "))
+            ),
             Some(d) if d.stream.as_ref().and_then(|st| st.nats.as_ref()).is_none() => {
                 bail!("source `{s}` has no `stream.nats` settings (hint: add `nats: {{ subject: ..., durable: ... }}` under its `stream:`)")
             }

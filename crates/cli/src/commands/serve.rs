@@ -221,10 +221,11 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
         None => None,
     };
     eprintln!(
-        "serving registry version {version} of {} on http://{} (online store: {store_name}; audit log: {})",
+        "serving registry version {version} of {} on http://{} (online store: {store_name}; audit log: {}; {} build)",
         args.repo.display(),
         listener.local_addr().unwrap_or(args.addr),
-        state.access.audit().path().display()
+        state.access.audit().path().display(),
+        crate::BUILD
     );
     if let Some(owner) = &engine_owner {
         owner.set_address(&format!(
