@@ -83,6 +83,6 @@ pub async fn run(args: &ExplainArgs) -> Result<()> {
     };
     let explained = access.explain(&request);
     audit.shutdown().await.context("closing the audit log")?;
-    print!("{}", explained?);
+    crate::terminal_width::print_fitted(&explained?.to_string());
     Ok(())
 }
