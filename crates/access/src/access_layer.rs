@@ -472,7 +472,7 @@ impl AccessLayer {
         let source = match &req.target {
             WriteTarget::PushSource(name) => self
                 .catalog
-                .sources
+                .sources()
                 .get(name)
                 .filter(|s| s.stream.is_some()),
             WriteTarget::View(_) => None,
@@ -580,7 +580,7 @@ impl AccessLayer {
                 .purpose
                 .clone()
                 .or_else(|| {
-                    let c = self.catalog.consumers.get(key.caller.consumer_name()?)?;
+                    let c = self.catalog.consumers().get(key.caller.consumer_name()?)?;
                     c.default_purpose.clone()
                 })
                 .unwrap_or_else(|| "-".to_string()),

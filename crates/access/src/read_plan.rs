@@ -200,7 +200,7 @@ pub(crate) fn resolve_and_purpose(
         (None, Some(p)) => p,
         (None, None) => match consumer {
             Some(c) => catalog
-                .consumers
+                .consumers()
                 .get(c)
                 .and_then(|d| d.default_purpose.as_deref())
                 .ok_or_else(|| Error::MissingPurpose {

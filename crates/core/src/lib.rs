@@ -57,6 +57,8 @@ mod parallel;
 mod policy;
 mod repo_config;
 mod stream_check;
+mod suggest;
+mod validate;
 
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
@@ -70,7 +72,7 @@ pub use definitions::{
 pub use dense_groups::DenseGroups;
 pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
-pub use duration::Ttl;
+pub use duration::{parse_duration, parse_duration_flag, Ttl};
 pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
@@ -81,5 +83,6 @@ pub use on_demand::{
 pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
+pub use suggest::{did_you_mean, edit_distance};
 pub use tessera_aggregate as aggregate;
 pub use tessera_value::{KeyValue, KeyValueRef, Value};

@@ -83,7 +83,7 @@ impl RepoConfig {
     pub fn from_yaml_str(text: &str, file: &Path) -> Result<Self> {
         let cfg: RepoConfig = serde_yaml::from_str(text).map_err(|e| Error::Yaml {
             path: file.to_path_buf(),
-            message: yaml_message(&e),
+            message: yaml_message(&e, text),
         })?;
         if cfg.project.trim().is_empty() {
             return Err(Error::Yaml {

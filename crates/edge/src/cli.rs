@@ -48,15 +48,14 @@ pub struct DeviceArgs {
     /// The consumer reads are checked as locally (default: the device's user).
     #[arg(long)]
     pub consumer: Option<String>,
-    /// The longest a read waits for the remote server, in milliseconds
-    /// (`--cloud-timeout-ms` is accepted too, its former name).
-    #[arg(long, default_value_t = 250, alias = "cloud-timeout-ms")]
-    pub remote_timeout_ms: u64,
-    /// How long cached cloud values are fresh, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub cache_ttl_s: u64,
-    /// Per view: `VIEW=SECONDS` (repeatable), instead of --cache-ttl-s.
-    #[arg(long = "cache-ttl-view", value_name = "VIEW=SECONDS")]
+    /// The longest a read waits for the remote server; a duration (`250ms`, `1s`; `--cloud-timeout` is accepted too, its former name).
+    #[arg(long, value_name = "DURATION", default_value = "250ms", alias = "cloud-timeout", value_parser = tessera_core::parse_duration_flag)]
+    pub remote_timeout: Duration,
+    /// How long cached cloud values are fresh; a duration (`5m`, `1h`, `0s`).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = tessera_core::parse_duration_flag)]
+    pub cache_ttl: Duration,
+    /// Per view: `VIEW=DURATION` (repeatable), instead of --cache-ttl.
+    #[arg(long = "cache-ttl-view", value_name = "VIEW=DURATION")]
     pub cache_ttl_view: Vec<String>,
     /// What to do.
     #[command(subcommand)]
@@ -124,14 +123,20 @@ pub fn run(args: DeviceArgs) -> Result<()> {
     let catalog = catalog_from_repo(&args.repo)?;
     let mut by_view = BTreeMap::new();
     for spec in &args.cache_ttl_view {
-        let (view, secs) = spec
+        let (view, ttl) = spec
             .split_once('=')
-            .and_then(|(v, s)| Some((v.to_string(), s.parse::<u64>().ok()?)))
             .ok_or_else(|| Error::BadInput {
-                message: format!("--cache-ttl-view `{spec}` is not VIEW=SECONDS"),
-                hint: "e.g. --cache-ttl-view user_activity=3600".into(),
+                message: format!("--cache-ttl-view `{spec}` is not VIEW=DURATION"),
+                hint: "e.g. --cache-ttl-view user_activity=1h".into(),
+            })
+            .and_then(|(v, d)| {
+                let ttl = tessera_core::parse_duration(d).map_err(|e| Error::BadInput {
+                    message: format!("--cache-ttl-view `{spec}`: {e}"),
+                    hint: "e.g. --cache-ttl-view user_activity=1h".into(),
+                })?;
+                Ok((v.to_string(), ttl))
             })?;
-        by_view.insert(view, Duration::from_secs(secs));
+        by_view.insert(view, ttl);
     }
     let config = DeviceConfig {
         server_url: args.server.clone(),
@@ -140,8 +145,8 @@ pub fn run(args: DeviceArgs) -> Result<()> {
             .filter(|t| !t.is_empty()),
         consumer: args.consumer.clone(),
         purpose: args.purpose.clone(),
-        remote_timeout: Duration::from_millis(args.remote_timeout_ms),
-        cache_ttl: Duration::from_secs(args.cache_ttl_s),
+        remote_timeout: args.remote_timeout,
+        cache_ttl: args.cache_ttl,
         cache_ttl_by_view: by_view,
         ..DeviceConfig::default()
     };
@@ -316,7 +321,7 @@ fn event_from_json(device: &Device, source: &str, text: &str, what: &str) -> Res
         .ok_or_else(|| bad("not a JSON object".into()))?;
     let ts_field = device
         .catalog()
-        .sources
+        .sources()
         .get(source)
         .map(|s| s.timestamp_field.clone())
         .unwrap_or_default();

@@ -136,8 +136,11 @@ pub(crate) fn check_event(source: &SourceDef, event: Event) -> Result<CheckedEve
             continue;
         }
         let Some(ty) = device.schema.get(&column) else {
+            let close =
+                tessera_core::did_you_mean(&column, device.schema.keys().map(String::as_str))
+                    .map_or(String::new(), |c| format!("did you mean `{c}`? "));
             problems.push(format!(
-                "unknown column `{column}` (column {}; declared: {})",
+                "unknown column `{column}` (column {}; {close}declared: {})",
                 i + 1,
                 device.schema.keys().cloned().collect::<Vec<_>>().join(", ")
             ));

@@ -66,8 +66,8 @@
 //! # Ok::<(), tessera_edge::Error>(())
 //! ```
 //!
-//! See `crates/edge/examples/embed.rs` for an app that talks to a server, and the README's
-//! "The device runtime" for the command line.
+//! See `crates/edge/examples/embed.rs` for an app that talks to a server, and
+//! `docs/DEVICE.md` for the command line.
 
 #[cfg(feature = "cli")]
 pub mod cli;

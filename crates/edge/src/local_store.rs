@@ -78,7 +78,7 @@ impl LocalStore {
     pub fn with_store(store: EmbeddedStore, catalog: Arc<Catalog>) -> Result<Self> {
         let mut views = HashMap::new();
         let mut by_source: HashMap<String, Vec<String>> = HashMap::new();
-        for view in catalog.feature_views.values() {
+        for view in catalog.feature_views().values() {
             let Ok(source) = catalog.source_of(view) else {
                 continue;
             };
@@ -141,7 +141,7 @@ impl LocalStore {
     pub fn sources(&self) -> Vec<&str> {
         let mut s: Vec<&str> = self
             .catalog
-            .sources
+            .sources()
             .values()
             .filter(|s| s.source_type == SourceType::Device)
             .map(|s| s.name.as_str())
@@ -157,16 +157,21 @@ impl LocalStore {
     pub async fn record(&self, source: &str, events: Vec<Event>) -> Result<usize> {
         let def = self
             .catalog
-            .sources
+            .sources()
             .get(source)
             .filter(|s| s.source_type == SourceType::Device)
             .ok_or_else(|| Error::Unknown {
                 kind: "device source",
                 name: source.to_string(),
-                hint: format!(
-                    "record events of a `type: device` source: {}",
-                    self.sources().join(", ")
-                ),
+                hint: {
+                    let known = self.sources();
+                    let close = tessera_core::did_you_mean(source, known.iter().copied())
+                        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+                    format!(
+                        "{close}record events of a `type: device` source: {}",
+                        known.join(", ")
+                    )
+                },
             })?;
         let mut checked = Vec::with_capacity(events.len());
         let mut problems = Vec::new();

@@ -67,7 +67,7 @@ impl Remote {
             None => None,
         };
         let mut cloud_features = HashMap::new();
-        for view in catalog.feature_views.values() {
+        for view in catalog.feature_views().values() {
             for f in &view.features {
                 let r = FeatureRef::new(&view.name, &f.name);
                 if let Ok(cf) = RemoteFeature::new(&catalog, &r) {

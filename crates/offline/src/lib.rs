@@ -44,6 +44,7 @@ mod progress;
 mod schema_check;
 mod source_scan;
 mod spine;
+mod spine_timestamps;
 mod timestamps;
 mod training_set;
 mod value_column;

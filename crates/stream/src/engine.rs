@@ -388,12 +388,12 @@ impl StreamEngine {
             ..config
         };
         let mut sources = BTreeMap::new();
-        for source in catalog.sources.values().filter(|s| s.stream.is_some()) {
+        for source in catalog.sources().values().filter(|s| s.stream.is_some()) {
             let schema = SourceSchema::new(&catalog, source)?;
             let log_dir = source.resolved_path(root);
             let mut views = Vec::new();
             for view in catalog
-                .feature_views
+                .feature_views()
                 .values()
                 .filter(|v| v.source == source.name && v.online)
             {

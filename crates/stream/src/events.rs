@@ -52,7 +52,7 @@ impl SourceSchema {
             .collect();
         let mut keys = Vec::new();
         for view in catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.source == source.name)
         {
@@ -72,13 +72,9 @@ impl SourceSchema {
             .event_id_field
             .as_ref()
             .and_then(|id| columns.iter().position(|(n, _)| n == id));
-        let lateness_us = match &st.allowed_lateness {
-            Some(l) => tessera_core::Ttl::parse(l)
-                .ok()
-                .and_then(|t| t.duration())
-                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-            None => 0,
-        };
+        // Validation refused an unparsable lateness; a registry of an older build
+        // falls back to in-order ingest.
+        let lateness_us = st.allowed_lateness_micros().unwrap_or(0);
         Ok(Self {
             name: source.name.clone(),
             ts_field: source.timestamp_field.clone(),

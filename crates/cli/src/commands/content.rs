@@ -17,7 +17,7 @@ pub(crate) async fn load(
     repo: &Path,
 ) -> Result<Option<Arc<ContentProvider>>> {
     let views: Vec<&str> = catalog
-        .feature_views
+        .feature_views()
         .values()
         .filter(|v| v.provider == ViewProvider::Content)
         .map(|v| v.name.as_str())
@@ -42,7 +42,7 @@ pub(crate) async fn load(
         )
         .await
         .with_context(|| format!("loading content view `{view}` from its source"))?;
-        eprintln!(
+        tracing::debug!(
             "content: {view}: {} rows in memory (latest per key)",
             report.summary.written
         );

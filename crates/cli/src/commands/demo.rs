@@ -16,7 +16,11 @@ use crate::demo_data::DemoSizes;
 /// Runs the demo in `dir`.
 pub(crate) async fn run(dir: &Path) -> Result<()> {
     let t0 = Instant::now();
-    println!("== Tessera demo in {} ==\n", dir.display());
+    println!(
+        "== Tessera demo in {} ({} build) ==\n",
+        dir.display(),
+        crate::BUILD
+    );
     if dir.join(".tessera").exists() || dir.join("tessera.yaml").exists() {
         println!(
             "(re-using {}: regenerating its data; the registry keeps its history)\n",
@@ -66,10 +70,8 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         .context("reading the training set back")?;
     let mid = batch.num_rows() / 2;
     let head = batch.slice(mid, batch.num_rows().saturating_sub(mid).min(5));
-    println!(
-        "   a few rows from the middle of the set:\n{}",
-        indent(&pretty_format_batches(&[head])?.to_string())
-    );
+    println!("   a few rows from the middle of the set:");
+    crate::terminal_width::print_fitted(&indent(&pretty_format_batches(&[head])?.to_string()));
 
     println!(
         "\n5. A refused read: the `dashboard` consumer asks for personal features for `analytics`:"
@@ -110,8 +112,9 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     super::demo_online::run(dir, 7).await?;
 
     println!(
-        "\nDone in {:.1}s. Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
+        "\nDone in {:.1}s ({} build). Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
         t0.elapsed().as_secs_f64(),
+        crate::BUILD,
         d = dir.display()
     );
     Ok(())

@@ -174,7 +174,7 @@ async fn requests(
     super::demo_device::run(dir, addr, &mut client, app_token, step).await?;
 
     *step += 1;
-    println!("\n{step}. Latencies seen by this client (one keep-alive connection, {LATENCY_REQUESTS} sequential requests each, debug or release as built):");
+    println!("\n{step}. Latencies seen by this client (one keep-alive connection, {LATENCY_REQUESTS} sequential requests each, {} build{}):", crate::BUILD, if cfg!(debug_assertions) { "; a release build (`cargo install` or `--release`) is several times faster" } else { "" });
     for entities in [1usize, 100] {
         let users: Vec<i64> = (0..entities as i64).collect();
         let items: Vec<i64> = (0..entities as i64).map(|i| i * 7 % 2000).collect();

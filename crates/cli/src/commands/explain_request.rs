@@ -40,6 +40,12 @@ pub(crate) struct ExplainArgs {
 /// Runs `tessera explain-request`.
 pub(crate) async fn run(args: &ExplainArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();
     let user = user.trim_start_matches("local:");
@@ -77,6 +83,6 @@ pub(crate) async fn run(args: &ExplainArgs) -> Result<()> {
     };
     let explained = access.explain(&request);
     audit.shutdown().await.context("closing the audit log")?;
-    print!("{}", explained?);
+    crate::terminal_width::print_fitted(&explained?.to_string());
     Ok(())
 }

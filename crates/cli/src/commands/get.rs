@@ -134,6 +134,12 @@ fn entity_rows(texts: &[String]) -> Result<EntityRows> {
 /// Runs `tessera get`.
 pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();
     let user = user.trim_start_matches("local:");
@@ -190,10 +196,12 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
         e => e.into(),
     })?;
 
-    println!(
+    let width = crate::terminal_width::width();
+    let fit = |line: String| println!("{}", crate::terminal_width::fit(&line, width));
+    fit(format!(
         "{:<24} {:<32} {:<8} {:<28} value",
         "entity", "feature", "status", "event time"
-    );
+    ));
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (feature, col) in result.plan.features().iter().zip(&result.columns) {
         for (i, text) in args.entities.iter().enumerate() {
@@ -206,11 +214,11 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
                 }
                 _ => "-".to_string(),
             };
-            println!(
+            fit(format!(
                 "{text:<24} {:<32} {:<8} {event:<28} {shown}",
                 feature.to_string(),
                 status.as_str()
-            );
+            ));
         }
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

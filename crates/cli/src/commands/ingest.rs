@@ -10,6 +10,7 @@ use clap::Args;
 use tessera_stream::{StreamConfig, StreamEngine};
 
 use super::registered_catalog;
+use crate::engine_owner::EngineOwner;
 
 /// Arguments of `tessera ingest`.
 #[derive(Debug, Clone, Args)]
@@ -25,16 +26,20 @@ pub(crate) struct IngestArgs {
     pub report_every: u64,
 }
 
-/// Opens the stream engine of a repository over its online store.
-pub(crate) async fn open_engine(
+/// Opens the stream engine of a repository over its online store, after claiming it for
+/// this process (`command` says what runs it, e.g. `tessera serve`): a second process on
+/// the same repository is refused with the first one's pid and address.
+pub async fn open_engine(
     repo: &std::path::Path,
     catalog: Arc<tessera_core::Catalog>,
     store: Arc<dyn tessera_online::OnlineStore>,
-) -> Result<Arc<StreamEngine>> {
+    command: &str,
+) -> Result<(Arc<StreamEngine>, EngineOwner)> {
+    let owner = EngineOwner::claim(repo, command)?;
     let engine = StreamEngine::open(repo, catalog, store, StreamConfig::default())
         .await
         .context("opening the stream engine")?;
-    Ok(Arc::new(engine))
+    Ok((Arc::new(engine), owner))
 }
 
 /// On clean shutdown: writes the states still on their way to the online store and a
@@ -56,8 +61,12 @@ pub(crate) fn nats_sources(
     only: &[String],
 ) -> Result<Vec<(String, tessera_core::NatsDef)>> {
     for s in only {
-        match catalog.sources.get(s) {
-            None => bail!("unknown source `{s}` (hint: `tessera catalog` lists the sources)"),
+        match catalog.sources().get(s) {
+            None => bail!(
+                "unknown source `{s}` (hint: {}`tessera catalog` lists the sources)",
+                tessera_core::did_you_mean(s, catalog.sources().keys().map(String::as_str))
+                    .map_or(String::new(), |c| format!("did you mean `{c}`? "))
+            ),
             Some(d) if d.stream.as_ref().and_then(|st| st.nats.as_ref()).is_none() => {
                 bail!("source `{s}` has no `stream.nats` settings (hint: add `nats: {{ subject: ..., durable: ... }}` under its `stream:`)")
             }
@@ -65,7 +74,7 @@ pub(crate) fn nats_sources(
         }
     }
     Ok(catalog
-        .sources
+        .sources()
         .values()
         .filter(|s| only.is_empty() || only.contains(&s.name))
         .filter_map(|s| {
@@ -87,7 +96,8 @@ pub(crate) async fn run(args: &IngestArgs) -> Result<()> {
         .await
         .context("opening the online store")?;
     let catalog = Arc::new(catalog);
-    let engine = open_engine(&args.repo, catalog, store.clone()).await?;
+    let (engine, _owner) =
+        open_engine(&args.repo, catalog, store.clone(), "tessera ingest").await?;
     eprintln!(
         "ingesting {} from NATS into the {} online store (registry version {version}); stop with Ctrl-C or SIGTERM",
         sources

@@ -87,7 +87,7 @@ pub(crate) async fn run(args: &MaterializeArgs) -> Result<()> {
     };
     let views: Vec<String> = if args.views.is_empty() {
         for v in catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.online && over_stream(v))
         {
@@ -98,20 +98,20 @@ pub(crate) async fn run(args: &MaterializeArgs) -> Result<()> {
         }
         let content =
             |v: &tessera_core::FeatureViewDef| v.provider == tessera_core::ViewProvider::Content;
-        for v in catalog.feature_views.values().filter(|v| content(v)) {
+        for v in catalog.feature_views().values().filter(|v| content(v)) {
             println!(
                 "  {:<20} skipped: `provider: content`; `tessera serve` loads it into memory at startup",
                 v.name
             );
         }
-        for v in catalog.feature_views.values().filter(|v| over_device(v)) {
+        for v in catalog.feature_views().values().filter(|v| over_device(v)) {
             println!(
                 "  {:<20} skipped: it reads device source `{}`, whose signals exist only on devices",
                 v.name, v.source
             );
         }
         catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.online && !over_stream(v) && !content(v) && !over_device(v))
             .map(|v| v.name.clone())

@@ -57,16 +57,16 @@ pub(crate) struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// How long one online-store call may take, in milliseconds (503 beyond).
-    #[arg(long, default_value_t = 2000)]
-    pub store_timeout_ms: u64,
-    /// How long a client may take to send a request body, in seconds (408 beyond).
-    #[arg(long, default_value_t = 10)]
-    pub body_timeout_secs: u64,
+    /// How long one online-store call may take (503 beyond); a duration: `500ms`, `2s`.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = tessera_core::parse_duration_flag)]
+    pub store_timeout: Duration,
+    /// How long a client may take to send a request body (408 beyond); a duration.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = tessera_core::parse_duration_flag)]
+    pub body_timeout: Duration,
     /// How long a client may take to send request headers, and how long idle keep-alive
-    /// connections are kept, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub header_timeout_secs: u64,
+    /// connections are kept; a duration.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = tessera_core::parse_duration_flag)]
+    pub header_timeout: Duration,
     /// Connections served at once.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
@@ -76,9 +76,9 @@ pub(crate) struct ServeArgs {
     /// cannot run beside it.
     #[arg(long)]
     pub no_nats: bool,
-    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub drain_timeout_secs: u64,
+    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests; a duration.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = tessera_core::parse_duration_flag)]
+    pub drain_timeout: Duration,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
@@ -91,6 +91,8 @@ pub(crate) struct Prepared {
     pub store_name: &'static str,
     /// The stream engine, when the registered version has stream sources.
     pub engine: Option<Arc<tessera_stream::StreamEngine>>,
+    /// This process's claim on the stream engine (released when dropped).
+    pub engine_owner: Option<crate::engine_owner::EngineOwner>,
 }
 
 /// Opens the registered catalog, the online store and the audit log and builds the server
@@ -134,10 +136,13 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
     let catalog = Arc::new(catalog);
-    let engine = if catalog.sources.values().any(|s| s.stream.is_some()) {
-        Some(super::ingest::open_engine(&args.repo, catalog.clone(), store.clone()).await?)
+    let (engine, engine_owner) = if catalog.sources().values().any(|s| s.stream.is_some()) {
+        let (engine, owner) =
+            super::ingest::open_engine(&args.repo, catalog.clone(), store.clone(), "tessera serve")
+                .await?;
+        (Some(engine), Some(owner))
     } else {
-        None
+        (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
     let mut builder = AccessLayer::builder(
@@ -146,7 +151,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         AccessConfig {
             max_entities: args.max_entities,
             max_write_rows: args.max_entities.saturating_mul(10),
-            store_timeout: Duration::from_millis(args.store_timeout_ms),
+            store_timeout: args.store_timeout,
             key_types,
             anonymous_purpose: args.default_purpose.clone(),
         },
@@ -167,10 +172,10 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     };
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
-        body_read_timeout: Duration::from_secs(args.body_timeout_secs),
-        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_read_timeout: args.body_timeout,
+        header_read_timeout: args.header_timeout,
         max_connections: args.max_connections,
-        drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+        drain_timeout: args.drain_timeout,
     };
     let state = AppState::new(Arc::new(access), auth, limits, metrics);
     Ok(Prepared {
@@ -178,6 +183,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         version,
         store_name,
         engine,
+        engine_owner,
     })
 }
 
@@ -202,6 +208,7 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
         version,
         store_name,
         engine,
+        engine_owner,
     } = prepare(args, None).await?;
     let bind = |addr: SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
@@ -214,11 +221,18 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
         None => None,
     };
     eprintln!(
-        "serving registry version {version} of {} on http://{} (online store: {store_name}; audit log: {})",
+        "serving registry version {version} of {} on http://{} (online store: {store_name}; audit log: {}; {} build)",
         args.repo.display(),
         listener.local_addr().unwrap_or(args.addr),
-        state.access.audit().path().display()
+        state.access.audit().path().display(),
+        crate::BUILD
     );
+    if let Some(owner) = &engine_owner {
+        owner.set_address(&format!(
+            "http://{}",
+            listener.local_addr().unwrap_or(args.addr)
+        ))?;
+    }
     eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features, /v1/push; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
     // One signal stops every server; the audit log is flushed once all have drained.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -276,7 +290,7 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
     if let Some(e) = ingest_failed {
         return Err(anyhow::Error::new(e).context("NATS ingest failed"));
     }
-    eprintln!("stopped; the audit log is flushed");
+    // The server's own log line ("audit log flushed; stopped") says it, once.
     Ok(())
 }
 
@@ -339,7 +353,7 @@ fn init_logging() {
 async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyType> {
     let ctx = tessera_offline::session(1);
     let mut types: HashMap<String, Option<KeyType>> = HashMap::new();
-    for view in catalog.feature_views.values().filter(|v| v.online) {
+    for view in catalog.feature_views().values().filter(|v| v.online) {
         let Ok(source) = catalog.source_of(view) else {
             continue;
         };

@@ -55,6 +55,12 @@ pub(crate) struct TrainingSetArgs {
 pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
     let started = Instant::now();
     let (catalog, version) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let audit = AuditLog::new(&RepoConfig::resolve(&args.repo, &cfg.audit_log));
 
@@ -73,7 +79,7 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
     };
     let Some(purpose) = args.purpose.clone().or(service_purpose) else {
         bail!("name the purpose of this read with --purpose (e.g. --purpose training); declared purposes: {}",
-            catalog.purposes.keys().cloned().collect::<Vec<_>>().join(", "));
+            catalog.purposes().keys().cloned().collect::<Vec<_>>().join(", "));
     };
     let features = catalog.resolve_refs(&refs)?;
     if let Some(c) = &args.consumer {

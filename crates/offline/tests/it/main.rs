@@ -8,4 +8,5 @@ mod fixtures;
 mod movielens;
 mod reference;
 mod shapes;
+mod spine_roundtrip;
 mod windows;

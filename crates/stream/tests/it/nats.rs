@@ -22,7 +22,7 @@ async fn consumes_from_jetstream_exactly_once() {
     );
     write_repo(d.path(), &defs);
     let repo = FeatureRepo::load(d.path()).unwrap();
-    let nats = repo.catalog.sources["plays"]
+    let nats = repo.catalog.sources()["plays"]
         .stream
         .clone()
         .unwrap()
