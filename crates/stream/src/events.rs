@@ -42,7 +42,7 @@ impl SourceSchema {
     /// The schema of a stream source.
     pub fn new(catalog: &Catalog, source: &SourceDef) -> Result<Self> {
         let st = source.stream.as_ref().ok_or_else(|| {
-            Error::Definitions(format!("source `{}` is not a stream source", source.name))
+            Error::definitions(format!("source `{}` is not a stream source", source.name))
         })?;
         let columns: Vec<(String, FeatureType)> = st
             .schema
@@ -58,7 +58,7 @@ impl SourceSchema {
         {
             for k in catalog.join_keys(view) {
                 let i = columns.iter().position(|(n, _)| *n == k).ok_or_else(|| {
-                    Error::Definitions(format!(
+                    Error::definitions(format!(
                         "stream source `{}` does not declare `{k}`, the join key of feature view `{}`",
                         source.name, view.name
                     ))
@@ -280,11 +280,16 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
 }
 
 /// One JSON object (a NATS message body) as columns of one row.
-pub fn json_object_columns(body: &[u8]) -> std::result::Result<Vec<(String, Vec<Value>)>, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn json_object_columns(body: &[u8]) -> Result<Vec<(String, Vec<Value>)>> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::BadMessage {
+        problem: "not JSON",
+        source: Some(e),
+    })?;
     let serde_json::Value::Object(map) = v else {
-        return Err("not a JSON object (hint: publish one object per event, e.g. {\"user_id\": 1, \"ts\": \"2026-01-01T00:00:00Z\"})".into());
+        return Err(Error::BadMessage {
+            problem: "not a JSON object",
+            source: None,
+        });
     };
     Ok(map
         .into_iter()

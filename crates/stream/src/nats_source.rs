@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tessera_core::NatsDef;
 
 use crate::engine::StreamEngine;
-use crate::error::{Error, Result};
+use crate::error::{Chain, Error, Result};
 use crate::events::{decode_columns, json_object_columns, Events};
 
 /// Messages per fetch.
@@ -34,8 +34,13 @@ pub struct NatsStats {
     pub dropped: u64,
 }
 
-fn nats_err(e: impl std::fmt::Display) -> Error {
-    Error::Nats(e.to_string())
+/// A failed NATS call, as a `map_err` argument.
+fn nats_err<'a, E: Into<crate::error::BoxError>>(action: &'a str) -> impl FnOnce(E) -> Error + 'a {
+    move |e| Error::Nats {
+        action: action.to_string(),
+        hint: "",
+        source: e.into(),
+    }
 }
 
 /// The default server.
@@ -67,10 +72,10 @@ pub async fn consume(
     on_batch: impl Fn(&NatsStats),
 ) -> Result<NatsStats> {
     let url = nats.url.clone().unwrap_or_else(|| DEFAULT_URL.to_string());
-    let client = async_nats::connect(&url).await.map_err(|e| {
-        Error::Nats(format!(
-            "connecting to {url}: {e} (hint: is nats-server running with -js?)"
-        ))
+    let client = async_nats::connect(&url).await.map_err(|e| Error::Nats {
+        action: format!("connecting to {url}"),
+        hint: " (hint: is nats-server running with -js?)",
+        source: e.into(),
     })?;
     let js = jetstream::new(client);
     let stream = js
@@ -80,7 +85,7 @@ pub async fn consume(
             ..Default::default()
         })
         .await
-        .map_err(nats_err)?;
+        .map_err(nats_err("creating the stream"))?;
     let consumer = stream
         .get_or_create_consumer(
             &nats.durable,
@@ -93,7 +98,7 @@ pub async fn consume(
             },
         )
         .await
-        .map_err(nats_err)?;
+        .map_err(nats_err("creating the durable consumer"))?;
     let schema = engine.schema(source).await?;
     let mut stats = NatsStats::default();
     tokio::pin!(stop);
@@ -105,14 +110,14 @@ pub async fn consume(
             .messages();
         let mut messages = tokio::select! {
             _ = &mut stop => return Ok(stats),
-            m = fetch => m.map_err(nats_err)?,
+            m = fetch => m.map_err(nats_err("fetching messages"))?,
         };
         let mut batch: Vec<jetstream::Message> = Vec::new();
         while let Some(m) = messages.next().await {
             match m {
                 Ok(m) => batch.push(m),
                 Err(e) => {
-                    tracing::warn!(source, error = %e, "NATS fetch");
+                    tracing::warn!(source, error = %Chain(&*e), "NATS fetch");
                     break;
                 }
             }
@@ -125,9 +130,8 @@ pub async fn consume(
         let mut ids = Vec::new();
         let mut good = Vec::new();
         for m in batch {
-            let decoded = json_object_columns(&m.payload)
-                .map_err(|e| e.to_string())
-                .and_then(|cols| decode_columns(&schema, cols).map_err(|e| e.to_string()));
+            let decoded =
+                json_object_columns(&m.payload).and_then(|cols| decode_columns(&schema, cols));
             match decoded {
                 Ok(ev) => {
                     let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
@@ -137,7 +141,7 @@ pub async fn consume(
                 }
                 Err(e) => {
                     stats.bad += 1;
-                    tracing::warn!(source, error = %e, "refused a malformed NATS message");
+                    tracing::warn!(source, error = %Chain(&e), "refused a malformed NATS message");
                     let _ = m.ack_with(AckKind::Term).await;
                 }
             }
@@ -160,12 +164,12 @@ pub async fn consume(
                 }
                 Err(e @ Error::BadEvents { .. }) => {
                     // Cannot happen for messages decoded one by one; never loop on it.
-                    tracing::error!(source, error = %e, "refused a NATS batch");
+                    tracing::error!(source, error = %Chain(&e), "refused a NATS batch");
                     stats.bad += good.len() as u64;
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(source, error = %e, "ingest failed; retrying (messages stay unacknowledged)");
+                    tracing::error!(source, error = %Chain(&e), "ingest failed; retrying (messages stay unacknowledged)");
                     tokio::select! {
                         _ = &mut stop => return Ok(stats),
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -174,7 +178,7 @@ pub async fn consume(
             }
         }
         for m in good {
-            m.ack().await.map_err(nats_err)?;
+            m.ack().await.map_err(nats_err("acknowledging messages"))?;
         }
         on_batch(&stats);
     }
