@@ -92,6 +92,7 @@ mod read_explain;
 mod read_plan;
 mod read_request;
 mod read_result;
+mod view_read;
 mod write_request;
 
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};

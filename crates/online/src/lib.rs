@@ -61,14 +61,15 @@ mod value;
 mod varint;
 
 pub use aggregate_row::{
-    aggregate_values, datum_to_value, state_batch, state_of, value_to_datum, STATE_FEATURE,
+    aggregate_values, datum_to_value, selected_aggregate_values, state_batch, state_of,
+    value_to_datum, STATE_FEATURE,
 };
 pub use arrow_values::{column_values, key_values};
 pub use embedded_store::EmbeddedStore;
 pub use entity_key::{EntityKey, KeyValue, KeyValueRef};
 pub use error::{BoxError, Error, Result};
-pub use expiry::{freshness, Freshness};
-pub use feature_row::{FeatureRow, Stamp};
+pub use expiry::{freshness, stamp_freshness, Freshness};
+pub use feature_row::{FeatureRow, SelectedRow, Stamp};
 #[cfg(feature = "materialize")]
 pub use materialize::{
     materialize_view, MaterializeProgress, MaterializeReport, MaterializeRequest,

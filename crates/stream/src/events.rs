@@ -149,13 +149,15 @@ impl Events {
     }
 }
 
-/// Decodes columns (`name → values`, all the same length) against `schema`. The timestamp
-/// column may also be called `event_timestamp`, and a `created` column that the schema
-/// does not declare is ignored (Feast's push sends both).
-pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>) -> Result<Events> {
+/// The batch's columns in the schema's order, with the event time apart, checked for
+/// equal lengths, repeated, unknown and missing columns (every such problem is reported).
+#[allow(clippy::type_complexity)]
+fn arrange_columns(
+    schema: &SourceSchema,
+    columns: Vec<(String, Vec<Value>)>,
+    total: usize,
+) -> Result<(Vec<Value>, Vec<Option<Vec<Value>>>)> {
     let mut problems: Vec<String> = Vec::new();
-    let mut bad_rows: BTreeMap<usize, ()> = BTreeMap::new();
-    let total = columns.first().map_or(0, |(_, v)| v.len());
     if let Some((name, v)) = columns.iter().find(|(_, v)| v.len() != total) {
         return Err(Error::BadEvents {
             bad: total.max(v.len()),
@@ -209,6 +211,17 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
             )],
         });
     };
+    Ok((ts_values, cols))
+}
+
+/// Decodes columns (`name → values`, all the same length) against `schema`. The timestamp
+/// column may also be called `event_timestamp`, and a `created` column that the schema
+/// does not declare is ignored (Feast's push sends both).
+pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>) -> Result<Events> {
+    let total = columns.first().map_or(0, |(_, v)| v.len());
+    let (ts_values, cols) = arrange_columns(schema, columns, total)?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut bad_rows: BTreeMap<usize, ()> = BTreeMap::new();
     let mut note = |row: usize, msg: String, problems: &mut Vec<String>| {
         bad_rows.insert(row, ());
         if problems.len() < MAX_PROBLEMS {

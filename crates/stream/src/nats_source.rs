@@ -14,7 +14,7 @@ use tessera_core::NatsDef;
 
 use crate::engine::StreamEngine;
 use crate::error::{Chain, Error, Result};
-use crate::events::{decode_columns, json_object_columns, Events};
+use crate::events::{decode_columns, json_object_columns, Events, SourceSchema};
 
 /// Messages per fetch.
 pub const FETCH: usize = 2048;
@@ -60,6 +60,37 @@ pub fn stream_name(source: &str, nats: &NatsDef) -> String {
             })
             .collect()
     })
+}
+
+/// Decodes fetched messages into one batch of events with their stream sequences as ids;
+/// a malformed message is counted, logged and terminated (never redelivered). Returns the
+/// events, their ids and the good messages (to acknowledge once the batch is durable).
+async fn decode_messages(
+    source: &str,
+    schema: &SourceSchema,
+    batch: Vec<jetstream::Message>,
+    stats: &mut NatsStats,
+) -> (Events, Vec<Vec<u8>>, Vec<jetstream::Message>) {
+    let mut events = Events::default();
+    let mut ids = Vec::new();
+    let mut good = Vec::new();
+    for m in batch {
+        let decoded = json_object_columns(&m.payload).and_then(|cols| decode_columns(schema, cols));
+        match decoded {
+            Ok(ev) => {
+                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                ids.push([b"n:".as_slice(), &seq.to_le_bytes()].concat());
+                events.extend(ev);
+                good.push(m);
+            }
+            Err(e) => {
+                stats.bad += 1;
+                tracing::warn!(source, error = %Chain(&e), "refused a malformed NATS message");
+                let _ = m.ack_with(AckKind::Term).await;
+            }
+        }
+    }
+    (events, ids, good)
 }
 
 /// Connects, creates the stream and durable consumer if missing, and ingests until `stop`
@@ -126,26 +157,7 @@ pub async fn consume(
             continue;
         }
         stats.messages += batch.len() as u64;
-        let mut events = Events::default();
-        let mut ids = Vec::new();
-        let mut good = Vec::new();
-        for m in batch {
-            let decoded =
-                json_object_columns(&m.payload).and_then(|cols| decode_columns(&schema, cols));
-            match decoded {
-                Ok(ev) => {
-                    let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-                    ids.push([b"n:".as_slice(), &seq.to_le_bytes()].concat());
-                    events.extend(ev);
-                    good.push(m);
-                }
-                Err(e) => {
-                    stats.bad += 1;
-                    tracing::warn!(source, error = %Chain(&e), "refused a malformed NATS message");
-                    let _ = m.ack_with(AckKind::Term).await;
-                }
-            }
-        }
+        let (events, ids, good) = decode_messages(source, &schema, batch, &mut stats).await;
         loop {
             match engine
                 .ingest_with_ids(
