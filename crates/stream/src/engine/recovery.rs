@@ -36,6 +36,9 @@ pub(super) fn reload(
     Ok(())
 }
 
+/// The states a replay touched: (view index, entity key bytes).
+type Touched = HashSet<(usize, Vec<u8>)>;
+
 /// Loads a source's progress, snapshot, ids and the log after the snapshot (the caller
 /// writes the states to the online store).
 pub(super) fn load(
@@ -134,7 +137,7 @@ fn load_snapshot(
 /// Replays the log: views with no stored state read the whole log (backfilled files too),
 /// the others the batches committed after the snapshot. Returns the touched states and, on
 /// a fresh start, the event ids the log holds.
-fn replay(rt: &mut SourceRuntime, fresh: bool) -> Result<(HashSet<(usize, Vec<u8>)>, TimedIds)> {
+fn replay(rt: &mut SourceRuntime, fresh: bool) -> Result<(Touched, TimedIds)> {
     let empty: Vec<usize> = rt
         .views
         .iter()
