@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
-use tessera_audit::{AuditDecision, AuditRecord, AuditSink};
+use tessera_audit::{AuditDecision, AuditRecord, AuditSink, FeatureList};
 use tessera_core::Catalog;
 use tessera_online::{OnlineStore, WriteBatch};
 
@@ -181,7 +181,7 @@ impl AccessLayer {
             Ok(r) => {
                 let mut rec =
                     AuditRecord::now(ACTION_READ, &key.caller.to_string(), r.plan.purpose());
-                rec.features = r.plan.audit_features.clone();
+                rec.features = FeatureList::new(r.plan.audit_features.clone());
                 rec
             }
             Err(e) => self.failure_record(ACTION_READ, &key, e),
@@ -235,6 +235,7 @@ impl AccessLayer {
                 context,
                 purpose: plan.purpose(),
                 caller,
+                views: &share.views,
             }
         }
         let request = |share| request(share, &entities, context, &plan, &key.caller);
@@ -348,7 +349,7 @@ impl AccessLayer {
         let mut record = match &outcome {
             Ok((o, features)) => {
                 let mut rec = AuditRecord::now(ACTION_WRITE, &consumer, WRITE_PURPOSE);
-                rec.features = features.clone();
+                rec.features = features.clone().into();
                 rec.detail = Some(format!(
                     "written {}, skipped as older {}",
                     o.written(),
@@ -587,8 +588,8 @@ impl AccessLayer {
         };
         let mut rec = AuditRecord::now(action, &key.caller.to_string(), &purpose);
         rec.features = match &key.selection {
-            FeatureSelection::Features(list) => list.clone(),
-            FeatureSelection::Service(s) => vec![format!("service:{s}")],
+            FeatureSelection::Features(list) => list.clone().into(),
+            FeatureSelection::Service(s) => vec![format!("service:{s}")].into(),
         };
         rec.decision = decision_of(e);
         rec.reasons = reasons_of(e);
@@ -606,6 +607,16 @@ fn decision_of(e: &Error) -> AuditDecision {
 fn reasons_of(e: &Error) -> Vec<String> {
     match e {
         Error::Denied { refusals, .. } => refusals.iter().map(ToString::to_string).collect(),
-        other => vec![other.to_string()],
+        other => {
+            // The error and its causes (each error prints its cause or exposes it, not both).
+            let mut text = other.to_string();
+            let mut cause = std::error::Error::source(other);
+            while let Some(c) = cause {
+                text.push_str("; caused by: ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            vec![text]
+        }
     }
 }

@@ -157,7 +157,7 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// The online store failed.
-    #[error("the online store failed: {0}")]
+    #[error("the online store failed")]
     Store(#[source] tessera_online::Error),
     /// The online store did not answer in time.
     #[error("the {store} online store did not answer within {after:?}")]
@@ -218,7 +218,7 @@ pub enum Error {
         got: String,
     },
     /// An on-demand expression could not be evaluated (a bug: inputs are typed).
-    #[error("evaluating {feature}: {source}")]
+    #[error("evaluating {feature} failed")]
     Expression {
         /// The on-demand feature.
         feature: String,
@@ -227,7 +227,7 @@ pub enum Error {
         source: tessera_expr::Error,
     },
     /// A provider failed; nothing is returned.
-    #[error("the {kind} provider `{name}` failed: {source}")]
+    #[error("the {kind} provider `{name}` failed")]
     Provider {
         /// Its kind.
         kind: ProviderKind,
@@ -254,7 +254,7 @@ pub enum Error {
         entities: usize,
     },
     /// The read or write could not be audited, so it was refused (reads fail closed).
-    #[error("the audit log is unavailable, so the request was refused: {0}")]
+    #[error("the audit log is unavailable, so the request was refused")]
     Audit(#[source] tessera_audit::Error),
 }
 

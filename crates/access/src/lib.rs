@@ -93,6 +93,7 @@ mod read_plan;
 mod read_request;
 mod read_result;
 pub mod wire;
+mod view_read;
 mod write_request;
 
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};

@@ -17,7 +17,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let log = AuditLog::new(dir.path());
 //! let mut rec = AuditRecord::now("training_set", "local:alice", "training");
-//! rec.features = vec!["user_stats:f0".into()];
+//! rec.features = vec!["user_stats:f0".to_string()].into();
 //! rec.rows = 100;
 //! log.append(&rec).unwrap();
 //! let found = log.query(&AuditQuery { purpose: Some("training".into()), ..Default::default() }).unwrap();
@@ -25,6 +25,7 @@
 //! ```
 
 mod audit_sink;
+mod feature_list;
 
 use std::fmt;
 use std::fs::File;
@@ -35,12 +36,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use audit_sink::{AuditSink, SinkConfig, SinkStats};
+pub use feature_list::FeatureList;
 
 /// Errors from the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The log could not be read or written.
-    #[error("audit log {path}: {source}")]
+    #[error("audit log {path} cannot be read or written")]
     Io {
         /// The file.
         path: PathBuf,
@@ -49,7 +51,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A line is not a record.
-    #[error("audit log {path} line {line}: {source}")]
+    #[error("audit log {path} line {line} is not a record")]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -66,7 +68,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// An [`AuditSink`] cannot write the log; records are refused until a write succeeds.
-    #[error("audit log {path} cannot be written: {source}")]
+    #[error("audit log {path} cannot be written")]
     SinkFailed {
         /// The file.
         path: PathBuf,
@@ -104,7 +106,7 @@ pub struct AuditRecord {
     /// Why.
     pub purpose: String,
     /// The features read (`view:feature`).
-    pub features: Vec<String>,
+    pub features: FeatureList,
     /// Rows produced or entities read.
     pub rows: u64,
     /// The decision.
@@ -128,7 +130,7 @@ impl AuditRecord {
             action: action.to_string(),
             consumer: consumer.to_string(),
             purpose: purpose.to_string(),
-            features: Vec::new(),
+            features: FeatureList::default(),
             rows: 0,
             decision: AuditDecision::Allow,
             reasons: Vec::new(),
@@ -420,7 +422,7 @@ mod tests {
         assert!(log.tail(5).unwrap().is_empty());
         for (i, p) in ["ranking", "analytics", "ranking"].iter().enumerate() {
             let mut r = AuditRecord::now("online_read", "ranker", p);
-            r.features = vec![format!("user_stats:f{i}")];
+            r.features = vec![format!("user_stats:f{i}")].into();
             if *p == "analytics" {
                 r.decision = AuditDecision::Deny;
             }

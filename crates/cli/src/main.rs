@@ -193,12 +193,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            // Every error type either prints its cause or exposes it as its source, never
+            // both: the chain is printed as it is.
             let mut src = e.source();
             while let Some(s) = src {
-                let text = s.to_string();
-                if !e.to_string().contains(&text) {
-                    eprintln!("  caused by: {text}");
-                }
+                eprintln!("  caused by: {s}");
                 src = s.source();
             }
             ExitCode::FAILURE

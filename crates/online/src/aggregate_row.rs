@@ -10,7 +10,7 @@ use tessera_aggregate::{ViewSpec, ViewState};
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{FeatureRow, Stamp};
+use crate::feature_row::{FeatureRow, SelectedRow, Stamp};
 use crate::online_store::WriteBatch;
 use tessera_value::Value;
 
@@ -31,7 +31,12 @@ pub fn state_batch(
 
 /// Decodes the state held by a stored row.
 pub fn state_of(row: &FeatureRow, spec: &ViewSpec) -> Result<ViewState> {
-    match row.get(STATE_FEATURE) {
+    decode_state(row.get(STATE_FEATURE), spec)
+}
+
+/// Decodes a state value.
+fn decode_state(value: Option<&Value>, spec: &ViewSpec) -> Result<ViewState> {
+    match value {
         Some(Value::Bytes(b)) => ViewState::decode(b, spec).map_err(|_| Error::Corrupt {
             what: "aggregation state",
             reason: "the stored state does not decode with the view's aggregations (was the view changed without re-materialising?)",
@@ -56,6 +61,25 @@ pub fn aggregate_values(
         Some(r) => state_of(r, spec)?,
         None => spec.new_state(),
     };
+    finish(&state, now_us)
+}
+
+/// As [`aggregate_values`], for a row read with [`crate::OnlineStore::read_selected`] of
+/// [`STATE_FEATURE`] alone.
+pub fn selected_aggregate_values(
+    row: Option<&SelectedRow>,
+    spec: &ViewSpec,
+    now_us: i64,
+) -> Result<Vec<Value>> {
+    let state = match row {
+        Some(r) => decode_state(r.values.first().and_then(Option::as_ref), spec)?,
+        None => spec.new_state(),
+    };
+    finish(&state, now_us)
+}
+
+/// The aggregates of a state as of `now_us`, or as of its newest event when later.
+fn finish(state: &ViewState, now_us: i64) -> Result<Vec<Value>> {
     let at = state
         .aggregates()
         .iter()

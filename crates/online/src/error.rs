@@ -77,7 +77,7 @@ pub enum Error {
         reason: String,
     },
     /// A directory could not be created.
-    #[error("{path}: {source}")]
+    #[error("cannot create or use {path}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -95,7 +95,7 @@ pub enum Error {
         source: tokio::task::JoinError,
     },
     /// An aggregation failed.
-    #[error("aggregation: {0}")]
+    #[error("an aggregation failed")]
     Aggregate(#[from] tessera_aggregate::Error),
     /// The definitions could not be used.
     #[error(transparent)]

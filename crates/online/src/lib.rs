@@ -61,13 +61,15 @@ mod typed_values;
 mod value_encoding;
 mod varint;
 
-pub use aggregate_row::{aggregate_values, state_batch, state_of, STATE_FEATURE};
+pub use aggregate_row::{
+    aggregate_values, selected_aggregate_values, state_batch, state_of, STATE_FEATURE,
+};
 pub use arrow_values::{column_values, key_values};
 pub use embedded_store::EmbeddedStore;
 pub use entity_key::EntityKey;
 pub use error::{BoxError, Error, Result};
-pub use expiry::{freshness, Freshness};
-pub use feature_row::{FeatureRow, Stamp};
+pub use expiry::{freshness, stamp_freshness, Freshness};
+pub use feature_row::{FeatureRow, SelectedRow, Stamp};
 pub use memory_store::MemoryStore;
 pub use online_store::{Capabilities, OnlineStore, WriteBatch, WriteRow, WriteSummary};
 pub use open_store::open_store;

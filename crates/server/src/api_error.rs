@@ -92,14 +92,14 @@ impl From<tessera_access::Error> for ApiError {
     fn from(e: tessera_access::Error) -> Self {
         let code = e.code();
         match e.class() {
-            ErrorClass::Input => Self::unprocessable(code, e.to_string()),
-            ErrorClass::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, e.to_string()),
+            ErrorClass::Input => Self::unprocessable(code, error_chain(&e)),
+            ErrorClass::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, error_chain(&e)),
             ErrorClass::Denied => {
                 let refusals = match &e {
                     tessera_access::Error::Denied { refusals, .. } => refusals.clone(),
                     _ => Vec::new(),
                 };
-                let mut err = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
+                let mut err = Self::new(StatusCode::FORBIDDEN, code, error_chain(&e));
                 err.refusals = refusals;
                 err
             }
@@ -129,16 +129,15 @@ impl From<tessera_access::Error> for ApiError {
     }
 }
 
-/// The error and its causes, for the log.
+/// The error and its causes (`error; caused by: cause; caused by: …`), for answers and
+/// the log. Every error type of the workspace either prints its cause or exposes it as
+/// its source, never both, so the chain is walked as it is, without de-duplicating.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
+        s.push_str("; caused by: ");
+        s.push_str(&c.to_string());
         src = c.source();
     }
     s

@@ -42,7 +42,7 @@ impl SourceSchema {
     /// The schema of a stream source.
     pub fn new(catalog: &Catalog, source: &SourceDef) -> Result<Self> {
         let st = source.stream.as_ref().ok_or_else(|| {
-            Error::Definitions(format!("source `{}` is not a stream source", source.name))
+            Error::definitions(format!("source `{}` is not a stream source", source.name))
         })?;
         let columns: Vec<(String, FeatureType)> = st
             .schema
@@ -58,7 +58,7 @@ impl SourceSchema {
         {
             for k in catalog.join_keys(view) {
                 let i = columns.iter().position(|(n, _)| *n == k).ok_or_else(|| {
-                    Error::Definitions(format!(
+                    Error::definitions(format!(
                         "stream source `{}` does not declare `{k}`, the join key of feature view `{}`",
                         source.name, view.name
                     ))
@@ -145,13 +145,15 @@ impl Events {
     }
 }
 
-/// Decodes columns (`name → values`, all the same length) against `schema`. The timestamp
-/// column may also be called `event_timestamp`, and a `created` column that the schema
-/// does not declare is ignored (Feast's push sends both).
-pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>) -> Result<Events> {
+/// The batch's columns in the schema's order, with the event time apart, checked for
+/// equal lengths, repeated, unknown and missing columns (every such problem is reported).
+#[allow(clippy::type_complexity)]
+fn arrange_columns(
+    schema: &SourceSchema,
+    columns: Vec<(String, Vec<Value>)>,
+    total: usize,
+) -> Result<(Vec<Value>, Vec<Option<Vec<Value>>>)> {
     let mut problems: Vec<String> = Vec::new();
-    let mut bad_rows: BTreeMap<usize, ()> = BTreeMap::new();
-    let total = columns.first().map_or(0, |(_, v)| v.len());
     if let Some((name, v)) = columns.iter().find(|(_, v)| v.len() != total) {
         return Err(Error::BadEvents {
             bad: total.max(v.len()),
@@ -205,6 +207,17 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
             )],
         });
     };
+    Ok((ts_values, cols))
+}
+
+/// Decodes columns (`name → values`, all the same length) against `schema`. The timestamp
+/// column may also be called `event_timestamp`, and a `created` column that the schema
+/// does not declare is ignored (Feast's push sends both).
+pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>) -> Result<Events> {
+    let total = columns.first().map_or(0, |(_, v)| v.len());
+    let (ts_values, cols) = arrange_columns(schema, columns, total)?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut bad_rows: BTreeMap<usize, ()> = BTreeMap::new();
     let mut note = |row: usize, msg: String, problems: &mut Vec<String>| {
         bad_rows.insert(row, ());
         if problems.len() < MAX_PROBLEMS {
@@ -276,11 +289,16 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
 }
 
 /// One JSON object (a NATS message body) as columns of one row.
-pub fn json_object_columns(body: &[u8]) -> std::result::Result<Vec<(String, Vec<Value>)>, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn json_object_columns(body: &[u8]) -> Result<Vec<(String, Vec<Value>)>> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::BadMessage {
+        problem: "not JSON",
+        source: Some(e),
+    })?;
     let serde_json::Value::Object(map) = v else {
-        return Err("not a JSON object (hint: publish one object per event, e.g. {\"user_id\": 1, \"ts\": \"2026-01-01T00:00:00Z\"})".into());
+        return Err(Error::BadMessage {
+            problem: "not a JSON object",
+            source: None,
+        });
     };
     Ok(map
         .into_iter()

@@ -15,7 +15,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tessera_core::values_to_array;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 use crate::events::{Events, SourceSchema};
 
 /// The file of batch `seq` of `source` under `dir`.
@@ -44,34 +44,26 @@ pub(crate) fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<
 /// Writes a record batch of the log's schema as batch `seq` of `source`: to a temporary
 /// file, synced, renamed into place, and the directory synced, so a committed batch's file
 /// survives a crash. Returns the file.
-pub(crate) fn write_batch(
-    dir: &Path,
-    source: &str,
-    seq: u64,
-    batch: &RecordBatch,
-) -> Result<PathBuf> {
-    let fail = |p: &Path, e: &dyn std::fmt::Display| Error::Log {
-        path: p.to_path_buf(),
-        message: e.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, &e))?;
+pub(crate) fn write_batch(dir: &Path, source: &str, seq: u64, batch: &RecordBatch) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::log(dir, "creating the directory", e))?;
     let path = part_path(dir, source, seq);
     let tmp = dir.join(format!(".part-{source}-{seq:012}.parquet.tmp"));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
     {
-        let f = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
+        let write = |e: BoxError| Error::log(&tmp, "writing", e);
+        let f = std::fs::File::create(&tmp).map_err(|e| write(e.into()))?;
         let mut w =
-            ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail(&tmp, &e))?;
-        w.write(batch).map_err(|e| fail(&tmp, &e))?;
-        let f = w.into_inner().map_err(|e| fail(&tmp, &e))?;
-        f.sync_all().map_err(|e| fail(&tmp, &e))?;
+            ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| write(e.into()))?;
+        w.write(batch).map_err(|e| write(e.into()))?;
+        let f = w.into_inner().map_err(|e| write(e.into()))?;
+        f.sync_all().map_err(|e| write(e.into()))?;
     }
-    std::fs::rename(&tmp, &path).map_err(|e| fail(&path, &e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::log(&path, "renaming into place", e))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| fail(dir, &e))?;
+        .map_err(|e| Error::log(dir, "syncing the directory", e))?;
     Ok(path)
 }
 
@@ -119,16 +111,10 @@ fn read_files(
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for p in files {
-        let f = std::fs::File::open(&p).map_err(|e| Error::Log {
-            path: p.clone(),
-            message: e.to_string(),
-        })?;
+        let f = std::fs::File::open(&p).map_err(|e| Error::log(&p, "opening", e))?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
             .and_then(|b| b.build())
-            .map_err(|e| Error::Log {
-                path: p.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::log(&p, "reading", e))?;
         for b in reader {
             let b = b?;
             // Align to the declared schema by name.
