@@ -55,10 +55,11 @@ pub async fn run(dir: &Path) -> Result<()> {
         features: vec![],
         purpose: None,
         consumer: Some("trainer".into()),
-        out: out.clone(),
+        out: Some(out.clone()),
         timestamp_column: "event_timestamp".into(),
         short_names: false,
         quiet: false,
+        explain: None,
     };
     super::training_set::run(&args).await?;
     let batch = tessera_offline::read_spine(&out)
@@ -83,7 +84,7 @@ pub async fn run(dir: &Path) -> Result<()> {
             "user_activity:country".into(),
             "item_content:genre".into(),
         ],
-        out: dir.join("refused.parquet"),
+        out: Some(dir.join("refused.parquet")),
         quiet: true,
         ..args.clone()
     };
@@ -91,10 +92,11 @@ pub async fn run(dir: &Path) -> Result<()> {
         Ok(_) => anyhow::bail!("the demo expected a refusal"),
         Err(e) => println!("{}", indent(&e.to_string())),
     }
+    let refused_out = dir.join("refused.parquet");
     println!(
         "   nothing was written: {} exists = {}",
-        refused.out.display(),
-        refused.out.exists()
+        refused_out.display(),
+        refused_out.exists()
     );
 
     println!(

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod explain;
 mod on_demand_parity;
 mod online;
 mod streaming;
