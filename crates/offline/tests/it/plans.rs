@@ -216,8 +216,7 @@ async fn memory_is_reserved_in_the_session_pool_and_released() {
     let err = tight
         .run(prepared_tight, Arc::new(NoProgress))
         .await
-        .err()
-        .expect("a 1 KiB pool is too small")
+        .expect_err("a 1 KiB pool is too small")
         .to_string();
     assert!(
         err.contains("Resources exhausted") && err.contains("JoinExec"),
