@@ -11,7 +11,7 @@ fn training_set_explain_shows_the_operators() {
     ok(&["init", r]);
     ok(&["apply", "--repo", r]);
     let spine = repo.join("data/spine.parquet");
-    let args = |extra: &[&'static str]| {
+    let args = |extra: &[&str]| -> Vec<String> {
         let mut a = vec![
             "training-set",
             "--repo",
@@ -24,18 +24,19 @@ fn training_set_explain_shows_the_operators() {
             "trainer",
         ];
         a.extend_from_slice(extra);
-        a
+        a.into_iter().map(str::to_string).collect()
     };
+    let run = |a: Vec<String>| ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
 
     // The plan only: nothing is written, no --out needed.
-    let plan = ok(&args(&["--explain"]));
+    let plan = run(args(&["--explain"]));
     assert!(plan.contains("PointInTimeJoinExec: view="), "{plan}");
     assert!(plan.contains("DataSourceExec"), "{plan}");
     assert!(!plan.contains("metrics="), "{plan}");
 
     // Analyze: the set is built (and written when --out is given), the plans carry metrics.
     let out = repo.join("out/explained.parquet");
-    let analyzed = ok(&args(&["--explain", "analyze", "--out", s(&out)]));
+    let analyzed = run(args(&["--explain", "analyze", "--out", s(&out)]));
     assert!(
         analyzed.contains("PointInTimeJoinExec: view="),
         "{analyzed}"
