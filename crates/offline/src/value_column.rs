@@ -39,6 +39,13 @@ impl Default for ValueColumn {
 }
 
 impl ValueColumn {
+    /// Bytes held (strings' heap not counted).
+    pub(crate) fn memory_size(&self) -> usize {
+        self.words.capacity() * 8
+            + self.nulls.capacity()
+            + self.datums.capacity() * std::mem::size_of::<Value>()
+    }
+
     /// Appends a value.
     pub(crate) fn push(&mut self, d: Value) {
         let word = match (self.kind, &d) {

@@ -33,6 +33,20 @@ pub(crate) struct Events {
     pub passes: Vec<Vec<bool>>,
 }
 
+impl Events {
+    /// Bytes held.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.key.capacity() * 4
+            + self.ts.capacity() * 8
+            + self
+                .columns
+                .iter()
+                .map(ValueColumn::memory_size)
+                .sum::<usize>()
+            + self.passes.iter().map(Vec::capacity).sum::<usize>()
+    }
+}
+
 /// One scanned row's columns (the read columns of a batch, as datums), for filters.
 pub(crate) struct ScanRow<'a> {
     pub names: &'a [String],

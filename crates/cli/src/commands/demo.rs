@@ -59,10 +59,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         features: vec![],
         purpose: None,
         consumer: Some("trainer".into()),
-        out: out.clone(),
+        out: Some(out.clone()),
         timestamp_column: "event_timestamp".into(),
         short_names: false,
         quiet: false,
+        explain: None,
     };
     super::training_set::run(&args).await?;
     let batch = tessera_offline::read_spine(&out)
@@ -85,7 +86,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             "user_activity:country".into(),
             "item_content:genre".into(),
         ],
-        out: dir.join("refused.parquet"),
+        out: Some(dir.join("refused.parquet")),
         quiet: true,
         ..args.clone()
     };
@@ -93,10 +94,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         Ok(_) => anyhow::bail!("the demo expected a refusal"),
         Err(e) => println!("{}", indent(&e.to_string())),
     }
+    let refused_out = dir.join("refused.parquet");
     println!(
         "   nothing was written: {} exists = {}",
-        refused.out.display(),
-        refused.out.exists()
+        refused_out.display(),
+        refused_out.exists()
     );
 
     println!(

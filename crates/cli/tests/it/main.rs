@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod first_hour;
+mod explain;
 mod on_demand_parity;
 mod online;
 mod streaming;
