@@ -375,6 +375,7 @@ impl Catalog {
     }
 
     fn validate(&self, errs: &mut Vec<ValidationError>) {
+        crate::token_env_check::check_shared_token_envs(self, errs);
         let err = |kind: &'static str, name: &str, message: String, hint: &str| ValidationError {
             file: self.origin(kind, name).to_path_buf(),
             object: format!("{kind} `{name}`"),

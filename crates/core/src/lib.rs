@@ -56,7 +56,9 @@ mod on_demand;
 mod parallel;
 mod policy;
 mod repo_config;
+mod server_settings;
 mod stream_check;
+mod token_env_check;
 
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
@@ -81,4 +83,5 @@ pub use on_demand::{
 pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
+pub use server_settings::ServerSettings;
 pub use tessera_aggregate as aggregate;

@@ -25,6 +25,9 @@ pub struct RepoConfig {
     /// Directory of the append-only audit log.
     #[serde(default = "default_audit")]
     pub audit_log: String,
+    /// The feature server's limits and timeouts (`server:`; every key optional).
+    #[serde(default, skip_serializing_if = "crate::server_settings::is_default")]
+    pub server: crate::server_settings::ServerSettings,
 }
 
 fn default_registry() -> String {

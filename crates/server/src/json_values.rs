@@ -15,6 +15,9 @@ use tessera_online::{KeyValue, Value};
 pub(crate) struct KeyColumns(pub(crate) Vec<(String, Vec<KeyValue>)>);
 
 /// Row columns, in the order given: `{"user_id": [1], "f0": [0.5], "event_timestamp": ["…"]}`.
+/// (The push routes decode columns within limits in `push_decode`; this unbounded form is
+/// kept for the value-decoding tests.)
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct ValueColumns(pub(crate) Vec<(String, Vec<Value>)>);
 
@@ -69,6 +72,7 @@ impl<'de> Deserialize<'de> for KeyColumns {
     }
 }
 
+#[cfg(test)]
 impl<'de> Deserialize<'de> for ValueColumns {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -84,31 +88,6 @@ impl<'de> Deserialize<'de> for ValueColumns {
                     out.push((k, values.into_iter().map(|v| v.0).collect()));
                 }
                 Ok(ValueColumns(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// One row as an object of values: `{"user_id": 1, "ts": "…"}`.
-#[derive(Debug, Default)]
-pub(crate) struct ValueRow(pub(crate) Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for ValueRow {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ValueRow;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an event as an object, e.g. {\"user_id\": 1, \"ts\": \"2026-01-01T00:00:00Z\"}")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValueRow, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    let v: JsonValue = map.next_value()?;
-                    out.push((k, v.0));
-                }
-                Ok(ValueRow(out))
             }
         }
         d.deserialize_map(V)

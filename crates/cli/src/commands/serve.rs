@@ -54,31 +54,40 @@ pub struct ServeArgs {
     /// The most entities one read may ask for (and rows one push may carry, x10).
     #[arg(long, default_value_t = 1000)]
     pub max_entities: usize,
-    /// The largest request body, in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    /// The largest request body (or gRPC message), in bytes [default: 4194304, or
+    /// `server.max_body_bytes` in tessera.yaml].
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
     /// How long one online-store call may take, in milliseconds (503 beyond).
     #[arg(long, default_value_t = 2000)]
     pub store_timeout_ms: u64,
-    /// How long a client may take to send a request body, in seconds (408 beyond).
-    #[arg(long, default_value_t = 10)]
-    pub body_timeout_secs: u64,
-    /// How long a client may take to send request headers, and how long idle keep-alive
-    /// connections are kept, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub header_timeout_secs: u64,
-    /// Connections served at once.
-    #[arg(long, default_value_t = 4096)]
-    pub max_connections: usize,
+    /// How long a client may take to send a request body, in seconds [default: 10, or
+    /// `server.body_read_timeout`].
+    #[arg(long)]
+    pub body_timeout_secs: Option<u64>,
+    /// How long a client may take to send request headers, in seconds [default: 10, or
+    /// `server.header_read_timeout`].
+    #[arg(long)]
+    pub header_timeout_secs: Option<u64>,
+    /// How long a connection with no request in progress stays open, in seconds
+    /// [default: 60, or `server.idle_timeout`].
+    #[arg(long)]
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections served at once [default: 4096, or `server.max_connections`]; a reserve
+    /// beyond them (`server.reserved_connections`, default 64) answers only /health and
+    /// /metrics.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
     /// Do not consume stream sources from NATS. HTTP pushes to stream sources are still
     /// applied by this server's stream engine, which holds the repository's stream
     /// checkpoint: only one process may ingest a repository's streams, so `tessera ingest`
     /// cannot run beside it.
     #[arg(long)]
     pub no_nats: bool,
-    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub drain_timeout_secs: u64,
+    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds [default:
+    /// 30, or `server.drain_timeout`].
+    #[arg(long)]
+    pub drain_timeout_secs: Option<u64>,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
@@ -165,13 +174,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         Some(e) => access.with_ingest(e.clone()),
         None => access,
     };
-    let limits = Limits {
-        max_body_bytes: args.max_body_bytes,
-        body_read_timeout: Duration::from_secs(args.body_timeout_secs),
-        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
-        max_connections: args.max_connections,
-        drain_timeout: Duration::from_secs(args.drain_timeout_secs),
-    };
+    let limits = limits(args, &cfg.server);
     let state = AppState::new(Arc::new(access), auth, limits, metrics);
     Ok(Prepared {
         state,
@@ -179,6 +182,31 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         store_name,
         engine,
     })
+}
+
+/// The server's limits: the defaults, then `server:` in tessera.yaml, then the flags given.
+fn limits(args: &ServeArgs, settings: &tessera_core::ServerSettings) -> Limits {
+    let mut limits = Limits::from_settings(settings);
+    let secs = Duration::from_secs;
+    if let Some(n) = args.max_body_bytes {
+        limits.max_body_bytes = n;
+    }
+    if let Some(s) = args.body_timeout_secs {
+        limits.body_read_timeout = secs(s);
+    }
+    if let Some(s) = args.header_timeout_secs {
+        limits.header_read_timeout = secs(s);
+    }
+    if let Some(s) = args.idle_timeout_secs {
+        limits.idle_timeout = secs(s);
+    }
+    if let Some(n) = args.max_connections {
+        limits.max_connections = n;
+    }
+    if let Some(s) = args.drain_timeout_secs {
+        limits.drain_timeout = secs(s);
+    }
+    limits
 }
 
 impl ServeArgs {
