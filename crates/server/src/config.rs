@@ -23,8 +23,9 @@ pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
     /// Connections accepted beyond `max_connections` for `GET /health` and `GET /metrics`
-    /// only (other routes answer 503 on them, and they close after one request); beyond
-    /// these, a new connection gets a 503 and is closed. The server never stops accepting.
+    /// only (other routes answer 503 on them; each must send its request within a second
+    /// and closes after one); beyond these, a new connection gets a 503 and is closed. The
+    /// server never stops accepting.
     pub reserved_connections: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
@@ -42,7 +43,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
-            reserved_connections: 64,
+            reserved_connections: 256,
             drain_timeout: Duration::from_secs(30),
             max_keys_per_event: 256,
             max_keys_per_request: 256,

@@ -54,8 +54,8 @@ pub async fn flush_audit(state: &AppState) -> Result<()> {
 ///
 /// Connections: up to `limits.max_connections` are served; the next
 /// `limits.reserved_connections` may call only `GET /health` and `GET /metrics` (other
-/// routes answer 503 `too_many_connections`) and close after one request; beyond those, a
-/// connection gets a 503 and is closed. The server never stops accepting, so a flood of
+/// routes answer 503 `too_many_connections`), must send their request within a second and
+/// close after one request; beyond those, a connection gets a 503 and is closed. The server never stops accepting, so a flood of
 /// idle connections cannot keep `/health` from answering, and each idle connection is
 /// closed after `limits.idle_timeout` (see [`crate::Limits`]).
 pub async fn serve_http(
@@ -69,6 +69,10 @@ pub async fn serve_http(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
+    let mut reserved_http = http.clone();
+    reserved_http
+        .header_read_timeout(limits.header_read_timeout.min(RESERVED_IDLE))
+        .keep_alive(false);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let reserve = Arc::new(Semaphore::new(limits.reserved_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -99,13 +103,16 @@ pub async fn serve_http(
                 }
             },
         };
-        let idle = match class {
-            ConnClass::Full => limits.idle_timeout,
-            ConnClass::Reserved => limits.idle_timeout.min(RESERVED_IDLE),
+        let (idle, http) = match class {
+            ConnClass::Full => (limits.idle_timeout, http.clone()),
+            ConnClass::Reserved => (
+                limits.idle_timeout.min(RESERVED_IDLE),
+                reserved_http.clone(),
+            ),
         };
         let io = GuardedIo::new(stream, idle, Some(slot), true);
         let conn = Conn {
-            http: http.clone(),
+            http,
             router: router.clone(),
             class,
             stop: stop_rx.clone(),
@@ -140,8 +147,9 @@ pub async fn serve_http(
     }
 }
 
-/// How long a connection in the reserve may stay idle.
-const RESERVED_IDLE: Duration = Duration::from_secs(2);
+/// How long a connection in the reserve may stay idle or take to send its request's head:
+/// the reserve turns over quickly, so a flood of idle connections cannot hold it.
+const RESERVED_IDLE: Duration = Duration::from_secs(1);
 
 /// Whether a connection is served fully or from the reserve kept for health checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
