@@ -43,8 +43,8 @@ pub(crate) fn with_json_body(buf: &[u8]) -> Option<Vec<u8>> {
         if lower.starts_with("content-type:") {
             return None;
         }
-        if lower.starts_with("content-length:") {
-            empty = lower["content-length:".len()..].trim() == "0";
+        if let Some(len) = lower.strip_prefix("content-length:") {
+            empty = len.trim() == "0";
         } else if !lower.starts_with("connection:") {
             kept.push(line);
         }

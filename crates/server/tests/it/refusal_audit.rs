@@ -7,8 +7,11 @@ use tessera_audit::AuditDecision;
 
 use crate::fixtures::{request, TestServer, RANKER};
 
+/// A header name and value.
+type Header = (&'static str, &'static str);
+
 /// (route, body, extra header) of requests refused after authentication.
-const REFUSED: &[(&str, &str, Option<(&str, &str)>)] = &[
+const REFUSED: &[(&str, &str, Option<Header>)] = &[
     ("/get-online-features", "{not json", None),
     ("/get-online-features", "", None),
     (
