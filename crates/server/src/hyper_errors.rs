@@ -10,7 +10,12 @@
 
 /// The answer with a JSON body, when `buf` is one of hyper's bodiless error answers.
 pub(crate) fn with_json_body(buf: &[u8]) -> Option<Vec<u8>> {
-    if !buf.starts_with(b"HTTP/1.") || buf.len() > 4096 {
+    // Cheap checks first: every answer passes through here.
+    let status = buf.get(9..13)?;
+    if !buf.starts_with(b"HTTP/1.")
+        || buf.len() > 4096
+        || !matches!(status, b"400 " | b"414 " | b"431 ")
+    {
         return None;
     }
     let head = std::str::from_utf8(buf).ok()?;
