@@ -125,6 +125,23 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_server_section() {
+        let text = "project: m\nserver: { max_connections: 64, idle_timeout: 30s }\n";
+        let cfg = RepoConfig::from_yaml_str(text, Path::new("tessera.yaml")).unwrap();
+        assert_eq!(cfg.server.max_connections, Some(64));
+        assert_eq!(
+            cfg.server.idle_timeout,
+            Some(std::time::Duration::from_secs(30))
+        );
+        let err = RepoConfig::from_yaml_str(
+            "project: m\nserver: { idle_timeout: forever }\n",
+            Path::new("tessera.yaml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a duration"), "{err}");
+    }
+
+    #[test]
     fn refuses_unknown_store_type() {
         let err = RepoConfig::from_yaml_str(
             "project: m\nonline_store: { type: cassandra }\n",

@@ -74,3 +74,26 @@ impl Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_override_the_defaults_key_by_key() {
+        let settings = ServerSettings {
+            max_connections: Some(10),
+            idle_timeout: Some(Duration::from_millis(1500)),
+            max_keys_per_event: Some(4),
+            ..ServerSettings::default()
+        };
+        let l = Limits::from_settings(&settings);
+        assert_eq!(l.max_connections, 10);
+        assert_eq!(l.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(l.max_keys_per_event, 4);
+        let d = Limits::default();
+        assert_eq!(l.max_keys_per_request, d.max_keys_per_request);
+        assert_eq!(l.header_read_timeout, d.header_read_timeout);
+        assert_eq!(Limits::from_settings(&ServerSettings::default()), d);
+    }
+}
