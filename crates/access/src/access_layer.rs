@@ -336,6 +336,15 @@ impl AccessLayer {
         Ok(columns)
     }
 
+    /// Whether `caller` may write to `target` at all, checked without any rows: the target
+    /// exists, is writable, and the consumer's `writes:` covers it. Servers call it before
+    /// reading a push body, so a caller that may not push costs no parsing. Not audited:
+    /// the caller audits a refusal (as [`AccessLayer::write`] does its own).
+    pub fn check_write(&self, caller: &crate::caller::Caller, target: &WriteTarget) -> Result<()> {
+        let views = target_views(&self.catalog, target)?;
+        check_write_permission(&self.catalog, caller, target, &views)
+    }
+
     /// Writes rows (Feast's push and write-to-online-store): each target view's rows are
     /// checked against its declared types — every problem is reported, nothing is written
     /// unless all rows are good — then written, newer rows winning. A consumer may write
@@ -365,8 +374,10 @@ impl AccessLayer {
                 };
                 rec.reasons = reasons_of(e);
                 rec.detail = Some(match &req.target {
-                    WriteTarget::View(v) => format!("view {v}"),
-                    WriteTarget::PushSource(s) => format!("push source {s}"),
+                    WriteTarget::View(v) => format!("view {}", crate::list_cap::clip(v)),
+                    WriteTarget::PushSource(s) => {
+                        format!("push source {}", crate::list_cap::clip(s))
+                    }
                 });
                 rec
             }
@@ -389,13 +400,14 @@ impl AccessLayer {
         check_write_permission(&self.catalog, &req.caller, &req.target, &views)?;
         let rows = req.columns.first().map_or(0, |(_, v)| v.len());
         if req.columns.iter().any(|(_, v)| v.len() != rows) {
+            let lengths: Vec<String> = req
+                .columns
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.len()))
+                .collect();
             return Err(bad(vec![format!(
                 "columns have different lengths: {}",
-                req.columns
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.len()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::list_cap::join_capped(&lengths, ", ")
             )]));
         }
         if rows > self.config.max_write_rows {
@@ -587,9 +599,12 @@ impl AccessLayer {
                 .unwrap_or_else(|| "-".to_string()),
         };
         let mut rec = AuditRecord::now(action, &key.caller.to_string(), &purpose);
+        // The client's list, not the catalog's: capped (with a count of the rest).
         rec.features = match &key.selection {
-            FeatureSelection::Features(list) => list.clone().into(),
-            FeatureSelection::Service(s) => vec![format!("service:{s}")].into(),
+            FeatureSelection::Features(list) => crate::list_cap::cap_list(list).into(),
+            FeatureSelection::Service(s) => {
+                vec![format!("service:{}", crate::list_cap::clip(s))].into()
+            }
         };
         rec.decision = decision_of(e);
         rec.reasons = reasons_of(e);
@@ -604,9 +619,14 @@ fn decision_of(e: &Error) -> AuditDecision {
     }
 }
 
+/// Why a request failed, for its audit record: at most [`crate::MAX_LISTED`] refusals (and
+/// a count of the rest), and error messages of bounded length.
 fn reasons_of(e: &Error) -> Vec<String> {
     match e {
-        Error::Denied { refusals, .. } => refusals.iter().map(ToString::to_string).collect(),
+        Error::Denied { refusals, .. } => {
+            let all: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+            crate::list_cap::cap_list(&all)
+        }
         other => {
             // The error and its causes (each error prints its cause or exposes it, not both).
             let mut text = other.to_string();
@@ -616,7 +636,11 @@ fn reasons_of(e: &Error) -> Vec<String> {
                 text.push_str(&c.to_string());
                 cause = c.source();
             }
-            vec![text]
+            vec![crate::list_cap::clip_to(&text, MAX_REASON_CHARS).into_owned()]
         }
     }
 }
+
+/// Characters kept of one error message in an audit record (the message itself lists at
+/// most [`crate::MAX_LISTED`] items).
+const MAX_REASON_CHARS: usize = 4096;

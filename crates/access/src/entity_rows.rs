@@ -48,19 +48,20 @@ impl EntityRows {
     /// Entity rows from join-key columns. Columns must have equal lengths; a join key given
     /// twice is refused.
     pub fn new(columns: Vec<(String, Vec<KeyValue>)>) -> Result<Self> {
-        for (i, (k, _)) in columns.iter().enumerate() {
-            if columns[..i].iter().any(|(other, _)| other == k) {
+        let mut seen = std::collections::HashSet::with_capacity(columns.len());
+        for (k, _) in &columns {
+            if !seen.insert(k.as_str()) {
                 return Err(Error::RepeatedJoinKey { key: k.clone() });
             }
         }
         let len = columns.first().map_or(0, |(_, v)| v.len());
         if columns.iter().any(|(_, v)| v.len() != len) {
+            let lengths: Vec<String> = columns
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.len()))
+                .collect();
             return Err(Error::RaggedEntities {
-                lengths: columns
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.len()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                lengths: crate::list_cap::join_capped(&lengths, ", "),
             });
         }
         Ok(Self {
@@ -170,7 +171,7 @@ impl EntityRows {
         if self.columns.is_empty() {
             "none".to_string()
         } else {
-            self.names().collect::<Vec<_>>().join(", ")
+            crate::list_cap::join_capped(&self.names().collect::<Vec<_>>(), ", ")
         }
     }
 }

@@ -41,7 +41,7 @@ pub enum Error {
         message: String,
     },
     /// Feature references that do not parse or do not resolve; each entry names one.
-    #[error("{}", .problems.join("; "))]
+    #[error("{}", crate::list_cap::join_capped(.problems, "; "))]
     UnknownFeatures {
         /// One message per bad reference, with the known names.
         problems: Vec<String>,
@@ -149,7 +149,7 @@ pub enum Error {
         second: String,
     },
     /// Rows to write do not match the view: every problem found (up to a limit) is listed.
-    #[error("cannot write to `{target}`: {}", .problems.join("; "))]
+    #[error("cannot write to `{target}`: {}", crate::list_cap::join_capped(.problems, "; "))]
     BadRows {
         /// The view or push source.
         target: String,
@@ -259,11 +259,8 @@ pub enum Error {
 }
 
 fn list(refusals: &[Refusal]) -> String {
-    refusals
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    let items: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    crate::list_cap::join_capped(&items, "; ")
 }
 
 impl Error {

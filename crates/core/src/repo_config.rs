@@ -25,6 +25,9 @@ pub struct RepoConfig {
     /// Directory of the append-only audit log.
     #[serde(default = "default_audit")]
     pub audit_log: String,
+    /// The feature server's limits and timeouts (`server:`; every key optional).
+    #[serde(default, skip_serializing_if = "crate::server_settings::is_default")]
+    pub server: crate::server_settings::ServerSettings,
 }
 
 fn default_registry() -> String {
@@ -119,6 +122,23 @@ mod tests {
         let cfg = RepoConfig::from_yaml_str(redis, Path::new("tessera.yaml")).unwrap();
         assert!(matches!(cfg.online_store, OnlineStoreConfig::Redis { .. }));
         assert_eq!(cfg.registry, ".tessera/registry");
+    }
+
+    #[test]
+    fn reads_the_server_section() {
+        let text = "project: m\nserver: { max_connections: 64, idle_timeout: 30s }\n";
+        let cfg = RepoConfig::from_yaml_str(text, Path::new("tessera.yaml")).unwrap();
+        assert_eq!(cfg.server.max_connections, Some(64));
+        assert_eq!(
+            cfg.server.idle_timeout,
+            Some(std::time::Duration::from_secs(30))
+        );
+        let err = RepoConfig::from_yaml_str(
+            "project: m\nserver: { idle_timeout: forever }\n",
+            Path::new("tessera.yaml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a duration"), "{err}");
     }
 
     #[test]

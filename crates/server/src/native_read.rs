@@ -23,13 +23,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use tessera_access::wire::{encode_read_response, request_context, KeyRow, NativeReadRequest};
-use tessera_access::{EntityRows, Explanation, FeatureSelection, ReadRequest};
+use tessera_access::{Caller, EntityRows, Explanation, FeatureSelection, ReadRequest, ACTION_READ};
 use tessera_online::KeyValue;
 
 use crate::api_error::ApiError;
+use crate::config::Limits;
 use crate::feast_read::json_response;
-use crate::json_body::read_json;
+use crate::json_body::{check_key_count, read_json_bounded};
+use crate::metrics::Route;
 use crate::purpose::purpose_of;
+use crate::refusal_audit::audited;
 use crate::state::AppState;
 
 pub(crate) async fn features(
@@ -38,14 +41,45 @@ pub(crate) async fn features(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let explain = explain_flag(&uri)?;
     let caller = state.auth.caller(&headers)?;
-    let req: NativeReadRequest = read_json(&headers, body, &state.limits).await?;
-    let purpose = purpose_of(&headers, req.purpose)?;
+    let (st, h, c) = (&state, &headers, &caller);
+    let refuse = move |e| audited(st, c, ACTION_READ, Route::V1Features, h, e);
+    let (request, explain) = match read_request(&state, &uri, &headers, body, &caller).await {
+        Ok(r) => r,
+        Err(e) => return Err(refuse(e).await),
+    };
+    if explain {
+        let plan = match state.access.explain(&request) {
+            Ok(p) => p,
+            Err(e) => return Err(refuse(e.into()).await),
+        };
+        return match serde_json::to_vec(&explanation_json(&plan)) {
+            Ok(body) => Ok(json_response(body)),
+            Err(e) => Err(refuse(ApiError::internal(e.to_string())).await),
+        };
+    }
+    let result = state.access.read(request).await?;
+    match encode_read_response(&result, &caller) {
+        Ok(out) => Ok(json_response(out)),
+        Err(e) => Err(refuse(ApiError::internal(e.to_string())).await),
+    }
+}
+
+/// The read a request asks for, and whether it only asks for the plan (`?explain=true`).
+async fn read_request(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    caller: &Caller,
+) -> Result<(ReadRequest, bool), ApiError> {
+    let explain = explain_flag(uri)?;
+    let req: NativeReadRequest = read_json_bounded(state, headers, body).await?;
+    let purpose = purpose_of(headers, req.purpose)?;
     let features = FeatureSelection::from_parts(req.features, req.feature_service)?;
     let columns = match (req.entities, req.entity_rows) {
         (Some(c), None) => c.0,
-        (None, Some(rows)) => rows_to_columns(rows)?,
+        (None, Some(rows)) => rows_to_columns(rows, &state.limits)?,
         (Some(_), Some(_)) => {
             return Err(ApiError::unprocessable(
                 "entities_twice",
@@ -59,26 +93,16 @@ pub(crate) async fn features(
             ))
         }
     };
+    check_key_count(columns.len(), &state.limits)?;
     let entities = EntityRows::new(columns)?;
-    let context = request_context(req.context);
-    let consumer = caller.clone();
     let request = ReadRequest {
         features,
         entities,
-        context,
+        context: request_context(req.context),
         purpose,
-        caller,
+        caller: caller.clone(),
     };
-    if explain {
-        let plan = state.access.explain(&request)?;
-        let body = serde_json::to_vec(&explanation_json(&plan))
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        return Ok(json_response(body));
-    }
-    let result = state.access.read(request).await?;
-    let out =
-        encode_read_response(&result, &consumer).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(json_response(out))
+    Ok((request, explain))
 }
 
 /// `?explain=true` (or `1`); `false`, `0` or no flag read values.
@@ -138,24 +162,29 @@ fn explanation_json(e: &Explanation) -> serde_json::Value {
     })
 }
 
-fn rows_to_columns(rows: Vec<KeyRow>) -> Result<Vec<(String, Vec<KeyValue>)>, ApiError> {
+fn rows_to_columns(
+    rows: Vec<KeyRow>,
+    limits: &Limits,
+) -> Result<Vec<(String, Vec<KeyValue>)>, ApiError> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
+    check_key_count(first.0.len(), limits)?;
     let names: Vec<String> = first.0.iter().map(|(k, _)| k.clone()).collect();
     let mut columns: Vec<(String, Vec<KeyValue>)> = names
         .iter()
         .map(|n| (n.clone(), Vec::with_capacity(rows.len())))
         .collect();
     for (i, row) in rows.into_iter().enumerate() {
-        let keys: Vec<&str> = row.0.iter().map(|(k, _)| k.as_str()).collect();
-        if keys != names.iter().map(String::as_str).collect::<Vec<_>>() {
+        let same = row.0.len() == names.len() && row.0.iter().zip(&names).all(|((k, _), n)| k == n);
+        if !same {
+            let keys: Vec<&str> = row.0.iter().map(|(k, _)| k.as_str()).collect();
             return Err(ApiError::unprocessable(
                 "ragged_entities",
                 format!(
                     "entity_rows[{i}] has join keys {} but entity_rows[0] has {} (hint: give every row the same join keys)",
-                    keys.join(", "),
-                    names.join(", ")
+                    tessera_access::join_capped(&keys, ", "),
+                    tessera_access::join_capped(&names, ", ")
                 ),
             ));
         }

@@ -104,6 +104,7 @@ impl<'de> Deserialize<'de> for KeyColumns {
     }
 }
 
+#[cfg(test)]
 impl<'de> Deserialize<'de> for ValueColumns {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

@@ -54,31 +54,40 @@ pub(crate) struct ServeArgs {
     /// The most entities one read may ask for (and rows one push may carry, x10).
     #[arg(long, default_value_t = 1000)]
     pub max_entities: usize,
-    /// The largest request body, in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    /// The largest request body (or gRPC message), in bytes [default: 4194304, or
+    /// `server.max_body_bytes` in tessera.yaml].
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
     /// How long one online-store call may take (503 beyond); a duration: `500ms`, `2s`.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = tessera_core::parse_duration_flag)]
     pub store_timeout: Duration,
-    /// How long a client may take to send a request body (408 beyond); a duration.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = tessera_core::parse_duration_flag)]
-    pub body_timeout: Duration,
-    /// How long a client may take to send request headers, and how long idle keep-alive
-    /// connections are kept; a duration.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = tessera_core::parse_duration_flag)]
-    pub header_timeout: Duration,
-    /// Connections served at once.
-    #[arg(long, default_value_t = 4096)]
-    pub max_connections: usize,
+    /// How long a client may take to send a request body; a duration [default: 10s, or
+    /// `server.body_read_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub body_timeout: Option<Duration>,
+    /// How long a client may take to send request headers; a duration [default: 10s, or
+    /// `server.header_read_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub header_timeout: Option<Duration>,
+    /// How long a connection with no request in progress stays open; a duration
+    /// [default: 60s, or `server.idle_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub idle_timeout: Option<Duration>,
+    /// Connections served at once [default: 4096, or `server.max_connections`]; a reserve
+    /// beyond them (`server.reserved_connections`, default 64) answers only /health and
+    /// /metrics.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
     /// Do not consume stream sources from NATS. HTTP pushes to stream sources are still
     /// applied by this server's stream engine, which holds the repository's stream
     /// checkpoint: only one process may ingest a repository's streams, so `tessera ingest`
     /// cannot run beside it.
     #[arg(long)]
     pub no_nats: bool,
-    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests; a duration.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = tessera_core::parse_duration_flag)]
-    pub drain_timeout: Duration,
+    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests; a duration [default:
+    /// 30s, or `server.drain_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub drain_timeout: Option<Duration>,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
@@ -170,13 +179,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         Some(e) => access.with_ingest(e.clone()),
         None => access,
     };
-    let limits = Limits {
-        max_body_bytes: args.max_body_bytes,
-        body_read_timeout: args.body_timeout,
-        header_read_timeout: args.header_timeout,
-        max_connections: args.max_connections,
-        drain_timeout: args.drain_timeout,
-    };
+    let limits = limits(args, &cfg.server);
     let state = AppState::new(Arc::new(access), auth, limits, metrics);
     Ok(Prepared {
         state,
@@ -185,6 +188,30 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         engine,
         engine_owner,
     })
+}
+
+/// The server's limits: the defaults, then `server:` in tessera.yaml, then the flags given.
+fn limits(args: &ServeArgs, settings: &tessera_core::ServerSettings) -> Limits {
+    let mut limits = Limits::from_settings(settings);
+    if let Some(n) = args.max_body_bytes {
+        limits.max_body_bytes = n;
+    }
+    if let Some(s) = args.body_timeout {
+        limits.body_read_timeout = s;
+    }
+    if let Some(s) = args.header_timeout {
+        limits.header_read_timeout = s;
+    }
+    if let Some(s) = args.idle_timeout {
+        limits.idle_timeout = s;
+    }
+    if let Some(n) = args.max_connections {
+        limits.max_connections = n;
+    }
+    if let Some(s) = args.drain_timeout {
+        limits.drain_timeout = s;
+    }
+    limits
 }
 
 impl ServeArgs {

@@ -11,6 +11,7 @@ mod names;
 mod on_demand;
 mod services;
 mod sources;
+mod token_envs;
 mod views;
 
 use crate::catalog::Catalog;
@@ -29,7 +30,7 @@ const CHECKS: &[Check] = &[
     views::check_views,
     names::check_purposes,
     consumers::check_consumers,
-    // Checks across consumers (e.g. two consumers sharing one token) go here.
+    token_envs::check_shared_token_envs,
     services::check_services,
 ];
 

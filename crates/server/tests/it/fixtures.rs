@@ -280,6 +280,16 @@ impl TestServer {
         } else {
             serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(text.clone()))
         };
+        // The Feast routes answer errors as Feast's server does: a JSON string holding the
+        // error object (see `feast_errors`); tests read the object.
+        let json = match json {
+            serde_json::Value::String(inner)
+                if status.is_client_error() || status.is_server_error() =>
+            {
+                serde_json::from_str(&inner).unwrap_or(serde_json::Value::String(inner))
+            }
+            other => other,
+        };
         Response {
             status,
             headers,
