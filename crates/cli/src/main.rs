@@ -8,6 +8,7 @@ mod commands;
 mod demo_data;
 mod http_client;
 mod progress_bar;
+mod terminal_text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -41,6 +41,7 @@
 mod aggregation_catalog;
 mod aggregation_def;
 mod arrow_datum;
+mod audit_log_config;
 mod catalog;
 mod classification;
 mod definitions;
@@ -61,6 +62,7 @@ mod stream_check;
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
 pub use arrow_datum::{datums_to_array, DatumColumn};
+pub use audit_log_config::{AuditLogConfig, AuditSync};
 pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
 pub use definitions::{

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod audit_kill;
+mod audit_output;
 mod on_demand_parity;
 mod online;
 mod streaming;

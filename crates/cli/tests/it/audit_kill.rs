@@ -1,0 +1,165 @@
+//! kill -9 of `tessera serve` during reads: every read answered 200 has its audit record.
+//!
+//! Each read asks for a number of entities no other read of the trial asks for, and the
+//! audit record keeps that number (`rows`), so every answered read can be looked up. The
+//! server is killed with SIGKILL at a pseudo-random instant while four clients read.
+//! `KILL_AUDIT_TRIALS` sets the number of trials (default 3); `bench/kill_audit.sh` runs
+//! this test with more.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use super::{ok, s};
+
+const RANKER: &str = "cli-kill-ranker-token-0123456789";
+
+/// Starts `tessera serve` with room for large reads; returns the child and its address.
+fn serve(repo: &str) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "serve",
+            "--repo",
+            repo,
+            "--addr",
+            "127.0.0.1:0",
+            "--max-entities",
+            "1000000",
+        ])
+        .env("TESSERA_TOKEN_RANKER", RANKER)
+        .env_remove("TESSERA_TOKEN_DASHBOARD")
+        .env_remove("TESSERA_TOKEN_TRAINER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+/// One read of `n` entities; `Some(status)` if a whole response came back, `None` if the
+/// connection failed (the server is gone).
+fn read(addr: SocketAddr, n: u64) -> Option<u16> {
+    let ids = vec!["1"; n as usize].join(",");
+    let body = format!(r#"{{"features":["item_content:genre"],"entities":{{"item_id":[{ids}]}}}}"#);
+    let mut c = TcpStream::connect(addr).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    write!(
+        c,
+        "POST /get-online-features HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {RANKER}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut resp = Vec::new();
+    c.read_to_end(&mut resp).ok()?;
+    let resp = String::from_utf8_lossy(&resp);
+    let (head, payload) = resp.split_once("\r\n\r\n")?;
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    // A response counts only if it arrived whole (the body is JSON that parses).
+    serde_json::from_str::<serde_json::Value>(payload).ok()?;
+    Some(status)
+}
+
+/// A pseudo-random number in `0..n` (the clock's nanoseconds, mixed).
+fn random_below(n: u64) -> u64 {
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    t.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) % n
+}
+
+#[test]
+fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
+    let trials: usize = std::env::var("KILL_AUDIT_TRIALS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(3);
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    let r = s(&repo);
+    ok(&["init", r]);
+    ok(&["apply", "--repo", r]);
+    let audit_dir = repo.join(".tessera/audit");
+    let (mut answered_total, mut missing_total) = (0usize, 0usize);
+    for trial in 0..trials {
+        let (mut server, addr) = serve(r);
+        let next = Arc::new(AtomicU64::new(1));
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let (next, answered, stop) = (next.clone(), answered.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        match read(addr, n) {
+                            Some(200) => answered.lock().unwrap().push(n),
+                            Some(other) => panic!("read of {n} entities answered {other}"),
+                            None => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50 + random_below(400)));
+        server.kill().unwrap(); // SIGKILL
+        server.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().unwrap();
+        }
+        let answered = answered.lock().unwrap().clone();
+        let out = ok(&[
+            "audit",
+            "query",
+            "--repo",
+            r,
+            "--action",
+            "online_read",
+            "--json",
+        ]);
+        let audited: BTreeSet<u64> = out
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["rows"].as_u64().unwrap()
+            })
+            .collect();
+        let missing: Vec<u64> = answered
+            .iter()
+            .copied()
+            .filter(|n| !audited.contains(n))
+            .collect();
+        eprintln!(
+            "trial {trial}: {} reads answered, {} audited, {} answered without a record",
+            answered.len(),
+            audited.len(),
+            missing.len()
+        );
+        answered_total += answered.len();
+        missing_total += missing.len();
+        assert!(
+            missing.is_empty(),
+            "trial {trial}: answered reads without an audit record (entity counts): {missing:?}"
+        );
+        std::fs::remove_dir_all(&audit_dir).unwrap();
+    }
+    eprintln!("{trials} trials: {answered_total} answered reads, {missing_total} without a record");
+    assert!(answered_total > 0, "no read was answered before the kills");
+}
