@@ -13,8 +13,9 @@
 //!
 //! [`SyncMode`] says how far a record must get before the caller is answered:
 //! - [`SyncMode::Always`]: written and synced (`fdatasync`): survives power loss;
-//! - [`SyncMode::Batch`] (the default): written; the file is synced at most every
-//!   [`SinkConfig::sync_interval`] — power loss can lose that much;
+//! - [`SyncMode::Batch`] (the default): written; a second thread syncs the file every
+//!   [`SinkConfig::sync_interval`] if anything was written since — power loss can lose that
+//!   much; neither the writer nor the requests wait for these syncs;
 //! - [`SyncMode::None`]: written; syncing is left to the operating system.
 //!
 //! In every mode the record is written before the caller is answered: a crash of the
@@ -55,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{oneshot, Semaphore, TryAcquireError};
 
@@ -145,6 +146,12 @@ struct Shared {
     failed: AtomicBool,
     last_error: Mutex<Option<Arc<std::io::Error>>>,
     stats: SinkStats,
+    /// With [`SyncMode::Batch`]: a handle on the active file for the syncer thread, which
+    /// syncs it every [`SinkConfig::sync_interval`] when `unsynced`, off the writer's path.
+    sync_handle: Mutex<Option<File>>,
+    unsynced: AtomicBool,
+    /// The writer has stopped: so does the syncer.
+    stopped: AtomicBool,
 }
 
 impl Shared {
@@ -204,6 +211,9 @@ impl AuditSink {
             failed: AtomicBool::new(false),
             last_error: Mutex::new(None),
             stats: SinkStats::default(),
+            sync_handle: Mutex::new(file.sync_handle()),
+            unsynced: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
         });
         let writer = Writer {
             first_record: rotation::first_record_time(&path),
@@ -218,15 +228,34 @@ impl AuditSink {
             flush_acks: Vec::new(),
             torn: None,
             dirty: false,
-            last_sync: Instant::now(),
+        };
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let syncer = match config.sync {
+            SyncMode::Batch => {
+                let shared = shared.clone();
+                let every = config.sync_interval.max(Duration::from_millis(1));
+                Some(
+                    std::thread::Builder::new()
+                        .name("tessera-audit-sync".into())
+                        .spawn(move || run_syncer(&shared, every))
+                        .map_err(io)?,
+                )
+            }
+            _ => None,
         };
         let worker = std::thread::Builder::new()
             .name("tessera-audit".into())
-            .spawn(move || writer.run())
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            .spawn(move || {
+                writer.run();
+                if let Some(s) = syncer {
+                    s.thread().unpark();
+                    let _ = s.join();
+                }
+            })
+            .map_err(io)?;
         Ok(Self {
             shared,
             path,
@@ -406,6 +435,8 @@ trait LogFile: Send + 'static {
     fn identity(&self) -> std::io::Result<(u64, u64)>;
     /// Opens `path` anew (after a rotation).
     fn reopen(&mut self, path: &Path) -> std::io::Result<()>;
+    /// A second handle on the same file, for syncing it from another thread.
+    fn sync_handle(&self) -> Option<File>;
 }
 
 impl LogFile for File {
@@ -448,6 +479,33 @@ impl LogFile for File {
         *self = f;
         Ok(())
     }
+
+    fn sync_handle(&self) -> Option<File> {
+        self.try_clone().ok()
+    }
+}
+
+/// With [`SyncMode::Batch`]: syncs the active file every `every` if something was written
+/// since the last sync, so that the writer (and the requests waiting for it) never wait for
+/// a periodic sync.
+fn run_syncer(shared: &Shared, every: Duration) {
+    while !shared.stopped.load(Ordering::Acquire) {
+        std::thread::park_timeout(every);
+        if shared.unsynced.swap(false, Ordering::AcqRel) {
+            let handle = shared
+                .sync_handle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match handle.as_ref().map(File::sync_data) {
+                Some(Ok(())) => {
+                    shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+                }
+                // Tried again at the next tick.
+                Some(Err(_)) => shared.unsynced.store(true, Ordering::Release),
+                None => {}
+            }
+        }
+    }
 }
 
 struct Writer<F> {
@@ -467,7 +525,6 @@ struct Writer<F> {
     torn: Option<(u64, u64)>,
     /// Written since the last sync.
     dirty: bool,
-    last_sync: Instant,
     /// When the active file's first record was written (for rotation by age).
     first_record: Option<SystemTime>,
 }
@@ -483,11 +540,8 @@ impl<F: LogFile> Writer<F> {
         loop {
             let taken = self.take();
             let stopping = taken.shutdown.is_some() || taken.dropped;
-            let must_sync = self.config.sync == SyncMode::Always
-                || !self.flush_acks.is_empty()
-                || stopping
-                || (self.config.sync == SyncMode::Batch
-                    && self.last_sync.elapsed() >= self.config.sync_interval);
+            let must_sync =
+                self.config.sync == SyncMode::Always || !self.flush_acks.is_empty() || stopping;
             let result = self.write_pending(must_sync);
             if self.pending.is_empty() || stopping {
                 // Written (perhaps not synced, if `result` says so), or never will be.
@@ -504,10 +558,12 @@ impl<F: LogFile> Writer<F> {
                 self.rotate_if_due();
             }
             if let Some(ack) = taken.shutdown {
+                self.shared.stopped.store(true, Ordering::Release);
                 let _ = ack.send(result);
                 return;
             }
             if taken.dropped {
+                self.shared.stopped.store(true, Ordering::Release);
                 return;
             }
         }
@@ -523,12 +579,6 @@ impl<F: LogFile> Writer<F> {
             }
             let timeout = if !self.pending.is_empty() {
                 Some(self.config.flush_interval) // retry a failed write
-            } else if self.dirty && self.config.sync == SyncMode::Batch {
-                Some(
-                    self.config
-                        .sync_interval
-                        .saturating_sub(self.last_sync.elapsed()),
-                )
             } else {
                 None
             };
@@ -606,13 +656,13 @@ impl<F: LogFile> Writer<F> {
             self.pending.clear();
             self.pending_count = 0;
             self.dirty = true;
+            self.shared.unsynced.store(true, Ordering::Release);
             self.first_record.get_or_insert_with(SystemTime::now);
         }
         if sync && self.dirty {
             self.file.sync().map_err(Arc::new)?;
             self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
             self.dirty = false;
-            self.last_sync = Instant::now();
         }
         Ok(())
     }
@@ -649,6 +699,11 @@ impl<F: LogFile> Writer<F> {
             self.dirty = false;
         }
         self.file.reopen(&self.path)?;
+        *self
+            .shared
+            .sync_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = self.file.sync_handle();
         self.first_record = rotation::first_record_time(&self.path);
         Ok(())
     }
@@ -818,6 +873,9 @@ mod tests {
         fn reopen(&mut self, path: &Path) -> std::io::Result<()> {
             self.file.reopen(path)
         }
+        fn sync_handle(&self) -> Option<File> {
+            self.file.sync_handle()
+        }
     }
 
     #[tokio::test]
@@ -927,6 +985,9 @@ mod tests {
         }
         fn reopen(&mut self, path: &Path) -> std::io::Result<()> {
             self.file.reopen(path)
+        }
+        fn sync_handle(&self) -> Option<File> {
+            self.file.sync_handle()
         }
     }
 
@@ -1101,5 +1162,33 @@ mod tests {
         rows.sort_unstable();
         let want: Vec<u64> = (0..300).chain(1000..1060).collect();
         assert_eq!(rows, want, "every record once");
+    }
+
+    #[tokio::test]
+    async fn batch_mode_syncs_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = AuditSink::spawn(
+            AuditLog::new(dir.path()),
+            SinkConfig {
+                sync_interval: Duration::from_millis(10),
+                ..SinkConfig::default()
+            },
+        )
+        .unwrap();
+        sink.record(AuditRecord::now("online_read", "ranker", "ranking"))
+            .await
+            .unwrap();
+        // The syncer gets to it within a few intervals; wait up to 10 s on a loaded machine.
+        let mut waited = 0;
+        while sink.stats().syncs.load(Ordering::Relaxed) == 0 && waited < 1000 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+        assert_eq!(
+            sink.stats().syncs.load(Ordering::Relaxed),
+            1,
+            "one write, one sync"
+        );
+        sink.shutdown().await.unwrap();
     }
 }

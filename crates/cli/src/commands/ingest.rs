@@ -154,7 +154,8 @@ pub async fn run(args: &IngestArgs) -> Result<()> {
                 s.bad
             ),
             Err(e) => {
-                eprintln!("{name}: {e}");
+                // Errors can quote the events' text, which publishers chose.
+                eprintln!("{name}: {}", crate::terminal_text::escaped(&e.to_string()));
                 failed = Some(e.into());
             }
         }
