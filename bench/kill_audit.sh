@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# kill -9 of `tessera serve` during reads: every read answered 200 must have its audit record.
+# kill -9 of `tessera serve` during reads and pushes: every read and push answered 200 must
+# have its audit record.
 #
 # Runs the CLI integration test `audit_kill` (crates/cli/tests/it/audit_kill.rs): per trial it
-# starts `tessera serve` on a fresh audit log, reads with four clients (each read asks for an
-# entity count no other read of the trial asks for, so its record can be found by `rows`),
-# SIGKILLs the server at a pseudo-random instant 50-450 ms in, then checks with
-# `tessera audit query` that every answered read was audited. Prints one line per trial and a
+# starts `tessera serve` on a fresh audit log, reads with four clients and pushes with one
+# (each read asks for an entity count, each push carries an event count, no other request of
+# the trial does, so its record can be found by `rows`), SIGKILLs the server at a
+# pseudo-random instant 50-450 ms in, then checks with `tessera audit query` that every
+# answered request was audited. Prints one line per trial and a
 # total; exits non-zero on the first answered read without a record.
 #
 # usage: bench/kill_audit.sh            TRIALS=3 (CI)

@@ -1,8 +1,10 @@
-//! kill -9 of `tessera serve` during reads: every read answered 200 has its audit record.
+//! kill -9 of `tessera serve` during reads and pushes: every read and push answered 200 has
+//! its audit record.
 //!
-//! Each read asks for a number of entities no other read of the trial asks for, and the
-//! audit record keeps that number (`rows`), so every answered read can be looked up. The
-//! server is killed with SIGKILL at a pseudo-random instant while four clients read.
+//! Each read asks for a number of entities no other read of the trial asks for, and each
+//! push carries a number of events no other push carries; the audit record keeps that
+//! number (`rows`), so every answered request can be looked up. The server is killed with
+//! SIGKILL at a pseudo-random instant while four clients read and one pushes.
 //! `KILL_AUDIT_TRIALS` sets the number of trials (default 3); `bench/kill_audit.sh` runs
 //! this test with more.
 
@@ -17,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use super::{ok, s};
 
 const RANKER: &str = "cli-kill-ranker-token-0123456789";
+const PLAYER_APP: &str = "cli-kill-player-app-token-0123456789";
 
 /// Starts `tessera serve` with room for large reads; returns the child and its address.
 fn serve(repo: &str) -> (Child, SocketAddr) {
@@ -31,6 +34,7 @@ fn serve(repo: &str) -> (Child, SocketAddr) {
             "1000000",
         ])
         .env("TESSERA_TOKEN_RANKER", RANKER)
+        .env("TESSERA_TOKEN_PLAYER_APP", PLAYER_APP)
         .env_remove("TESSERA_TOKEN_DASHBOARD")
         .env_remove("TESSERA_TOKEN_TRAINER")
         .stdout(Stdio::null())
@@ -57,11 +61,28 @@ fn serve(repo: &str) -> (Child, SocketAddr) {
 fn read(addr: SocketAddr, n: u64) -> Option<u16> {
     let ids = vec!["1"; n as usize].join(",");
     let body = format!(r#"{{"features":["item_content:genre"],"entities":{{"item_id":[{ids}]}}}}"#);
+    post(addr, "/get-online-features", RANKER, &body)
+}
+
+/// One push of `n` play events (ids unique to the trial and the push).
+fn push(addr: SocketAddr, trial: usize, n: u64) -> Option<u16> {
+    let events: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"user_id":1,"item_id":{i},"action":"play","dwell_s":1.0,"ts":"2026-01-01T00:00:00Z","event_id":"k{trial}-{n}-{i}"}}"#
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"source":"live_plays","events":[{}]}}"#, events.join(","));
+    post(addr, "/v1/push", PLAYER_APP, &body)
+}
+
+fn post(addr: SocketAddr, path: &str, token: &str, body: &str) -> Option<u16> {
     let mut c = TcpStream::connect(addr).ok()?;
     c.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     write!(
         c,
-        "POST /get-online-features HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {RANKER}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .ok()?;
@@ -117,6 +138,21 @@ fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
                 })
             })
             .collect();
+        let pushed = Arc::new(Mutex::new(Vec::new()));
+        let pusher = {
+            let (pushed, stop) = (pushed.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 1;
+                while !stop.load(Ordering::Relaxed) {
+                    match push(addr, trial, n) {
+                        Some(200) => pushed.lock().unwrap().push(n),
+                        Some(other) => panic!("push of {n} events answered {other}"),
+                        None => return,
+                    }
+                    n += 1;
+                }
+            })
+        };
         std::thread::sleep(Duration::from_millis(50 + random_below(400)));
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
@@ -124,42 +160,39 @@ fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
         for c in clients {
             c.join().unwrap();
         }
-        let answered = answered.lock().unwrap().clone();
-        let out = ok(&[
-            "audit",
-            "query",
-            "--repo",
-            r,
-            "--action",
-            "online_read",
-            "--json",
-        ]);
-        let audited: BTreeSet<u64> = out
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["rows"].as_u64().unwrap()
-            })
-            .collect();
-        let missing: Vec<u64> = answered
-            .iter()
-            .copied()
-            .filter(|n| !audited.contains(n))
-            .collect();
-        eprintln!(
-            "trial {trial}: {} reads answered, {} audited, {} answered without a record",
-            answered.len(),
-            audited.len(),
-            missing.len()
-        );
-        answered_total += answered.len();
-        missing_total += missing.len();
-        assert!(
-            missing.is_empty(),
-            "trial {trial}: answered reads without an audit record (entity counts): {missing:?}"
-        );
+        pusher.join().unwrap();
+        for (action, answered) in [("online_read", &answered), ("online_write", &pushed)] {
+            let answered = answered.lock().unwrap().clone();
+            let out = ok(&["audit", "query", "--repo", r, "--action", action, "--json"]);
+            let audited: BTreeSet<u64> = out
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["rows"].as_u64().unwrap()
+                })
+                .collect();
+            let missing: Vec<u64> = answered
+                .iter()
+                .copied()
+                .filter(|n| !audited.contains(n))
+                .collect();
+            eprintln!(
+                "trial {trial}: {action}: {} answered, {} audited, {} answered without a record",
+                answered.len(),
+                audited.len(),
+                missing.len()
+            );
+            answered_total += answered.len();
+            missing_total += missing.len();
+            assert!(
+                missing.is_empty(),
+                "trial {trial}: {action}: answered without an audit record (rows): {missing:?}"
+            );
+        }
         std::fs::remove_dir_all(&audit_dir).unwrap();
     }
-    eprintln!("{trials} trials: {answered_total} answered reads, {missing_total} without a record");
-    assert!(answered_total > 0, "no read was answered before the kills");
+    eprintln!(
+        "{trials} trials: {answered_total} answered reads and pushes, {missing_total} without a record"
+    );
+    assert!(answered_total > 0, "nothing was answered before the kills");
 }
