@@ -73,7 +73,10 @@ fn push(addr: SocketAddr, trial: usize, n: u64) -> Option<u16> {
             )
         })
         .collect();
-    let body = format!(r#"{{"source":"live_plays","events":[{}]}}"#, events.join(","));
+    let body = format!(
+        r#"{{"source":"live_plays","events":[{}]}}"#,
+        events.join(",")
+    );
     post(addr, "/v1/push", PLAYER_APP, &body)
 }
 
