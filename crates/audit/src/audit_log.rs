@@ -391,4 +391,49 @@ mod tests {
         let rows: Vec<u64> = log.tail(5).unwrap().iter().map(|r| r.rows).collect();
         assert_eq!(rows, [1, 3]);
     }
+
+    #[test]
+    fn tail_reads_from_the_end_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path());
+        // A bad first line, then 10,000 records (about 1.6 MB): `tail` never reaches the
+        // bad line, a full read does.
+        let mut text = String::from("not json\n");
+        for i in 0..10_000 {
+            text.push_str(&line(i));
+        }
+        std::fs::write(log.path(), text).unwrap();
+        let rows: Vec<u64> = log.tail(2).unwrap().iter().map(|r| r.rows).collect();
+        assert_eq!(rows, [9_998, 9_999]);
+        assert_eq!(log.tail(3_000).unwrap()[0].rows, 7_000);
+        let err = log.query(&AuditQuery::default()).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { line: 1, .. }), "{err}");
+        let err = log.tail(10_001).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn tail_and_query_span_rotated_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path()).with_rotation(Rotation {
+            max_bytes: Some(400),
+            ..Rotation::default()
+        });
+        for i in 0..30 {
+            let mut r = AuditRecord::now("online_read", "ranker", "ranking");
+            r.rows = i;
+            log.append_all(&[r], false).unwrap();
+        }
+        assert!(log.files().unwrap().len() > 5);
+        let rows: Vec<u64> = log.tail(7).unwrap().iter().map(|r| r.rows).collect();
+        assert_eq!(rows, (23..30).collect::<Vec<_>>());
+        let all: Vec<u64> = log
+            .query(&AuditQuery::default())
+            .unwrap()
+            .iter()
+            .map(|r| r.rows)
+            .collect();
+        assert_eq!(all, (0..30).collect::<Vec<_>>());
+        assert_eq!(log.tail(100).unwrap().len(), 30);
+    }
 }

@@ -228,3 +228,96 @@ fn apply_retention(dir: &Path, rotation: &Rotation) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_by_size_or_by_the_age_of_the_first_record() {
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let by_size = Rotation {
+            max_bytes: Some(100),
+            ..Rotation::default()
+        };
+        assert!(!Rotation::default().due(u64::MAX, Some(hour_ago)));
+        assert!(!by_size.due(99, Some(hour_ago)));
+        assert!(by_size.due(100, None));
+        let by_age = Rotation {
+            max_age: Some(Duration::from_secs(60)),
+            ..Rotation::default()
+        };
+        assert!(by_age.due(1, Some(hour_ago)));
+        assert!(!by_age.due(1, Some(SystemTime::now())));
+        assert!(
+            !by_age.due(0, Some(hour_ago)),
+            "an empty file is not rotated"
+        );
+        assert!(!by_age.due(1, None));
+    }
+
+    #[test]
+    fn retention_by_age_and_count_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(10 * 86_400);
+        let names = [
+            "audit-20260101T000000.000000Z.jsonl",
+            "audit-20260102T000000.000000Z.jsonl",
+            "audit-20260103T000000.000000Z.jsonl",
+            "audit-20260104T000000.000000Z.jsonl",
+        ];
+        for n in names {
+            let f = File::create(dir.path().join(n)).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        std::fs::write(dir.path().join(ACTIVE), "x\n").unwrap();
+        let by_count = Rotation {
+            max_bytes: Some(1),
+            retain_files: Some(3),
+            ..Rotation::default()
+        };
+        apply_retention(dir.path(), &by_count).unwrap();
+        let left: Vec<_> = rotated_files(dir.path()).unwrap();
+        assert_eq!(left.len(), 3);
+        assert!(left[0].ends_with(names[1]));
+        // All are ten days old: an age limit of a day deletes all but the newest.
+        let by_age = Rotation {
+            max_bytes: Some(1),
+            retain_age: Some(Duration::from_secs(86_400)),
+            ..Rotation::default()
+        };
+        apply_retention(dir.path(), &by_age).unwrap();
+        let left = rotated_files(dir.path()).unwrap();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].ends_with(names[3]));
+        assert!(
+            dir.path().join(ACTIVE).exists(),
+            "the active file is never deleted"
+        );
+    }
+
+    #[test]
+    fn rotate_renames_only_the_expected_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let active = dir.path().join(ACTIVE);
+        std::fs::write(&active, "x\n").unwrap();
+        let r = Rotation {
+            max_bytes: Some(1),
+            ..Rotation::default()
+        };
+        assert!(!rotate(&active, Some((0, 0)), &r).unwrap(), "another file");
+        let id = identity(&std::fs::metadata(&active).unwrap());
+        // Another process is rotating: this one leaves it to them.
+        std::fs::write(dir.path().join(LOCK), "").unwrap();
+        assert!(!rotate(&active, Some(id), &r).unwrap());
+        std::fs::remove_file(dir.path().join(LOCK)).unwrap();
+        assert!(rotate(&active, Some(id), &r).unwrap());
+        assert!(!active.exists());
+        assert_eq!(rotated_files(dir.path()).unwrap().len(), 1);
+        assert!(!dir.path().join(LOCK).exists(), "the lock is released");
+        assert!(
+            !rotate(&active, Some(id), &r).unwrap(),
+            "nothing left to rotate"
+        );
+    }
+}
