@@ -22,7 +22,8 @@
 //!  unavailable, with event timestamps); on-demand features evaluated (tessera-expr)
 //!     ▼
 //!  audit record (time, consumer, purpose, features, entities, decision, latency) through a
-//!  buffered AuditSink — a queue push on this path; a read that cannot be audited is refused
+//!  the AuditSink, which answers once the record is in the file (group commit); a read that
+//!  cannot be audited is refused
 //! ```
 //!
 //! [`AccessLayer::new`] builds a server's layer over an online store;

@@ -12,6 +12,7 @@ mod http_client;
 mod init_template;
 mod progress_bar;
 mod terminal_width;
+mod terminal_text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

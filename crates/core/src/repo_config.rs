@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit_log_config::AuditLogConfig;
 use crate::definitions::yaml_message;
 use crate::error::{Error, Result};
 
@@ -22,9 +23,10 @@ pub struct RepoConfig {
     /// The online store.
     #[serde(default)]
     pub online_store: OnlineStoreConfig,
-    /// Directory of the append-only audit log.
-    #[serde(default = "default_audit")]
-    pub audit_log: String,
+    /// The append-only audit log: its directory, or a map with its durability and rotation
+    /// (see [`AuditLogConfig`]). Dereferences to the directory.
+    #[serde(default)]
+    pub audit_log: AuditLogConfig,
     /// The feature server's limits and timeouts (`server:`; every key optional).
     #[serde(default, skip_serializing_if = "crate::server_settings::is_default")]
     pub server: crate::server_settings::ServerSettings,
@@ -32,10 +34,6 @@ pub struct RepoConfig {
 
 fn default_registry() -> String {
     ".tessera/registry".to_string()
-}
-
-fn default_audit() -> String {
-    ".tessera/audit".to_string()
 }
 
 /// Where offline data (materialised tables, ingested logs) is kept.

@@ -10,8 +10,8 @@ use clap::Args;
 use tessera_access::{
     AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest,
 };
-use tessera_audit::{AuditLog, AuditSink, SinkConfig};
-use tessera_core::{FeatureRepo, RepoConfig};
+use tessera_audit::AuditSink;
+use tessera_core::FeatureRepo;
 use tessera_online::open_store;
 
 use super::{local_user, registered_catalog};
@@ -59,10 +59,12 @@ pub(crate) async fn run(args: &ExplainArgs) -> Result<()> {
     let store = open_store(&cfg, &args.repo).await.context(
         "opening the online store (hint: while `tessera serve` holds the embedded store, ask it instead: POST /v1/features?explain=true)",
     )?;
-    let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
     let audit = Arc::new(
-        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
-            .context("opening the audit log")?,
+        AuditSink::spawn(
+            super::audit::open_log(&args.repo, &cfg),
+            super::audit::sink_config(&cfg),
+        )
+        .context("opening the audit log")?,
     );
     let catalog = Arc::new(catalog);
     let mut builder = AccessLayer::builder(catalog.clone(), audit.clone(), AccessConfig::default())

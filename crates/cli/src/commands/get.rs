@@ -10,7 +10,7 @@ use clap::Args;
 use tessera_access::{
     AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest, ValueStatus,
 };
-use tessera_audit::{AuditLog, AuditSink, SinkConfig};
+use tessera_audit::AuditSink;
 use tessera_core::{FeatureRepo, RepoConfig};
 use tessera_online::{open_store, KeyValue, Value};
 
@@ -101,10 +101,11 @@ fn parse_entity(text: &str) -> Result<Vec<(String, KeyValue)>> {
         .collect()
 }
 
+/// A value as the table shows it; strings (pushed by clients) are escaped for the terminal.
 fn show(v: &Value) -> String {
     match v {
         Value::Timestamp(us) => format_time(*us),
-        other => other.to_string(),
+        other => crate::terminal_text::escaped(&other.to_string()).into_owned(),
     }
 }
 
@@ -157,8 +158,11 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     let store_name = store.name();
     let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
     let audit = Arc::new(
-        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
-            .context("opening the audit log")?,
+        AuditSink::spawn(
+            super::audit::open_log(&args.repo, &cfg),
+            super::audit::sink_config(&cfg),
+        )
+        .context("opening the audit log")?,
     );
     let catalog = Arc::new(catalog);
     let content = super::content::load(&catalog, &args.repo).await?;

@@ -164,7 +164,8 @@ pub(crate) async fn run(args: &IngestArgs) -> Result<()> {
                 s.bad
             ),
             Err(e) => {
-                eprintln!("{name}: {e}");
+                // Errors can quote the events' text, which publishers chose.
+                eprintln!("{name}: {}", crate::terminal_text::escaped(&e.to_string()));
                 failed = Some(e.into());
             }
         }

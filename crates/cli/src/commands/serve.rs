@@ -12,8 +12,8 @@ use anyhow::{bail, Context, Result};
 use arrow::datatypes::DataType;
 use clap::{Args, ValueEnum};
 use tessera_access::{AccessConfig, AccessLayer, KeyType};
-use tessera_audit::{AuditLog, AuditSink, SinkConfig};
-use tessera_core::{Catalog, FeatureRepo, RepoConfig};
+use tessera_audit::AuditSink;
+use tessera_core::{Catalog, FeatureRepo};
 use tessera_server::{
     flush_audit, serve_grpc, serve_http, shutdown_signal, AppState, Auth, Limits, Metrics,
     TokenTable,
@@ -137,10 +137,12 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         .await
         .context("opening the online store")?;
     let key_types = join_key_types(&catalog, &args.repo).await;
-    let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
     let audit = Arc::new(
-        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
-            .context("opening the audit log")?,
+        AuditSink::spawn(
+            super::audit::open_log(&args.repo, &cfg),
+            super::audit::sink_config(&cfg),
+        )
+        .context("opening the audit log")?,
     );
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
@@ -430,7 +432,7 @@ async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyTy
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_audit::{AuditRecord, SinkConfig};
+    use tessera_audit::{AuditLog, AuditRecord, SinkConfig};
 
     fn sink(dir: &Path) -> (AuditLog, Arc<AuditSink>) {
         let log = AuditLog::new(dir);

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use tessera_audit::{AuditDecision, AuditLog, AuditRecord};
-use tessera_core::{Decision, FeatureRef, ReadChannel, RepoConfig};
+use tessera_audit::{AuditDecision, AuditRecord};
+use tessera_core::{Decision, FeatureRef, ReadChannel};
 use tessera_offline::{display_plan, write_parquet_atomic, OfflineEngine, TrainingSetRequest};
 
 use super::{local_user, registered_catalog};
@@ -77,7 +77,7 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         args.service.as_deref(),
     )?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
-    let audit = AuditLog::new(&RepoConfig::resolve(&args.repo, &cfg.audit_log));
+    let audit = super::audit::open_log(&args.repo, &cfg);
 
     let (refs, service_purpose) = match &args.service {
         Some(name) => {

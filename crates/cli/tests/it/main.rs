@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 mod first_hour;
 mod explain;
+mod audit_kill;
+mod audit_output;
 mod on_demand_parity;
 mod online;
 mod streaming;
