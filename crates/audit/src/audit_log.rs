@@ -268,7 +268,7 @@ mod tests {
         assert!(log.tail(5).unwrap().is_empty());
         for (i, p) in ["ranking", "analytics", "ranking"].iter().enumerate() {
             let mut r = AuditRecord::now("online_read", "ranker", p);
-            r.features = vec![format!("user_stats:f{i}")];
+            r.features = vec![format!("user_stats:f{i}")].into();
             if *p == "analytics" {
                 r.decision = AuditDecision::Deny;
             }

@@ -41,7 +41,6 @@
 mod aggregation_catalog;
 mod aggregation_def;
 mod arrow_values;
-mod arrow_datum;
 mod audit_log_config;
 mod catalog;
 mod classification;
@@ -66,7 +65,6 @@ mod validate;
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
 pub use arrow_values::{values_to_array, ArrowValues};
-pub use arrow_datum::{datums_to_array, DatumColumn};
 pub use audit_log_config::{AuditLogConfig, AuditSync};
 pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};

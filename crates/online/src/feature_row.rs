@@ -103,7 +103,7 @@ impl SelectedRow {
         let mut next = 0;
         for _ in 0..n {
             let name = r.str()?;
-            let value = Value::decode_from(&mut r)?;
+            let value = crate::value_encoding::decode_value(&mut r)?;
             let at = if features.get(next) == Some(&name) {
                 Some(next)
             } else {

@@ -220,7 +220,7 @@ impl StreamEngine {
             ..config
         };
         let mut sources = BTreeMap::new();
-        for source in catalog.sources.values().filter(|s| s.stream.is_some()) {
+        for source in catalog.sources().values().filter(|s| s.stream.is_some()) {
             let mut rt = source_runtime(&catalog, source, root)?;
             load(&mut rt, &checkpoint, &snapshots, &config)?;
             sources.insert(source.name.clone(), Arc::new(Mutex::new(rt)));
@@ -359,7 +359,7 @@ impl StreamEngine {
 fn source_runtime(catalog: &Catalog, source: &SourceDef, root: &Path) -> Result<SourceRuntime> {
     let schema = SourceSchema::new(catalog, source)?;
     let views = catalog
-        .feature_views
+        .feature_views()
         .values()
         .filter(|v| v.source == source.name && v.online)
         .map(|view| view_runtime(catalog, source, &schema, view))
