@@ -94,8 +94,8 @@ mod read_explain;
 mod read_plan;
 mod read_request;
 mod read_result;
-pub mod wire;
 mod view_read;
+pub mod wire;
 mod write_request;
 
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};

@@ -10,11 +10,11 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 /// Where the owner record lives, relative to the repository.
-pub const OWNER_FILE: &str = ".tessera/stream/owner.json";
+pub(crate) const OWNER_FILE: &str = ".tessera/stream/owner.json";
 
 /// The claim of this process on a repository's stream engine; released when dropped.
 #[derive(Debug)]
-pub struct EngineOwner {
+pub(crate) struct EngineOwner {
     path: PathBuf,
     command: String,
 }
@@ -41,7 +41,7 @@ fn describe(record: &serde_json::Value) -> String {
 impl EngineOwner {
     /// Claims the stream engine of `repo` for this process (`command` names what it runs,
     /// e.g. `tessera serve`), or fails naming the running process that holds it.
-    pub fn claim(repo: &Path, command: &str) -> Result<Self> {
+    pub(crate) fn claim(repo: &Path, command: &str) -> Result<Self> {
         let path = repo.join(OWNER_FILE);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -90,7 +90,7 @@ impl EngineOwner {
     }
 
     /// Records the address this process serves on, for the message a second process gets.
-    pub fn set_address(&self, address: &str) -> Result<()> {
+    pub(crate) fn set_address(&self, address: &str) -> Result<()> {
         let file = std::fs::File::create(&self.path)
             .with_context(|| format!("writing {}", self.path.display()))?;
         self.write(file, Some(address))

@@ -32,12 +32,12 @@ const EXAMPLES: &[(&[&str], &str)] = &[
 ];
 
 /// The example of one command path, if there is one.
-pub fn example(path: &[&str]) -> Option<&'static str> {
+pub(crate) fn example(path: &[&str]) -> Option<&'static str> {
     EXAMPLES.iter().find(|(p, _)| *p == path).map(|(_, e)| *e)
 }
 
 /// Adds the examples to `cmd`'s subcommands (as the end of their `--help`).
-pub fn with_examples(mut cmd: Command) -> Command {
+pub(crate) fn with_examples(mut cmd: Command) -> Command {
     fn walk(cmd: &mut Command, path: &mut Vec<String>) {
         for sub in cmd.get_subcommands_mut() {
             path.push(sub.get_name().to_string());

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 /// `tessera.yaml` of the minimal repository.
-pub const MINIMAL_CONFIG: &str = "\
+pub(crate) const MINIMAL_CONFIG: &str = "\
 # A Tessera feature repository. Every path is relative to this directory.
 project: my_features
 registry: .tessera/registry                              # versions of your definitions (`tessera apply`)
@@ -15,7 +15,7 @@ audit_log: .tessera/audit                                # one JSON line per rea
 ";
 
 /// `features/customers.yaml` of the minimal repository.
-pub const MINIMAL_DEFINITIONS: &str = r#"# Definitions: every *.yaml file under the repository is read. `tessera plan` shows what
+pub(crate) const MINIMAL_DEFINITIONS: &str = r#"# Definitions: every *.yaml file under the repository is read. `tessera plan` shows what
 # changed, `tessera apply` registers it. The reference of every key: docs/DEFINITIONS.md.
 
 # An entity is what features describe; its join keys are the columns that identify one.
@@ -58,7 +58,7 @@ feature_services:
 "#;
 
 /// `.gitignore` of a new repository: Tessera's state, never the user's data.
-pub const GITIGNORE: &str = "\
+pub(crate) const GITIGNORE: &str = "\
 # Tessera's state: the registry, the online store, the audit log, the stream engine.
 .tessera/
 # Outputs of the examples (training sets).
@@ -69,7 +69,7 @@ const CATEGORIES: [&str; 4] = ["books", "garden", "music", "toys"];
 
 /// `data/customer_stats.csv`: 5 customers, one row per day for the 3 days before `midnight`
 /// (an ISO-8601 UTC date-time of the most recent midnight).
-pub fn customer_stats_csv(days: &[String]) -> String {
+pub(crate) fn customer_stats_csv(days: &[String]) -> String {
     let mut out =
         String::from("customer_id,event_timestamp,orders_7d,spend_7d,favourite_category\n");
     for (d, day) in days.iter().enumerate() {
@@ -84,7 +84,7 @@ pub fn customer_stats_csv(days: &[String]) -> String {
 }
 
 /// `data/spine.csv`: the (customer, time) pairs a training set is built for.
-pub fn spine_csv(days: &[String]) -> String {
+pub(crate) fn spine_csv(days: &[String]) -> String {
     let mut out = String::from("customer_id,event_timestamp,label\n");
     for (d, day) in days.iter().enumerate() {
         for c in [1usize, 3, 6] {

@@ -11,8 +11,8 @@ mod help_examples;
 mod http_client;
 mod init_template;
 mod progress_bar;
-mod terminal_width;
 mod terminal_text;
+mod terminal_width;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -22,7 +22,7 @@ fn unsafe_char(c: char) -> bool {
 }
 
 /// `text` with every character a terminal could act on escaped (see the module docs).
-pub fn escaped(text: &str) -> Cow<'_, str> {
+pub(crate) fn escaped(text: &str) -> Cow<'_, str> {
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }

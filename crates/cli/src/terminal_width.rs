@@ -3,7 +3,7 @@
 //! to a file or a pipe is not cut (unless `COLUMNS` is set), so nothing is lost there.
 
 /// The width to fit: the terminal's (standard output), else `COLUMNS`, else none.
-pub fn width() -> Option<usize> {
+pub(crate) fn width() -> Option<usize> {
     if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
         return Some(usize::from(w));
     }
@@ -14,7 +14,7 @@ pub fn width() -> Option<usize> {
 }
 
 /// `line` cut to `width` characters (the last one `…`) when it is wider.
-pub fn fit(line: &str, width: Option<usize>) -> String {
+pub(crate) fn fit(line: &str, width: Option<usize>) -> String {
     match width {
         Some(w) if line.chars().count() > w => {
             let mut out: String = line.chars().take(w.saturating_sub(1)).collect();
@@ -26,7 +26,7 @@ pub fn fit(line: &str, width: Option<usize>) -> String {
 }
 
 /// Prints every line of `text` fitted to the terminal.
-pub fn print_fitted(text: &str) {
+pub(crate) fn print_fitted(text: &str) {
     let w = width();
     for line in text.lines() {
         println!("{}", fit(line, w));

@@ -86,7 +86,7 @@ pub use on_demand::{
 pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
-pub use suggest::{did_you_mean, edit_distance};
 pub use server_settings::ServerSettings;
+pub use suggest::{did_you_mean, edit_distance};
 pub use tessera_aggregate as aggregate;
 pub use tessera_value::{KeyValue, KeyValueRef, Value};

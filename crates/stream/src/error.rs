@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A boxed error from a library the engine uses (redb, Parquet, NATS), kept as the cause.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Errors of the stream engine.
 #[derive(Debug, thiserror::Error)]

@@ -44,7 +44,12 @@ pub(crate) fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<
 /// Writes a record batch of the log's schema as batch `seq` of `source`: to a temporary
 /// file, synced, renamed into place, and the directory synced, so a committed batch's file
 /// survives a crash. Returns the file.
-pub(crate) fn write_batch(dir: &Path, source: &str, seq: u64, batch: &RecordBatch) -> Result<PathBuf> {
+pub(crate) fn write_batch(
+    dir: &Path,
+    source: &str,
+    seq: u64,
+    batch: &RecordBatch,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::log(dir, "creating the directory", e))?;
     let path = part_path(dir, source, seq);
     let tmp = dir.join(format!(".part-{source}-{seq:012}.parquet.tmp"));

@@ -71,7 +71,7 @@ fn log_of(repo: &Path) -> Result<AuditLog> {
 }
 
 /// The repository's audit log, with the rotation `audit_log:` configures.
-pub fn open_log(repo: &Path, cfg: &RepoConfig) -> AuditLog {
+pub(crate) fn open_log(repo: &Path, cfg: &RepoConfig) -> AuditLog {
     let a = &cfg.audit_log;
     AuditLog::new(&RepoConfig::resolve(repo, &a.path)).with_rotation(Rotation {
         max_bytes: a.rotate_bytes,
@@ -82,7 +82,7 @@ pub fn open_log(repo: &Path, cfg: &RepoConfig) -> AuditLog {
 }
 
 /// How a server's (or a reading command's) audit sink syncs, as `audit_log:` configures.
-pub fn sink_config(cfg: &RepoConfig) -> SinkConfig {
+pub(crate) fn sink_config(cfg: &RepoConfig) -> SinkConfig {
     let a = &cfg.audit_log;
     SinkConfig {
         sync: match a.sync {

@@ -50,7 +50,7 @@ impl Report {
 }
 
 /// Runs every check; fails (exit status 1) when any check failed.
-pub async fn run(args: &RepoArgs) -> Result<()> {
+pub(crate) async fn run(args: &RepoArgs) -> Result<()> {
     let repo = &args.repo;
     println!("Checking the feature repository {}:", repo.display());
     let mut r = Report::default();

@@ -29,7 +29,7 @@ pub(crate) struct IngestArgs {
 /// Opens the stream engine of a repository over its online store, after claiming it for
 /// this process (`command` says what runs it, e.g. `tessera serve`): a second process on
 /// the same repository is refused with the first one's pid and address.
-pub async fn open_engine(
+pub(crate) async fn open_engine(
     repo: &std::path::Path,
     catalog: Arc<tessera_core::Catalog>,
     store: Arc<dyn tessera_online::OnlineStore>,

@@ -14,7 +14,7 @@ use crate::init_template as minimal;
 
 /// What `tessera init` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Template {
+pub(crate) enum Template {
     /// One entity, one CSV source, one feature view, one purpose, one consumer, one service.
     Minimal,
     /// The media-personalization demo: batch, stream, on-demand, content and device features.
@@ -22,7 +22,7 @@ pub enum Template {
 }
 
 /// Writes the scaffold.
-pub async fn run(dir: &Path, template: Template) -> Result<()> {
+pub(crate) async fn run(dir: &Path, template: Template) -> Result<()> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
@@ -123,7 +123,7 @@ const MEDIA_GITIGNORE: &str = "\
 ";
 
 /// Writes the media template's config, definitions and generated data into `dir`.
-pub fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data::DemoFiles> {
+pub(crate) fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data::DemoFiles> {
     write(dir, "tessera.yaml", DEMO_CONFIG)?;
     write(dir, "features/media.yaml", DEMO_DEFINITIONS)?;
     write(dir, "features/on_demand.yaml", DEMO_ON_DEMAND)?;

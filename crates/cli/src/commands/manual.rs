@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use clap::Command;
 
 /// Prints the completion script of `shell` to standard output.
-pub fn completions(shell: clap_complete::Shell, mut cmd: Command) {
+pub(crate) fn completions(shell: clap_complete::Shell, mut cmd: Command) {
     clap_complete::generate(shell, &mut cmd, "tessera", &mut std::io::stdout());
 }
 
 /// Prints `tessera.1`, or with `dir` writes it and one page per command there.
-pub fn man(cmd: Command, dir: Option<&Path>) -> Result<()> {
+pub(crate) fn man(cmd: Command, dir: Option<&Path>) -> Result<()> {
     let Some(dir) = dir else {
         let mut out = std::io::stdout();
         return clap_mangen::Man::new(cmd)

@@ -1,23 +1,23 @@
 //! One module per subcommand.
 
-pub mod audit;
-pub mod catalog;
-pub mod content;
-pub mod demo;
-pub mod demo_device;
-pub mod demo_online;
-pub mod doctor;
-pub mod explain_request;
-pub mod get;
-pub mod ingest;
-pub mod init;
-pub mod manual;
-pub mod materialize;
-pub mod plan_apply;
-pub mod registry;
-pub mod serve;
-pub mod training_set;
-pub mod unregistered;
+pub(crate) mod audit;
+pub(crate) mod catalog;
+pub(crate) mod content;
+pub(crate) mod demo;
+pub(crate) mod demo_device;
+pub(crate) mod demo_online;
+pub(crate) mod doctor;
+pub(crate) mod explain_request;
+pub(crate) mod get;
+pub(crate) mod ingest;
+pub(crate) mod init;
+pub(crate) mod manual;
+pub(crate) mod materialize;
+pub(crate) mod plan_apply;
+pub(crate) mod registry;
+pub(crate) mod serve;
+pub(crate) mod training_set;
+pub(crate) mod unregistered;
 
 use std::path::{Path, PathBuf};
 
@@ -58,7 +58,7 @@ pub(crate) fn registered_catalog(repo: &Path) -> Result<(Catalog, u64)> {
 
 /// The local user, as an audit consumer name: `local:<login>`, from `$USER`, else
 /// `$LOGNAME`, else the name of this process's uid (`/etc/passwd`), else `uid<N>`.
-pub fn local_user() -> String {
+pub(crate) fn local_user() -> String {
     let from_env = ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())

@@ -59,7 +59,7 @@ pub(crate) struct TrainingSetArgs {
 
 /// What `--explain` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExplainMode {
+pub(crate) enum ExplainMode {
     /// The plans, without running them: nothing is read or written.
     Plan,
     /// Build the set, then print the plans with their metrics.

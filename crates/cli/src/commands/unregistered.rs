@@ -10,7 +10,7 @@ use tessera_core::{Catalog, FeatureRef, FeatureRepo};
 /// Checks that every requested feature (`view:feature`, `view:*`) and the service resolve in
 /// the registered `catalog`; what does not, but the working copy defines, is named with the
 /// file that defines it and the hint to apply.
-pub fn check_registered(
+pub(crate) fn check_registered(
     repo: &Path,
     catalog: &Catalog,
     features: &[String],

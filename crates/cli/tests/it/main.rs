@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-mod first_hour;
-mod explain;
 mod audit_kill;
 mod audit_output;
+mod explain;
+mod first_hour;
 mod on_demand_parity;
 mod online;
 mod streaming;

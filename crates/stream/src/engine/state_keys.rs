@@ -2,7 +2,7 @@
 //! the engine's state maps are keyed by, encoded without building an [`EntityKey`] where
 //! only the bytes are needed.
 
-use tessera_core::aggregate::{Value, Row};
+use tessera_core::aggregate::{Row, Value};
 use tessera_online::{EntityKey, KeyValue, KeyValueRef};
 
 use crate::error::{Error, Result};
