@@ -21,7 +21,7 @@ command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; e
 export TESSERA_TOKEN_RANKER=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 rm -rf "$OUT"; mkdir -p "$OUT"
 REPO=$OUT/repo
-"$BIN" init "$REPO" >/dev/null
+"$BIN" init --template media "$REPO" >/dev/null
 "$BIN" apply --repo "$REPO" >/dev/null
 "$BIN" materialize --repo "$REPO" --incremental --quiet >/dev/null
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), c=$CONNS, $DUR per mode" | tee "$OUT/summary.txt"

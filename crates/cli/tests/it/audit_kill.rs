@@ -117,7 +117,7 @@ fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     let r = s(&repo);
-    ok(&["init", r]);
+    ok(&["init", "--template", "media", r]);
     ok(&["apply", "--repo", r]);
     let audit_dir = repo.join(".tessera/audit");
     let (mut answered_total, mut missing_total) = (0usize, 0usize);

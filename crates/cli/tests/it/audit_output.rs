@@ -58,7 +58,7 @@ fn a_rotated_log_reads_as_one_in_time_order() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     let r = s(&repo);
-    ok(&["init", r]);
+    ok(&["init", "--template", "media", r]);
     ok(&["apply", "--repo", r]);
     let cfg = repo.join("tessera.yaml");
     let text = std::fs::read_to_string(&cfg).unwrap();

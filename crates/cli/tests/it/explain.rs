@@ -8,7 +8,7 @@ fn training_set_explain_shows_the_operators() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     let r = s(&repo);
-    ok(&["init", r]);
+    ok(&["init", "--template", "media", r]);
     ok(&["apply", "--repo", r]);
     let spine = repo.join("data/spine.parquet");
     let args = |extra: &[&str]| -> Vec<String> {
