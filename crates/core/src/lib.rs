@@ -52,11 +52,13 @@ mod error;
 mod feature_ref;
 mod feature_repo;
 mod feature_type;
+pub mod log_files;
 mod on_demand;
 mod parallel;
 mod policy;
 mod repo_config;
 mod stream_check;
+mod write_settings;
 
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
@@ -82,3 +84,4 @@ pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
 pub use tessera_aggregate as aggregate;
+pub use write_settings::{OfflineLogConfig, Span, WritesConfig};

@@ -25,6 +25,12 @@ pub struct RepoConfig {
     /// Directory of the append-only audit log.
     #[serde(default = "default_audit")]
     pub audit_log: String,
+    /// Bounds of every write path (how far ahead of the clock a row may be stamped).
+    #[serde(default)]
+    pub writes: crate::write_settings::WritesConfig,
+    /// Compaction of stream sources' offline logs.
+    #[serde(default)]
+    pub offline_log: crate::write_settings::OfflineLogConfig,
 }
 
 fn default_registry() -> String {
