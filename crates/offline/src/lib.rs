@@ -58,7 +58,9 @@ pub use schema_check::{
     check_sources, check_view_schema, check_views, feature_type_of, fill_aggregation_types,
     load_repo,
 };
-pub use source_scan::{default_partitions, open_path, open_source, parquet_row_count, session};
+pub use source_scan::{
+    default_partitions, open_path, open_source, parquet_row_count, session, stream_log_files,
+};
 pub use spine::read_spine;
 pub use training_set::{
     OfflineEngine, PreparedTrainingSet, TrainingSet, TrainingSetRequest, ViewStats,

@@ -98,6 +98,16 @@ pub enum Error {
     #[cfg(feature = "materialize")]
     #[error(transparent)]
     Offline(#[from] tessera_offline::Error),
+    /// The store cannot do what was asked.
+    #[error("the {store} online store cannot {operation} (hint: {hint})")]
+    Unsupported {
+        /// The store's name.
+        store: &'static str,
+        /// What was asked.
+        operation: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
     /// A materialisation that cannot be done as asked.
     #[error("{0}")]
     Materialize(String),

@@ -48,6 +48,7 @@ mod entity_key;
 mod error;
 mod expiry;
 mod feature_row;
+mod future_bound;
 #[cfg(feature = "materialize")]
 mod materialize;
 mod memory_store;
@@ -69,6 +70,7 @@ pub use entity_key::{EntityKey, KeyValue, KeyValueRef};
 pub use error::{BoxError, Error, Result};
 pub use expiry::{freshness, Freshness};
 pub use feature_row::{FeatureRow, Stamp};
+pub use future_bound::{format_us, FutureBound, MAX_FUTURE_SETTING};
 #[cfg(feature = "materialize")]
 pub use materialize::{
     materialize_view, MaterializeProgress, MaterializeReport, MaterializeRequest,

@@ -4,7 +4,7 @@
 //!
 //! 1. decode against the declared schema — a bad batch is refused whole ([`crate::events`]);
 //! 2. classify each event, in arrival order: **future** (event time more than
-//!    `max_future` ahead of the clock), **late** (older than the newest event time seen minus
+//!    `writes.max_future` ahead of the clock, [`FutureBound`]), **late** (older than the newest event time seen minus
 //!    the source's `allowed_lateness`), **duplicate** (its event id was applied before, or
 //!    repeats in the batch), or **applied**. Future, late and duplicate events are counted
 //!    and reported, never applied — and never written to the offline log, so backfills see
@@ -38,7 +38,7 @@ use std::sync::Arc;
 use tessera_core::aggregate::{Datum, Row, ViewSpec, ViewState};
 use tessera_core::{map_parallel, Catalog, DenseGroups};
 use tessera_online::{
-    datum_to_value, EntityKey, KeyValue, KeyValueRef, OnlineStore, Stamp, WriteBatch,
+    datum_to_value, EntityKey, FutureBound, KeyValue, KeyValueRef, OnlineStore, Stamp, WriteBatch,
 };
 use tokio::sync::Mutex;
 
@@ -54,8 +54,9 @@ use crate::snapshot_file::SnapshotFile;
 /// Settings of the engine.
 #[derive(Clone)]
 pub struct StreamConfig {
-    /// Events stamped more than this ahead of the clock are refused as `future` (µs).
-    pub max_future_us: i64,
+    /// Events stamped beyond this bound ahead of the clock are refused as `future` (the
+    /// bound every write path applies: `writes.max_future` in `tessera.yaml`).
+    pub future: FutureBound,
     /// The clock (µs since the epoch); tests and replays set their own.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Write a snapshot of the changed states to the checkpoint every this many batches of
@@ -66,7 +67,7 @@ pub struct StreamConfig {
 impl std::fmt::Debug for StreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamConfig")
-            .field("max_future_us", &self.max_future_us)
+            .field("future", &self.future)
             .field("snapshot_every", &self.snapshot_every)
             .finish()
     }
@@ -75,7 +76,7 @@ impl std::fmt::Debug for StreamConfig {
 impl Default for StreamConfig {
     fn default() -> Self {
         Self {
-            max_future_us: 5 * 60 * 1_000_000,
+            future: FutureBound::default(),
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -562,7 +563,7 @@ impl StreamEngine {
         let mut new_ids = Vec::new();
         for row in 0..n {
             let ts = events.ts[row];
-            if ts > now.saturating_add(self.config.max_future_us) {
+            if !self.config.future.allows(ts, now) {
                 report.future += 1;
                 continue;
             }
@@ -641,7 +642,7 @@ impl StreamEngine {
         };
         let forget_cut = max_ts.map_or(i64::MIN, |m| {
             m.saturating_sub(rt.schema.lateness_us)
-                .saturating_sub(self.config.max_future_us)
+                .saturating_sub(self.config.future.max_ahead_us())
         });
         let forget = rt.ids.expired(forget_cut);
         let record = offline_log::to_record_batch(&rt.schema, &applied)?;
@@ -746,6 +747,30 @@ impl StreamEngine {
             gen = self.publisher.publish(&rt.views[vi].name, rows);
         }
         gen
+    }
+
+    /// Compacts the offline log of every stream source, merging the files of the batches the
+    /// source's last durable snapshot covers (see [`crate::log_compaction`]), on a blocking
+    /// thread; ingestion goes on meanwhile.
+    pub async fn compact_logs(
+        &self,
+        settings: &crate::CompactionSettings,
+    ) -> Result<Vec<crate::CompactionReport>> {
+        let mut jobs = Vec::new();
+        for (name, rt) in &self.sources {
+            let dir = rt.lock().await.log_dir.clone();
+            if let Some(cut) = self.snapshots.progress(name)? {
+                jobs.push((name.clone(), dir, cut));
+            }
+        }
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || {
+            jobs.iter()
+                .map(|(name, dir, cut)| crate::compact_log(dir, name, *cut, &settings))
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Publish(format!("the log compaction task failed: {e}")))?
     }
 
     /// The online store as this process should serve it: the engine's store, with the
@@ -1102,7 +1127,7 @@ fn next_free_seq(dir: &Path, source: &str) -> u64 {
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter_map(|e| offline_log::log_seq(&e.file_name().to_string_lossy(), source))
+                .filter_map(|e| offline_log::last_seq(&e.file_name().to_string_lossy(), source))
                 .max()
                 .map_or(0, |m| m + 1)
         })

@@ -33,6 +33,7 @@ pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<Cont
                 start_us: None,
                 end_us: now,
                 batch_rows: tessera_online::DEFAULT_BATCH_ROWS,
+                future: tessera_online::FutureBound::default(),
             },
             Arc::new(NoMaterializeProgress),
         )
