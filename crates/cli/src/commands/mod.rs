@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod compact;
 pub mod content;
 pub mod demo;
 pub mod demo_device;
@@ -11,6 +12,7 @@ pub mod get;
 pub mod ingest;
 pub mod init;
 pub mod materialize;
+pub mod online_repair;
 pub mod plan_apply;
 pub mod registry;
 pub mod serve;

@@ -149,6 +149,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
             store_timeout: Duration::from_millis(args.store_timeout_ms),
             key_types,
             anonymous_purpose: args.default_purpose.clone(),
+            future: tessera_online::FutureBound::of_repo(&cfg),
         },
     )
     // Reads see the engine's applied states before its background writes land.
