@@ -4,7 +4,8 @@
 //!
 //! 1. decode against the declared schema — a bad batch is refused whole ([`crate::events`]);
 //! 2. classify each event, in arrival order: **future** (event time more than
-//!    `writes.max_future` ahead of the clock, [`FutureBound`]), **late** (older than the newest event time seen minus
+//!    `writes.max_future` ahead of the clock: [`FutureBound`], the bound of every write
+//!    path), **late** (older than the newest event time seen minus
 //!    the source's `allowed_lateness`), **duplicate** (its event id was applied before, or
 //!    repeats in the batch), or **applied**. Future, late and duplicate events are counted
 //!    and reported, never applied — and never written to the offline log, so backfills see

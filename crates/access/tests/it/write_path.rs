@@ -305,7 +305,13 @@ async fn far_future_rows_are_refused_with_the_bound() {
     };
     assert_eq!(problems.len(), 1, "{problems:?}");
     let p = &problems[0];
-    for part in ["row 1", "user_id=7", "9999-12-31T23:59:59Z", "5m", "writes.max_future"] {
+    for part in [
+        "row 1",
+        "user_id=7",
+        "9999-12-31T23:59:59Z",
+        "5m",
+        "writes.max_future",
+    ] {
         assert!(p.contains(part), "`{part}` missing from: {p}");
     }
     let r = f
@@ -316,7 +322,11 @@ async fn far_future_rows_are_refused_with_the_bound() {
         ))
         .await
         .unwrap();
-    assert_eq!(r.columns[0].values, [Value::Null], "the good row was not written either");
+    assert_eq!(
+        r.columns[0].values,
+        [Value::Null],
+        "the good row was not written either"
+    );
     // Within the bound (a few seconds ahead: clocks drift) is accepted.
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
     let o = f

@@ -4,5 +4,6 @@
 
 mod composite_keys;
 mod ingest;
+mod log_compaction;
 mod nats;
 mod parity;
