@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
-use tessera_audit::{AuditDecision, AuditRecord, AuditSink};
+use tessera_audit::{AuditDecision, AuditRecord, AuditSink, FeatureList};
 use tessera_core::Catalog;
 use tessera_online::{OnlineStore, WriteBatch};
 
@@ -184,7 +184,7 @@ impl AccessLayer {
             Ok(r) => {
                 let mut rec =
                     AuditRecord::now(ACTION_READ, &key.caller.to_string(), r.plan.purpose());
-                rec.features = r.plan.audit_features.clone();
+                rec.features = FeatureList::new(r.plan.audit_features.clone());
                 rec
             }
             Err(e) => self.failure_record(ACTION_READ, &key, e),
@@ -238,6 +238,7 @@ impl AccessLayer {
                 context,
                 purpose: plan.purpose(),
                 caller,
+                views: &share.views,
             }
         }
         let request = |share| request(share, &entities, context, &plan, &key.caller);
@@ -338,6 +339,15 @@ impl AccessLayer {
         Ok(columns)
     }
 
+    /// Whether `caller` may write to `target` at all, checked without any rows: the target
+    /// exists, is writable, and the consumer's `writes:` covers it. Servers call it before
+    /// reading a push body, so a caller that may not push costs no parsing. Not audited:
+    /// the caller audits a refusal (as [`AccessLayer::write`] does its own).
+    pub fn check_write(&self, caller: &crate::caller::Caller, target: &WriteTarget) -> Result<()> {
+        let views = target_views(&self.catalog, target)?;
+        check_write_permission(&self.catalog, caller, target, &views)
+    }
+
     /// Writes rows (Feast's push and write-to-online-store): each target view's rows are
     /// checked against its declared types — every problem is reported, nothing is written
     /// unless all rows are good — then written, newer rows winning. A consumer may write
@@ -351,7 +361,7 @@ impl AccessLayer {
         let mut record = match &outcome {
             Ok((o, features)) => {
                 let mut rec = AuditRecord::now(ACTION_WRITE, &consumer, WRITE_PURPOSE);
-                rec.features = features.clone();
+                rec.features = features.clone().into();
                 rec.detail = Some(format!(
                     "written {}, skipped as older {}",
                     o.written(),
@@ -367,8 +377,10 @@ impl AccessLayer {
                 };
                 rec.reasons = reasons_of(e);
                 rec.detail = Some(match &req.target {
-                    WriteTarget::View(v) => format!("view {v}"),
-                    WriteTarget::PushSource(s) => format!("push source {s}"),
+                    WriteTarget::View(v) => format!("view {}", crate::list_cap::clip(v)),
+                    WriteTarget::PushSource(s) => {
+                        format!("push source {}", crate::list_cap::clip(s))
+                    }
                 });
                 rec
             }
@@ -391,13 +403,14 @@ impl AccessLayer {
         check_write_permission(&self.catalog, &req.caller, &req.target, &views)?;
         let rows = req.columns.first().map_or(0, |(_, v)| v.len());
         if req.columns.iter().any(|(_, v)| v.len() != rows) {
+            let lengths: Vec<String> = req
+                .columns
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.len()))
+                .collect();
             return Err(bad(vec![format!(
                 "columns have different lengths: {}",
-                req.columns
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.len()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::list_cap::join_capped(&lengths, ", ")
             )]));
         }
         if rows > self.config.max_write_rows {
@@ -477,7 +490,7 @@ impl AccessLayer {
         let source = match &req.target {
             WriteTarget::PushSource(name) => self
                 .catalog
-                .sources
+                .sources()
                 .get(name)
                 .filter(|s| s.stream.is_some()),
             WriteTarget::View(_) => None,
@@ -585,15 +598,18 @@ impl AccessLayer {
                 .purpose
                 .clone()
                 .or_else(|| {
-                    let c = self.catalog.consumers.get(key.caller.consumer_name()?)?;
+                    let c = self.catalog.consumers().get(key.caller.consumer_name()?)?;
                     c.default_purpose.clone()
                 })
                 .unwrap_or_else(|| "-".to_string()),
         };
         let mut rec = AuditRecord::now(action, &key.caller.to_string(), &purpose);
+        // The client's list, not the catalog's: capped (with a count of the rest).
         rec.features = match &key.selection {
-            FeatureSelection::Features(list) => list.clone(),
-            FeatureSelection::Service(s) => vec![format!("service:{s}")],
+            FeatureSelection::Features(list) => crate::list_cap::cap_list(list).into(),
+            FeatureSelection::Service(s) => {
+                vec![format!("service:{}", crate::list_cap::clip(s))].into()
+            }
         };
         rec.decision = decision_of(e);
         rec.reasons = reasons_of(e);
@@ -608,9 +624,28 @@ fn decision_of(e: &Error) -> AuditDecision {
     }
 }
 
+/// Why a request failed, for its audit record: at most [`crate::MAX_LISTED`] refusals (and
+/// a count of the rest), and error messages of bounded length.
 fn reasons_of(e: &Error) -> Vec<String> {
     match e {
-        Error::Denied { refusals, .. } => refusals.iter().map(ToString::to_string).collect(),
-        other => vec![other.to_string()],
+        Error::Denied { refusals, .. } => {
+            let all: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+            crate::list_cap::cap_list(&all)
+        }
+        other => {
+            // The error and its causes (each error prints its cause or exposes it, not both).
+            let mut text = other.to_string();
+            let mut cause = std::error::Error::source(other);
+            while let Some(c) = cause {
+                text.push_str("; caused by: ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            vec![crate::list_cap::clip_to(&text, MAX_REASON_CHARS).into_owned()]
+        }
     }
 }
+
+/// Characters kept of one error message in an audit record (the message itself lists at
+/// most [`crate::MAX_LISTED`] items).
+const MAX_REASON_CHARS: usize = 4096;

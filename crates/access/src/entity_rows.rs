@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use tessera_online::{EntityKey, KeyValue};
+use tessera_online::{EntityKey, KeyValue, KeyValueRef};
 
 use crate::error::{Error, Result};
 
@@ -48,19 +48,20 @@ impl EntityRows {
     /// Entity rows from join-key columns. Columns must have equal lengths; a join key given
     /// twice is refused.
     pub fn new(columns: Vec<(String, Vec<KeyValue>)>) -> Result<Self> {
-        for (i, (k, _)) in columns.iter().enumerate() {
-            if columns[..i].iter().any(|(other, _)| other == k) {
+        let mut seen = std::collections::HashSet::with_capacity(columns.len());
+        for (k, _) in &columns {
+            if !seen.insert(k.as_str()) {
                 return Err(Error::RepeatedJoinKey { key: k.clone() });
             }
         }
         let len = columns.first().map_or(0, |(_, v)| v.len());
         if columns.iter().any(|(_, v)| v.len() != len) {
+            let lengths: Vec<String> = columns
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.len()))
+                .collect();
             return Err(Error::RaggedEntities {
-                lengths: columns
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.len()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                lengths: crate::list_cap::join_capped(&lengths, ", "),
             });
         }
         Ok(Self {
@@ -113,7 +114,9 @@ impl EntityRows {
         Ok(())
     }
 
-    /// The keys of every entity for a view with these join keys.
+    /// The keys of every entity for a view with these join keys (the reference
+    /// [`EntityRows::encoded_keys`] is tested against).
+    #[cfg(test)]
     pub(crate) fn keys_for(&self, view: &str, join_keys: &[Arc<str>]) -> Result<Vec<EntityKey>> {
         let mut cols = Vec::with_capacity(join_keys.len());
         for k in join_keys {
@@ -132,12 +135,52 @@ impl EntityRows {
             .collect()
     }
 
+    /// The encoded entity key ([`EntityKey::encode`]) of every entity for a view whose join
+    /// keys, sorted by name, are `sorted_keys`: written straight from the request's columns,
+    /// without building an [`EntityKey`] or cloning a value.
+    pub(crate) fn encoded_keys(
+        &self,
+        view: &str,
+        sorted_keys: &[Arc<str>],
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut cols: Vec<(&str, &[KeyValue])> = Vec::with_capacity(sorted_keys.len());
+        for k in sorted_keys {
+            let (_, values) = self.column(k).ok_or_else(|| Error::MissingJoinKey {
+                key: k.to_string(),
+                view: view.to_string(),
+                given: self.given(),
+            })?;
+            cols.push((k.as_ref(), values.as_slice()));
+        }
+        let mut parts = Vec::with_capacity(cols.len());
+        (0..self.len)
+            .map(|i| {
+                parts.clear();
+                parts.extend(
+                    cols.iter()
+                        .map(|(name, values)| (*name, key_ref(&values[i]))),
+                );
+                let mut out = Vec::with_capacity(32);
+                EntityKey::encode_parts_into(&mut out, &parts).map_err(Error::Store)?;
+                Ok(out)
+            })
+            .collect()
+    }
+
     fn given(&self) -> String {
         if self.columns.is_empty() {
             "none".to_string()
         } else {
-            self.names().collect::<Vec<_>>().join(", ")
+            crate::list_cap::join_capped(&self.names().collect::<Vec<_>>(), ", ")
         }
+    }
+}
+
+/// A key value, borrowed.
+fn key_ref(v: &KeyValue) -> KeyValueRef<'_> {
+    match v {
+        KeyValue::Int64(n) => KeyValueRef::Int64(*n),
+        KeyValue::String(s) => KeyValueRef::String(s),
     }
 }
 
@@ -213,6 +256,18 @@ mod tests {
         assert_eq!(keys[1], EntityKey::int("user_id", 2));
         let err = rows
             .keys_for("v", &[Arc::from("device_id")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("given: item_id, user_id"), "{err}");
+        let sorted = [Arc::from("item_id"), Arc::from("user_id")];
+        let encoded = rows.encoded_keys("v", &sorted).unwrap();
+        let built = rows.keys_for("v", &sorted).unwrap();
+        assert_eq!(
+            encoded,
+            built.iter().map(EntityKey::encode).collect::<Vec<_>>()
+        );
+        let err = rows
+            .encoded_keys("v", &[Arc::from("device_id")])
             .unwrap_err()
             .to_string();
         assert!(err.contains("given: item_id, user_id"), "{err}");

@@ -41,7 +41,7 @@ pub enum Error {
         message: String,
     },
     /// Feature references that do not parse or do not resolve; each entry names one.
-    #[error("{}", .problems.join("; "))]
+    #[error("{}", crate::list_cap::join_capped(.problems, "; "))]
     UnknownFeatures {
         /// One message per bad reference, with the known names.
         problems: Vec<String>,
@@ -149,7 +149,7 @@ pub enum Error {
         second: String,
     },
     /// Rows to write do not match the view: every problem found (up to a limit) is listed.
-    #[error("cannot write to `{target}`: {}", .problems.join("; "))]
+    #[error("cannot write to `{target}`: {}", crate::list_cap::join_capped(.problems, "; "))]
     BadRows {
         /// The view or push source.
         target: String,
@@ -157,7 +157,7 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// The online store failed.
-    #[error("the online store failed: {0}")]
+    #[error("the online store failed")]
     Store(#[source] tessera_online::Error),
     /// The online store did not answer in time.
     #[error("the {store} online store did not answer within {after:?}")]
@@ -218,7 +218,7 @@ pub enum Error {
         got: String,
     },
     /// An on-demand expression could not be evaluated (a bug: inputs are typed).
-    #[error("evaluating {feature}: {source}")]
+    #[error("evaluating {feature} failed")]
     Expression {
         /// The on-demand feature.
         feature: String,
@@ -227,7 +227,7 @@ pub enum Error {
         source: tessera_expr::Error,
     },
     /// A provider failed; nothing is returned.
-    #[error("the {kind} provider `{name}` failed: {source}")]
+    #[error("the {kind} provider `{name}` failed")]
     Provider {
         /// Its kind.
         kind: ProviderKind,
@@ -254,16 +254,13 @@ pub enum Error {
         entities: usize,
     },
     /// The read or write could not be audited, so it was refused (reads fail closed).
-    #[error("the audit log is unavailable, so the request was refused: {0}")]
+    #[error("the audit log is unavailable, so the request was refused")]
     Audit(#[source] tessera_audit::Error),
 }
 
 fn list(refusals: &[Refusal]) -> String {
-    refusals
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    let items: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    crate::list_cap::join_capped(&items, "; ")
 }
 
 impl Error {

@@ -22,7 +22,8 @@
 //!  unavailable, with event timestamps); on-demand features evaluated (tessera-expr)
 //!     ▼
 //!  audit record (time, consumer, purpose, features, entities, decision, latency) through a
-//!  buffered AuditSink — a queue push on this path; a read that cannot be audited is refused
+//!  the AuditSink, which answers once the record is in the file (group commit); a read that
+//!  cannot be audited is refused
 //! ```
 //!
 //! [`AccessLayer::new`] builds a server's layer over an online store;
@@ -84,6 +85,7 @@ mod content_provider;
 mod entity_rows;
 mod error;
 mod event_ingest;
+mod list_cap;
 mod observer;
 mod on_demand_eval;
 mod online_provider;
@@ -92,6 +94,8 @@ mod read_explain;
 mod read_plan;
 mod read_request;
 mod read_result;
+mod view_read;
+pub mod wire;
 mod write_request;
 
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
@@ -101,6 +105,7 @@ pub use content_provider::ContentProvider;
 pub use entity_rows::{EntityRows, KeyType};
 pub use error::{Error, ErrorClass, Result};
 pub use event_ingest::{EventIngest, IngestError, IngestSummary};
+pub use list_cap::{cap_list, clip, clip_to, join_capped, MAX_LISTED};
 pub use observer::{AccessObserver, NoObserver, StoreOp};
 pub use online_provider::OnlineProvider;
 pub use provider::{Provider, ProviderKind, ProviderRequest, RequestContext};

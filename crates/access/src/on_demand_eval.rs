@@ -3,10 +3,9 @@
 //! evaluated per entity with its compiled [`tessera_expr::Expr`] — the same expression
 //! and evaluator training sets use, so served values equal training values.
 
-use tessera_core::aggregate::Datum;
 use tessera_core::{FeatureType, InputSlot};
 use tessera_expr::{Expr, ExprType};
-use tessera_online::{datum_to_value, value_to_datum, Value};
+use tessera_online::Value;
 
 use crate::error::{Error, Result};
 use crate::provider::RequestContext;
@@ -71,18 +70,18 @@ impl OnDemandColumn {
         n: usize,
     ) -> Result<FeatureColumn> {
         // Request fields hold one value for every entity.
-        let mut request: Vec<Option<Datum>> = Vec::with_capacity(self.slots.len());
+        let mut request: Vec<Option<Value>> = Vec::with_capacity(self.slots.len());
         for s in &self.slots {
             request.push(match s {
                 SlotSource::Request(name, t) => {
-                    Some(context_datum(&self.feature, name, *t, context)?)
+                    Some(context_value(&self.feature, name, *t, context)?)
                 }
                 SlotSource::Column(_) => None,
-                SlotSource::Unused => Some(Datum::Null),
+                SlotSource::Unused => Some(Value::Null),
             });
         }
         let mut out = FeatureColumn::with_capacity(n);
-        let mut row: Vec<Datum> = Vec::with_capacity(self.slots.len());
+        let mut row: Vec<Value> = Vec::with_capacity(self.slots.len());
         for i in 0..n {
             row.clear();
             let mut status = ValueStatus::Present;
@@ -106,12 +105,12 @@ impl OnDemandColumn {
                             (a, b) => a.or(b),
                         };
                         row.push(if st.has_value() {
-                            value_to_datum(&col.values[i])
+                            col.values[i].clone()
                         } else {
-                            Datum::Null
+                            Value::Null
                         });
                     }
-                    (SlotSource::Request(..) | SlotSource::Unused, None) => row.push(Datum::Null),
+                    (SlotSource::Request(..) | SlotSource::Unused, None) => row.push(Value::Null),
                 }
             }
             if matches!(status, ValueStatus::Unavailable | ValueStatus::Refused) {
@@ -123,15 +122,15 @@ impl OnDemandColumn {
                 source: e,
             })?;
             let v = match (v, &self.dtype) {
-                (Datum::Int64(x), FeatureType::Float64) => Datum::Float64(x as f64),
+                (Value::Int64(x), FeatureType::Float64) => Value::Float64(x as f64),
                 (v, _) => v,
             };
             let status = match (&v, status) {
-                (Datum::Null, _) => ValueStatus::Null,
+                (Value::Null, _) => ValueStatus::Null,
                 (_, ValueStatus::Stale) => ValueStatus::Stale,
                 _ => ValueStatus::Present,
             };
-            out.push(datum_to_value(v), status, ts);
+            out.push(v, status, ts);
         }
         Ok(out)
     }
@@ -153,29 +152,28 @@ fn worse(a: ValueStatus, b: ValueStatus) -> ValueStatus {
     }
 }
 
-fn context_datum(
+fn context_value(
     feature: &str,
     name: &str,
     t: ExprType,
     context: &RequestContext,
-) -> Result<Datum> {
+) -> Result<Value> {
     let v = context.get(name).ok_or_else(|| Error::MissingContext {
         feature: feature.to_string(),
         field: name.to_string(),
         expected: t,
     })?;
     let d = match (v, t) {
-        (Value::Null, _) => Datum::Null,
-        (Value::Int64(x), ExprType::Float64) => Datum::Float64(*x as f64),
+        (Value::Null, _) => Value::Null,
+        (Value::Int64(x), ExprType::Float64) => Value::Float64(*x as f64),
         (Value::String(s), ExprType::Timestamp) => tessera_online::parse_timestamp(s)
-            .map(Datum::Timestamp)
+            .map(Value::Timestamp)
             .ok_or_else(|| bad_context(feature, name, t, v))?,
         (v, t) => {
-            let d = value_to_datum(v);
-            if !t.holds(&d) || matches!(v, Value::Bytes(_) | Value::List(_)) {
+            if !t.holds(v) || matches!(v, Value::Bytes(_) | Value::List(_)) {
                 return Err(bad_context(feature, name, t, v));
             }
-            d
+            v.clone()
         }
     };
     Ok(d)

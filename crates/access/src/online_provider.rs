@@ -2,45 +2,33 @@
 //! view (concurrently, each bounded by the store timeout), the view's TTL applied on read,
 //! aggregation states finished as of now.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
-use tessera_core::{Catalog, FeatureRef, Ttl};
-use tessera_online::{freshness, FeatureRow, Freshness, OnlineStore, Value};
+use tessera_core::Catalog;
+use tessera_online::{stamp_freshness, Freshness, OnlineStore, SelectedRow, Value};
 
 use crate::entity_rows::EntityRows;
 use crate::error::{Error, Result};
 use crate::observer::{AccessObserver, StoreOp};
 use crate::provider::{Provider, ProviderKind, ProviderRequest};
 use crate::read_result::{FeatureColumn, ValueStatus};
+use crate::view_read::{group, ViewRead};
 
 /// Reads cloud features from an online store. [`crate::AccessLayer::new`] and
 /// [`crate::AccessLayerBuilder::online_store`] build one.
+///
+/// The plan a read comes with groups the share's features by view (the access layer caches
+/// plans), so a read does no catalog work here: per view it encodes the entity keys straight
+/// from the request's columns and has the store decode only the requested features.
 #[derive(Debug)]
 pub struct OnlineProvider {
     catalog: Arc<Catalog>,
     store: Arc<dyn OnlineStore>,
     observer: Arc<dyn AccessObserver>,
     timeout: Duration,
-    /// View groupings by feature list (callers use a handful of lists).
-    groups: RwLock<HashMap<Vec<FeatureRef>, Arc<[ViewRead]>>>,
 }
-
-/// The part of a read that reads one feature view.
-#[derive(Debug)]
-struct ViewRead {
-    name: String,
-    ttl: Ttl,
-    join_keys: Vec<Arc<str>>,
-    /// (output column within the share, feature name), in request order.
-    features: Vec<(usize, String)>,
-    /// For an aggregation view: its spec, and the spec position of each of `features`.
-    aggregate: Option<(Arc<tessera_core::aggregate::ViewSpec>, Vec<usize>)>,
-}
-
-const MAX_CACHED_GROUPS: usize = 4096;
 
 impl OnlineProvider {
     /// A provider reading `store`, resolving views in `catalog`; each store call may take
@@ -56,7 +44,6 @@ impl OnlineProvider {
             store,
             observer,
             timeout,
-            groups: RwLock::new(HashMap::new()),
         }
     }
 
@@ -65,33 +52,19 @@ impl OnlineProvider {
         &self.store
     }
 
-    fn groups(&self, features: &[FeatureRef]) -> Result<Arc<[ViewRead]>> {
-        if let Some(g) = self
-            .groups
-            .read()
-            .ok()
-            .and_then(|g| g.get(features).cloned())
-        {
-            return Ok(g);
-        }
-        let g: Arc<[ViewRead]> = group(&self.catalog, features)?.into();
-        if let Ok(mut groups) = self.groups.write() {
-            if groups.len() >= MAX_CACHED_GROUPS {
-                groups.clear();
-            }
-            groups.insert(features.to_vec(), g.clone());
-        }
-        Ok(g)
-    }
-
     async fn read_view(
         &self,
         view: &ViewRead,
         entities: &EntityRows,
-    ) -> Result<Vec<Option<FeatureRow>>> {
-        let keys = entities.keys_for(&view.name, &view.join_keys)?;
+    ) -> Result<Vec<Option<SelectedRow>>> {
+        let keys = entities.encoded_keys(&view.name, &view.sorted_keys)?;
+        let names = view.stored_names();
         let started = Instant::now();
-        let result = tokio::time::timeout(self.timeout, self.store.read(&view.name, &keys)).await;
+        let result = tokio::time::timeout(
+            self.timeout,
+            self.store.read_selected(&view.name, &keys, &names),
+        )
+        .await;
         let elapsed = started.elapsed();
         let store = self.store.name();
         let rows = match result {
@@ -133,7 +106,14 @@ impl Provider for OnlineProvider {
     }
 
     async fn fetch(&self, req: ProviderRequest<'_>) -> Result<Vec<FeatureColumn>> {
-        let views = self.groups(req.features)?;
+        // The plan's grouping; a request made without one is grouped here.
+        let grouped;
+        let views = if req.views.is_empty() && !req.features.is_empty() {
+            grouped = group(&self.catalog, req.features)?;
+            grouped.as_slice()
+        } else {
+            req.views
+        };
         let rows = if views.len() == 1 {
             vec![self.read_view(&views[0], req.entities).await?]
         } else {
@@ -151,57 +131,10 @@ impl Provider for OnlineProvider {
     }
 }
 
-/// Groups features by view, keeping each one's position.
-fn group(catalog: &Catalog, features: &[FeatureRef]) -> Result<Vec<ViewRead>> {
-    let mut views: Vec<ViewRead> = Vec::new();
-    for (col, r) in features.iter().enumerate() {
-        let resolved = catalog.feature(r).map_err(|e| Error::UnknownFeatures {
-            problems: vec![e.to_string()],
-        })?;
-        let idx = match views.iter().position(|v| v.name == r.view) {
-            Some(i) => i,
-            None => {
-                let aggregate = catalog
-                    .view_spec(resolved.view)
-                    .map_err(|e| Error::UnknownFeatures {
-                        problems: vec![e.to_string()],
-                    })?
-                    .map(|spec| (Arc::new(spec), Vec::new()));
-                views.push(ViewRead {
-                    name: r.view.clone(),
-                    ttl: resolved.view.ttl,
-                    join_keys: catalog
-                        .join_keys(resolved.view)
-                        .into_iter()
-                        .map(|k| Arc::from(k.as_str()))
-                        .collect(),
-                    features: Vec::new(),
-                    aggregate,
-                });
-                views.len() - 1
-            }
-        };
-        views[idx].features.push((col, r.feature.clone()));
-        if let Some((_, positions)) = &mut views[idx].aggregate {
-            let pos = resolved
-                .view
-                .features
-                .iter()
-                .filter(|f| f.derived.is_some())
-                .position(|f| f.name == r.feature)
-                .ok_or_else(|| Error::UnknownFeatures {
-                    problems: vec![format!("{r} is not an aggregation of its view")],
-                })?;
-            positions.push(pos);
-        }
-    }
-    Ok(views)
-}
-
 /// Appends one view's rows to the output columns.
 fn merge_view(
     view: &ViewRead,
-    rows: Vec<Option<FeatureRow>>,
+    rows: Vec<Option<SelectedRow>>,
     now_us: i64,
     columns: &mut [FeatureColumn],
 ) -> Result<()> {
@@ -209,29 +142,30 @@ fn merge_view(
         // Aggregation views: finish each entity's tiles as of now. An entity without state
         // reads as the empty aggregates (count 0), as in training sets.
         for row in rows {
-            let values = tessera_online::aggregate_values(row.as_ref(), spec, now_us)
+            let values = tessera_online::selected_aggregate_values(row.as_ref(), spec, now_us)
                 .map_err(Error::Store)?;
             for ((col, _), &p) in view.features.iter().zip(positions) {
                 let v = values
                     .get(p)
                     .cloned()
-                    .unwrap_or(tessera_core::aggregate::Datum::Null);
+                    .unwrap_or(tessera_core::aggregate::Value::Null);
                 let status = if v.is_null() {
                     ValueStatus::Null
                 } else {
                     ValueStatus::Present
                 };
-                columns[*col].push(tessera_online::datum_to_value(v), status, Some(now_us));
+                columns[*col].push(v, status, Some(now_us));
             }
         }
         return Ok(());
     }
     for row in rows {
-        match (freshness(row.as_ref(), view.ttl, now_us), row) {
+        let stamp = row.as_ref().map(|r| r.stamp);
+        match (stamp_freshness(stamp, view.ttl, now_us), row) {
             (Freshness::Present, Some(mut r)) => {
                 let ts = Some(r.stamp.event_ts);
-                for (col, name) in &view.features {
-                    match r.values.remove(name) {
+                for ((col, _), value) in view.features.iter().zip(&mut r.values) {
+                    match value.take() {
                         Some(Value::Null) => columns[*col].push(Value::Null, ValueStatus::Null, ts),
                         Some(v) => columns[*col].push(v, ValueStatus::Present, ts),
                         None => columns[*col].push(Value::Null, ValueStatus::Missing, None),

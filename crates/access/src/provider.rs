@@ -24,6 +24,7 @@ use crate::caller::Caller;
 use crate::entity_rows::EntityRows;
 use crate::error::Result;
 use crate::read_result::FeatureColumn;
+use crate::view_read::ViewRead;
 
 /// Request-context fields: values the caller sends with a read (the hour of day, the
 /// network type …), named as the on-demand views' `request:` fields. Each value applies to
@@ -87,6 +88,9 @@ pub struct ProviderRequest<'a> {
     pub purpose: &'a str,
     /// Who reads.
     pub caller: &'a Caller,
+    /// The share's features grouped by view, as the plan worked them out (the built-in
+    /// online and content providers read by it; empty when a request comes without one).
+    pub(crate) views: &'a [ViewRead],
 }
 
 /// A source of feature values for the access layer.

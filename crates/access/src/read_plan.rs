@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::on_demand_eval::OnDemandColumn;
 use crate::provider::ProviderKind;
 use crate::read_request::FeatureSelection;
+use crate::view_read::{group, ViewRead};
 
 /// A resolved, allowed read.
 #[derive(Debug)]
@@ -29,7 +30,8 @@ pub struct ReadPlan {
     pub(crate) on_demand: Vec<OnDemandColumn>,
     /// Output columns plus hidden input columns of on-demand features.
     pub(crate) working_columns: usize,
-    pub(crate) audit_features: Vec<String>,
+    /// The features as the audit records name them, shared with every record.
+    pub(crate) audit_features: std::sync::Arc<[String]>,
 }
 
 /// The features one provider answers, in request order, and where their columns go.
@@ -39,6 +41,9 @@ pub(crate) struct Share {
     pub(crate) features: Vec<FeatureRef>,
     /// The output column of each of `features`.
     pub(crate) columns: Vec<usize>,
+    /// `features` grouped by view, for the online and content providers (empty for the
+    /// other kinds, which group as they need).
+    pub(crate) views: Vec<ViewRead>,
 }
 
 /// Which provider kinds an access layer has, for the planner.
@@ -200,7 +205,7 @@ pub(crate) fn resolve_and_purpose(
         (None, Some(p)) => p,
         (None, None) => match consumer {
             Some(c) => catalog
-                .consumers
+                .consumers()
                 .get(c)
                 .and_then(|d| d.default_purpose.as_deref())
                 .ok_or_else(|| Error::MissingPurpose {
@@ -337,47 +342,11 @@ fn build(
             add_to_share(&mut shares, kind, r.clone(), col);
         }
     }
-    // On-demand features: their inputs are requested columns or hidden ones, fetched by
-    // the providers their placement names, like any other feature.
-    let mut hidden: Vec<FeatureRef> = Vec::new();
-    let mut on_demand = Vec::new();
-    let mut problems: Vec<Error> = Vec::new();
-    for (col, r) in features.iter().enumerate() {
-        let Some(od) = catalog.on_demand(&r.view) else {
-            continue;
-        };
-        let Some(pos) = od.view.features.iter().position(|f| f.name == r.feature) else {
-            continue;
-        };
-        let (Some(expr), Some(def)) = (od.expressions.get(pos), od.view.features.get(pos)) else {
-            continue;
-        };
-        let n = features.len();
-        let mut column_of = |input: &FeatureRef| -> usize {
-            if let Some(i) = features.iter().position(|f| f == input) {
-                return i;
-            }
-            if let Some(i) = hidden.iter().position(|f| f == input) {
-                return n + i;
-            }
-            match assign(catalog, input, kinds) {
-                Ok(kind) => add_to_share(&mut shares, kind, input.clone(), n + hidden.len()),
-                Err(e) => problems.push(e),
-            }
-            hidden.push(input.clone());
-            n + hidden.len() - 1
-        };
-        on_demand.push(OnDemandColumn::new(
-            col,
-            r.to_string(),
-            expr.clone(),
-            &od.slots,
-            def.dtype.clone(),
-            &mut column_of,
-        ));
-    }
-    if let Some(e) = problems.into_iter().next() {
-        return Err(e);
+    let (on_demand, hidden) = plan_on_demand(catalog, &features, kinds, &mut shares)?;
+    for share in &mut shares {
+        if matches!(share.kind, ProviderKind::Online | ProviderKind::Content) {
+            share.views = group(catalog, &share.features)?;
+        }
     }
     let working_columns = features.len() + hidden.len();
     let full_names = features.iter().map(FeatureRef::column_name).collect();
@@ -413,6 +382,60 @@ fn build(
     })
 }
 
+/// Plans the on-demand features: their inputs are requested columns or hidden ones (added
+/// to the shares of the providers their placement names, like any other feature). Returns
+/// the on-demand columns and the hidden inputs.
+fn plan_on_demand(
+    catalog: &Catalog,
+    features: &[FeatureRef],
+    kinds: Kinds,
+    shares: &mut Vec<Share>,
+) -> Result<(Vec<OnDemandColumn>, Vec<FeatureRef>)> {
+    // On-demand features: their inputs are requested columns or hidden ones, fetched by
+    // the providers their placement names, like any other feature.
+    let mut hidden: Vec<FeatureRef> = Vec::new();
+    let mut on_demand = Vec::new();
+    let mut problems: Vec<Error> = Vec::new();
+    for (col, r) in features.iter().enumerate() {
+        let Some(od) = catalog.on_demand(&r.view) else {
+            continue;
+        };
+        let Some(pos) = od.view.features.iter().position(|f| f.name == r.feature) else {
+            continue;
+        };
+        let (Some(expr), Some(def)) = (od.expressions.get(pos), od.view.features.get(pos)) else {
+            continue;
+        };
+        let n = features.len();
+        let mut column_of = |input: &FeatureRef| -> usize {
+            if let Some(i) = features.iter().position(|f| f == input) {
+                return i;
+            }
+            if let Some(i) = hidden.iter().position(|f| f == input) {
+                return n + i;
+            }
+            match assign(catalog, input, kinds) {
+                Ok(kind) => add_to_share(shares, kind, input.clone(), n + hidden.len()),
+                Err(e) => problems.push(e),
+            }
+            hidden.push(input.clone());
+            n + hidden.len() - 1
+        };
+        on_demand.push(OnDemandColumn::new(
+            col,
+            r.to_string(),
+            expr.clone(),
+            &od.slots,
+            def.dtype.clone(),
+            &mut column_of,
+        ));
+    }
+    match problems.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok((on_demand, hidden)),
+    }
+}
+
 fn add_to_share(shares: &mut Vec<Share>, kind: ProviderKind, r: FeatureRef, col: usize) {
     let share = match shares.iter().position(|s| s.kind == kind) {
         Some(i) => i,
@@ -421,6 +444,7 @@ fn add_to_share(shares: &mut Vec<Share>, kind: ProviderKind, r: FeatureRef, col:
                 kind,
                 features: Vec::new(),
                 columns: Vec::new(),
+                views: Vec::new(),
             });
             shares.len() - 1
         }

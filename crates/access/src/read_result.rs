@@ -31,6 +31,29 @@ pub enum ValueStatus {
 }
 
 impl ValueStatus {
+    /// Every status, in the order of [`ValueStatus::as_str`]'s table.
+    pub const ALL: [ValueStatus; 7] = [
+        ValueStatus::Present,
+        ValueStatus::Missing,
+        ValueStatus::Expired,
+        ValueStatus::Null,
+        ValueStatus::Refused,
+        ValueStatus::Stale,
+        ValueStatus::Unavailable,
+    ];
+
+    /// The status named `name` (as [`ValueStatus::as_str`] spells it), `None` for any other
+    /// text.
+    ///
+    /// ```
+    /// use tessera_access::ValueStatus;
+    /// assert_eq!(ValueStatus::parse("stale"), Some(ValueStatus::Stale));
+    /// assert_eq!(ValueStatus::parse("fresh"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<ValueStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// `present`, `missing`, `expired`, `null`, `refused`, `stale`, `unavailable`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -112,4 +135,26 @@ pub struct ReadResult {
     pub entities: EntityRows,
     /// One column per feature, aligned with `plan.features()`.
     pub columns: Vec<FeatureColumn>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_round_trips() {
+        use ValueStatus as S;
+        for s in [
+            S::Present,
+            S::Missing,
+            S::Expired,
+            S::Null,
+            S::Refused,
+            S::Stale,
+            S::Unavailable,
+        ] {
+            assert_eq!(S::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(S::parse("fresh"), None);
+    }
 }

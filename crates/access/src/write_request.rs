@@ -95,9 +95,9 @@ pub(crate) fn target_views<'a>(
             Ok(vec![v])
         }
         WriteTarget::PushSource(name) => {
-            if catalog.sources.contains_key(name) {
+            if catalog.sources().contains_key(name) {
                 let all: Vec<_> = catalog
-                    .feature_views
+                    .feature_views()
                     .values()
                     .filter(|v| v.source == *name && v.online)
                     .collect();
@@ -117,7 +117,7 @@ pub(crate) fn target_views<'a>(
                     });
                 }
                 Ok(views)
-            } else if let Some(v) = catalog.feature_views.get(name) {
+            } else if let Some(v) = catalog.feature_views().get(name) {
                 if !v.online {
                     return Err(Error::NotOnline {
                         view: v.name.clone(),
@@ -126,10 +126,10 @@ pub(crate) fn target_views<'a>(
                 refuse_content(v)?;
                 Ok(vec![v])
             } else {
-                let mut known: Vec<&str> = catalog.sources.keys().map(String::as_str).collect();
+                let mut known: Vec<&str> = catalog.sources().keys().map(String::as_str).collect();
                 known.extend(
                     catalog
-                        .feature_views
+                        .feature_views()
                         .values()
                         .filter(|v| v.provider != ViewProvider::Content)
                         .map(|v| v.name.as_str()),
@@ -163,7 +163,7 @@ pub(crate) fn check_write_permission(
     };
     // A consumer unknown to this catalog may write nothing.
     let writes = catalog
-        .consumers
+        .consumers()
         .get(consumer)
         .map_or(&[][..], |c| c.writes.as_slice());
     let uncovered: Vec<String> = views
@@ -175,7 +175,7 @@ pub(crate) fn check_write_permission(
         return Ok(());
     }
     let (target, hint) = match target {
-        WriteTarget::PushSource(s) if catalog.sources.contains_key(s) => (
+        WriteTarget::PushSource(s) if catalog.sources().contains_key(s) => (
             format!("push source `{s}`"),
             format!("`{s}` (or the names of its views)"),
         ),

@@ -2,7 +2,6 @@
 
 use crate::agg_function::AggFunction;
 use crate::data_type::InputType;
-use crate::datum::Datum;
 use crate::ddsketch::DDSketch;
 use crate::distinct::DistinctSet;
 use crate::encoding::{put_f64, put_varint, Reader, FORMAT_VERSION};
@@ -11,6 +10,7 @@ use crate::hll::HyperLogLog;
 use crate::last_k::LastK;
 use crate::min_max::{Extreme, MinMax};
 use crate::sum::{FloatSum, IntSum};
+use tessera_value::Value;
 
 /// Which state an aggregation needs: the function plus whatever of the input
 /// type changes the arithmetic (integer vs float sums) or the semantics (count
@@ -161,15 +161,15 @@ enum State {
 /// even the state itself (and its encoding) is identical.
 ///
 /// ```
-/// use tessera_aggregate::{AggFunction, AggState, Datum, InputType};
+/// use tessera_aggregate::{AggFunction, AggState, Value, InputType};
 /// let f = AggFunction::Last;
 /// let mut a = AggState::new(&f, InputType::String);
-/// a.update(&Datum::from("play"), 10);
+/// a.update(&Value::from("play"), 10);
 /// let mut b = AggState::new(&f, InputType::String);
-/// b.update(&Datum::from("skip"), 20);
-/// b.update(&Datum::Null, 30); // nulls are skipped
+/// b.update(&Value::from("skip"), 20);
+/// b.update(&Value::Null, 30); // nulls are skipped
 /// a.merge(&b)?;
-/// assert_eq!(a.finish(), Datum::from("skip"));
+/// assert_eq!(a.finish(), Value::from("skip"));
 ///
 /// let mut bytes = Vec::new();
 /// a.encode(&mut bytes);
@@ -180,8 +180,8 @@ enum State {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggState(State);
 
-fn count_datum(n: u64) -> Datum {
-    Datum::Int64(i64::try_from(n).unwrap_or(i64::MAX))
+fn count_datum(n: u64) -> Value {
+    Value::Int64(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 impl AggState {
@@ -238,11 +238,11 @@ impl AggState {
 
     /// Whether `value` would leave this state unchanged (missing, or of a type
     /// this state cannot use).
-    pub(crate) fn ignores(&self, value: &Datum) -> bool {
+    pub(crate) fn ignores(&self, value: &Value) -> bool {
         match &self.0 {
             State::CountEvents(_) => false,
             _ if value.is_missing() => true,
-            State::SumInt(_) | State::MeanInt(_) => !matches!(value, Datum::Int64(_)),
+            State::SumInt(_) | State::MeanInt(_) => !matches!(value, Value::Int64(_)),
             State::SumFloat(_) | State::MeanFloat(_) => value.as_f64().is_none(),
             State::ApproxPercentile(..) => !value.as_f64().is_some_and(f64::is_finite),
             _ => false,
@@ -252,13 +252,13 @@ impl AggState {
     /// Adds one event with value `value` at event time `ts` (µs). `ts` matters
     /// only to `last` and `last_k`. Nulls and NaN are ignored except by `count`
     /// of events.
-    pub fn update(&mut self, value: &Datum, ts: i64) {
+    pub fn update(&mut self, value: &Value, ts: i64) {
         match &mut self.0 {
             State::CountEvents(n) => *n = n.saturating_add(1),
             _ if value.is_missing() => {}
             State::CountValues(n) => *n = n.saturating_add(1),
             State::SumInt(s) | State::MeanInt(s) => {
-                if let Datum::Int64(v) = value {
+                if let Value::Int64(v) = value {
                     s.update(*v);
                 }
             }
@@ -313,7 +313,7 @@ impl AggState {
 
     /// The aggregation's value. Counts give `Int64(0)` when empty, `last_k` an
     /// empty list; every other function gives `Null` when empty.
-    pub fn finish(&self) -> Datum {
+    pub fn finish(&self) -> Value {
         match &self.0 {
             State::CountValues(n) | State::CountEvents(n) => count_datum(*n),
             State::SumInt(s) => s.finish_sum(),
@@ -324,8 +324,8 @@ impl AggState {
             State::Last(l) => l.finish_last(),
             State::LastK(l) => l.finish_list(),
             State::CountDistinct(d) => count_datum(d.len() as u64),
-            State::ApproxCountDistinct(h) => Datum::Int64(h.estimate()),
-            State::ApproxPercentile(q, s) => s.quantile(*q).map_or(Datum::Null, Datum::Float64),
+            State::ApproxCountDistinct(h) => Value::Int64(h.estimate()),
+            State::ApproxPercentile(q, s) => s.quantile(*q).map_or(Value::Null, Value::Float64),
         }
     }
 
@@ -398,7 +398,7 @@ impl AggState {
 mod tests {
     use super::*;
 
-    fn fold(f: &AggFunction, t: InputType, values: &[Datum]) -> Datum {
+    fn fold(f: &AggFunction, t: InputType, values: &[Value]) -> Value {
         let mut s = AggState::new(f, t);
         for (i, v) in values.iter().enumerate() {
             s.update(v, i as i64);
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn sql_like_semantics() {
-        use Datum as D;
+        use Value as D;
         let ints = [D::Int64(3), D::Null, D::Int64(-1), D::Int64(3)];
         let t = InputType::Int64;
         assert_eq!(fold(&AggFunction::Count, t, &ints), D::Int64(3));
@@ -440,19 +440,19 @@ mod tests {
 
     #[test]
     fn nan_is_ignored() {
-        let vals = [Datum::Float64(f64::NAN), Datum::Float64(2.0)];
+        let vals = [Value::Float64(f64::NAN), Value::Float64(2.0)];
         let t = InputType::Float64;
-        assert_eq!(fold(&AggFunction::Count, t, &vals), Datum::Int64(1));
-        assert_eq!(fold(&AggFunction::Sum, t, &vals), Datum::Float64(2.0));
-        assert_eq!(fold(&AggFunction::Max, t, &vals), Datum::Float64(2.0));
+        assert_eq!(fold(&AggFunction::Count, t, &vals), Value::Int64(1));
+        assert_eq!(fold(&AggFunction::Sum, t, &vals), Value::Float64(2.0));
+        assert_eq!(fold(&AggFunction::Max, t, &vals), Value::Float64(2.0));
     }
 
     #[test]
     fn count_events_counts_nulls() {
         let mut s = AggState::count_events();
-        s.update(&Datum::Null, 0);
-        s.update(&Datum::Int64(1), 0);
-        assert_eq!(s.finish(), Datum::Int64(2));
+        s.update(&Value::Null, 0);
+        s.update(&Value::Int64(1), 0);
+        assert_eq!(s.finish(), Value::Int64(2));
     }
 
     #[test]

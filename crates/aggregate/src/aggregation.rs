@@ -14,12 +14,12 @@ use crate::error::{Error, Result};
 /// [`Aggregation::new_state`] is the identity element of the monoid.
 ///
 /// ```
-/// use tessera_aggregate::{AggFunction, Aggregation, Datum, InputType};
+/// use tessera_aggregate::{AggFunction, Aggregation, Value, InputType};
 /// let agg = Aggregation::new(AggFunction::Sum, Some(InputType::Int64))?;
 /// let mut state = agg.new_state();
-/// state.update(&Datum::Int64(4), 0);
-/// state.update(&Datum::Null, 1); // ignored
-/// assert_eq!(state.finish(), Datum::Int64(4));
+/// state.update(&Value::Int64(4), 0);
+/// state.update(&Value::Null, 1); // ignored
+/// assert_eq!(state.finish(), Value::Int64(4));
 /// assert!(Aggregation::new(AggFunction::Sum, None).is_err()); // sum of what?
 /// # Ok::<(), tessera_aggregate::Error>(())
 /// ```

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use tessera_value::Value;
 
 /// The type of the column an aggregation reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -21,6 +22,24 @@ pub enum InputType {
 }
 
 impl InputType {
+    /// The input type of a scalar value, `None` for `Null`, `Bytes` and `List`.
+    ///
+    /// ```
+    /// use tessera_aggregate::{InputType, Value};
+    /// assert_eq!(InputType::of(&Value::Timestamp(1)), Some(InputType::Timestamp));
+    /// assert_eq!(InputType::of(&Value::Null), None);
+    /// ```
+    pub fn of(value: &Value) -> Option<InputType> {
+        match value {
+            Value::Null | Value::Bytes(_) | Value::List(_) => None,
+            Value::Bool(_) => Some(InputType::Bool),
+            Value::Int64(_) => Some(InputType::Int64),
+            Value::Float64(_) => Some(InputType::Float64),
+            Value::String(_) => Some(InputType::String),
+            Value::Timestamp(_) => Some(InputType::Timestamp),
+        }
+    }
+
     /// `int64` or `float64`.
     pub fn is_numeric(self) -> bool {
         matches!(self, InputType::Int64 | InputType::Float64)

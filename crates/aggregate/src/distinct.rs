@@ -2,11 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::datum::Datum;
 use crate::encoding::{
     put_bytes, put_datum_canonical, put_int_key, put_str_key, put_varint, Reader,
 };
 use crate::error::Result;
+use tessera_value::Value;
 
 /// The distinct non-missing values seen. Values equal as SQL values are one value (`0.0`
 /// and `-0.0`). Memory grows with the number of distinct values: use
@@ -49,18 +49,18 @@ impl Keys {
     /// Calls `f` with each value's canonical encoding, in the set's order.
     fn each_encoded(&self, mut f: impl FnMut(&[u8])) {
         let mut buf = Vec::new();
-        let mut put = |d: &Datum, f: &mut dyn FnMut(&[u8])| {
+        let mut put = |d: &Value, f: &mut dyn FnMut(&[u8])| {
             buf.clear();
             put_datum_canonical(&mut buf, d);
             f(&buf);
         };
         match self {
             Keys::Empty => {}
-            Keys::Int(s) => s.iter().for_each(|v| put(&Datum::Int64(*v), &mut f)),
-            Keys::Time(s) => s.iter().for_each(|v| put(&Datum::Timestamp(*v), &mut f)),
+            Keys::Int(s) => s.iter().for_each(|v| put(&Value::Int64(*v), &mut f)),
+            Keys::Time(s) => s.iter().for_each(|v| put(&Value::Timestamp(*v), &mut f)),
             Keys::Str(s) => s
                 .iter()
-                .for_each(|v| put(&Datum::String(v.clone()), &mut f)),
+                .for_each(|v| put(&Value::String(v.clone()), &mut f)),
             Keys::Bytes(s) => s.iter().for_each(|k| f(k)),
         }
     }
@@ -85,19 +85,19 @@ impl Keys {
 
 impl DistinctSet {
     /// Offers a non-missing value.
-    pub(crate) fn update(&mut self, v: &Datum) {
+    pub(crate) fn update(&mut self, v: &Value) {
         match (&mut self.keys, v) {
-            (Keys::Int(s), Datum::Int64(x)) | (Keys::Time(s), Datum::Timestamp(x)) => {
+            (Keys::Int(s), Value::Int64(x)) | (Keys::Time(s), Value::Timestamp(x)) => {
                 s.insert(*x);
             }
-            (Keys::Str(s), Datum::String(x)) => {
+            (Keys::Str(s), Value::String(x)) => {
                 if !s.contains(x.as_str()) {
                     s.insert(x.clone());
                 }
             }
-            (Keys::Empty, Datum::Int64(x)) => self.keys = Keys::Int(BTreeSet::from([*x])),
-            (Keys::Empty, Datum::Timestamp(x)) => self.keys = Keys::Time(BTreeSet::from([*x])),
-            (Keys::Empty, Datum::String(x)) => self.keys = Keys::Str(BTreeSet::from([x.clone()])),
+            (Keys::Empty, Value::Int64(x)) => self.keys = Keys::Int(BTreeSet::from([*x])),
+            (Keys::Empty, Value::Timestamp(x)) => self.keys = Keys::Time(BTreeSet::from([*x])),
+            (Keys::Empty, Value::String(x)) => self.keys = Keys::Str(BTreeSet::from([x.clone()])),
             (keys, v) => {
                 let mut key = Vec::new();
                 put_datum_canonical(&mut key, v);
@@ -205,14 +205,14 @@ mod tests {
     fn counts_distinct_values() {
         let mut s = DistinctSet::default();
         for v in ["a", "b", "a", "c", "b"] {
-            s.update(&Datum::from(v));
+            s.update(&Value::from(v));
         }
-        s.update(&Datum::Float64(0.0));
-        s.update(&Datum::Float64(-0.0));
+        s.update(&Value::Float64(0.0));
+        s.update(&Value::Float64(-0.0));
         assert_eq!(s.len(), 4);
         let mut t = DistinctSet::default();
-        t.update(&Datum::from("d"));
-        t.update(&Datum::from("a"));
+        t.update(&Value::from("d"));
+        t.update(&Value::from("a"));
         s.merge(&t);
         assert_eq!(s.len(), 5);
     }
@@ -221,16 +221,16 @@ mod tests {
     fn direct_key_writes_equal_length_prefixed_canonical_encodings() {
         let long = "é".repeat(100);
         let values = [
-            Datum::Int64(0),
-            Datum::Int64(-1),
-            Datum::Int64(63),
-            Datum::Int64(64),
-            Datum::Int64(i64::MIN),
-            Datum::Int64(i64::MAX),
-            Datum::Timestamp(-5),
-            Datum::from(""),
-            Datum::from("abc"),
-            Datum::from(long.as_str()),
+            Value::Int64(0),
+            Value::Int64(-1),
+            Value::Int64(63),
+            Value::Int64(64),
+            Value::Int64(i64::MIN),
+            Value::Int64(i64::MAX),
+            Value::Timestamp(-5),
+            Value::from(""),
+            Value::from("abc"),
+            Value::from(long.as_str()),
         ];
         for v in values {
             let mut canonical = Vec::new();
@@ -239,9 +239,9 @@ mod tests {
             put_bytes(&mut want, &canonical);
             let mut got = Vec::new();
             match &v {
-                Datum::Int64(x) => put_int_key(&mut got, *x, false),
-                Datum::Timestamp(x) => put_int_key(&mut got, *x, true),
-                Datum::String(x) => put_str_key(&mut got, x),
+                Value::Int64(x) => put_int_key(&mut got, *x, false),
+                Value::Timestamp(x) => put_int_key(&mut got, *x, true),
+                Value::String(x) => put_str_key(&mut got, x),
                 _ => unreachable!(),
             }
             assert_eq!(got, want, "{v:?}");
@@ -251,9 +251,9 @@ mod tests {
     #[test]
     fn typed_and_encoded_sets_agree() {
         // The same values through a typed set and through canonical encodings.
-        let values: Vec<Datum> = [5, -3, 300, 0, 5, i64::MIN, i64::MAX, 127, 128]
+        let values: Vec<Value> = [5, -3, 300, 0, 5, i64::MIN, i64::MAX, 127, 128]
             .into_iter()
-            .map(Datum::Int64)
+            .map(Value::Int64)
             .collect();
         let mut typed = DistinctSet::default();
         let mut bytes = DistinctSet {
@@ -284,14 +284,14 @@ mod tests {
     fn decode_takes_the_set_order_or_the_byte_order() {
         let mut s = DistinctSet::default();
         for v in [2, -3, 200] {
-            s.update(&Datum::Int64(v));
+            s.update(&Value::Int64(v));
         }
         let listed = |vals: &[i64]| {
             let mut out = Vec::new();
             put_varint(&mut out, vals.len() as u64);
             for v in vals {
                 let mut k = Vec::new();
-                put_datum_canonical(&mut k, &Datum::Int64(*v));
+                put_datum_canonical(&mut k, &Value::Int64(*v));
                 put_bytes(&mut out, &k);
             }
             out
@@ -312,17 +312,17 @@ mod tests {
     #[test]
     fn a_mix_of_kinds_falls_back_to_encodings() {
         let mut a = DistinctSet::default();
-        a.update(&Datum::Int64(1));
-        a.update(&Datum::from("x"));
-        a.update(&Datum::Timestamp(1));
+        a.update(&Value::Int64(1));
+        a.update(&Value::from("x"));
+        a.update(&Value::Timestamp(1));
         assert!(matches!(a.keys, Keys::Bytes(_)));
         assert_eq!(a.len(), 3);
         let mut ints = DistinctSet::default();
-        ints.update(&Datum::Int64(1));
-        ints.update(&Datum::Int64(2));
+        ints.update(&Value::Int64(1));
+        ints.update(&Value::Int64(2));
         let mut strs = DistinctSet::default();
-        strs.update(&Datum::from("x"));
-        strs.update(&Datum::from("y"));
+        strs.update(&Value::from("x"));
+        strs.update(&Value::from("y"));
         let mut m = ints.clone();
         m.merge(&strs);
         assert_eq!(m.len(), 4);

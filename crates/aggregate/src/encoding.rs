@@ -1,5 +1,5 @@
 //! The byte format shared by every state: varints, zigzag integers, floats,
-//! strings and [`Datum`]s, with a bounds-checked [`Reader`].
+//! strings and [`Value`]s, with a bounds-checked [`Reader`].
 //!
 //! Layout rules: unsigned integers are LEB128 varints, signed ones zigzag
 //! varints, floats 8 little-endian bytes of their bit pattern, strings a varint
@@ -7,13 +7,13 @@
 //! remain before anything is allocated, so damaged input is an [`Error`], never a
 //! panic or a huge allocation.
 
-use crate::datum::Datum;
 use crate::error::{Error, Result};
+use tessera_value::Value;
 
 /// The version byte that leads every top-level encoding of this crate.
 pub(crate) const FORMAT_VERSION: u8 = 1;
 
-/// Deepest `List` nesting accepted when decoding a [`Datum`].
+/// Deepest `List` nesting accepted when decoding a [`Value`].
 const MAX_DATUM_DEPTH: usize = 16;
 
 const TAG_NULL: u8 = 0;
@@ -24,6 +24,7 @@ const TAG_FLOAT64: u8 = 4;
 const TAG_STRING: u8 = 5;
 const TAG_TIMESTAMP: u8 = 6;
 const TAG_LIST: u8 = 7;
+const TAG_BYTES: u8 = 8;
 
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -92,27 +93,27 @@ pub(crate) fn put_str_key(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Writes `d` exactly (float bit patterns are kept as they are).
-pub(crate) fn put_datum(out: &mut Vec<u8>, d: &Datum) {
+pub(crate) fn put_datum(out: &mut Vec<u8>, d: &Value) {
     put_datum_inner(out, d, false);
 }
 
 /// Writes `d` canonically, for hashing and distinct counting: `-0.0` is written
 /// as `0.0` and every `NaN` as one quiet `NaN`, so values that are equal as SQL
 /// values have equal bytes.
-pub(crate) fn put_datum_canonical(out: &mut Vec<u8>, d: &Datum) {
+pub(crate) fn put_datum_canonical(out: &mut Vec<u8>, d: &Value) {
     put_datum_inner(out, d, true);
 }
 
-fn put_datum_inner(out: &mut Vec<u8>, d: &Datum, canonical: bool) {
+fn put_datum_inner(out: &mut Vec<u8>, d: &Value, canonical: bool) {
     match d {
-        Datum::Null => out.push(TAG_NULL),
-        Datum::Bool(false) => out.push(TAG_FALSE),
-        Datum::Bool(true) => out.push(TAG_TRUE),
-        Datum::Int64(v) => {
+        Value::Null => out.push(TAG_NULL),
+        Value::Bool(false) => out.push(TAG_FALSE),
+        Value::Bool(true) => out.push(TAG_TRUE),
+        Value::Int64(v) => {
             out.push(TAG_INT64);
             put_zigzag(out, *v);
         }
-        Datum::Float64(x) => {
+        Value::Float64(x) => {
             out.push(TAG_FLOAT64);
             let x = if canonical && *x == 0.0 {
                 0.0
@@ -123,15 +124,19 @@ fn put_datum_inner(out: &mut Vec<u8>, d: &Datum, canonical: bool) {
             };
             put_f64(out, x);
         }
-        Datum::String(s) => {
+        Value::String(s) => {
             out.push(TAG_STRING);
             put_str(out, s);
         }
-        Datum::Timestamp(v) => {
+        Value::Bytes(b) => {
+            out.push(TAG_BYTES);
+            put_bytes(out, b);
+        }
+        Value::Timestamp(v) => {
             out.push(TAG_TIMESTAMP);
             put_zigzag(out, *v);
         }
-        Datum::List(items) => {
+        Value::List(items) => {
             out.push(TAG_LIST);
             put_varint(out, items.len() as u64);
             for item in items {
@@ -275,19 +280,20 @@ impl<'a> Reader<'a> {
         })
     }
 
-    pub(crate) fn datum(&mut self) -> Result<Datum> {
+    pub(crate) fn datum(&mut self) -> Result<Value> {
         self.datum_at_depth(0)
     }
 
-    fn datum_at_depth(&mut self, depth: usize) -> Result<Datum> {
+    fn datum_at_depth(&mut self, depth: usize) -> Result<Value> {
         Ok(match self.u8()? {
-            TAG_NULL => Datum::Null,
-            TAG_FALSE => Datum::Bool(false),
-            TAG_TRUE => Datum::Bool(true),
-            TAG_INT64 => Datum::Int64(self.zigzag()?),
-            TAG_FLOAT64 => Datum::Float64(self.f64()?),
-            TAG_STRING => Datum::String(self.str()?.to_owned()),
-            TAG_TIMESTAMP => Datum::Timestamp(self.zigzag()?),
+            TAG_NULL => Value::Null,
+            TAG_FALSE => Value::Bool(false),
+            TAG_TRUE => Value::Bool(true),
+            TAG_INT64 => Value::Int64(self.zigzag()?),
+            TAG_FLOAT64 => Value::Float64(self.f64()?),
+            TAG_STRING => Value::String(self.str()?.to_owned()),
+            TAG_BYTES => Value::Bytes(self.bytes()?.to_vec()),
+            TAG_TIMESTAMP => Value::Timestamp(self.zigzag()?),
             TAG_LIST => {
                 if depth >= MAX_DATUM_DEPTH {
                     return Err(self.error("lists nested too deeply"));
@@ -297,7 +303,7 @@ impl<'a> Reader<'a> {
                 for _ in 0..n {
                     items.push(self.datum_at_depth(depth + 1)?);
                 }
-                Datum::List(items)
+                Value::List(items)
             }
             _ => return Err(self.error("unknown value tag")),
         })
@@ -341,29 +347,29 @@ mod tests {
 
     #[test]
     fn datums_round_trip() {
-        let d = Datum::List(vec![
-            Datum::Null,
-            Datum::Bool(true),
-            Datum::Int64(-5),
-            Datum::Float64(-0.0),
-            Datum::from("héllo"),
-            Datum::Timestamp(1_700_000_000_000_000),
-            Datum::List(vec![]),
+        let d = Value::List(vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int64(-5),
+            Value::Float64(-0.0),
+            Value::from("héllo"),
+            Value::Timestamp(1_700_000_000_000_000),
+            Value::List(vec![]),
         ]);
         let mut out = Vec::new();
         put_datum(&mut out, &d);
         let back = Reader::new(&out).datum().unwrap();
         assert_eq!(back, d);
-        if let Datum::List(items) = back {
-            assert!(matches!(items[3], Datum::Float64(x) if x.is_sign_negative()));
+        if let Value::List(items) = back {
+            assert!(matches!(items[3], Value::Float64(x) if x.is_sign_negative()));
         }
     }
 
     #[test]
     fn canonical_floats() {
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        put_datum_canonical(&mut a, &Datum::Float64(-0.0));
-        put_datum_canonical(&mut b, &Datum::Float64(0.0));
+        put_datum_canonical(&mut a, &Value::Float64(-0.0));
+        put_datum_canonical(&mut b, &Value::Float64(0.0));
         assert_eq!(a, b);
     }
 

@@ -62,6 +62,14 @@ pub enum Error {
         /// The version this build reads and writes.
         supported: u8,
     },
+    /// A duration that does not parse (see [`crate::parse_duration_micros`]).
+    #[error("`{input}` is not a duration: {reason} (hint: write {forms})", forms = crate::DURATION_FORMS)]
+    InvalidDuration {
+        /// The text as written.
+        input: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A window string that does not parse, or a non-positive duration.
     #[error("invalid window `{input}`: {reason}")]
     InvalidWindow {

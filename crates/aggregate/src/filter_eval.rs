@@ -3,9 +3,9 @@
 
 use std::cmp::Ordering;
 
-use crate::datum::Datum;
 use crate::filter_expr::{Node, Operand};
 use crate::row::Row;
+use tessera_value::Value;
 
 /// Exact comparison of an integer with a float (`None` for NaN).
 fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
@@ -28,8 +28,8 @@ fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
 }
 
 /// SQL comparison of two non-null values; `None` when incomparable.
-fn compare(a: &Datum, b: &Datum) -> Option<Ordering> {
-    use Datum as D;
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    use Value as D;
     match (a, b) {
         (D::Int64(x), D::Int64(y))
         | (D::Timestamp(x), D::Timestamp(y))
@@ -44,7 +44,7 @@ fn compare(a: &Datum, b: &Datum) -> Option<Ordering> {
     }
 }
 
-fn value<'r, R: Row + ?Sized>(o: &'r Operand, row: &'r R) -> Option<&'r Datum> {
+fn value<'r, R: Row + ?Sized>(o: &'r Operand, row: &'r R) -> Option<&'r Value> {
     match o {
         Operand::Column { name, .. } => row.get(name),
         Operand::Literal(d) => Some(d),
@@ -56,7 +56,7 @@ pub(crate) fn eval_node<R: Row + ?Sized>(node: &Node, row: &R) -> Option<bool> {
     match node {
         Node::Const(b) => Some(*b),
         Node::Truthy { column, .. } => match row.get(column) {
-            Some(Datum::Bool(b)) => Some(*b),
+            Some(Value::Bool(b)) => Some(*b),
             _ => None,
         },
         Node::Not(inner) => eval_node(inner, row).map(|b| !b),
@@ -111,7 +111,7 @@ pub(crate) fn eval_node<R: Row + ?Sized>(node: &Node, row: &R) -> Option<bool> {
         }
         Node::IsNull { operand, negated } => {
             let is_null = match operand {
-                Operand::Column { name, .. } => row.get(name).is_none_or(Datum::is_null),
+                Operand::Column { name, .. } => row.get(name).is_none_or(Value::is_null),
                 Operand::Literal(d) => d.is_null(),
             };
             Some(is_null != *negated)

@@ -6,18 +6,18 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::data_type::InputType;
-use crate::datum::Datum;
 use crate::error::{Error, Result};
 use crate::filter_eval::eval_node;
 use crate::filter_parser;
 pub(crate) use crate::lexer::CmpOp;
 use crate::row::Row;
+use tessera_value::Value;
 
 /// A column reference or a literal.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Operand {
     Column { name: String, pos: usize },
-    Literal(Datum),
+    Literal(Value),
 }
 
 /// The parsed tree.
@@ -39,7 +39,7 @@ pub(crate) enum Node {
     },
     In {
         operand: Operand,
-        list: Vec<Datum>,
+        list: Vec<Value>,
         negated: bool,
         pos: usize,
     },
@@ -66,12 +66,12 @@ pub(crate) enum Node {
 /// strings compare by bytes. Evaluation does not allocate.
 ///
 /// ```
-/// use tessera_aggregate::{Datum, FilterExpr};
+/// use tessera_aggregate::{Value, FilterExpr};
 /// let f = FilterExpr::parse("dwell_s >= 30 and action in ('play', 'like')")?;
 /// assert_eq!(f.columns(), ["action", "dwell_s"]);
-/// let row = [("action", Datum::from("play")), ("dwell_s", Datum::Int64(45))];
+/// let row = [("action", Value::from("play")), ("dwell_s", Value::Int64(45))];
 /// assert!(f.eval(&row));
-/// let row = [("action", Datum::from("play")), ("dwell_s", Datum::Null)];
+/// let row = [("action", Value::from("play")), ("dwell_s", Value::Null)];
 /// assert!(!f.eval(&row));
 /// let err = FilterExpr::parse("action = ").unwrap_err();
 /// assert!(err.to_string().contains("position 10"));
@@ -88,7 +88,7 @@ pub struct FilterExpr {
 fn operand_type(o: &Operand, columns: &BTreeMap<String, InputType>) -> Option<InputType> {
     match o {
         Operand::Column { name, .. } => columns.get(name).copied(),
-        Operand::Literal(d) => d.input_type(),
+        Operand::Literal(d) => InputType::of(d),
     }
 }
 
@@ -107,10 +107,10 @@ fn comparable(a: InputType, b: InputType) -> bool {
 fn show(o: &Operand, t: InputType) -> String {
     match o {
         Operand::Column { name, .. } => format!("column `{name}` ({t})"),
-        Operand::Literal(Datum::String(s)) => format!("'{s}' ({t})"),
-        Operand::Literal(Datum::Int64(v)) => format!("{v} ({t})"),
-        Operand::Literal(Datum::Float64(v)) => format!("{v} ({t})"),
-        Operand::Literal(Datum::Bool(v)) => format!("{v} ({t})"),
+        Operand::Literal(Value::String(s)) => format!("'{s}' ({t})"),
+        Operand::Literal(Value::Int64(v)) => format!("{v} ({t})"),
+        Operand::Literal(Value::Float64(v)) => format!("{v} ({t})"),
+        Operand::Literal(Value::Bool(v)) => format!("{v} ({t})"),
         Operand::Literal(_) => format!("a {t} literal"),
     }
 }
@@ -227,7 +227,7 @@ impl FilterExpr {
                     return Ok(());
                 };
                 for item in list {
-                    if let Some(b) = item.input_type().filter(|&b| !comparable(a, b)) {
+                    if let Some(b) = InputType::of(item).filter(|&b| !comparable(a, b)) {
                         return Err(self.type_error(
                             *pos,
                             format!(
@@ -285,19 +285,19 @@ impl From<FilterExpr> for String {
 mod tests {
     use super::*;
 
-    fn passes(expr: &str, row: &[(&str, Datum)]) -> bool {
+    fn passes(expr: &str, row: &[(&str, Value)]) -> bool {
         FilterExpr::parse(expr).unwrap().eval(row)
     }
 
     #[test]
     fn evaluates_like_sql() {
         let row = [
-            ("action", Datum::from("play")),
-            ("dwell_s", Datum::Int64(45)),
-            ("score", Datum::Float64(2.5)),
-            ("flag", Datum::Bool(true)),
-            ("y", Datum::Null),
-            ("at", Datum::Timestamp(1_000)),
+            ("action", Value::from("play")),
+            ("dwell_s", Value::Int64(45)),
+            ("score", Value::Float64(2.5)),
+            ("flag", Value::Bool(true)),
+            ("y", Value::Null),
+            ("at", Value::Timestamp(1_000)),
         ];
         let cases = [
             ("action = 'play'", true),
@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn string_escapes_and_quoted_columns() {
-        let row = [("my col", Datum::from("it's"))];
+        let row = [("my col", Value::from("it's"))];
         assert!(passes("\"my col\" = 'it''s'", &row));
     }
 

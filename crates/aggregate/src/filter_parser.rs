@@ -12,10 +12,10 @@
 //! ```
 //! Keywords are case-insensitive. Positions are 1-based character positions.
 
-use crate::datum::Datum;
 use crate::error::{Error, Result};
 use crate::filter_expr::{Node, Operand};
 use crate::lexer::{describe, lex, syntax, Cursor, Tok, Token};
+use tessera_value::Value;
 
 /// Deepest nesting of parentheses and `not` accepted.
 const MAX_DEPTH: usize = 64;
@@ -118,12 +118,12 @@ impl Parser<'_> {
         let t = self.peek();
         let operand = match t.tok {
             Tok::Ident(name) | Tok::QuotedIdent(name) => Operand::Column { name, pos: t.pos },
-            Tok::Str(s) => Operand::Literal(Datum::String(s)),
-            Tok::Int(v) => Operand::Literal(Datum::Int64(v)),
-            Tok::Float(v) => Operand::Literal(Datum::Float64(v)),
-            Tok::True => Operand::Literal(Datum::Bool(true)),
-            Tok::False => Operand::Literal(Datum::Bool(false)),
-            Tok::Null => Operand::Literal(Datum::Null),
+            Tok::Str(s) => Operand::Literal(Value::String(s)),
+            Tok::Int(v) => Operand::Literal(Value::Int64(v)),
+            Tok::Float(v) => Operand::Literal(Value::Float64(v)),
+            Tok::True => Operand::Literal(Value::Bool(true)),
+            Tok::False => Operand::Literal(Value::Bool(false)),
+            Tok::Null => Operand::Literal(Value::Null),
             _ => return Err(self.error_at(&t, expected)),
         };
         self.bump();
@@ -146,7 +146,7 @@ impl Parser<'_> {
             Tok::Op(op) => {
                 self.bump();
                 let right = self.parse_operand("a column or a literal after the operator")?;
-                let is_null = |o: &Operand| matches!(o, Operand::Literal(Datum::Null));
+                let is_null = |o: &Operand| matches!(o, Operand::Literal(Value::Null));
                 if is_null(&operand) || is_null(&right) {
                     return Err(Error::FilterType {
                         expr: self.src.to_owned(),
@@ -181,7 +181,7 @@ impl Parser<'_> {
             }
             _ => match operand {
                 Operand::Column { name, pos } => Ok(Node::Truthy { column: name, pos }),
-                Operand::Literal(Datum::Bool(b)) => Ok(Node::Const(b)),
+                Operand::Literal(Value::Bool(b)) => Ok(Node::Const(b)),
                 Operand::Literal(_) => Err(self.error_at(
                     &next,
                     "a comparison operator (= != <> < <= > >=), `is` or `in` after the literal",
@@ -196,12 +196,12 @@ impl Parser<'_> {
         loop {
             let t = self.peek();
             let v = match t.tok {
-                Tok::Str(s) => Datum::String(s),
-                Tok::Int(v) => Datum::Int64(v),
-                Tok::Float(v) => Datum::Float64(v),
-                Tok::True => Datum::Bool(true),
-                Tok::False => Datum::Bool(false),
-                Tok::Null => Datum::Null,
+                Tok::Str(s) => Value::String(s),
+                Tok::Int(v) => Value::Int64(v),
+                Tok::Float(v) => Value::Float64(v),
+                Tok::True => Value::Bool(true),
+                Tok::False => Value::Bool(false),
+                Tok::Null => Value::Null,
                 _ => return Err(self.error_at(&t, "a literal value in the `in` list")),
             };
             self.bump();

@@ -5,8 +5,8 @@
 //! `std`'s `RandomState`/`DefaultHasher` are deliberately not used. XXH64 is
 //! specified byte-for-byte (little-endian reads), and the tests pin known vectors.
 
-use crate::datum::Datum;
 use crate::encoding::put_datum_canonical;
+use tessera_value::Value;
 
 const P1: u64 = 0x9E37_79B1_85EB_CA87;
 const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
@@ -80,7 +80,7 @@ pub(crate) fn xxh64(data: &[u8], seed: u64) -> u64 {
 
 /// The stable hash of a value: XXH64 of its canonical encoding, so `0.0` and
 /// `-0.0` hash alike and `Int64(1)` differs from `Timestamp(1)`.
-pub(crate) fn hash_datum(d: &Datum, scratch: &mut Vec<u8>) -> u64 {
+pub(crate) fn hash_datum(d: &Value, scratch: &mut Vec<u8>) -> u64 {
     scratch.clear();
     put_datum_canonical(scratch, d);
     xxh64(scratch, 0)
@@ -106,15 +106,15 @@ mod tests {
         // Pinned so that a change to the canonical encoding or the hash is noticed:
         // it would silently invalidate every stored HyperLogLog state.
         let mut s = Vec::new();
-        let h = hash_datum(&Datum::from("tessera"), &mut s);
+        let h = hash_datum(&Value::from("tessera"), &mut s);
         assert_eq!(h, 0x7b33_a353_5669_7483);
         assert_eq!(
-            hash_datum(&Datum::Float64(0.0), &mut s),
-            hash_datum(&Datum::Float64(-0.0), &mut s)
+            hash_datum(&Value::Float64(0.0), &mut s),
+            hash_datum(&Value::Float64(-0.0), &mut s)
         );
         assert_ne!(
-            hash_datum(&Datum::Int64(1), &mut s),
-            hash_datum(&Datum::Timestamp(1), &mut s)
+            hash_datum(&Value::Int64(1), &mut s),
+            hash_datum(&Value::Timestamp(1), &mut s)
         );
     }
 }

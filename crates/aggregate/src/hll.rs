@@ -13,10 +13,10 @@
 //! register contents, which are a pure function of the set of hashed values:
 //! any update and merge order gives the same state, byte for byte.
 
-use crate::datum::Datum;
 use crate::encoding::{put_varint, Reader};
 use crate::error::Result;
 use crate::hash::hash_datum;
+use tessera_value::Value;
 
 /// Register-index bits.
 pub(crate) const PRECISION: u32 = 12;
@@ -53,7 +53,7 @@ fn index_and_rank(hash: u64) -> (u16, u8) {
 
 impl HyperLogLog {
     /// Offers a non-missing value; `scratch` is reused for its canonical bytes.
-    pub(crate) fn update(&mut self, v: &Datum, scratch: &mut Vec<u8>) {
+    pub(crate) fn update(&mut self, v: &Value, scratch: &mut Vec<u8>) {
         let (index, rank) = index_and_rank(hash_datum(v, scratch));
         self.set_max(index, rank);
     }
@@ -279,7 +279,7 @@ mod tests {
         let mut h = HyperLogLog::default();
         let mut scratch = Vec::new();
         for i in range {
-            h.update(&Datum::Int64(i), &mut scratch);
+            h.update(&Value::Int64(i), &mut scratch);
         }
         h
     }

@@ -2,18 +2,18 @@
 
 use std::cmp::Ordering;
 
-use crate::datum::Datum;
 use crate::encoding::{put_datum, put_varint, put_zigzag, Reader};
 use crate::error::Result;
+use tessera_value::Value;
 
 /// Largest `k` accepted for `last_k`.
 pub const MAX_LAST_K: usize = 1000;
 
-fn cmp_entry(a: &(i64, Datum), b: &(i64, Datum)) -> Ordering {
+fn cmp_entry(a: &(i64, Value), b: &(i64, Value)) -> Ordering {
     a.0.cmp(&b.0).then_with(|| a.1.total_cmp(&b.1))
 }
 
-/// The `k` entries with the greatest `(ts, value)` under [`Datum::total_cmp`],
+/// The `k` entries with the greatest `(ts, value)` under [`Value::total_cmp`],
 /// kept sorted most recent first. Ties on `ts` are broken by the greater value, so
 /// the kept multiset (and hence the state) never depends on arrival order. The
 /// same event applied twice is kept twice: de-duplication is the caller's job.
@@ -21,7 +21,7 @@ fn cmp_entry(a: &(i64, Datum), b: &(i64, Datum)) -> Ordering {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LastK {
     k: usize,
-    items: Vec<(i64, Datum)>,
+    items: Vec<(i64, Value)>,
 }
 
 impl LastK {
@@ -37,7 +37,7 @@ impl LastK {
     }
 
     /// Offers a non-missing value at `ts`.
-    pub(crate) fn update(&mut self, v: &Datum, ts: i64) {
+    pub(crate) fn update(&mut self, v: &Value, ts: i64) {
         if self.items.len() >= self.k {
             if let Some(smallest) = self.items.last() {
                 let o = smallest.0.cmp(&ts).then_with(|| smallest.1.total_cmp(v));
@@ -83,13 +83,13 @@ impl LastK {
     }
 
     /// The most recent value, `Null` when empty.
-    pub(crate) fn finish_last(&self) -> Datum {
-        self.items.first().map_or(Datum::Null, |(_, v)| v.clone())
+    pub(crate) fn finish_last(&self) -> Value {
+        self.items.first().map_or(Value::Null, |(_, v)| v.clone())
     }
 
     /// The kept values, most recent first (an empty list when empty).
-    pub(crate) fn finish_list(&self) -> Datum {
-        Datum::List(self.items.iter().map(|(_, v)| v.clone()).collect())
+    pub(crate) fn finish_list(&self) -> Value {
+        Value::List(self.items.iter().map(|(_, v)| v.clone()).collect())
     }
 
     /// Writes the entries (not `k`, which belongs to the definition).
@@ -116,7 +116,7 @@ impl LastK {
         if n > k {
             return Err(r.error("more entries than k"));
         }
-        let mut items: Vec<(i64, Datum)> = Vec::with_capacity(n);
+        let mut items: Vec<(i64, Value)> = Vec::with_capacity(n);
         for _ in 0..n {
             let ts = match items.last() {
                 None => r.zigzag()?,
@@ -149,30 +149,30 @@ mod tests {
     #[test]
     fn keeps_most_recent_with_value_tie_break() {
         let mut s = LastK::new(3);
-        s.update(&Datum::Int64(1), 10);
-        s.update(&Datum::Int64(5), 30);
-        s.update(&Datum::Int64(2), 30);
-        s.update(&Datum::Int64(9), 5);
-        s.update(&Datum::Int64(4), 20);
+        s.update(&Value::Int64(1), 10);
+        s.update(&Value::Int64(5), 30);
+        s.update(&Value::Int64(2), 30);
+        s.update(&Value::Int64(9), 5);
+        s.update(&Value::Int64(4), 20);
         assert_eq!(
             s.finish_list(),
-            Datum::List(vec![Datum::Int64(5), Datum::Int64(2), Datum::Int64(4)])
+            Value::List(vec![Value::Int64(5), Value::Int64(2), Value::Int64(4)])
         );
-        assert_eq!(s.finish_last(), Datum::Int64(5));
+        assert_eq!(s.finish_last(), Value::Int64(5));
     }
 
     #[test]
     fn merge_keeps_top_k_of_union() {
         let mut a = LastK::new(2);
-        a.update(&Datum::from("x"), 1);
-        a.update(&Datum::from("y"), 4);
+        a.update(&Value::from("x"), 1);
+        a.update(&Value::from("y"), 4);
         let mut b = LastK::new(2);
-        b.update(&Datum::from("z"), 3);
-        b.update(&Datum::from("y"), 4);
+        b.update(&Value::from("z"), 3);
+        b.update(&Value::from("y"), 4);
         a.merge(&b);
         assert_eq!(
             a.finish_list(),
-            Datum::List(vec![Datum::from("y"), Datum::from("y")])
+            Value::List(vec![Value::from("y"), Value::from("y")])
         );
     }
 }

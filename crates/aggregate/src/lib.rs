@@ -11,15 +11,16 @@
 //! for a whole feature view) per entity and ask [`TiledAggregate::value_at`] for
 //! "now". Both paths use the same states and the same window definition, so an
 //! online value equals the training-set value for the same timestamp, which the
-//! tests check. The crate has no I/O and depends only on `serde` and
-//! `thiserror`, so it runs on phones.
+//! tests check. The crate has no I/O and depends only on `serde`, `thiserror`
+//! and `tessera-value` (whose [`Value`] it reads and produces), so it runs on
+//! phones.
 //!
 //! ```
 //! use tessera_aggregate::*;
 //!
 //! let sum = Aggregation::new(AggFunction::parse("sum", None)?, Some(InputType::Int64))?;
 //! let window = Window::parse("1h")?;
-//! let events = [(0, Datum::Int64(2)), (30 * MINUTE, Datum::Int64(3)), (70 * MINUTE, Datum::Int64(4))];
+//! let events = [(0, Value::Int64(2)), (30 * MINUTE, Value::Int64(3)), (70 * MINUTE, Value::Int64(4))];
 //!
 //! // Stream / device: incremental tiles, asked for "now".
 //! let mut tiles = TiledAggregate::new(sum.clone(), window);
@@ -27,7 +28,7 @@
 //!     tiles.update(*ts, v);
 //! }
 //! let now = 80 * MINUTE;
-//! assert_eq!(tiles.value_at(now)?, Datum::Int64(7)); // window starts at 0:20
+//! assert_eq!(tiles.value_at(now)?, Value::Int64(7)); // window starts at 0:20
 //!
 //! // Batch backfill: the same value for the same timestamp.
 //! let batch = window_values(&events, &[now], &sum, window)?;
@@ -71,7 +72,7 @@
 //! summation, so different orders agree to ~1e-15 relative to the sum of
 //! magnitudes; `mean` is the sum divided by the count, as `float64`.
 //!
-//! **Ordering and ties.** `min`/`max` use a total order ([`Datum::total_cmp`]):
+//! **Ordering and ties.** `min`/`max` use a total order ([`Value::total_cmp`]):
 //! integers and timestamps by value, floats by IEEE total order (`-0.0 < 0.0`),
 //! strings by bytes, `false < true`. `last` is the value with the greatest
 //! timestamp, ties broken by the greater value under the same order; `last_k`
@@ -113,10 +114,10 @@ mod agg_function;
 mod agg_state;
 mod aggregation;
 mod data_type;
-mod datum;
 mod ddsketch;
 mod det_math;
 mod distinct;
+mod duration_text;
 mod encoding;
 mod error;
 mod filter_eval;
@@ -138,12 +139,13 @@ pub use agg_function::AggFunction;
 pub use agg_state::AggState;
 pub use aggregation::Aggregation;
 pub use data_type::{InputType, OutputType};
-pub use datum::Datum;
 pub use ddsketch::DDSKETCH_ALPHA;
+pub use duration_text::{parse_duration_micros, DURATION_FORMS};
 pub use error::{Error, Result};
 pub use filter_expr::FilterExpr;
 pub use last_k::MAX_LAST_K;
 pub use row::Row;
+pub use tessera_value::Value;
 pub use tiles::TiledAggregate;
 pub use view_state::{ViewAggregation, ViewSpec, ViewState};
 pub use window::{tile_start, Window, DAY, HOUR, MILLISECOND, MINUTE, SECOND, WEEK};

@@ -1,10 +1,10 @@
-//! Min and max states: the extreme value under [`Datum::total_cmp`].
+//! Min and max states: the extreme value under [`Value::total_cmp`].
 
 use std::cmp::Ordering;
 
-use crate::datum::Datum;
 use crate::encoding::{put_datum, Reader};
 use crate::error::Result;
+use tessera_value::Value;
 
 /// Which extreme a [`MinMax`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub(crate) enum Extreme {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct MinMax {
     extreme: Extreme,
-    value: Option<Datum>,
+    value: Option<Value>,
 }
 
 impl MinMax {
@@ -34,7 +34,7 @@ impl MinMax {
         self.extreme
     }
 
-    fn better(&self, candidate: &Datum, current: &Datum) -> bool {
+    fn better(&self, candidate: &Value, current: &Value) -> bool {
         let o = candidate.total_cmp(current);
         match self.extreme {
             Extreme::Min => o == Ordering::Less,
@@ -43,7 +43,7 @@ impl MinMax {
     }
 
     /// Offers a non-missing value.
-    pub(crate) fn update(&mut self, v: &Datum) {
+    pub(crate) fn update(&mut self, v: &Value) {
         match &self.value {
             Some(cur) if !self.better(v, cur) => {}
             _ => self.value = Some(v.clone()),
@@ -60,8 +60,8 @@ impl MinMax {
         self.value.is_none()
     }
 
-    pub(crate) fn finish(&self) -> Datum {
-        self.value.clone().unwrap_or(Datum::Null)
+    pub(crate) fn finish(&self) -> Value {
+        self.value.clone().unwrap_or(Value::Null)
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -98,16 +98,16 @@ mod tests {
     fn min_and_max() {
         let mut lo = MinMax::new(Extreme::Min);
         let mut hi = MinMax::new(Extreme::Max);
-        assert_eq!(lo.finish(), Datum::Null);
+        assert_eq!(lo.finish(), Value::Null);
         for v in [3.0, -0.0, 0.0, 7.5, -2.0] {
-            lo.update(&Datum::Float64(v));
-            hi.update(&Datum::Float64(v));
+            lo.update(&Value::Float64(v));
+            hi.update(&Value::Float64(v));
         }
-        assert_eq!(lo.finish(), Datum::Float64(-2.0));
-        assert_eq!(hi.finish(), Datum::Float64(7.5));
+        assert_eq!(lo.finish(), Value::Float64(-2.0));
+        assert_eq!(hi.finish(), Value::Float64(7.5));
         let mut s = MinMax::new(Extreme::Max);
-        s.update(&Datum::from("apple"));
-        s.update(&Datum::from("banana"));
-        assert_eq!(s.finish(), Datum::from("banana"));
+        s.update(&Value::from("apple"));
+        s.update(&Value::from("banana"));
+        assert_eq!(s.finish(), Value::from("banana"));
     }
 }

@@ -1,8 +1,8 @@
 //! Sum and mean states: an exact integer sum, and a compensated float sum.
 
-use crate::datum::Datum;
 use crate::encoding::{put_f64, put_varint, put_zigzag128, Reader};
 use crate::error::Result;
+use tessera_value::Value;
 
 /// Exact sum of `Int64` inputs in an `i128` (2^64 additions of any `i64` cannot
 /// overflow it), so the result is the same in every order. `finish` saturates to
@@ -29,12 +29,12 @@ impl IntSum {
     }
 
     /// The sum, saturated to `i64`; `Null` when nothing was added.
-    pub(crate) fn finish_sum(&self) -> Datum {
+    pub(crate) fn finish_sum(&self) -> Value {
         if self.count == 0 {
-            return Datum::Null;
+            return Value::Null;
         }
         let clamped = self.sum.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-        Datum::Int64(i64::try_from(clamped).unwrap_or(if self.sum < 0 {
+        Value::Int64(i64::try_from(clamped).unwrap_or(if self.sum < 0 {
             i64::MIN
         } else {
             i64::MAX
@@ -42,11 +42,11 @@ impl IntSum {
     }
 
     /// The mean, rounded once from the exact sum; `Null` when nothing was added.
-    pub(crate) fn finish_mean(&self) -> Datum {
+    pub(crate) fn finish_mean(&self) -> Value {
         if self.count == 0 {
-            return Datum::Null;
+            return Value::Null;
         }
-        Datum::Float64(self.sum as f64 / self.count as f64)
+        Value::Float64(self.sum as f64 / self.count as f64)
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -137,19 +137,19 @@ impl FloatSum {
     }
 
     /// The sum; `Null` when nothing was added.
-    pub(crate) fn finish_sum(&self) -> Datum {
+    pub(crate) fn finish_sum(&self) -> Value {
         if self.count == 0 {
-            return Datum::Null;
+            return Value::Null;
         }
-        Datum::Float64(self.total())
+        Value::Float64(self.total())
     }
 
     /// The mean; `Null` when nothing was added.
-    pub(crate) fn finish_mean(&self) -> Datum {
+    pub(crate) fn finish_mean(&self) -> Value {
         if self.count == 0 {
-            return Datum::Null;
+            return Value::Null;
         }
-        Datum::Float64(self.total() / self.count as f64)
+        Value::Float64(self.total() / self.count as f64)
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
@@ -194,15 +194,15 @@ mod tests {
     #[test]
     fn int_sum_saturates_on_finish() {
         let mut s = IntSum::default();
-        assert_eq!(s.finish_sum(), Datum::Null);
+        assert_eq!(s.finish_sum(), Value::Null);
         s.update(i64::MAX);
         s.update(i64::MAX);
-        assert_eq!(s.finish_sum(), Datum::Int64(i64::MAX));
+        assert_eq!(s.finish_sum(), Value::Int64(i64::MAX));
         s.update(i64::MIN);
         s.update(i64::MIN);
         s.update(-5);
-        assert_eq!(s.finish_sum(), Datum::Int64(-7));
-        assert_eq!(s.finish_mean(), Datum::Float64(-7.0 / 5.0));
+        assert_eq!(s.finish_sum(), Value::Int64(-7));
+        assert_eq!(s.finish_mean(), Value::Float64(-7.0 / 5.0));
     }
 
     #[test]
@@ -211,13 +211,13 @@ mod tests {
         for x in [1e16, 1.0, -1e16, 1.0] {
             s.update(x);
         }
-        assert_eq!(s.finish_sum(), Datum::Float64(2.0));
+        assert_eq!(s.finish_sum(), Value::Float64(2.0));
         let mut t = FloatSum::default();
         t.update(0.1);
         let mut u = FloatSum::default();
         u.update(0.2);
         t.merge(&u);
-        assert_eq!(t.finish_mean(), Datum::Float64((0.1 + 0.2) / 2.0));
+        assert_eq!(t.finish_mean(), Value::Float64((0.1 + 0.2) / 2.0));
     }
 
     #[test]
@@ -225,12 +225,12 @@ mod tests {
         let mut s = FloatSum::default();
         s.update(1.0);
         s.update(f64::INFINITY);
-        assert_eq!(s.finish_sum(), Datum::Float64(f64::INFINITY));
+        assert_eq!(s.finish_sum(), Value::Float64(f64::INFINITY));
         s.update(f64::NEG_INFINITY);
-        assert!(matches!(s.finish_sum(), Datum::Float64(x) if x.is_nan()));
+        assert!(matches!(s.finish_sum(), Value::Float64(x) if x.is_nan()));
         let mut o = FloatSum::default();
         o.update(f64::MAX);
         o.update(f64::MAX);
-        assert_eq!(o.finish_sum(), Datum::Float64(f64::INFINITY));
+        assert_eq!(o.finish_sum(), Value::Float64(f64::INFINITY));
     }
 }

@@ -25,10 +25,10 @@
 
 use crate::agg_state::AggState;
 use crate::aggregation::Aggregation;
-use crate::datum::Datum;
 use crate::encoding::{put_varint, put_zigzag, Reader, FORMAT_VERSION};
 use crate::error::{Error, Result};
 use crate::window::{tile_start, Window};
+use tessera_value::Value;
 
 /// Tile key of the single `Lifetime` tile.
 const LIFETIME_TILE: i64 = i64::MIN;
@@ -42,15 +42,15 @@ struct Tile {
 /// One aggregation over one window for one entity, as tiles.
 ///
 /// ```
-/// use tessera_aggregate::{AggFunction, Aggregation, Datum, InputType, TiledAggregate, Window, HOUR, MINUTE};
+/// use tessera_aggregate::{AggFunction, Aggregation, Value, InputType, TiledAggregate, Window, HOUR, MINUTE};
 /// let agg = Aggregation::new(AggFunction::Sum, Some(InputType::Int64))?;
 /// let mut sum_1h = TiledAggregate::new(agg, Window::parse("1h")?);
-/// sum_1h.update(10 * MINUTE, &Datum::Int64(5));
-/// sum_1h.update(53 * MINUTE, &Datum::Int64(7));
-/// assert_eq!(sum_1h.value_at(HOUR)?, Datum::Int64(12));
+/// sum_1h.update(10 * MINUTE, &Value::Int64(5));
+/// sum_1h.update(53 * MINUTE, &Value::Int64(7));
+/// assert_eq!(sum_1h.value_at(HOUR)?, Value::Int64(12));
 /// // As of 1:12 the window starts at 0:10 (1:12 - 1h, floored to 5 min).
-/// assert_eq!(sum_1h.value_at(HOUR + 12 * MINUTE)?, Datum::Int64(12));
-/// assert_eq!(sum_1h.value_at(HOUR + 15 * MINUTE)?, Datum::Int64(7));
+/// assert_eq!(sum_1h.value_at(HOUR + 12 * MINUTE)?, Value::Int64(12));
+/// assert_eq!(sum_1h.value_at(HOUR + 15 * MINUTE)?, Value::Int64(7));
 /// // 0:52 lies in the 0:50 tile, which already holds the 0:53 event: not servable.
 /// assert!(sum_1h.value_at(52 * MINUTE).is_err());
 /// # Ok::<(), tessera_aggregate::Error>(())
@@ -112,7 +112,7 @@ impl TiledAggregate {
     /// answer and was dropped: a value the aggregation ignores (null, NaN, wrong
     /// type), or an event in a tile already evicted (older than every window
     /// that can still be asked).
-    pub fn update(&mut self, ts: i64, value: &Datum) -> bool {
+    pub fn update(&mut self, ts: i64, value: &Value) -> bool {
         let key = self.tile_key(ts);
         if self.evicted_before.is_some_and(|wm| key < wm) {
             return false;
@@ -161,7 +161,7 @@ impl TiledAggregate {
     /// The value over the window as of `t`: every applied event with
     /// `window.start_at(t) <= ts <= t`. See the module docs for when this is
     /// [`Error::NotServable`] or [`Error::Evicted`] instead.
-    pub fn value_at(&self, t: i64) -> Result<Datum> {
+    pub fn value_at(&self, t: i64) -> Result<Value> {
         let head = self.tile_key(t);
         if let Some(max_ts) = self.max_ts.filter(|&m| t < m) {
             let head_has_events = self
@@ -416,29 +416,29 @@ mod tests {
     fn window_edges_are_exact() {
         let mut c = count_1h();
         for ts in [-1, 0, 30 * MINUTE, HOUR - 1, HOUR] {
-            assert!(c.update(ts, &Datum::Null));
+            assert!(c.update(ts, &Value::Null));
         }
         // As of HOUR the window is [0, HOUR]: 4 events (not the one at -1).
-        assert_eq!(c.value_at(HOUR).unwrap(), Datum::Int64(4));
+        assert_eq!(c.value_at(HOUR).unwrap(), Value::Int64(4));
         // As of HOUR - 1 the window starts at -5min: includes -1 but not HOUR.
-        assert_eq!(c.value_at(HOUR - 1), Ok(Datum::Int64(4)));
+        assert_eq!(c.value_at(HOUR - 1), Ok(Value::Int64(4)));
         // As of HOUR - 2 the head tile holds the event at HOUR - 1: not servable.
         assert!(matches!(
             c.value_at(HOUR - 2),
             Err(Error::NotServable { max_ts, .. }) if max_ts == HOUR
         ));
         // A past time whose head tile has no event, or at the end of a tile, is exact.
-        assert_eq!(c.value_at(45 * MINUTE), Ok(Datum::Int64(3)));
-        assert_eq!(c.value_at(5 * MINUTE - 1), Ok(Datum::Int64(2)));
+        assert_eq!(c.value_at(45 * MINUTE), Ok(Value::Int64(3)));
+        assert_eq!(c.value_at(5 * MINUTE - 1), Ok(Value::Int64(2)));
         // Far in the future everything has slid out.
-        assert_eq!(c.value_at(10 * DAY).unwrap(), Datum::Int64(0));
+        assert_eq!(c.value_at(10 * DAY).unwrap(), Value::Int64(0));
     }
 
     #[test]
     fn eviction() {
         let mut c = count_1h();
         for m in 0..120 {
-            c.update(m * MINUTE, &Datum::Null);
+            c.update(m * MINUTE, &Value::Null);
         }
         let now = 2 * HOUR;
         let before = c.value_at(now).unwrap();
@@ -450,7 +450,7 @@ mod tests {
             Err(Error::Evicted { .. })
         ));
         // Late events for evicted tiles are dropped.
-        assert!(!c.update(0, &Datum::Null));
+        assert!(!c.update(0, &Value::Null));
         assert_eq!(c.value_at(now).unwrap(), before);
     }
 
@@ -458,10 +458,10 @@ mod tests {
     fn lifetime_is_one_tile() {
         let agg = Aggregation::new(AggFunction::Max, Some(InputType::Int64)).unwrap();
         let mut m = TiledAggregate::new(agg, Window::Lifetime);
-        m.update(i64::MIN, &Datum::Int64(3));
-        m.update(i64::MAX, &Datum::Int64(1));
+        m.update(i64::MIN, &Value::Int64(3));
+        m.update(i64::MAX, &Value::Int64(1));
         assert_eq!(m.tiles().count(), 1);
-        assert_eq!(m.value_at(i64::MAX).unwrap(), Datum::Int64(3));
+        assert_eq!(m.value_at(i64::MAX).unwrap(), Value::Int64(3));
         assert!(m.value_at(0).is_err());
         assert_eq!(m.evict_before(i64::MAX), 0);
         let mut out = Vec::new();
@@ -473,10 +473,10 @@ mod tests {
     fn ignored_values_make_no_tiles() {
         let agg = Aggregation::new(AggFunction::Sum, Some(InputType::Int64)).unwrap();
         let mut s = TiledAggregate::new(agg, Window::Duration(DAY));
-        assert!(!s.update(5, &Datum::Null));
-        assert!(!s.update(5, &Datum::Float64(1.0)));
+        assert!(!s.update(5, &Value::Null));
+        assert!(!s.update(5, &Value::Float64(1.0)));
         assert!(s.is_empty());
-        assert_eq!(s.value_at(0).unwrap(), Datum::Null);
+        assert_eq!(s.value_at(0).unwrap(), Value::Null);
     }
 
     #[test]
@@ -485,8 +485,8 @@ mod tests {
         let b = TiledAggregate::new(Aggregation::count_events(), Window::Duration(DAY));
         assert!(a.merge(&b).is_err());
         let mut c = count_1h();
-        c.update(7, &Datum::Null);
-        a.update(HOUR * 3, &Datum::Null);
+        c.update(7, &Value::Null);
+        a.update(HOUR * 3, &Value::Null);
         let mut d = c.clone();
         d.merge(&a).unwrap();
         a.merge(&c).unwrap();

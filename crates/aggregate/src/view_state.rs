@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregation::Aggregation;
 use crate::data_type::InputType;
-use crate::datum::Datum;
 use crate::encoding::{put_varint, Reader, FORMAT_VERSION};
 use crate::error::{Error, Result};
 use crate::filter_expr::FilterExpr;
 use crate::row::Row;
 use crate::tiles::TiledAggregate;
 use crate::window::Window;
+use tessera_value::Value;
 
 /// One windowed aggregation of a feature view: which column, which
 /// aggregation, over which window, of which events.
@@ -221,9 +221,9 @@ impl ViewSpec {
 ///     .with_filter(FilterExpr::parse("action = 'play'")?),
 /// ]);
 /// let mut state = spec.new_state();
-/// state.update(&spec, 1_000, &[("action", Datum::from("play")), ("dwell_s", Datum::Int64(30))])?;
-/// state.update(&spec, 2_000, &[("action", Datum::from("skip")), ("dwell_s", Datum::Int64(2))])?;
-/// assert_eq!(state.value_at(5_000)?, [Datum::Int64(2), Datum::Int64(30)]);
+/// state.update(&spec, 1_000, &[("action", Value::from("play")), ("dwell_s", Value::Int64(30))])?;
+/// state.update(&spec, 2_000, &[("action", Value::from("skip")), ("dwell_s", Value::Int64(2))])?;
+/// assert_eq!(state.value_at(5_000)?, [Value::Int64(2), Value::Int64(30)]);
 ///
 /// let mut blob = Vec::new();
 /// state.encode(&mut blob);
@@ -248,8 +248,8 @@ impl ViewState {
                 continue;
             }
             let value = match &a.column {
-                Some(c) => row.get(c).unwrap_or(&Datum::Null),
-                None => &Datum::Null,
+                Some(c) => row.get(c).unwrap_or(&Value::Null),
+                None => &Value::Null,
             };
             changed |= t.update(ts, value);
         }
@@ -258,7 +258,7 @@ impl ViewState {
 
     /// Every aggregation's value as of `t`, in spec order; see
     /// [`TiledAggregate::value_at`] for when `t` is servable.
-    pub fn value_at(&self, t: i64) -> Result<Vec<Datum>> {
+    pub fn value_at(&self, t: i64) -> Result<Vec<Value>> {
         self.aggregates.iter().map(|a| a.value_at(t)).collect()
     }
 
@@ -388,26 +388,26 @@ mod tests {
         st.update(
             &s,
             10,
-            &[("action", Datum::from("play")), ("song", Datum::from("a"))],
+            &[("action", Value::from("play")), ("song", Value::from("a"))],
         )
         .unwrap();
         st.update(
             &s,
             20,
-            &[("action", Datum::from("skip")), ("song", Datum::from("b"))],
+            &[("action", Value::from("skip")), ("song", Value::from("b"))],
         )
         .unwrap();
         st.update(
             &s,
             30,
-            &[("action", Datum::from("play")), ("song", Datum::from("c"))],
+            &[("action", Value::from("play")), ("song", Value::from("c"))],
         )
         .unwrap();
         assert_eq!(
             st.value_at(30).unwrap(),
             [
-                Datum::Int64(3),
-                Datum::List(vec![Datum::from("c"), Datum::from("a")])
+                Value::Int64(3),
+                Value::List(vec![Value::from("c"), Value::from("a")])
             ]
         );
         let mut blob = Vec::new();
@@ -418,10 +418,10 @@ mod tests {
             ViewState::decode(&blob, &other),
             Err(Error::DefinitionMismatch { .. })
         ));
-        assert!(st.update(&other, 40, &[("action", Datum::Null)]).is_err());
+        assert!(st.update(&other, 40, &[("action", Value::Null)]).is_err());
         let mut twice = st.clone();
         twice.merge(&st).unwrap();
-        assert_eq!(twice.value_at(30).unwrap()[0], Datum::Int64(6));
+        assert_eq!(twice.value_at(30).unwrap()[0], Value::Int64(6));
         assert_eq!(st.evict_before(100 * DAY), 2);
     }
 }

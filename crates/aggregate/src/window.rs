@@ -95,70 +95,21 @@ impl Window {
         }
     }
 
-    /// Parses `lifetime` or a sum of `<integer><unit>` parts (`1d12h`), units
-    /// `us`, `ms`, `s`, `m`, `h`, `d`, `w`; case-insensitive, each part a whole
-    /// number.
+    /// Parses `lifetime` or a duration in the one grammar of durations
+    /// ([`crate::parse_duration_micros`]: `1h`, `7d`, `1d12h`; units `us`, `ms`, `s`, `m`,
+    /// `h`, `d`, `w`; case-insensitive, each part a whole number).
     pub fn parse(s: &str) -> Result<Self> {
-        let text = s.trim().to_ascii_lowercase();
-        if text == "lifetime" {
+        if s.trim().eq_ignore_ascii_case("lifetime") {
             return Ok(Window::Lifetime);
         }
-        if text.is_empty() {
-            return Err(window_error(
+        let micros = crate::duration_text::parse_duration_micros(s).map_err(|e| match e {
+            Error::InvalidDuration { reason, .. } => window_error(
                 s,
-                "empty; write e.g. `1h`, `7d` or `lifetime`",
-            ));
-        }
-        let mut total: i64 = 0;
-        let mut rest = text.as_str();
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(window_error(
-                    s,
-                    "expected a whole number before each unit, e.g. `90m` rather than `1.5h`",
-                ));
-            }
-            let (num, tail) = rest.split_at(digits);
-            let letters = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
-            let (unit, tail) = tail.split_at(letters);
-            let scale = match unit {
-                "us" => 1,
-                "ms" => MILLISECOND,
-                "s" => SECOND,
-                "m" => MINUTE,
-                "h" => HOUR,
-                "d" => DAY,
-                "w" => WEEK,
-                "" if tail.starts_with('.') => {
-                    return Err(window_error(
-                        s,
-                        "fractions are not supported; write `90m` rather than `1.5h`",
-                    ));
-                }
-                "" => {
-                    return Err(window_error(
-                        s,
-                        "missing unit; use one of us, ms, s, m, h, d, w",
-                    ))
-                }
-                other => {
-                    return Err(window_error(
-                        s,
-                        format!("unknown unit `{other}`; use one of us, ms, s, m, h, d, w"),
-                    ))
-                }
-            };
-            let part = num
-                .parse::<i64>()
-                .ok()
-                .and_then(|n| n.checked_mul(scale))
-                .and_then(|p| total.checked_add(p))
-                .ok_or_else(|| window_error(s, "too long"))?;
-            total = part;
-            rest = tail;
-        }
-        Window::duration(total).map_err(|_| window_error(s, "a window must be longer than zero"))
+                format!("{reason}; write e.g. `1h`, `7d`, `1d12h` or `lifetime` (units us, ms, s, m, h, d, w)"),
+            ),
+            other => other,
+        })?;
+        Window::duration(micros).map_err(|_| window_error(s, "a window must be longer than zero"))
     }
 
     /// The window length in microseconds, `None` for `Lifetime`.

@@ -12,9 +12,9 @@
 
 use crate::agg_state::AggState;
 use crate::aggregation::Aggregation;
-use crate::datum::Datum;
 use crate::error::{Error, Result};
 use crate::window::{tile_start, Window};
+use tessera_value::Value;
 
 /// For each query time `T`, the value of `aggregation` over the events with
 /// `window.start_at(T) <= ts <= T`.
@@ -27,20 +27,20 @@ use crate::window::{tile_start, Window};
 /// sums agree to ~1e-15 relative.
 ///
 /// ```
-/// use tessera_aggregate::{window_values, Aggregation, Datum, Window, HOUR, MINUTE};
-/// let events = [(0, Datum::Null), (20 * MINUTE, Datum::Null), (HOUR, Datum::Null)];
+/// use tessera_aggregate::{window_values, Aggregation, Value, Window, HOUR, MINUTE};
+/// let events = [(0, Value::Null), (20 * MINUTE, Value::Null), (HOUR, Value::Null)];
 /// let queries = [HOUR, HOUR + 7 * MINUTE, 2 * HOUR + 5 * MINUTE];
 /// let counts = window_values(&events, &queries, &Aggregation::count_events(), Window::parse("1h")?)?;
 /// // As of 1:07 the window starts at 0:05 (1:07 - 1h, floored to 5 min).
-/// assert_eq!(counts, [Datum::Int64(3), Datum::Int64(2), Datum::Int64(0)]);
+/// assert_eq!(counts, [Value::Int64(3), Value::Int64(2), Value::Int64(0)]);
 /// # Ok::<(), tessera_aggregate::Error>(())
 /// ```
 pub fn window_values(
-    events: &[(i64, Datum)],
+    events: &[(i64, Value)],
     queries: &[i64],
     aggregation: &Aggregation,
     window: Window,
-) -> Result<Vec<Datum>> {
+) -> Result<Vec<Value>> {
     if let Some(i) = events.windows(2).position(|w| w[1].0 < w[0].0) {
         return Err(Error::UnsortedEvents {
             index: i + 1,
@@ -49,7 +49,7 @@ pub fn window_values(
     }
     let mut order: Vec<usize> = (0..queries.len()).collect();
     order.sort_by_key(|&i| queries[i]);
-    let mut out = vec![Datum::Null; queries.len()];
+    let mut out = vec![Value::Null; queries.len()];
     match window.hop() {
         None => {
             let mut state = aggregation.new_state();
@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn sums_over_a_sliding_day() {
         let agg = Aggregation::new(AggFunction::Sum, Some(InputType::Int64)).unwrap();
-        let events: Vec<_> = (0..48).map(|h| (h * HOUR, Datum::Int64(1))).collect();
+        let events: Vec<_> = (0..48).map(|h| (h * HOUR, Value::Int64(1))).collect();
         let queries = [
             0,
             23 * HOUR,
@@ -203,20 +203,20 @@ mod tests {
         assert_eq!(
             got,
             [
-                Datum::Int64(1),
-                Datum::Int64(24),
-                Datum::Int64(25),
-                Datum::Int64(25),
-                Datum::Int64(25),
-                Datum::Null,
-                Datum::Null
+                Value::Int64(1),
+                Value::Int64(24),
+                Value::Int64(25),
+                Value::Int64(25),
+                Value::Int64(25),
+                Value::Null,
+                Value::Null
             ]
         );
     }
 
     #[test]
     fn unsorted_events_are_an_error() {
-        let events = [(5, Datum::Null), (3, Datum::Null)];
+        let events = [(5, Value::Null), (3, Value::Null)];
         let err = window_values(
             &events,
             &[10],
@@ -233,14 +233,14 @@ mod tests {
     fn lifetime_and_equal_timestamps() {
         let agg = Aggregation::new(AggFunction::Last, Some(InputType::String)).unwrap();
         let events = [
-            (1, Datum::from("b")),
-            (1, Datum::from("a")),
-            (2, Datum::Null),
+            (1, Value::from("b")),
+            (1, Value::from("a")),
+            (2, Value::Null),
         ];
         let got = window_values(&events, &[0, 1, 5], &agg, Window::Lifetime).unwrap();
-        assert_eq!(got, [Datum::Null, Datum::from("b"), Datum::from("b")]);
+        assert_eq!(got, [Value::Null, Value::from("b"), Value::from("b")]);
         let w = Window::Duration(10 * MINUTE);
         let got = window_values(&events, &[1], &agg, w).unwrap();
-        assert_eq!(got, [Datum::from("b")]);
+        assert_eq!(got, [Value::from("b")]);
     }
 }

@@ -16,15 +16,15 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
 /// SplitMix64: small, fast, and stable forever.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
     }
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -32,19 +32,19 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `[0, n)`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
     /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
     /// Exponential with the given mean.
-    pub fn exp(&mut self, mean: f64) -> f64 {
+    pub(crate) fn exp(&mut self, mean: f64) -> f64 {
         -mean * (1.0 - self.unit()).ln()
     }
     /// Zipf-like index in `[0, n)`: low indices are popular.
-    pub fn skewed(&mut self, n: u64) -> u64 {
+    pub(crate) fn skewed(&mut self, n: u64) -> u64 {
         let u = self.unit();
         ((n as f64).powf(u) - 1.0)
             .floor()
@@ -54,7 +54,7 @@ impl Rng {
 
 /// Sizes of a generated data set.
 #[derive(Debug, Clone, Copy)]
-pub struct DemoSizes {
+pub(crate) struct DemoSizes {
     /// Distinct users.
     pub users: u64,
     /// Distinct items.
@@ -68,11 +68,11 @@ pub struct DemoSizes {
 }
 
 /// One day in microseconds.
-pub const DAY_US: i64 = 86_400_000_000;
+pub(crate) const DAY_US: i64 = 86_400_000_000;
 
 /// The start of a history of `days` days that ends at the most recent UTC midnight, so
 /// that the last daily statistics are fresh (within a 7-day TTL) when served now.
-pub fn history_start_now(days: i64) -> i64 {
+pub(crate) fn history_start_now(days: i64) -> i64 {
     let now = chrono::Utc::now().timestamp_micros();
     now.div_euclid(DAY_US) * DAY_US - days * DAY_US
 }
@@ -91,7 +91,7 @@ const COUNTRIES: [&str; 6] = ["US", "GB", "DE", "FR", "JP", "BR"];
 
 /// What was written, for the demo's report.
 #[derive(Debug, Default)]
-pub struct DemoFiles {
+pub(crate) struct DemoFiles {
     /// (file, rows)
     pub written: Vec<(String, usize)>,
 }
@@ -125,7 +125,7 @@ fn write(path: &Path, batch: &RecordBatch, files: &mut DemoFiles) -> Result<()> 
 /// Writes `items.parquet`, `play_events.parquet`, `user_daily.parquet`,
 /// `item_daily.parquet` and `spine.parquet` under `dir`, with `sizes.days` days of history
 /// from `t0_us` (µs since the epoch). The same seed and `t0_us` give the same files.
-pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> Result<DemoFiles> {
+pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> Result<DemoFiles> {
     let mut rng = Rng::new(seed);
     let mut files = DemoFiles::default();
     let DemoSizes {
@@ -368,7 +368,7 @@ pub fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> Result<D
 }
 
 /// The demo repository's `tessera.yaml`.
-pub const DEMO_CONFIG: &str = "\
+pub(crate) const DEMO_CONFIG: &str = "\
 # Tessera feature repository: a media-personalization demo.
 project: media
 registry: .tessera/registry
@@ -378,7 +378,7 @@ audit_log: .tessera/audit
 ";
 
 /// The demo repository's definitions.
-pub const DEMO_DEFINITIONS: &str = r#"# Entities, sources, feature views, purposes, consumers and services of the demo.
+pub(crate) const DEMO_DEFINITIONS: &str = r#"# Entities, sources, feature views, purposes, consumers and services of the demo.
 entities:
   - { name: user, join_keys: [user_id], description: A listener's account }
   - { name: item, join_keys: [item_id], description: "A song, episode or album" }
@@ -494,10 +494,10 @@ feature_services:
 
 /// The demo repository's device definitions (`features/device.yaml`): device sources and the
 /// views over them, which a device computes locally (the edge crate's example file).
-pub const DEMO_DEVICE_DEFINITIONS: &str = include_str!("../../edge/examples/device.yaml");
+pub(crate) const DEMO_DEVICE_DEFINITIONS: &str = include_str!("../../edge/examples/device.yaml");
 
 /// The demo repository's on-demand views (`features/on_demand.yaml`).
-pub const DEMO_ON_DEMAND: &str = r#"# Features computed at request time from other features and request-context fields.
+pub(crate) const DEMO_ON_DEMAND: &str = r#"# Features computed at request time from other features and request-context fields.
 on_demand_views:
   - name: user_item_affinity
     inputs: [user_history:dwell_s_sum_7d, user_history:plays_7d, item_content:duration_s,

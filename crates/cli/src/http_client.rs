@@ -11,13 +11,13 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 
 /// One connection to a server.
-pub struct HttpClient {
+pub(crate) struct HttpClient {
     sender: SendRequest<Full<Bytes>>,
     host: String,
 }
 
 /// A response: status and body (JSON when it parses, else the text as a JSON string).
-pub struct JsonResponse {
+pub(crate) struct JsonResponse {
     /// HTTP status code.
     pub status: u16,
     /// The body.
@@ -26,7 +26,7 @@ pub struct JsonResponse {
 
 impl HttpClient {
     /// Connects to `addr` (TCP_NODELAY, as latency-sensitive clients do).
-    pub async fn connect(addr: SocketAddr) -> Result<Self> {
+    pub(crate) async fn connect(addr: SocketAddr) -> Result<Self> {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
@@ -44,7 +44,7 @@ impl HttpClient {
     }
 
     /// `POST path` with a JSON body and, when given, `Authorization: Bearer token`.
-    pub async fn post_json(
+    pub(crate) async fn post_json(
         &mut self,
         path: &str,
         token: Option<&str>,

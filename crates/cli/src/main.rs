@@ -6,13 +6,35 @@
 
 mod commands;
 mod demo_data;
+mod engine_owner;
+mod help_examples;
 mod http_client;
+mod init_template;
 mod progress_bar;
+mod terminal_text;
+mod terminal_width;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// `debug` or `release`: what this binary was built as (said where timings are printed).
+pub(crate) const BUILD: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
+
+/// `tessera --version`: the version and the kind of build.
+const VERSION: &str = if cfg!(debug_assertions) {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (debug build: slower; `cargo install --path crates/cli --locked` builds a release)"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (release build)")
+};
 
 /// DataFusion-style workloads allocate and free many large Arrow buffers; mimalloc reuses
 /// them instead of returning pages to the kernel and faulting them back in.
@@ -26,7 +48,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
-    version,
+    version = VERSION,
     propagate_version = true,
     arg_required_else_help = true
 )]
@@ -37,10 +59,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Scaffold a working feature repository (config, definitions and sample data).
+    /// Scaffold a working feature repository: by default a minimal one (one entity, one CSV
+    /// source, one feature view, one purpose, one consumer, one feature service, with
+    /// comments); `--template media` writes the full media demo repository instead.
     Init {
         /// Directory to create (must be empty or absent).
         dir: PathBuf,
+        /// `minimal` (the default) or `media` (what `tessera demo` uses).
+        #[arg(long, value_enum, default_value = "minimal")]
+        template: commands::init::Template,
     },
     /// Show what `apply` would change: added, changed and removed objects, breaking changes.
     Plan(commands::RepoArgs),
@@ -85,10 +112,34 @@ enum Command {
         #[arg(default_value = "tessera-demo")]
         dir: PathBuf,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man {
+        /// Write `tessera.1` and `tessera-<command>.1` here instead of printing `tessera.1`.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Check a repository and its environment (definitions, sources, online store, tokens,
+    /// services) and say what to fix.
+    Doctor(commands::RepoArgs),
+}
+
+/// The command line with an example in every command's help.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    help_examples::with_examples(Cli::command())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches;
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // The device runtime owns its runtime (it is a blocking API), so it runs outside ours.
     let cli = match cli.command {
         Command::Device(args) => {
@@ -107,6 +158,11 @@ fn main() -> ExitCode {
         }
         command => Cli { command },
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `tessera serve` logs at `info`; other commands say only what goes wrong, unless
+        // RUST_LOG asks for more (`RUST_LOG=debug tessera get ...`).
+        init_quiet_logging();
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,7 +175,7 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Init { dir } => commands::init::run(&dir).await,
+            Command::Init { dir, template } => commands::init::run(&dir, template).await,
             Command::Plan(a) => commands::plan_apply::plan(&a).await,
             Command::Apply(a) => commands::plan_apply::apply(&a).await,
             Command::Registry(c) => commands::registry::run(c),
@@ -134,6 +190,12 @@ fn main() -> ExitCode {
             Command::Catalog(a) => commands::catalog::run(&a),
             Command::Audit(c) => commands::audit::run(c),
             Command::Demo { dir } => commands::demo::run(&dir).await,
+            Command::Completions { shell } => {
+                commands::manual::completions(shell, command());
+                Ok(())
+            }
+            Command::Man { dir } => commands::manual::man(command(), dir.as_deref()),
+            Command::Doctor(a) => commands::doctor::run(&a).await,
             Command::Device(_) => Ok(()), // handled above, outside this runtime
         }
     });
@@ -141,17 +203,26 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            // Every error type either prints its cause or exposes it as its source, never
+            // both: the chain is printed as it is.
             let mut src = e.source();
             while let Some(s) = src {
-                let text = s.to_string();
-                if !e.to_string().contains(&text) {
-                    eprintln!("  caused by: {text}");
-                }
+                eprintln!("  caused by: {s}");
                 src = s.source();
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs warnings and errors to standard error (or what `RUST_LOG` asks for).
+fn init_quiet_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[cfg(test)]

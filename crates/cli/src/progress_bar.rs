@@ -4,11 +4,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tessera_offline::Progress;
 
 /// A progress bar over input rows.
-pub struct RowsBar(ProgressBar);
+pub(crate) struct RowsBar(ProgressBar);
 
 impl RowsBar {
     /// A bar for `total` rows (a spinner when unknown).
-    pub fn new(total: Option<u64>) -> Self {
+    pub(crate) fn new(total: Option<u64>) -> Self {
         let bar = match total {
             Some(t) => {
                 let b = ProgressBar::new(t);
@@ -25,7 +25,7 @@ impl RowsBar {
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.0.finish_and_clear();
     }
 }

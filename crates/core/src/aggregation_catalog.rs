@@ -151,7 +151,7 @@ fn parse(
     let function = AggFunction::parse(&agg.function, agg.k).map_err(|e| {
         (
             e.to_string(),
-            "see README.md#window-aggregations".to_string(),
+            "see docs/AGGREGATIONS.md#window-aggregations".to_string(),
         )
     })?;
     let input = match &agg.column {

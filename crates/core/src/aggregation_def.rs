@@ -93,6 +93,17 @@ pub struct StreamDef {
 }
 
 impl StreamDef {
+    /// `allowed_lateness` in microseconds (0 when absent). Validation refuses a value that
+    /// does not parse, so on a validated catalog this is the declared lateness.
+    pub fn allowed_lateness_micros(&self) -> crate::Result<i64> {
+        match &self.allowed_lateness {
+            None => Ok(0),
+            Some(l) => {
+                crate::parse_duration(l).map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            }
+        }
+    }
+
     /// The Arrow schema of the events (and of the offline log's Parquet files): the
     /// timestamp column (`timestamp_field`, µs UTC) first, then the schema's columns in
     /// name order. Every column is nullable; the ingest path refuses null keys and times.

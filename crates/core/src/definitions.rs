@@ -46,7 +46,7 @@ impl Definitions {
         }
         serde_yaml::from_str(text).map_err(|e| Error::Yaml {
             path: file.to_path_buf(),
-            message: yaml_message(&e),
+            message: yaml_message(&e, text),
         })
     }
 
@@ -72,11 +72,29 @@ impl Definitions {
     }
 }
 
-/// Turns a serde_yaml error into a one-line message with its location and a hint.
-pub(crate) fn yaml_message(e: &serde_yaml::Error) -> String {
+/// Turns a serde_yaml error into a one-line message with its location and a hint; for the
+/// parser's errors that indentation causes, the hint names that likely cause.
+pub(crate) fn yaml_message(e: &serde_yaml::Error, text: &str) -> String {
     let mut msg = e.to_string();
+    let line = e.location().map(|l| l.line());
+    let has_tab = line
+        .and_then(|n| text.lines().nth(n.saturating_sub(1)))
+        .is_some_and(|l| l.contains('\t'));
+    let indentation = [
+        "mapping values are not allowed",
+        "did not find expected key",
+        "did not find expected '-' indicator",
+        "block sequence entries are not allowed",
+        "did not find expected node content",
+        "could not find expected ':'",
+    ];
     if msg.contains("unknown field") {
-        msg.push_str(" (hint: check the spelling; see README.md#repository-format for the fields each object takes)");
+        msg.push_str(" (hint: check the spelling and the indentation: a key indented too far belongs to the object above it; see docs/DEFINITIONS.md#repository-format-by-example for the fields each object takes)");
+    } else if has_tab || msg.contains("cannot start any token") && text.contains('\t') {
+        msg.push_str(" (hint: the line is indented with a tab; YAML indents with spaces only)");
+    } else if indentation.iter().any(|p| msg.contains(p)) {
+        let at = line.map_or(String::new(), |n| format!(" at line {n}"));
+        msg.push_str(&format!(" (hint: this is most likely indentation{at} or just above it: keys of one object must start in the same column, list items (`- `) of one list too; a missing space after `:` or an unquoted `: ` inside a value causes it as well)"));
     }
     msg
 }
@@ -352,6 +370,20 @@ pub struct FeatureServiceDef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indentation_errors_name_the_likely_cause() {
+        let bad = "entities:\n  - name: user\n     join_keys: [user_id]\n";
+        let e = Definitions::from_yaml_str(bad, Path::new("f.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("most likely indentation at line 3"), "{e}");
+        let tab = "entities:\n\t- { name: user, join_keys: [user_id] }\n";
+        let e = Definitions::from_yaml_str(tab, Path::new("f.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("indented with a tab"), "{e}");
+    }
 
     #[test]
     fn unknown_fields_are_refused_with_location() {

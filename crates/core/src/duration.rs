@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 
 /// How far back a point-in-time join may look for a feature row.
 ///
-/// Written as a number and a unit (`90s`, `15m`, `1h`, `7d`, `2w`, `500ms`), or compound
-/// (`1d12h`). `0`, `none` or `unlimited` (or leaving `ttl` out) means no limit, as in Feast.
+/// Written as a duration ([`parse_duration`]: `90s`, `15m`, `1h`, `7d`, `2w`, `500ms`,
+/// `1d12h`) or a bare number of seconds (`3600`, as in Feast). `0`, `none` or `unlimited`
+/// (or leaving `ttl` out) means no limit, as in Feast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Ttl {
     /// Any earlier row qualifies.
@@ -24,6 +25,16 @@ impl Ttl {
         let t = text.trim();
         if matches!(t, "0" | "none" | "unlimited" | "lifetime") {
             return Ok(Ttl::Unlimited);
+        }
+        // A bare number is seconds, as Feast's `ttl` (and YAML `ttl: 3600`) reads it.
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return parse_duration(&format!("{t}s")).map(|d| {
+                if d.is_zero() {
+                    Ttl::Unlimited
+                } else {
+                    Ttl::Limited(d)
+                }
+            });
         }
         let d = parse_duration(t)?;
         if d.is_zero() {
@@ -42,55 +53,30 @@ impl Ttl {
     }
 }
 
-/// Parses `90s`, `15m`, `1h`, `7d`, `2w`, `250ms`, `10us`, `1d12h` into a [`Duration`].
-pub(crate) fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || Error::BadDuration {
-        text: text.to_string(),
-    };
-    let s = text.trim();
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut total: u128 = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u128 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let nanos: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" => 1_000,
-            "ms" => 1_000_000,
-            "s" | "sec" | "secs" => 1_000_000_000,
-            "m" | "min" | "mins" => 60_000_000_000,
-            "h" | "hr" | "hrs" => 3_600_000_000_000,
-            "d" | "day" | "days" => 86_400_000_000_000,
-            "w" | "week" | "weeks" => 7 * 86_400_000_000_000,
-            // A bare number is only accepted as zero (handled by the caller) or seconds.
-            "" if digits == s.len() => 1_000_000_000,
-            _ => return Err(bad()),
+/// Parses a duration in Tessera's one grammar of durations (the same as windows'):
+/// whole numbers and units `us`, `ms`, `s`, `m`, `h`, `d`, `w`, combinable (`90s`, `15m`,
+/// `1h`, `7d`, `2w`, `1d12h`, `500ms`). Zero (`0s`) is allowed.
+///
+/// Every duration of the platform (`ttl`, `allowed_lateness`, cache TTLs, command-line
+/// flags) goes through here, so they all accept exactly the same forms.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let micros = tessera_aggregate::parse_duration_micros(text).map_err(|e| {
+        let reason = match e {
+            tessera_aggregate::Error::InvalidDuration { reason, .. } => reason,
+            other => other.to_string(),
         };
-        total = n
-            .checked_mul(nanos)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| bad())?;
-    // Keep durations within what an i64 of nanoseconds can express (about 292 years).
-    if total > i64::MAX as u128 {
-        return Err(bad());
-    }
-    Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
+        Error::BadDuration {
+            text: text.to_string(),
+            reason,
+        }
+    })?;
+    // `parse_duration_micros` never returns a negative number.
+    Ok(Duration::from_micros(u64::try_from(micros).unwrap_or(0)))
+}
+
+/// A clap value parser for duration flags (`--timeout 30s`).
+pub fn parse_duration_flag(text: &str) -> std::result::Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// Formats a duration in the largest unit that divides it exactly: `7d`, `90m`, `1500ms`.
@@ -171,9 +157,26 @@ mod tests {
 
     #[test]
     fn refuses_garbage() {
-        for bad in ["", "d", "7x", "-1d", "7 d", "1.5h", "99999999999999999999w"] {
+        for bad in [
+            "",
+            "d",
+            "7x",
+            "-1d",
+            "7 d",
+            "1.5h",
+            "99999999999999999999w",
+            "7days",
+            "90days",
+        ] {
             assert!(Ttl::parse(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn refusals_list_the_forms() {
+        let e = Ttl::parse("90days").unwrap_err().to_string();
+        assert!(e.contains("`90days` is not a duration"), "{e}");
+        assert!(e.contains("write `d`") && e.contains("1d12h"), "{e}");
     }
 
     #[test]

@@ -99,10 +99,12 @@ pub enum Error {
         hint: String,
     },
     /// A duration or TTL does not parse.
-    #[error("`{text}` is not a duration (hint: use a number and a unit: 90s, 15m, 1h, 7d, 2w)")]
+    #[error("`{text}` is not a duration: {reason} (hint: write {forms})", forms = tessera_aggregate::DURATION_FORMS)]
     BadDuration {
         /// The text given.
         text: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// An aggregation view's definitions cannot be turned into an aggregation spec.
     #[error("feature view `{view}`: {message}")]
@@ -123,21 +125,24 @@ pub enum Error {
 /// Result with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Suggests the known names for an unknown one: ` (known: a, b, c)`.
-pub(crate) fn known_hint<'a>(known: impl Iterator<Item = &'a str>) -> String {
+/// Suggests the known names for an unknown one: `` (did you mean `b`? known: a, b, c)``.
+pub(crate) fn known_hint<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = known.collect();
     names.sort_unstable();
     if names.is_empty() {
-        " (none are declared)".to_string()
-    } else {
-        const MAX: usize = 12;
-        let more = names.len().saturating_sub(MAX);
-        names.truncate(MAX);
-        let mut s = format!(" (known: {}", names.join(", "));
-        if more > 0 {
-            s.push_str(&format!(", and {more} more"));
-        }
-        s.push(')');
-        s
+        return " (none are declared)".to_string();
     }
+    let mut s = match crate::suggest::did_you_mean(name, names.iter().copied()) {
+        Some(close) => format!(" (did you mean `{close}`? known: "),
+        None => " (known: ".to_string(),
+    };
+    const MAX: usize = 12;
+    let more = names.len().saturating_sub(MAX);
+    names.truncate(MAX);
+    s.push_str(&names.join(", "));
+    if more > 0 {
+        s.push_str(&format!(", and {more} more"));
+    }
+    s.push(')');
+    s
 }

@@ -40,7 +40,8 @@
 
 mod aggregation_catalog;
 mod aggregation_def;
-mod arrow_datum;
+mod arrow_values;
+mod audit_log_config;
 mod catalog;
 mod classification;
 mod definitions;
@@ -57,12 +58,16 @@ mod on_demand;
 mod parallel;
 mod policy;
 mod repo_config;
+mod server_settings;
 mod stream_check;
+mod suggest;
+mod validate;
 mod write_settings;
 
 pub use aggregation_catalog::{input_type, output_feature_type};
 pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
-pub use arrow_datum::{datums_to_array, DatumColumn};
+pub use arrow_values::{values_to_array, ArrowValues};
+pub use audit_log_config::{AuditLogConfig, AuditSync};
 pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
 pub use definitions::{
@@ -72,7 +77,7 @@ pub use definitions::{
 pub use dense_groups::DenseGroups;
 pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
-pub use duration::Ttl;
+pub use duration::{parse_duration, parse_duration_flag, Ttl};
 pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
@@ -83,5 +88,8 @@ pub use on_demand::{
 pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
+pub use server_settings::ServerSettings;
+pub use suggest::{did_you_mean, edit_distance};
 pub use tessera_aggregate as aggregate;
+pub use tessera_value::{KeyValue, KeyValueRef, Value};
 pub use write_settings::{OfflineLogConfig, Span, WritesConfig};

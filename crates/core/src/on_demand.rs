@@ -295,7 +295,7 @@ pub(crate) fn check(
             }
             Err(e) => problems.push((
                 format!("feature `{}`: {e}", f.name),
-                "fix the expression; see README.md#on-demand-feature-views for the language".into(),
+                "fix the expression; see docs/ACCESS_LAYER.md#on-demand-feature-views for the language".into(),
             )),
         }
         features.push(FeatureDef {

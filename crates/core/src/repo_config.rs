@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit_log_config::AuditLogConfig;
 use crate::definitions::yaml_message;
 use crate::error::{Error, Result};
 
@@ -22,9 +23,13 @@ pub struct RepoConfig {
     /// The online store.
     #[serde(default)]
     pub online_store: OnlineStoreConfig,
-    /// Directory of the append-only audit log.
-    #[serde(default = "default_audit")]
-    pub audit_log: String,
+    /// The append-only audit log: its directory, or a map with its durability and rotation
+    /// (see [`AuditLogConfig`]). Dereferences to the directory.
+    #[serde(default)]
+    pub audit_log: AuditLogConfig,
+    /// The feature server's limits and timeouts (`server:`; every key optional).
+    #[serde(default, skip_serializing_if = "crate::server_settings::is_default")]
+    pub server: crate::server_settings::ServerSettings,
     /// Bounds of every write path (how far ahead of the clock a row may be stamped).
     #[serde(default)]
     pub writes: crate::write_settings::WritesConfig,
@@ -35,10 +40,6 @@ pub struct RepoConfig {
 
 fn default_registry() -> String {
     ".tessera/registry".to_string()
-}
-
-fn default_audit() -> String {
-    ".tessera/audit".to_string()
 }
 
 /// Where offline data (materialised tables, ingested logs) is kept.
@@ -89,7 +90,7 @@ impl RepoConfig {
     pub fn from_yaml_str(text: &str, file: &Path) -> Result<Self> {
         let cfg: RepoConfig = serde_yaml::from_str(text).map_err(|e| Error::Yaml {
             path: file.to_path_buf(),
-            message: yaml_message(&e),
+            message: yaml_message(&e, text),
         })?;
         if cfg.project.trim().is_empty() {
             return Err(Error::Yaml {
@@ -125,6 +126,23 @@ mod tests {
         let cfg = RepoConfig::from_yaml_str(redis, Path::new("tessera.yaml")).unwrap();
         assert!(matches!(cfg.online_store, OnlineStoreConfig::Redis { .. }));
         assert_eq!(cfg.registry, ".tessera/registry");
+    }
+
+    #[test]
+    fn reads_the_server_section() {
+        let text = "project: m\nserver: { max_connections: 64, idle_timeout: 30s }\n";
+        let cfg = RepoConfig::from_yaml_str(text, Path::new("tessera.yaml")).unwrap();
+        assert_eq!(cfg.server.max_connections, Some(64));
+        assert_eq!(
+            cfg.server.idle_timeout,
+            Some(std::time::Duration::from_secs(30))
+        );
+        let err = RepoConfig::from_yaml_str(
+            "project: m\nserver: { idle_timeout: forever }\n",
+            Path::new("tessera.yaml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a duration"), "{err}");
     }
 
     #[test]

@@ -59,10 +59,10 @@ pub(crate) fn check_stream_source(s: &SourceDef) -> Vec<(String, String)> {
                 }
             }
             if let Some(l) = &st.allowed_lateness {
-                if parse_duration(l).is_err() {
+                if let Err(e) = parse_duration(l) {
                     bad(
-                        format!("`allowed_lateness: {l}` is not a duration"),
-                        "write e.g. `30s`, `5m`, `1h`",
+                        format!("`allowed_lateness`: {e}"),
+                        "write e.g. `30s`, `5m`, `1h`; `0s` means events arrive in order",
                     );
                 }
             }

@@ -4,7 +4,7 @@
 //! ```sh
 //! # offline (no server): device features only
 //! cargo run -p tessera-edge --example embed
-//! # with the demo repository and a running `tessera serve` (see the README, "The device runtime")
+//! # with the demo repository and a running `tessera serve` (see docs/DEVICE.md)
 //! TESSERA_DEVICE_TOKEN=... cargo run -p tessera-edge --example embed -- tessera-demo http://127.0.0.1:6566
 //! ```
 
@@ -45,7 +45,7 @@ fn main() -> Result<(), tessera_edge::Error> {
             server_url: server.clone(),
             token: std::env::var("TESSERA_DEVICE_TOKEN").ok(),
             purpose: "ranking".into(),
-            cloud_timeout: Duration::from_millis(200),
+            remote_timeout: Duration::from_millis(200),
             ..DeviceConfig::default()
         },
     )?;

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tessera_access::wire::json_value;
 use tessera_online::{KeyValue, Value};
 
 use crate::device::{Device, RequestContext};
@@ -47,14 +48,14 @@ pub struct DeviceArgs {
     /// The consumer reads are checked as locally (default: the device's user).
     #[arg(long)]
     pub consumer: Option<String>,
-    /// The longest a read waits for the cloud, in milliseconds.
-    #[arg(long, default_value_t = 250)]
-    pub cloud_timeout_ms: u64,
-    /// How long cached cloud values are fresh, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub cache_ttl_s: u64,
-    /// Per view: `VIEW=SECONDS` (repeatable), instead of --cache-ttl-s.
-    #[arg(long = "cache-ttl-view", value_name = "VIEW=SECONDS")]
+    /// The longest a read waits for the remote server; a duration (`250ms`, `1s`; `--cloud-timeout` is accepted too, its former name).
+    #[arg(long, value_name = "DURATION", default_value = "250ms", alias = "cloud-timeout", value_parser = tessera_core::parse_duration_flag)]
+    pub remote_timeout: Duration,
+    /// How long cached cloud values are fresh; a duration (`5m`, `1h`, `0s`).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = tessera_core::parse_duration_flag)]
+    pub cache_ttl: Duration,
+    /// Per view: `VIEW=DURATION` (repeatable), instead of --cache-ttl.
+    #[arg(long = "cache-ttl-view", value_name = "VIEW=DURATION")]
     pub cache_ttl_view: Vec<String>,
     /// What to do.
     #[command(subcommand)]
@@ -122,14 +123,20 @@ pub fn run(args: DeviceArgs) -> Result<()> {
     let catalog = catalog_from_repo(&args.repo)?;
     let mut by_view = BTreeMap::new();
     for spec in &args.cache_ttl_view {
-        let (view, secs) = spec
+        let (view, ttl) = spec
             .split_once('=')
-            .and_then(|(v, s)| Some((v.to_string(), s.parse::<u64>().ok()?)))
             .ok_or_else(|| Error::BadInput {
-                message: format!("--cache-ttl-view `{spec}` is not VIEW=SECONDS"),
-                hint: "e.g. --cache-ttl-view user_activity=3600".into(),
+                message: format!("--cache-ttl-view `{spec}` is not VIEW=DURATION"),
+                hint: "e.g. --cache-ttl-view user_activity=1h".into(),
+            })
+            .and_then(|(v, d)| {
+                let ttl = tessera_core::parse_duration(d).map_err(|e| Error::BadInput {
+                    message: format!("--cache-ttl-view `{spec}`: {e}"),
+                    hint: "e.g. --cache-ttl-view user_activity=1h".into(),
+                })?;
+                Ok((v.to_string(), ttl))
             })?;
-        by_view.insert(view, Duration::from_secs(secs));
+        by_view.insert(view, ttl);
     }
     let config = DeviceConfig {
         server_url: args.server.clone(),
@@ -138,8 +145,8 @@ pub fn run(args: DeviceArgs) -> Result<()> {
             .filter(|t| !t.is_empty()),
         consumer: args.consumer.clone(),
         purpose: args.purpose.clone(),
-        cloud_timeout: Duration::from_millis(args.cloud_timeout_ms),
-        cache_ttl: Duration::from_secs(args.cache_ttl_s),
+        remote_timeout: args.remote_timeout,
+        cache_ttl: args.cache_ttl,
         cache_ttl_by_view: by_view,
         ..DeviceConfig::default()
     };
@@ -314,7 +321,7 @@ fn event_from_json(device: &Device, source: &str, text: &str, what: &str) -> Res
         .ok_or_else(|| bad("not a JSON object".into()))?;
     let ts_field = device
         .catalog()
-        .sources
+        .sources()
         .get(source)
         .map(|s| s.timestamp_field.clone())
         .unwrap_or_default();
@@ -330,20 +337,6 @@ fn event_from_json(device: &Device, source: &str, text: &str, what: &str) -> Res
             e = e.with(&k, v);
         }
         Ok(e)
-    }
-}
-
-fn json_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int64(i),
-            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(a) => Value::List(a.iter().map(json_value).collect()),
-        serde_json::Value::Object(_) => Value::String(v.to_string()),
     }
 }
 

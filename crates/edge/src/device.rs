@@ -101,7 +101,7 @@ impl Device {
             let access_config = AccessConfig {
                 // The remote provider bounds its own calls (and then answers from its
                 // cache); the access layer's bound is a backstop above it.
-                store_timeout: config.cloud_timeout * 2 + std::time::Duration::from_millis(500),
+                store_timeout: config.remote_timeout * 2 + std::time::Duration::from_millis(500),
                 ..AccessConfig::default()
             };
             let access = AccessLayer::builder(catalog, audit, access_config)
@@ -137,7 +137,7 @@ impl Device {
     /// Reads `features` (`view:feature`, `view:*`) for the entities given as join-key
     /// columns, with request context that stays on the device. Device features come from
     /// the local store, cloud features from the cache or the server; each value has a
-    /// status. Blocks for at most about `cloud_timeout`.
+    /// status. Blocks for at most about `remote_timeout`.
     pub fn get(
         &self,
         features: &[&str],
@@ -166,7 +166,7 @@ impl Device {
         self.runtime
             .spawn(async move { inner.get(features, entities, context).await })
             .await
-            .map_err(|e| Error::Cloud {
+            .map_err(|e| Error::Remote {
                 message: format!("the read task failed: {e}"),
             })?
     }

@@ -19,7 +19,7 @@ pub struct DeviceConfig {
     pub purpose: String,
     /// The longest a read waits for the cloud; after it, cached values marked `stale`, or
     /// `unavailable`.
-    pub cloud_timeout: Duration,
+    pub remote_timeout: Duration,
     /// How long a cached cloud value is fresh (served without asking the cloud).
     pub cache_ttl: Duration,
     /// Per feature view, instead of `cache_ttl`.
@@ -42,7 +42,7 @@ impl Default for DeviceConfig {
             token: None,
             consumer: None,
             purpose: "personalization".into(),
-            cloud_timeout: Duration::from_millis(250),
+            remote_timeout: Duration::from_millis(250),
             cache_ttl: Duration::from_secs(300),
             cache_ttl_by_view: BTreeMap::new(),
             stale_while_revalidate: Duration::from_secs(3600),

@@ -69,7 +69,7 @@ pub enum Error {
     /// The cloud server could not be reached or answered with an error. Device reads never
     /// fail with this: they mark the cloud features stale or unavailable instead.
     #[error("the cloud server: {message}")]
-    Cloud {
+    Remote {
         /// What happened.
         message: String,
     },

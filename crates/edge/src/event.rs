@@ -2,7 +2,7 @@
 //! and its check against the source's declared schema.
 
 use tessera_core::{FeatureType, SourceDef};
-use tessera_online::{coerce, describe, value_to_datum, Value};
+use tessera_online::{coerce, describe, Value};
 
 use crate::error::{Error, Result};
 
@@ -108,14 +108,6 @@ impl CheckedEvent {
             .find(|(c, _)| c == column)
             .map_or(&Value::Null, |(_, v)| v)
     }
-
-    /// The columns as aggregation inputs.
-    pub(crate) fn datums(&self) -> Vec<(String, tessera_aggregate::Datum)> {
-        self.values
-            .iter()
-            .map(|(c, v)| (c.clone(), value_to_datum(v)))
-            .collect()
-    }
 }
 
 /// Checks an event against a device source's schema; every problem is reported.
@@ -144,8 +136,11 @@ pub(crate) fn check_event(source: &SourceDef, event: Event) -> Result<CheckedEve
             continue;
         }
         let Some(ty) = device.schema.get(&column) else {
+            let close =
+                tessera_core::did_you_mean(&column, device.schema.keys().map(String::as_str))
+                    .map_or(String::new(), |c| format!("did you mean `{c}`? "));
             problems.push(format!(
-                "unknown column `{column}` (column {}; declared: {})",
+                "unknown column `{column}` (column {}; {close}declared: {})",
                 i + 1,
                 device.schema.keys().cloned().collect::<Vec<_>>().join(", ")
             ));

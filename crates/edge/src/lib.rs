@@ -10,15 +10,15 @@
 //!  app ── Device::get(features, entities, context)
 //!            │ policy gate (purpose × classification; device_only allowed: it stays here)
 //!            ├─► device features ──► LocalStore (µs, never leaves the process)
-//!            └─► cloud features ──► CloudCache ── fresh ──► served, no call
+//!            └─► cloud features ──► RemoteCache ── fresh ──► served, no call
 //!                                      │ stale: served marked `stale`, refreshed in the background
 //!                                      └ missing/old: POST /v1/features to `tessera serve`,
-//!                                        bounded by `cloud_timeout` → else `stale` / `unavailable`
+//!                                        bounded by `remote_timeout` → else `stale` / `unavailable`
 //! ```
 //!
 //! **`device_only` never leaves the device, by construction.** The only thing the device
-//! sends is a [`CloudRequest`], which can hold only [`CloudFeature`]s — made by
-//! [`CloudFeature::new`], which refuses any feature not placed in the cloud — the join keys
+//! sends is a [`RemoteRequest`], which can hold only [`RemoteFeature`]s — made by
+//! [`RemoteFeature::new`], which refuses any feature not placed in the cloud — the join keys
 //! of their views and the purpose. There is no field for request context or values, and
 //! the values the device holds ([`tessera_online::Value`], [`DeviceValues`]) do not
 //! implement `Serialize`. The wire-capture test records every byte between a device and a
@@ -26,7 +26,9 @@
 //!
 //! The dependency tree holds no DataFusion, axum or Redis (`scripts/check-edge-deps.sh`,
 //! run by CI). [`Device`] is a blocking facade that owns a small Tokio runtime; the
-//! `tessera-device` binary ([`cli`]) simulates a device for tests and demos.
+//! `tessera-device` binary (module `cli`, feature `cli`: the only part that needs clap, off
+//! by default) simulates a device for tests and demos; `wire_capture` (feature
+//! `wire-capture`) is the recording proxy of the wire-capture test and `tessera demo`.
 //!
 //! # Example
 //! ```
@@ -64,15 +66,12 @@
 //! # Ok::<(), tessera_edge::Error>(())
 //! ```
 //!
-//! See `crates/edge/examples/embed.rs` for an app that talks to a server, and the README's
-//! "The device runtime" for the command line.
+//! See `crates/edge/examples/embed.rs` for an app that talks to a server, and
+//! `docs/DEVICE.md` for the command line.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
-mod cloud_cache;
-mod cloud_client;
-mod cloud_request;
-mod cloud_response;
 mod device;
 mod device_config;
 mod device_definitions;
@@ -83,11 +82,14 @@ mod error;
 mod event;
 mod local_store;
 mod remote;
+mod remote_cache;
+mod remote_client;
 mod remote_provider;
-mod status_names;
+mod remote_request;
+mod remote_response;
+#[cfg(feature = "wire-capture")]
 pub mod wire_capture;
 
-pub use cloud_request::{CloudFeature, CloudRequest};
 pub use device::{Device, RequestContext};
 pub use device_config::DeviceConfig;
 pub use device_definitions::{catalog_from_repo, catalog_from_yaml};
@@ -97,5 +99,6 @@ pub use error::{Error, Result};
 pub use event::{Event, EventValue};
 pub use local_store::LocalStore;
 pub use remote_provider::RemoteProvider;
+pub use remote_request::{RemoteFeature, RemoteRequest};
 /// The status of one value of a read: the access layer's [`tessera_access::ValueStatus`].
 pub use tessera_access::ValueStatus as Status;

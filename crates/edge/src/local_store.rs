@@ -22,8 +22,8 @@ use tessera_access::EntityRows;
 use tessera_aggregate::{ViewSpec, ViewState};
 use tessera_core::{Catalog, FeatureRef, SourceType, Ttl};
 use tessera_online::{
-    datum_to_value, freshness, state_batch, state_of, EmbeddedStore, EntityKey, FeatureRow,
-    Freshness, KeyValue, OnlineStore, Stamp, Value, WriteBatch,
+    freshness, state_batch, state_of, EmbeddedStore, EntityKey, FeatureRow, Freshness, KeyValue,
+    OnlineStore, Stamp, Value, WriteBatch,
 };
 
 use crate::entity_keys::keys_for;
@@ -80,7 +80,7 @@ impl LocalStore {
     pub fn with_store(store: EmbeddedStore, catalog: Arc<Catalog>) -> Result<Self> {
         let mut views = HashMap::new();
         let mut by_source: HashMap<String, Vec<String>> = HashMap::new();
-        for view in catalog.feature_views.values() {
+        for view in catalog.feature_views().values() {
             let Ok(source) = catalog.source_of(view) else {
                 continue;
             };
@@ -150,7 +150,7 @@ impl LocalStore {
     pub fn sources(&self) -> Vec<&str> {
         let mut s: Vec<&str> = self
             .catalog
-            .sources
+            .sources()
             .values()
             .filter(|s| s.source_type == SourceType::Device)
             .map(|s| s.name.as_str())
@@ -166,16 +166,21 @@ impl LocalStore {
     pub async fn record(&self, source: &str, events: Vec<Event>) -> Result<usize> {
         let def = self
             .catalog
-            .sources
+            .sources()
             .get(source)
             .filter(|s| s.source_type == SourceType::Device)
             .ok_or_else(|| Error::Unknown {
                 kind: "device source",
                 name: source.to_string(),
-                hint: format!(
-                    "record events of a `type: device` source: {}",
-                    self.sources().join(", ")
-                ),
+                hint: {
+                    let known = self.sources();
+                    let close = tessera_core::did_you_mean(source, known.iter().copied())
+                        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
+                    format!(
+                        "{close}record events of a `type: device` source: {}",
+                        known.join(", ")
+                    )
+                },
             })?;
         let mut checked = Vec::with_capacity(events.len());
         let mut problems = Vec::new();
@@ -225,13 +230,13 @@ impl LocalStore {
                             touched.insert(key.clone(), ((*state).clone(), stamp));
                         }
                         if let Some((state, _)) = touched.get_mut(&key) {
-                            state.update(spec, e.ts, &e.datums()).map_err(|source| {
-                                Error::Corrupt {
+                            state
+                                .update(spec, e.ts, e.values.as_slice())
+                                .map_err(|source| Error::Corrupt {
                                     what: "aggregation state",
                                     view: view.name.to_string(),
                                     source,
-                                }
-                            })?;
+                                })?;
                         }
                     }
                     let now = crate::clock::now_us();
@@ -356,7 +361,7 @@ impl LocalStore {
                                 .get(*feature)
                                 .and_then(|p| values.get(*p))
                                 .cloned()
-                                .map_or(Value::Null, datum_to_value);
+                                .unwrap_or(Value::Null);
                             let status = if v.is_null() {
                                 Status::Null
                             } else {

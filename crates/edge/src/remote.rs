@@ -1,5 +1,5 @@
 //! [`Remote`]: cloud features for the device — from its cache when fresh, else from the
-//! Tessera server, never waiting longer than `cloud_timeout`.
+//! Tessera server, never waiting longer than `remote_timeout`.
 //!
 //! For each (feature, entity) of a read, by the age of its cached value:
 //!
@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `< cache_ttl` (of the view) | the cached value, as the server gave it | none |
 //! | `< cache_ttl + stale_while_revalidate` | the cached value, marked `stale` | in the background |
-//! | older, or not cached | what the server answers now | yes, bounded by `cloud_timeout` |
+//! | older, or not cached | what the server answers now | yes, bounded by `remote_timeout` |
 //!
 //! When that call fails or times out, values cached at most `max_stale` ago are served
 //! marked `stale`, others are `unavailable`, and for `retry_after` reads answer from the
@@ -25,28 +25,28 @@ use tessera_core::{Catalog, FeatureRef};
 use tessera_online::{EmbeddedStore, EntityKey, Value};
 
 use crate::clock::now_us;
-use crate::cloud_cache::{CacheEntry, CloudCache};
-use crate::cloud_client::CloudClient;
-use crate::cloud_request::{CloudFeature, CloudRequest};
-use crate::cloud_response::{decode_features, error_message, refused_features};
 use crate::device_config::{micros, DeviceConfig};
 use crate::entity_keys::keys_for;
 use crate::error::{Error, Result};
+use crate::remote_cache::{CacheEntry, RemoteCache};
+use crate::remote_client::RemoteClient;
+use crate::remote_request::{RemoteFeature, RemoteRequest};
+use crate::remote_response::{decode_features, error_message, refused_features};
 use tessera_access::{FeatureColumn as Column, ValueStatus as Status};
 
 /// The cloud, as the device sees it. Share it behind an `Arc`.
 #[derive(Debug)]
 pub(crate) struct Remote {
     catalog: Arc<Catalog>,
-    client: Option<CloudClient>,
-    cache: CloudCache,
+    client: Option<RemoteClient>,
+    cache: RemoteCache,
     config: DeviceConfig,
     offline_until: AtomicI64,
     refreshing: Mutex<HashSet<FeatureRef>>,
     last_error: Mutex<Option<String>>,
     calls: AtomicU64,
-    /// Every feature the cloud may be asked for, checked once by `CloudFeature::new`.
-    cloud_features: HashMap<FeatureRef, CloudFeature>,
+    /// Every feature the cloud may be asked for, checked once by `RemoteFeature::new`.
+    cloud_features: HashMap<FeatureRef, RemoteFeature>,
 }
 
 /// What a read needs of one (feature, entity).
@@ -63,14 +63,14 @@ impl Remote {
         config: DeviceConfig,
     ) -> Result<Self> {
         let client = match &config.server_url {
-            Some(url) => Some(CloudClient::new(url, config.token.as_deref())?),
+            Some(url) => Some(RemoteClient::new(url, config.token.as_deref())?),
             None => None,
         };
         let mut cloud_features = HashMap::new();
-        for view in catalog.feature_views.values() {
+        for view in catalog.feature_views().values() {
             for f in &view.features {
                 let r = FeatureRef::new(&view.name, &f.name);
-                if let Ok(cf) = CloudFeature::new(&catalog, &r) {
+                if let Ok(cf) = RemoteFeature::new(&catalog, &r) {
                     cloud_features.insert(r, cf);
                 }
             }
@@ -79,7 +79,7 @@ impl Remote {
             cloud_features,
             catalog,
             client,
-            cache: CloudCache::new(store),
+            cache: RemoteCache::new(store),
             config,
             offline_until: AtomicI64::new(i64::MIN),
             refreshing: Mutex::new(HashSet::new()),
@@ -99,7 +99,7 @@ impl Remote {
     }
 
     /// The values of cloud `features` for every entity; never waits longer than
-    /// `cloud_timeout`. Fails only for input errors (a feature that is not a cloud feature,
+    /// `remote_timeout`. Fails only for input errors (a feature that is not a cloud feature,
     /// a missing join key).
     pub(crate) async fn fetch(
         self: &Arc<Self>,
@@ -111,7 +111,7 @@ impl Remote {
             .iter()
             .map(|f| match self.cloud_features.get(f) {
                 Some(cf) => Ok(cf.clone()),
-                None => CloudFeature::new(&self.catalog, f), // the error that says why
+                None => RemoteFeature::new(&self.catalog, f), // the error that says why
             })
             .collect::<Result<Vec<_>>>()?;
         let n = entities.len();
@@ -212,11 +212,11 @@ impl Remote {
         }
     }
 
-    /// One cloud call for the given (feature, entity) pairs, bounded by `cloud_timeout`;
+    /// One cloud call for the given (feature, entity) pairs, bounded by `remote_timeout`;
     /// the fetched entries by pair, also stored in the cache. `None` when it failed.
     async fn call_bounded(
         &self,
-        cloud: &[CloudFeature],
+        cloud: &[RemoteFeature],
         entities: &EntityRows,
         pairs: &[(usize, usize)],
         purpose: &str,
@@ -228,10 +228,10 @@ impl Remote {
         let mut rows: Vec<usize> = pairs.iter().map(|p| p.1).collect();
         rows.sort_unstable();
         rows.dedup();
-        let feats: Vec<CloudFeature> = fis.iter().map(|&i| cloud[i].clone()).collect();
+        let feats: Vec<RemoteFeature> = fis.iter().map(|&i| cloud[i].clone()).collect();
         self.calls.fetch_add(1, Ordering::Relaxed);
         let answer = tokio::time::timeout(
-            self.config.cloud_timeout,
+            self.config.remote_timeout,
             self.call(&feats, entities, &rows, purpose),
         )
         .await;
@@ -244,7 +244,7 @@ impl Remote {
             Err(_) => {
                 self.failed(format!(
                     "no answer within {} ms",
-                    self.config.cloud_timeout.as_millis()
+                    self.config.remote_timeout.as_millis()
                 ));
                 return None;
             }
@@ -287,7 +287,7 @@ impl Remote {
     /// features is retried once without them, and they come back `refused`.
     async fn call(
         &self,
-        feats: &[CloudFeature],
+        feats: &[RemoteFeature],
         entities: &EntityRows,
         rows: &[usize],
         purpose: &str,
@@ -303,7 +303,7 @@ impl Remote {
                 .map(|_| Column::filled(n, Status::Refused))
                 .collect());
         };
-        let rest: Vec<CloudFeature> = feats
+        let rest: Vec<RemoteFeature> = feats
             .iter()
             .filter(|f| !refused.contains(f.feature_ref()))
             .cloned()
@@ -313,7 +313,7 @@ impl Remote {
         } else {
             let (status, cols, body) = self.post(&rest, entities, rows, purpose).await?;
             if status == 403 {
-                return Err(Error::Cloud {
+                return Err(Error::Remote {
                     message: error_message(status, &body),
                 });
             }
@@ -325,7 +325,7 @@ impl Remote {
                 if refused.contains(f.feature_ref()) {
                     Ok(Column::filled(n, Status::Refused))
                 } else {
-                    answered.next().ok_or_else(|| Error::Cloud {
+                    answered.next().ok_or_else(|| Error::Remote {
                         message: "the answer has fewer features than asked for".into(),
                     })
                 }
@@ -335,19 +335,19 @@ impl Remote {
 
     async fn post(
         &self,
-        feats: &[CloudFeature],
+        feats: &[RemoteFeature],
         entities: &EntityRows,
         rows: &[usize],
         purpose: &str,
     ) -> Result<(u16, Result<Vec<Column>>, hyper::body::Bytes)> {
-        let client = self.client.as_ref().ok_or_else(|| Error::Cloud {
+        let client = self.client.as_ref().ok_or_else(|| Error::Remote {
             message: "no server is configured".into(),
         })?;
-        let req = CloudRequest::new(feats.to_vec(), entities, rows, purpose)?;
+        let req = RemoteRequest::new(feats.to_vec(), entities, rows, purpose)?;
         let resp = client.post_features(req.to_json()?).await?;
         let cols = match resp.status {
             200 => decode_features(&self.catalog, &resp.body, feats, rows.len()),
-            s => Err(Error::Cloud {
+            s => Err(Error::Remote {
                 message: error_message(s, &resp.body),
             }),
         };
@@ -356,7 +356,7 @@ impl Remote {
 
     fn refresh_in_background(
         self: &Arc<Self>,
-        cloud: &[CloudFeature],
+        cloud: &[RemoteFeature],
         entities: &EntityRows,
         pairs: Vec<(usize, usize)>,
         purpose: &str,

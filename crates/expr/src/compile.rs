@@ -3,7 +3,7 @@
 //! compiled expression evaluates without failing.
 
 use tessera_aggregate::lexer::CmpOp;
-use tessera_aggregate::Datum;
+use tessera_aggregate::Value;
 
 use crate::error::{Error, Result};
 use crate::expr_type::ExprType;
@@ -14,7 +14,7 @@ use crate::parser::{ArithOp, Ast, Spanned};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Node {
     Input(usize),
-    Lit(Datum),
+    Lit(Value),
     ToFloat(Box<Node>),
     Neg(Box<Node>),
     Not(Box<Node>),
@@ -52,13 +52,14 @@ impl Compiler<'_> {
             Ast::Lit(d) => Ok((
                 Node::Lit(d.clone()),
                 match d {
-                    Datum::Null => None,
-                    Datum::Bool(_) => Some(ExprType::Bool),
-                    Datum::Int64(_) => Some(ExprType::Int64),
-                    Datum::Float64(_) => Some(ExprType::Float64),
-                    Datum::String(_) => Some(ExprType::String),
-                    Datum::Timestamp(_) => Some(ExprType::Timestamp),
-                    Datum::List(_) => return Err(self.err(pos, "lists are not supported".into())),
+                    Value::Null => None,
+                    Value::Bool(_) => Some(ExprType::Bool),
+                    Value::Int64(_) => Some(ExprType::Int64),
+                    Value::Float64(_) => Some(ExprType::Float64),
+                    Value::String(_) => Some(ExprType::String),
+                    Value::Timestamp(_) => Some(ExprType::Timestamp),
+                    Value::List(_) => return Err(self.err(pos, "lists are not supported".into())),
+                    Value::Bytes(_) => return Err(self.err(pos, "bytes are not supported".into())),
                 },
             )),
             Ast::Name(name) => {
@@ -238,8 +239,8 @@ impl Compiler<'_> {
                     (self.compile(&args[2])?, args[2].pos),
                 ];
                 let (mut nodes, ty) = self.unify(branches, "`if`")?;
-                let b = nodes.pop().unwrap_or(Node::Lit(Datum::Null));
-                let a = nodes.pop().unwrap_or(Node::Lit(Datum::Null));
+                let b = nodes.pop().unwrap_or(Node::Lit(Value::Null));
+                let a = nodes.pop().unwrap_or(Node::Lit(Value::Null));
                 Ok((Node::If(Box::new(c), Box::new(a), Box::new(b)), ty))
             }
             "coalesce" => {
@@ -267,7 +268,7 @@ impl Compiler<'_> {
                     _ => arity(args.len() == 1, "1 argument")?,
                 }
                 if func == Func::Round && args.len() == 2 {
-                    let Ast::Lit(Datum::Int64(d)) = args[1].ast else {
+                    let Ast::Lit(Value::Int64(d)) = args[1].ast else {
                         return Err(self.err(
                             args[1].pos,
                             "the digits of `round` must be an integer literal, e.g. round(x, 2)"
@@ -315,7 +316,7 @@ impl Compiler<'_> {
 fn promote(n: Node, from: Option<ExprType>, to: ExprType) -> Node {
     if from == Some(ExprType::Int64) && to == ExprType::Float64 {
         match n {
-            Node::Lit(Datum::Int64(v)) => Node::Lit(Datum::Float64(v as f64)),
+            Node::Lit(Value::Int64(v)) => Node::Lit(Value::Float64(v as f64)),
             other => Node::ToFloat(Box::new(other)),
         }
     } else {

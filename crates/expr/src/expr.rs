@@ -1,6 +1,6 @@
 //! [`Expr`]: a compiled expression, and its evaluation.
 
-use tessera_aggregate::Datum;
+use tessera_aggregate::Value;
 
 use crate::compile::{Compiler, Node};
 use crate::error::{Error, Result};
@@ -20,15 +20,15 @@ use crate::parser::{parse, ArithOp};
 /// `ln(0)`, `sqrt(-1)`) is null, and so is a non-finite float input.
 ///
 /// ```
-/// use tessera_aggregate::Datum;
+/// use tessera_aggregate::Value;
 /// use tessera_expr::{Expr, ExprType};
 /// let e = Expr::compile(
 ///     "if(plays > 0, dwell / plays, null)",
 ///     &[("plays".into(), ExprType::Int64), ("dwell".into(), ExprType::Float64)],
 /// )?;
 /// assert_eq!(e.result_type(), ExprType::Float64);
-/// assert_eq!(e.eval(&[Datum::Int64(4), Datum::Float64(10.0)])?, Datum::Float64(2.5));
-/// assert_eq!(e.eval(&[Datum::Int64(0), Datum::Float64(10.0)])?, Datum::Null);
+/// assert_eq!(e.eval(&[Value::Int64(4), Value::Float64(10.0)])?, Value::Float64(2.5));
+/// assert_eq!(e.eval(&[Value::Int64(0), Value::Float64(10.0)])?, Value::Null);
 /// assert!(Expr::compile("plays + 'x'", &[("plays".into(), ExprType::Int64)]).is_err());
 /// # Ok::<_, tessera_expr::Error>(())
 /// ```
@@ -89,7 +89,7 @@ impl Expr {
     /// Evaluates on one row of input values, in the order of [`Expr::inputs`]. A value of
     /// another type than declared is an error (convert `int32` to `Int64` and `float32`
     /// to `Float64` first).
-    pub fn eval(&self, values: &[Datum]) -> Result<Datum> {
+    pub fn eval(&self, values: &[Value]) -> Result<Value> {
         if values.len() != self.inputs.len() {
             return Err(Error::InputCount {
                 want: self.inputs.len(),
@@ -131,23 +131,23 @@ fn mark(n: &Node, used: &mut [bool]) {
     }
 }
 
-fn finite(x: f64) -> Datum {
+fn finite(x: f64) -> Value {
     if x.is_finite() {
-        Datum::Float64(x)
+        Value::Float64(x)
     } else {
-        Datum::Null
+        Value::Null
     }
 }
 
-fn truth(d: &Datum) -> Option<bool> {
+fn truth(d: &Value) -> Option<bool> {
     match d {
-        Datum::Bool(b) => Some(*b),
+        Value::Bool(b) => Some(*b),
         _ => None,
     }
 }
 
-fn eval(n: &Node, row: &[Datum]) -> Datum {
-    use Datum::{Float64 as F, Int64 as I, Null};
+fn eval(n: &Node, row: &[Value]) -> Value {
+    use Value::{Float64 as F, Int64 as I, Null};
     match n {
         Node::Input(i) => match row.get(*i) {
             Some(F(x)) if !x.is_finite() => Null,
@@ -164,18 +164,18 @@ fn eval(n: &Node, row: &[Datum]) -> Datum {
             F(v) => F(-v),
             _ => Null,
         },
-        Node::Not(a) => truth(&eval(a, row)).map_or(Null, |b| Datum::Bool(!b)),
+        Node::Not(a) => truth(&eval(a, row)).map_or(Null, |b| Value::Bool(!b)),
         Node::And(a, b) => match (truth(&eval(a, row)), truth(&eval(b, row))) {
-            (Some(false), _) | (_, Some(false)) => Datum::Bool(false),
-            (Some(true), Some(true)) => Datum::Bool(true),
+            (Some(false), _) | (_, Some(false)) => Value::Bool(false),
+            (Some(true), Some(true)) => Value::Bool(true),
             _ => Null,
         },
         Node::Or(a, b) => match (truth(&eval(a, row)), truth(&eval(b, row))) {
-            (Some(true), _) | (_, Some(true)) => Datum::Bool(true),
-            (Some(false), Some(false)) => Datum::Bool(false),
+            (Some(true), _) | (_, Some(true)) => Value::Bool(true),
+            (Some(false), Some(false)) => Value::Bool(false),
             _ => Null,
         },
-        Node::IsNull(a, negated) => Datum::Bool(eval(a, row).is_null() != *negated),
+        Node::IsNull(a, negated) => Value::Bool(eval(a, row).is_null() != *negated),
         Node::Arith(op, _, a, b) => match (eval(a, row), eval(b, row)) {
             (I(x), I(y)) => match op {
                 ArithOp::Add => x.checked_add(y).map_or(Null, I),
@@ -196,7 +196,7 @@ fn eval(n: &Node, row: &[Datum]) -> Datum {
         Node::Cmp(op, a, b) => {
             let (x, y) = (eval(a, row), eval(b, row));
             match x.partial_cmp_scalar(&y) {
-                Some(o) => Datum::Bool(op.test(o)),
+                Some(o) => Value::Bool(op.test(o)),
                 None => Null,
             }
         }
@@ -213,8 +213,8 @@ fn eval(n: &Node, row: &[Datum]) -> Datum {
             .find(|d| !d.is_null())
             .unwrap_or(Null),
         Node::Func(f, args) => {
-            let values: Vec<Datum> = args.iter().map(|a| eval(a, row)).collect();
-            if values.iter().any(Datum::is_null) {
+            let values: Vec<Value> = args.iter().map(|a| eval(a, row)).collect();
+            if values.iter().any(Value::is_null) {
                 Null
             } else {
                 f.eval(&values)

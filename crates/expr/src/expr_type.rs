@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tessera_aggregate::Datum;
+use tessera_aggregate::Value;
 
 /// The type of an input, a request field or an expression's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,15 +37,15 @@ impl ExprType {
     }
 
     /// Whether `d` (non-null) is a value of this type.
-    pub fn holds(&self, d: &Datum) -> bool {
+    pub fn holds(&self, d: &Value) -> bool {
         matches!(
             (self, d),
-            (_, Datum::Null)
-                | (ExprType::Bool, Datum::Bool(_))
-                | (ExprType::Int64, Datum::Int64(_))
-                | (ExprType::Float64, Datum::Float64(_))
-                | (ExprType::String, Datum::String(_))
-                | (ExprType::Timestamp, Datum::Timestamp(_))
+            (_, Value::Null)
+                | (ExprType::Bool, Value::Bool(_))
+                | (ExprType::Int64, Value::Int64(_))
+                | (ExprType::Float64, Value::Float64(_))
+                | (ExprType::String, Value::String(_))
+                | (ExprType::Timestamp, Value::Timestamp(_))
         )
     }
 }

@@ -1,7 +1,7 @@
 //! The functions of the language, besides `if` and `coalesce` (which the compiler treats
 //! as control flow): their names, arities, typing and evaluation.
 
-use tessera_aggregate::Datum;
+use tessera_aggregate::Value;
 
 use crate::expr_type::ExprType;
 
@@ -65,21 +65,21 @@ impl Func {
 
     /// Evaluates on non-null arguments of the compiled types. Float results that are not
     /// finite (ln(0), sqrt(-1), overflow) are null.
-    pub(crate) fn eval(self, args: &[Datum]) -> Datum {
-        use Datum::{Float64 as F, Int64 as I};
-        let finite = |x: f64| if x.is_finite() { F(x) } else { Datum::Null };
-        let float = |d: &Datum| match d {
+    pub(crate) fn eval(self, args: &[Value]) -> Value {
+        use Value::{Float64 as F, Int64 as I};
+        let finite = |x: f64| if x.is_finite() { F(x) } else { Value::Null };
+        let float = |d: &Value| match d {
             I(v) => Some(*v as f64),
             F(v) => Some(*v),
             _ => None,
         };
         match (self, args) {
-            (Func::Abs, [I(v)]) => v.checked_abs().map_or(Datum::Null, I),
+            (Func::Abs, [I(v)]) => v.checked_abs().map_or(Value::Null, I),
             (Func::Abs, [F(v)]) => finite(v.abs()),
-            (Func::Ln, [x]) => float(x).map_or(Datum::Null, |x| finite(x.ln())),
-            (Func::Log, [x]) => float(x).map_or(Datum::Null, |x| finite(x.log10())),
-            (Func::Exp, [x]) => float(x).map_or(Datum::Null, |x| finite(x.exp())),
-            (Func::Sqrt, [x]) => float(x).map_or(Datum::Null, |x| finite(x.sqrt())),
+            (Func::Ln, [x]) => float(x).map_or(Value::Null, |x| finite(x.ln())),
+            (Func::Log, [x]) => float(x).map_or(Value::Null, |x| finite(x.log10())),
+            (Func::Exp, [x]) => float(x).map_or(Value::Null, |x| finite(x.exp())),
+            (Func::Sqrt, [x]) => float(x).map_or(Value::Null, |x| finite(x.sqrt())),
             (Func::Min | Func::Max, [first, rest @ ..]) => {
                 let mut best = first;
                 for d in rest {
@@ -103,7 +103,7 @@ impl Func {
             }
             (Func::Floor, [F(v)]) => finite(v.floor()),
             (Func::Ceil, [F(v)]) => finite(v.ceil()),
-            _ => Datum::Null,
+            _ => Value::Null,
         }
     }
 }
@@ -113,16 +113,16 @@ pub(crate) trait ScalarOrder {
     fn partial_cmp_scalar(&self, other: &Self) -> Option<std::cmp::Ordering>;
 }
 
-impl ScalarOrder for Datum {
-    fn partial_cmp_scalar(&self, other: &Datum) -> Option<std::cmp::Ordering> {
+impl ScalarOrder for Value {
+    fn partial_cmp_scalar(&self, other: &Value) -> Option<std::cmp::Ordering> {
         match (self, other) {
-            (Datum::Int64(a), Datum::Int64(b)) => Some(a.cmp(b)),
-            (Datum::Float64(a), Datum::Float64(b)) => a.partial_cmp(b),
-            (Datum::Int64(a), Datum::Float64(b)) => (*a as f64).partial_cmp(b),
-            (Datum::Float64(a), Datum::Int64(b)) => a.partial_cmp(&(*b as f64)),
-            (Datum::String(a), Datum::String(b)) => Some(a.cmp(b)),
-            (Datum::Bool(a), Datum::Bool(b)) => Some(a.cmp(b)),
-            (Datum::Timestamp(a), Datum::Timestamp(b)) => Some(a.cmp(b)),
+            (Value::Int64(a), Value::Int64(b)) => Some(a.cmp(b)),
+            (Value::Float64(a), Value::Float64(b)) => a.partial_cmp(b),
+            (Value::Int64(a), Value::Float64(b)) => (*a as f64).partial_cmp(b),
+            (Value::Float64(a), Value::Int64(b)) => a.partial_cmp(&(*b as f64)),
+            (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 //! fields. The same [`Expr`] runs in serving (the access layer's on-demand step), in
 //! training sets (after the point-in-time join) and on devices, so a value is the same
 //! wherever it is computed. The crate depends only on `tessera-aggregate` (for the shared
-//! lexer and the [`tessera_aggregate::Datum`] value type) and `thiserror`: no Arrow, no
+//! lexer and the [`tessera_aggregate::Value`] value type) and `thiserror`: no Arrow, no
 //! DataFusion, nothing a device binary cannot carry.
 //!
 //! ```text
@@ -13,7 +13,7 @@
 //!     │ parser: precedence or < and < not < comparison < + - < * / % < unary -
 //!     │ compiler: names → input slots, types checked, ints promoted next to floats
 //!     ▼
-//!  Expr { typed tree, result type }  ── eval(&[Datum]) ──► Datum (never fails)
+//!  Expr { typed tree, result type }  ── eval(&[Value]) ──► Value (never fails)
 //! ```
 //!
 //! | | |

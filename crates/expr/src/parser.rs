@@ -15,7 +15,7 @@
 //! Keywords and function names are case-insensitive; input names are not.
 
 use tessera_aggregate::lexer::{describe, lex, CmpOp, Cursor, Tok, Token};
-use tessera_aggregate::Datum;
+use tessera_aggregate::Value;
 
 use crate::error::{Error, Result};
 
@@ -48,7 +48,7 @@ impl ArithOp {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Ast {
     Name(String),
-    Lit(Datum),
+    Lit(Value),
     Neg(Box<Spanned>),
     Not(Box<Spanned>),
     Arith(ArithOp, Box<Spanned>, Box<Spanned>),
@@ -247,12 +247,12 @@ impl Parser<'_> {
         let t = self.bump();
         let lit = |d| Ok(node(Ast::Lit(d), t.pos));
         match t.tok.clone() {
-            Tok::Int(v) => lit(Datum::Int64(v)),
-            Tok::Float(v) => lit(Datum::Float64(v)),
-            Tok::Str(s) => lit(Datum::String(s)),
-            Tok::True => lit(Datum::Bool(true)),
-            Tok::False => lit(Datum::Bool(false)),
-            Tok::Null => lit(Datum::Null),
+            Tok::Int(v) => lit(Value::Int64(v)),
+            Tok::Float(v) => lit(Value::Float64(v)),
+            Tok::Str(s) => lit(Value::String(s)),
+            Tok::True => lit(Value::Bool(true)),
+            Tok::False => lit(Value::Bool(false)),
+            Tok::Null => lit(Value::Null),
             Tok::QuotedIdent(name) => Ok(node(Ast::Name(name), t.pos)),
             Tok::Ident(name) => {
                 if self.peek().tok != Tok::LParen {

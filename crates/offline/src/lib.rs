@@ -5,8 +5,8 @@
 //!  spine (Parquet/CSV) ──read──► spine index (keys → dense ids, rows by (key, t))
 //!                                        │
 //!  source (Parquet/CSV) ──DataFusion scan, projected, row groups pruned by time──►
-//!      one stream per partition ──► PitJoiner (drop rows that cannot match; chunk, sort,
-//!      merge with the spine) ──► per-partition best rows ──merge──► feature columns
+//!      PointInTimeJoinExec: per partition, on its own task, a PitJoiner (drop rows that
+//!      cannot match; chunk, sort, merge with the spine) ──► best rows ──merge──► features
 //!                                        │
 //!  spine columns + `view__feature` columns, in spine order ──► Parquet (atomic write)
 //! ```
@@ -14,6 +14,13 @@
 //! The point-in-time rule and its cost are documented in [`point_in_time`](crate) (see
 //! `docs/ARCHITECTURE.md#training-sets`): for each spine row, the source row of the same key
 //! with the greatest `(event_ts, created_ts)` in `[t - ttl, t]`.
+//!
+//! The three offline operators — the point-in-time join, the window join (aggregation
+//! backfill) and the latest-row scan (materialisation) — are DataFusion execution plans
+//! (`PointInTimeJoinExec`, `WindowJoinExec`, `LatestRowExec`), planned from logical
+//! extension nodes by the session's query planner: `EXPLAIN` shows them, their metrics
+//! count rows and time, and what they buffer is reserved in the session's memory pool. See
+//! `docs/OFFLINE_PLANS.md`, [`OfflineEngine::explain`] and [`display_plan`].
 //!
 //! # Example
 //! ```no_run
@@ -36,32 +43,48 @@
 mod candidate_filter;
 mod entity_keys;
 mod error;
-mod latest;
+mod explain;
+mod latest_row_exec;
+mod latest_row_scan;
+mod latest_row_state;
 mod on_demand_columns;
 mod parquet_out;
+mod partition_fold;
+mod plan_node;
 mod point_in_time;
+mod point_in_time_exec;
 mod progress;
+mod query_planner;
 mod schema_check;
 mod source_scan;
 mod spine;
+mod spine_timestamps;
+mod time_filter;
 mod timestamps;
 mod training_set;
 mod value_column;
 mod window_fold;
 mod window_join;
+mod window_join_exec;
 
 pub use error::{Error, Result};
-pub use latest::{LatestBatch, LatestRequest, LatestRows, LatestScan};
+pub use explain::{display_plan, metric};
+pub use latest_row_exec::{LatestRowExec, LatestRowParams};
+pub use latest_row_scan::{LatestBatch, LatestRequest, LatestRows, LatestScan};
 pub use parquet_out::write_parquet_atomic;
+pub use point_in_time::PointInTimeParams;
+pub use point_in_time_exec::PointInTimeJoinExec;
 pub use progress::{NoProgress, Progress};
 pub use schema_check::{
     check_sources, check_view_schema, check_views, feature_type_of, fill_aggregation_types,
     load_repo,
 };
 pub use source_scan::{
-    default_partitions, open_path, open_source, parquet_row_count, session, stream_log_files,
+    default_partitions, open_path, open_source, parquet_row_count, session,
+    session_with_memory_limit, stream_log_files,
 };
 pub use spine::read_spine;
 pub use training_set::{
     OfflineEngine, PreparedTrainingSet, TrainingSet, TrainingSetRequest, ViewStats,
 };
+pub use window_join_exec::{WindowJoinExec, WindowJoinParams};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
-use tessera_core::aggregate::Datum;
-use tessera_core::{datums_to_array, DatumColumn, FeatureRef, FeatureType, InputSlot};
+use tessera_core::aggregate::Value;
+use tessera_core::{values_to_array, ArrowValues, FeatureRef, FeatureType, InputSlot};
 use tessera_expr::{Expr, ExprType};
 
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ impl OnDemandPlan {
         spine: &RecordBatch,
     ) -> Result<ArrayRef> {
         let used = self.expr.used_inputs();
-        let mut inputs: Vec<Option<(DatumColumn, Option<ExprType>)>> =
+        let mut inputs: Vec<Option<(ArrowValues, Option<ExprType>)>> =
             Vec::with_capacity(self.slots.len());
         for (s, (name, _)) in self.slots.iter().zip(self.expr.inputs()) {
             if !used.contains(&name.as_str()) {
@@ -52,7 +52,7 @@ impl OnDemandPlan {
                     Some(*t),
                 ),
             };
-            inputs.push(Some((DatumColumn::new(array)?, t)));
+            inputs.push(Some((ArrowValues::new(array)?, t)));
         }
         let rows = spine.num_rows();
         let mut out = Vec::with_capacity(rows);
@@ -61,9 +61,9 @@ impl OnDemandPlan {
             row.clear();
             for input in &inputs {
                 row.push(match input {
-                    None => Datum::Null,
+                    None => Value::Null,
                     Some((col, t)) => match (col.get(i), t) {
-                        (Datum::Int64(x), Some(ExprType::Float64)) => Datum::Float64(x as f64),
+                        (Value::Int64(x), Some(ExprType::Float64)) => Value::Float64(x as f64),
                         (d, _) => d,
                     },
                 });
@@ -75,10 +75,10 @@ impl OnDemandPlan {
                         .into(),
             })?;
             out.push(match (v, &self.dtype) {
-                (Datum::Int64(x), FeatureType::Float64) => Datum::Float64(x as f64),
+                (Value::Int64(x), FeatureType::Float64) => Value::Float64(x as f64),
                 (v, _) => v,
             });
         }
-        Ok(datums_to_array(&out, &self.dtype))
+        Ok(values_to_array(&out, &self.dtype))
     }
 }

@@ -110,22 +110,28 @@ impl SpineIndex {
     }
 }
 
-/// Column positions in the batches fed to a [`PitJoiner`].
-pub(crate) struct ScanLayout {
-    /// Key columns, in join-key order.
-    pub(crate) keys: Vec<usize>,
-    /// The event-time column.
-    pub(crate) ts: usize,
-    /// The created-time column, if the source has one.
-    pub(crate) created: Option<usize>,
-    /// The feature columns, in output order.
-    pub(crate) features: Vec<usize>,
+/// The parameters of one point-in-time join (plain data, so a distributed engine can ship
+/// them): what the rows of the input batches hold, and how to join them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
+pub struct PointInTimeParams {
+    /// The feature view joined (for display and error messages).
+    pub view: String,
+    /// Its source (for error messages).
+    pub source_name: String,
+    /// Key columns of the input, in join-key order.
+    pub keys: Vec<usize>,
+    /// The event-time column of the input.
+    pub ts: usize,
+    /// The created-time column of the input, if the source has one.
+    pub created: Option<usize>,
+    /// The feature columns of the input, in output order.
+    pub features: Vec<usize>,
     /// The unit times are compared in.
-    pub(crate) unit: TimeUnit,
-    /// For error messages.
-    pub(crate) source_name: String,
+    pub unit: TimeUnit,
+    /// The view's time to live in `unit`, `None` when unlimited.
+    pub ttl: Option<i64>,
     /// Candidates gathered before a chunk is merged ([`CHUNK_ROWS`] by default).
-    pub(crate) chunk_rows: usize,
+    pub chunk_rows: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -177,6 +183,12 @@ impl PitState {
         }
         self.winner_rows += other.winner_rows;
         self.winners.extend(other.winners);
+    }
+
+    /// Bytes held: the per-spine-row answers and the copied feature values.
+    pub(crate) fn memory_size(&self) -> usize {
+        let per_row = 2 * std::mem::size_of::<i64>() + std::mem::size_of::<(u32, u32)>();
+        self.best_src.capacity() * per_row + arrays_size(&self.winners)
     }
 
     /// How many spine rows found a feature row.
@@ -238,7 +250,7 @@ impl PitState {
 pub(crate) struct PitJoiner<'a> {
     spine: &'a SpineIndex,
     keys: &'a KeyIndex,
-    layout: &'a ScanLayout,
+    layout: &'a PointInTimeParams,
     state: PitState,
     pending: Vec<Vec<ArrayRef>>,
     candidates: Vec<Candidate>,
@@ -247,7 +259,11 @@ pub(crate) struct PitJoiner<'a> {
 
 impl<'a> PitJoiner<'a> {
     /// A joiner with no rows seen yet.
-    pub(crate) fn new(spine: &'a SpineIndex, keys: &'a KeyIndex, layout: &'a ScanLayout) -> Self {
+    pub(crate) fn new(
+        spine: &'a SpineIndex,
+        keys: &'a KeyIndex,
+        layout: &'a PointInTimeParams,
+    ) -> Self {
         Self {
             spine,
             keys,
@@ -257,6 +273,15 @@ impl<'a> PitJoiner<'a> {
             candidates: Vec::new(),
             key_buf: Vec::new(),
         }
+    }
+
+    /// Bytes held: the answers so far, the gathered candidates and the batches they point
+    /// into.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.state.memory_size()
+            + self.candidates.capacity() * std::mem::size_of::<Candidate>()
+            + self.key_buf.capacity() * std::mem::size_of::<u32>()
+            + arrays_size(&self.pending)
     }
 
     /// Takes one batch of source rows.
@@ -388,4 +413,13 @@ impl<'a> PitJoiner<'a> {
         self.flush()?;
         Ok(self.state)
     }
+}
+
+/// Bytes held by groups of Arrow arrays.
+pub(crate) fn arrays_size(groups: &[Vec<ArrayRef>]) -> usize {
+    groups
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|a| a.get_array_memory_size())
+        .sum()
 }

@@ -123,7 +123,15 @@ fn check_aggregation_columns(
         match schema.field_with_name(&col) {
             Err(_) => push(
                 format!("an aggregation reads column `{col}`, which the source does not have"),
-                format!("fix the column name; the source's columns are: {}", columns()),
+                format!(
+                    "fix the column name{}; the source's columns are: {}",
+                    tessera_core::did_you_mean(
+                        &col,
+                        schema.fields().iter().map(|f| f.name().as_str())
+                    )
+                    .map_or(String::new(), |c| format!(" (did you mean `{c}`?)")),
+                    columns()
+                ),
             ),
             Ok(f) => match feature_type_of(f.data_type())
                 .as_ref()
@@ -203,7 +211,7 @@ pub async fn check_sources(
     root: &Path,
     catalog: &Catalog,
 ) -> Result<(), ValidationErrors> {
-    let views: Vec<&FeatureViewDef> = catalog.feature_views.values().collect();
+    let views: Vec<&FeatureViewDef> = catalog.feature_views().values().collect();
     check_views(ctx, root, catalog, &views).await
 }
 
@@ -227,19 +235,21 @@ pub fn feature_type_of(dt: &arrow::datatypes::DataType) -> Option<tessera_core::
 
 /// Fills in `column_type` of aggregations over batch sources from the sources' schemas, so
 /// that the catalog can type the derived features. Sources that cannot be read are left
-/// alone (validation then reports the problem).
+/// alone (validation then reports the problem). Returns one problem per column that an
+/// aggregation or its filter reads and a readable source lacks, naming the source's columns.
 pub async fn fill_aggregation_types(
     ctx: &SessionContext,
     root: &Path,
     files: &mut [(std::path::PathBuf, tessera_core::Definitions)],
-) {
+) -> Vec<ValidationError> {
+    let mut missing = Vec::new();
     let sources: std::collections::BTreeMap<String, tessera_core::SourceDef> = files
         .iter()
         .flat_map(|(_, d)| d.sources.iter().map(|s| (s.name.clone(), s.clone())))
         .collect();
     let mut schemas: std::collections::BTreeMap<String, Option<arrow::datatypes::SchemaRef>> =
         std::collections::BTreeMap::new();
-    for (_, defs) in files.iter_mut() {
+    for (file, defs) in files.iter_mut() {
         for view in &mut defs.feature_views {
             if view
                 .aggregations
@@ -264,6 +274,7 @@ pub async fn fill_aggregation_types(
             let Some(Some(schema)) = schemas.get(&source.name) else {
                 continue;
             };
+            missing.extend(missing_columns(file, view, source, schema));
             for agg in &mut view.aggregations {
                 if agg.column_type.is_some() {
                     continue;
@@ -277,13 +288,72 @@ pub async fn fill_aggregation_types(
             }
         }
     }
+    missing
+}
+
+/// The columns an aggregation view reads (aggregated and filter columns) that `schema`, its
+/// batch source's, lacks: one problem each, with a suggestion and the real columns.
+fn missing_columns(
+    file: &Path,
+    view: &FeatureViewDef,
+    source: &tessera_core::SourceDef,
+    schema: &Schema,
+) -> Vec<ValidationError> {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    let mut read: Vec<String> = Vec::new();
+    for agg in &view.aggregations {
+        read.extend(agg.column.clone());
+        let filter = agg
+            .filter
+            .as_deref()
+            .and_then(|f| tessera_core::aggregate::FilterExpr::parse(f).ok());
+        if let Some(f) = filter {
+            read.extend(f.columns().into_iter().map(str::to_string));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    read.retain(|c| seen.insert(c.clone()));
+    read.into_iter()
+        .filter(|c| !names.contains(&c.as_str()))
+        .map(|c| ValidationError {
+            file: file.to_path_buf(),
+            object: format!("feature_view `{}`", view.name),
+            message: format!(
+                "an aggregation reads column `{c}`, which source `{}` does not have",
+                source.name
+            ),
+            hint: format!(
+                "fix the column name{}; the source's columns are: {}",
+                tessera_core::did_you_mean(&c, names.iter().copied())
+                    .map_or(String::new(), |m| format!(" (did you mean `{m}`?)")),
+                sorted.join(", ")
+            ),
+        })
+        .collect()
 }
 
 /// Loads a feature repository, typing aggregations over batch sources from the sources'
 /// schemas (see [`fill_aggregation_types`]). Does not check the other source schemas; use
 /// [`check_sources`] for that.
 pub async fn load_repo(root: &Path) -> tessera_core::Result<tessera_core::FeatureRepo> {
+    use tessera_core::Error;
     let (config, mut files) = tessera_core::FeatureRepo::read_definitions(root)?;
-    fill_aggregation_types(&crate::source_scan::session(1), root, &mut files).await;
-    tessera_core::FeatureRepo::from_definitions(root, config, files)
+    let missing = fill_aggregation_types(&crate::source_scan::session(1), root, &mut files).await;
+    match tessera_core::FeatureRepo::from_definitions(root, config, files) {
+        Ok(repo) if missing.is_empty() => Ok(repo),
+        Ok(_) => Err(Error::Invalid(ValidationErrors(missing))),
+        Err(Error::Invalid(ValidationErrors(mut errs))) => {
+            // "cannot tell the type" of a column the source lacks: say that it lacks it.
+            errs.retain(|e| {
+                !missing.iter().any(|m| {
+                    m.object == e.object && e.message.contains("cannot tell the type of column")
+                })
+            });
+            errs.extend(missing);
+            Err(Error::Invalid(ValidationErrors(errs)))
+        }
+        Err(e) => Err(e),
+    }
 }

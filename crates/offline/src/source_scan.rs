@@ -1,17 +1,29 @@
 //! Opening sources as DataFusion data frames.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use tessera_core::{SourceDef, SourceFormat};
 
 use crate::error::{Error, Result};
+use crate::query_planner::OfflineQueryPlanner;
 
 /// A DataFusion session configured for Tessera: strings as `Utf8` (not views), one
-/// partition per core.
+/// partition per core, and a query planner that knows the offline operators.
 pub fn session(partitions: usize) -> SessionContext {
+    session_with_memory_limit(partitions, None)
+}
+
+/// [`session`] whose memory pool holds at most `limit` bytes (`None`: unbounded). The
+/// offline operators reserve what they buffer in it: past the limit a run stops with a
+/// "resources exhausted" error naming the operator, instead of growing without bound.
+pub fn session_with_memory_limit(partitions: usize, limit: Option<usize>) -> SessionContext {
     let mut cfg = SessionConfig::new()
         .with_target_partitions(partitions.max(1))
         .with_batch_size(8192);
@@ -19,7 +31,22 @@ pub fn session(partitions: usize) -> SessionContext {
     // Late materialisation: filters (the point-in-time candidate filter above all) run
     // inside the Parquet decoder, so columns are decoded only for the rows kept.
     cfg.options_mut().execution.parquet.pushdown_filters = true;
-    SessionContext::new_with_config(cfg)
+    // The offline operators are planned from their extension nodes.
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = limit {
+        runtime = runtime.with_memory_pool(Arc::new(GreedyMemoryPool::new(limit)));
+    }
+    let mut state = SessionStateBuilder::new()
+        .with_config(cfg)
+        .with_default_features()
+        .with_query_planner(Arc::new(OfflineQueryPlanner));
+    // Building the runtime fails only on a bad disk-manager or cache setup, which this
+    // one does not have; fall back to the default runtime rather than fail.
+    if let Ok(env) = runtime.build_arc() {
+        state = state.with_runtime_env(env);
+    }
+    let state = state.build();
+    SessionContext::new_with_state(state)
 }
 
 /// The number of cores to use by default.
@@ -125,7 +152,7 @@ pub fn stream_log_files(dir: &Path, source: &str) -> Vec<String> {
 }
 
 /// The Arrow schema of a data frame.
-pub fn arrow_schema(df: &DataFrame) -> SchemaRef {
+pub(crate) fn arrow_schema(df: &DataFrame) -> SchemaRef {
     df.schema().inner().clone()
 }
 

@@ -50,5 +50,10 @@ pub async fn read_spine(path: &Path) -> Result<RecordBatch> {
             "check that the file is complete and not corrupt",
         )
     })?;
-    Ok(concat_batches(&schema, &batches)?)
+    let spine = concat_batches(&schema, &batches)?;
+    match format {
+        // CSV has no types: zoned ISO-8601 times would stay text; make them times.
+        SourceFormat::Csv => crate::spine_timestamps::zoned_csv_times(path, spine),
+        _ => Ok(spine),
+    }
 }

@@ -5,27 +5,34 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
-use arrow::compute::cast;
+use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use datafusion::common::{Column, ScalarValue};
+use datafusion::common::Column;
 use datafusion::dataframe::DataFrame;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::{lit, Expr, SessionContext};
-use futures::StreamExt;
 use tessera_core::{Catalog, FeatureRef, FeatureViewDef};
 
 use crate::candidate_filter::CandidateFilter;
 use crate::entity_keys::{key_type, KeyIndex};
 use crate::error::{Error, Result};
+use crate::explain::metric;
 use crate::on_demand_columns::OnDemandPlan;
-use crate::point_in_time::{PitJoiner, PitState, ScanLayout, SpineIndex, CHUNK_ROWS};
+use crate::partition_fold::from_df;
+use crate::plan_node::{OfflineNode, OfflineOp, Shared};
+use crate::point_in_time::{PointInTimeParams, SpineIndex, CHUNK_ROWS};
+use crate::point_in_time_exec::PitSide;
 use crate::progress::Progress;
 use crate::schema_check::check_views;
 use crate::source_scan::{
     arrow_schema, default_partitions, open_source, parquet_row_count, session,
+    session_with_memory_limit,
 };
 use crate::spine::read_spine;
-use crate::timestamps::{duration_in, factor, finer, to_epoch, unit_of};
+use crate::time_filter::time_filter;
+use crate::timestamps::{duration_in, finer, to_epoch, unit_of};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -58,6 +65,9 @@ pub struct TrainingSet {
     pub batch: RecordBatch,
     /// Per-view figures.
     pub views: Vec<ViewStats>,
+    /// The executed physical plan of each view's join, with its metrics
+    /// ([`display_plan`](crate::display_plan) with `metrics: true` shows them).
+    pub plans: Vec<Arc<dyn ExecutionPlan>>,
 }
 
 /// A checked request, ready to run: every input problem has been found before this exists.
@@ -125,6 +135,14 @@ impl OfflineEngine {
     /// default; off only to measure what it saves).
     pub fn with_candidate_filter(mut self, on: bool) -> Self {
         self.candidate_filter = on;
+        self
+    }
+
+    /// Caps the memory the joins may reserve (see [`session_with_memory_limit`]): past it a
+    /// run fails with an error naming the operator instead of growing.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        let partitions = self.ctx.state().config().target_partitions();
+        self.ctx = session_with_memory_limit(partitions, Some(bytes));
         self
     }
 
@@ -362,6 +380,32 @@ impl OfflineEngine {
         })
     }
 
+    /// The plan of each view's join, as DataFusion data frames (in the order of the
+    /// request's views): a `PointInTimeJoin` or `WindowJoin` node over the source scan.
+    /// `df.explain(false, false)` shows them; [`OfflineEngine::explain`] shows the physical
+    /// plans. Nothing is read from the sources.
+    pub fn plans(&self, prepared: &PreparedTrainingSet) -> Result<Vec<DataFrame>> {
+        prepared
+            .views
+            .iter()
+            .map(|plan| {
+                let lp = self.plan_view(prepared, plan, Arc::new(crate::progress::NoProgress))?;
+                Ok(DataFrame::new(self.ctx.state(), lp))
+            })
+            .collect()
+    }
+
+    /// The physical plan of each view's join, as `EXPLAIN` shows it, one after the other.
+    /// Nothing is read from the sources.
+    pub async fn explain(&self, prepared: &PreparedTrainingSet) -> Result<String> {
+        let mut out = String::new();
+        for df in self.plans(prepared)? {
+            let plan = df.create_physical_plan().await?;
+            out.push_str(&crate::explain::display_plan(plan.as_ref(), false));
+        }
+        Ok(out)
+    }
+
     /// Builds the training set in memory.
     pub async fn run(
         &self,
@@ -370,13 +414,32 @@ impl OfflineEngine {
     ) -> Result<TrainingSet> {
         let mut values: BTreeMap<FeatureRef, ArrayRef> = BTreeMap::new();
         let mut stats = Vec::new();
+        let mut plans = Vec::new();
         for plan in &prepared.views {
             progress.message(&format!("joining {}", plan.view.name));
-            let (cols, st) = self.join_view(&prepared, plan, progress.clone()).await?;
-            for ((r, _, _), c) in plan.features.iter().zip(cols) {
-                values.insert(r.clone(), c);
+            let lp = self.plan_view(&prepared, plan, progress.clone())?;
+            let physical = DataFrame::new(self.ctx.state(), lp)
+                .create_physical_plan()
+                .await?;
+            let batches = collect(Arc::clone(&physical), self.ctx.task_ctx())
+                .await
+                .map_err(from_df)?;
+            let out = concat_batches(&physical.schema(), &batches)?;
+            drop(batches);
+            for ((r, _, _), c) in plan.features.iter().zip(out.columns()) {
+                values.insert(r.clone(), Arc::clone(c));
             }
-            stats.push(st);
+            let operator = if plan.view.aggregations.is_empty() {
+                "PointInTimeJoinExec"
+            } else {
+                "WindowJoinExec"
+            };
+            stats.push(ViewStats {
+                view: plan.view.name.clone(),
+                rows_scanned: metric(physical.as_ref(), operator, "input_rows") as u64,
+                matched: metric(physical.as_ref(), operator, "matched_rows"),
+            });
+            plans.push(physical);
         }
         let spine = &prepared.spine;
         let mut computed = Vec::with_capacity(prepared.on_demand.len());
@@ -397,15 +460,17 @@ impl OfflineEngine {
         Ok(TrainingSet {
             batch,
             views: stats,
+            plans,
         })
     }
 
-    async fn join_view(
+    /// One view's join as a logical plan over its source scan.
+    fn plan_view(
         &self,
         prepared: &PreparedTrainingSet,
         plan: &ViewPlan,
         progress: Arc<dyn Progress>,
-    ) -> Result<(Vec<ArrayRef>, ViewStats)> {
+    ) -> Result<LogicalPlan> {
         let spine = &prepared.spine;
         if !plan.view.aggregations.is_empty() {
             let spine_keys: Vec<ArrayRef> = plan
@@ -414,7 +479,7 @@ impl OfflineEngine {
                 .map(|k| spine.schema().index_of(k).map(|i| spine.column(i).clone()))
                 .collect::<Result<_, _>>()?;
             let refs: Vec<FeatureRef> = plan.features.iter().map(|(r, _, _)| r.clone()).collect();
-            let (cols, scanned, matched) = crate::window_join::WindowJoin {
+            return crate::window_join::WindowJoin {
                 catalog: &self.catalog,
                 view: &plan.view,
                 df: plan.df.clone(),
@@ -425,16 +490,7 @@ impl OfflineEngine {
                 spine_ts: spine.column(prepared.spine_ts),
                 source_name: &plan.source_name,
             }
-            .run(progress)
-            .await?;
-            return Ok((
-                cols,
-                ViewStats {
-                    view: plan.view.name.clone(),
-                    rows_scanned: scanned,
-                    matched,
-                },
-            ));
+            .plan(progress);
         }
         let src_schema = arrow_schema(&plan.df);
         let field_type = |c: &str| src_schema.field_with_name(c).map(|f| f.data_type().clone());
@@ -478,137 +534,58 @@ impl OfflineEngine {
             };
             feature_pos.push(pos);
         }
-        let layout = Arc::new(ScanLayout {
+        let params = PointInTimeParams {
+            view: plan.view.name.clone(),
+            source_name: plan.source_name.clone(),
             keys: (0..plan.keys.len()).collect(),
             ts: plan.keys.len(),
             created: plan.created_col.as_ref().map(|_| plan.keys.len() + 1),
-            features: feature_pos.clone(),
+            features: feature_pos,
             unit,
-            source_name: plan.source_name.clone(),
+            ttl,
             chunk_rows: self.chunk_rows,
-        });
-        let raw_types: Vec<DataType> = feature_pos
-            .iter()
-            .map(|&p| field_type(&select[p]))
-            .collect::<Result<_, _>>()?;
-
-        let Some((lo, hi)) = index.time_bounds() else {
-            // No spine row has a key: every value is null.
-            let state = PitJoiner::new(&index, &key_index, &layout).finish()?;
-            let cols = cast_all(state.finish(&raw_types)?, &plan.features)?;
-            return Ok((
-                cols,
-                ViewStats {
-                    view: plan.view.name.clone(),
-                    rows_scanned: 0,
-                    matched: 0,
-                },
-            ));
         };
         let cols: Vec<&str> = select.iter().map(String::as_str).collect();
         let mut df = plan.df.clone().select_columns(&cols)?;
-        if let Some(filter) = time_filter(&plan.ts_col, &ts_type, unit, lo, hi) {
-            df = df.filter(filter)?;
-        }
-        if self.candidate_filter {
-            let args: Vec<Expr> = plan
-                .keys
-                .iter()
-                .chain(std::iter::once(&plan.ts_col))
-                .map(|c| Expr::Column(Column::new_unqualified(c)))
-                .collect();
-            df = df.filter(CandidateFilter::expr(
-                index.clone(),
-                key_index.clone(),
-                unit,
-                args,
-            ))?;
-        }
-        let streams = df.execute_stream_partitioned().await?;
-        let mut tasks = Vec::with_capacity(streams.len());
-        for mut stream in streams {
-            let (index, key_index, layout, progress) = (
-                index.clone(),
-                key_index.clone(),
-                layout.clone(),
-                progress.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let mut joiner = PitJoiner::new(&index, &key_index, &layout);
-                let mut scanned = 0u64;
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    scanned += batch.num_rows() as u64;
-                    progress.advance(batch.num_rows() as u64);
-                    joiner.push(&batch)?;
+        match index.time_bounds() {
+            // No spine row has a key: nothing to read, every value is null.
+            None => df = df.filter(lit(false))?,
+            Some((lo, hi)) => {
+                let lower = (lo != i64::MIN).then_some(lo);
+                if let Some(filter) = time_filter(&plan.ts_col, &ts_type, unit, lower, hi) {
+                    df = df.filter(filter)?;
                 }
-                Ok::<_, Error>((joiner.finish()?, scanned))
-            }));
-        }
-        let mut merged: Option<PitState> = None;
-        let mut scanned = 0;
-        for t in tasks {
-            let (state, n) = t
-                .await
-                .map_err(|e| Error::Internal(format!("join task failed: {e}")))??;
-            scanned += n;
-            match &mut merged {
-                None => merged = Some(state),
-                Some(m) => m.merge(state),
+                if self.candidate_filter {
+                    let args: Vec<Expr> = plan
+                        .keys
+                        .iter()
+                        .chain(std::iter::once(&plan.ts_col))
+                        .map(|c| Expr::Column(Column::new_unqualified(c)))
+                        .collect();
+                    df = df.filter(CandidateFilter::expr(
+                        index.clone(),
+                        key_index.clone(),
+                        unit,
+                        args,
+                    ))?;
+                }
             }
         }
-        let state = match merged {
-            Some(s) => s,
-            None => PitJoiner::new(&index, &key_index, &layout).finish()?,
+        let output = Arc::new(Schema::new(
+            plan.features
+                .iter()
+                .map(|(r, _, dt)| Field::new(r.column_name(), dt.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let side = PitSide {
+            spine: index,
+            keys: key_index,
+            progress,
         };
-        let matched = state.matched();
-        let cols = cast_all(state.finish(&raw_types)?, &plan.features)?;
-        Ok((
-            cols,
-            ViewStats {
-                view: plan.view.name.clone(),
-                rows_scanned: scanned,
-                matched,
-            },
-        ))
-    }
-}
-
-fn cast_all(
-    cols: Vec<ArrayRef>,
-    features: &[(FeatureRef, String, DataType)],
-) -> Result<Vec<ArrayRef>> {
-    cols.into_iter()
-        .zip(features)
-        .map(|(c, (_, _, dt))| {
-            if c.data_type() == dt {
-                Ok(c)
-            } else {
-                Ok(cast(&c, dt)?)
-            }
-        })
-        .collect()
-}
-
-/// `lo <= ts <= hi` in the column's own unit, so Parquet statistics can skip row groups.
-fn time_filter(col: &str, dt: &DataType, unit: TimeUnit, lo: i64, hi: i64) -> Option<Expr> {
-    let DataType::Timestamp(src_unit, tz) = dt else {
-        return None;
-    };
-    let f = factor(*src_unit, unit);
-    let lo_s = lo.div_euclid(f);
-    let hi_s = hi.div_euclid(f) + i64::from(hi.rem_euclid(f) != 0);
-    let scalar = |v: i64| match src_unit {
-        TimeUnit::Second => ScalarValue::TimestampSecond(Some(v), tz.clone()),
-        TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(v), tz.clone()),
-        TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(v), tz.clone()),
-        TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(v), tz.clone()),
-    };
-    let c = Expr::Column(Column::new_unqualified(col));
-    let upper = c.clone().lt_eq(lit(scalar(hi_s)));
-    if lo == i64::MIN {
-        Some(upper)
-    } else {
-        Some(c.gt_eq(lit(scalar(lo_s))).and(upper))
+        Ok(OfflineNode::plan(
+            OfflineOp::PointInTime(params, Shared(Arc::new(side))),
+            df.into_unoptimized_plan(),
+            output,
+        )?)
     }
 }

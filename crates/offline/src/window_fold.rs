@@ -12,8 +12,8 @@
 use std::ops::Range;
 
 use arrow::array::ArrayRef;
-use tessera_core::aggregate::{window_values, Datum, FilterExpr, Row, ViewAggregation, ViewSpec};
-use tessera_core::{datums_to_array, DenseGroups, FeatureType};
+use tessera_core::aggregate::{window_values, FilterExpr, Row, Value, ViewAggregation, ViewSpec};
+use tessera_core::{values_to_array, DenseGroups, FeatureType};
 
 use crate::error::{Error, Result};
 use crate::value_column::ValueColumn;
@@ -33,15 +33,29 @@ pub(crate) struct Events {
     pub passes: Vec<Vec<bool>>,
 }
 
+impl Events {
+    /// Bytes held.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.key.capacity() * 4
+            + self.ts.capacity() * 8
+            + self
+                .columns
+                .iter()
+                .map(ValueColumn::memory_size)
+                .sum::<usize>()
+            + self.passes.iter().map(Vec::capacity).sum::<usize>()
+    }
+}
+
 /// One scanned row's columns (the read columns of a batch, as datums), for filters.
 pub(crate) struct ScanRow<'a> {
     pub names: &'a [String],
-    pub columns: &'a [Vec<Datum>],
+    pub columns: &'a [Vec<Value>],
     pub row: usize,
 }
 
 impl Row for ScanRow<'_> {
-    fn get(&self, column: &str) -> Option<&Datum> {
+    fn get(&self, column: &str) -> Option<&Value> {
         let i = self.names.iter().position(|n| n == column)?;
         self.columns.get(i).and_then(|c| c.get(self.row))
     }
@@ -194,8 +208,8 @@ impl KeyFold<'_> {
     pub(crate) fn run(&self, range: Range<usize>) -> Result<FoldedRows> {
         let mut rows = Vec::new();
         let mut matched = 0;
-        let mut slot_values: Vec<Vec<Datum>> = vec![Vec::new(); self.dtypes.len()];
-        let mut pairs: Vec<(i64, Datum)> = Vec::new();
+        let mut slot_values: Vec<Vec<Value>> = vec![Vec::new(); self.dtypes.len()];
+        let mut pairs: Vec<(i64, Value)> = Vec::new();
         let mut qts: Vec<i64> = Vec::new();
         for k in range {
             let q = &self.queries[k];
@@ -218,7 +232,7 @@ impl KeyFold<'_> {
                     }
                     let v = g
                         .column
-                        .map_or(Datum::Null, |c| self.events.columns[c].get(e));
+                        .map_or(Value::Null, |c| self.events.columns[c].get(e));
                     pairs.push((self.events.ts[e], v));
                 }
                 for (slot, a) in &g.members {
@@ -237,7 +251,7 @@ impl KeyFold<'_> {
         let values = slot_values
             .iter()
             .zip(self.dtypes)
-            .map(|(v, t)| datums_to_array(v, t))
+            .map(|(v, t)| values_to_array(v, t))
             .collect();
         Ok(FoldedRows {
             rows,
@@ -251,7 +265,7 @@ impl KeyFold<'_> {
 mod tests {
     use super::*;
     use tessera_core::aggregate::{AggFunction, Aggregation, InputType, Window, HOUR, MINUTE};
-    use tessera_core::DatumColumn;
+    use tessera_core::ArrowValues;
 
     fn spec() -> ViewSpec {
         let play = FilterExpr::parse("action = 'play'").unwrap();
@@ -296,7 +310,7 @@ mod tests {
             ev.ts
                 .push(next(3 * 24) as i64 * HOUR / 3 + next(60) as i64 * MINUTE);
             ev.passes[0].push(next(3) != 0);
-            ev.columns[0].push(Datum::Int64(next(10) as i64));
+            ev.columns[0].push(Value::Int64(next(10) as i64));
         }
         let mut queries = vec![Vec::new(); nkeys];
         let mut row = 0u32;
@@ -313,7 +327,7 @@ mod tests {
         (ev, queries)
     }
 
-    fn fold_all(parts: usize) -> Vec<(u32, Vec<Datum>)> {
+    fn fold_all(parts: usize) -> Vec<(u32, Vec<Value>)> {
         let spec = spec();
         let positions: Vec<usize> = (0..spec.aggregations().len()).collect();
         let (events, queries) = data(300);
@@ -352,7 +366,7 @@ mod tests {
                 let values = part
                     .values
                     .iter()
-                    .map(|a| DatumColumn::new(a).unwrap().get(i));
+                    .map(|a| ArrowValues::new(a).unwrap().get(i));
                 rows.push((*row, values.collect()));
             }
         }
@@ -384,7 +398,7 @@ mod tests {
                     })
                     .count() as i64;
                 let got = &rows.iter().find(|(r, _)| r == row).unwrap().1[0];
-                assert_eq!(got, &Datum::Int64(want), "key {k} at {t}");
+                assert_eq!(got, &Value::Int64(want), "key {k} at {t}");
             }
         }
     }

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use tessera_online::{
     EmbeddedStore, EntityKey, OnlineStore, RedisStore, Stamp, Value, WriteBatch, WriteSummary,
-    DEFAULT_BATCH_ROWS,
 };
+
+/// Rows per write: materialisation's default (`tessera_materialize::DEFAULT_BATCH_ROWS`).
+const DEFAULT_BATCH_ROWS: usize = 16_384;
 
 fn batch(from: i64, to: i64, features: &[String]) -> WriteBatch {
     let mut b = WriteBatch::new("user_stats", features.to_vec());

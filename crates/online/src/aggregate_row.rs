@@ -6,13 +6,13 @@
 //! The row's [`Stamp`] is `(write time µs, sequence)`: the stream engine and
 //! materialisation each write whole states, so the most recently written state wins.
 
-use tessera_aggregate::{Datum, ViewSpec, ViewState};
+use tessera_aggregate::{ViewSpec, ViewState};
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{FeatureRow, Stamp};
+use crate::feature_row::{FeatureRow, SelectedRow, Stamp};
 use crate::online_store::WriteBatch;
-use crate::value::Value;
+use tessera_value::Value;
 
 /// The name of the value that holds an aggregation state.
 pub const STATE_FEATURE: &str = "__state";
@@ -31,7 +31,12 @@ pub fn state_batch(
 
 /// Decodes the state held by a stored row.
 pub fn state_of(row: &FeatureRow, spec: &ViewSpec) -> Result<ViewState> {
-    match row.get(STATE_FEATURE) {
+    decode_state(row.get(STATE_FEATURE), spec)
+}
+
+/// Decodes a state value.
+fn decode_state(value: Option<&Value>, spec: &ViewSpec) -> Result<ViewState> {
+    match value {
         Some(Value::Bytes(b)) => ViewState::decode(b, spec).map_err(|_| Error::Corrupt {
             what: "aggregation state",
             reason: "the stored state does not decode with the view's aggregations (was the view changed without re-materialising?)",
@@ -51,11 +56,30 @@ pub fn aggregate_values(
     row: Option<&FeatureRow>,
     spec: &ViewSpec,
     now_us: i64,
-) -> Result<Vec<Datum>> {
+) -> Result<Vec<Value>> {
     let state = match row {
         Some(r) => state_of(r, spec)?,
         None => spec.new_state(),
     };
+    finish(&state, now_us)
+}
+
+/// As [`aggregate_values`], for a row read with [`crate::OnlineStore::read_selected`] of
+/// [`STATE_FEATURE`] alone.
+pub fn selected_aggregate_values(
+    row: Option<&SelectedRow>,
+    spec: &ViewSpec,
+    now_us: i64,
+) -> Result<Vec<Value>> {
+    let state = match row {
+        Some(r) => decode_state(r.values.first().and_then(Option::as_ref), spec)?,
+        None => spec.new_state(),
+    };
+    finish(&state, now_us)
+}
+
+/// The aggregates of a state as of `now_us`, or as of its newest event when later.
+fn finish(state: &ViewState, now_us: i64) -> Result<Vec<Value>> {
     let at = state
         .aggregates()
         .iter()
@@ -65,30 +89,4 @@ pub fn aggregate_values(
         what: "aggregation state",
         reason: "the state cannot be finished at the read time",
     })
-}
-
-/// An aggregation result as an online value.
-pub fn datum_to_value(d: Datum) -> Value {
-    match d {
-        Datum::Null => Value::Null,
-        Datum::Bool(b) => Value::Bool(b),
-        Datum::Int64(n) => Value::Int64(n),
-        Datum::Float64(f) => Value::Float64(f),
-        Datum::String(s) => Value::String(s),
-        Datum::Timestamp(t) => Value::Timestamp(t),
-        Datum::List(items) => Value::List(items.into_iter().map(datum_to_value).collect()),
-    }
-}
-
-/// An online value as an aggregation input.
-pub fn value_to_datum(v: &Value) -> Datum {
-    match v {
-        Value::Null | Value::Bytes(_) => Datum::Null,
-        Value::Bool(b) => Datum::Bool(*b),
-        Value::Int64(n) => Datum::Int64(*n),
-        Value::Float64(f) => Datum::Float64(*f),
-        Value::String(s) => Datum::String(s.clone()),
-        Value::Timestamp(t) => Datum::Timestamp(*t),
-        Value::List(items) => Datum::List(items.iter().map(value_to_datum).collect()),
-    }
 }

@@ -14,9 +14,9 @@ use arrow::datatypes::{
     TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 
-use crate::entity_key::KeyValue;
 use crate::error::{Error, Result};
-use crate::value::Value;
+use tessera_value::KeyValue;
+use tessera_value::Value;
 
 const US_PER_DAY: i64 = 86_400_000_000;
 

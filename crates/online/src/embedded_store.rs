@@ -30,7 +30,7 @@ use redb::{
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{decode_stamp, FeatureRow, Stamp};
+use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "embedded";
@@ -160,16 +160,26 @@ impl EmbeddedStore {
 }
 
 fn read_encoded(db: &Database, view: &str, keys: &[Vec<u8>]) -> Result<Vec<Option<FeatureRow>>> {
+    read_rows(db, view, keys, FeatureRow::decode)
+}
+
+/// The stored rows of encoded keys, each decoded by `decode`.
+fn read_rows<T>(
+    db: &Database,
+    view: &str,
+    keys: &[Vec<u8>],
+    decode: impl Fn(&[u8]) -> Result<T>,
+) -> Result<Vec<Option<T>>> {
     let txn = db.begin_read().map_err(fail("read"))?;
     let name = rows_table(view);
     let table = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)) {
         Ok(t) => t,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(vec![None; keys.len()]),
+        Err(TableError::TableDoesNotExist(_)) => return Ok(keys.iter().map(|_| None).collect()),
         Err(e) => return Err(fail("read")(e)),
     };
     keys.iter()
         .map(|k| match table.get(k.as_slice()).map_err(fail("read"))? {
-            Some(row) => FeatureRow::decode(row.value()).map(Some),
+            Some(row) => decode(row.value()).map(Some),
             None => Ok(None),
         })
         .collect()
@@ -384,6 +394,24 @@ impl OnlineStore for EmbeddedStore {
         let view = view.to_string();
         self.blocking("read", move |db| read_encoded(db, &view, &encoded))
             .await
+    }
+
+    async fn read_selected(
+        &self,
+        view: &str,
+        keys: &[Vec<u8>],
+        features: &[&str],
+    ) -> Result<Vec<Option<SelectedRow>>> {
+        if keys.len() <= INLINE_READ_KEYS {
+            return read_rows(&self.db, view, keys, |b| SelectedRow::decode(b, features));
+        }
+        let (view, keys) = (view.to_string(), keys.to_vec());
+        let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+        self.blocking("read", move |db| {
+            let features: Vec<&str> = features.iter().map(String::as_str).collect();
+            read_rows(db, &view, &keys, |b| SelectedRow::decode(b, &features))
+        })
+        .await
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteSummary> {

@@ -3,35 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use tessera_value::{KeyValue, KeyValueRef};
+
 use crate::error::{Error, Result};
 use crate::varint::{self, Reader};
-
-/// The value of one join key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyValue {
-    /// An integer key (every signed and unsigned integer type up to 32 bits, and `int64`).
-    Int64(i64),
-    /// A text key.
-    String(String),
-}
-
-impl fmt::Display for KeyValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyValue::Int64(v) => write!(f, "{v}"),
-            KeyValue::String(s) => write!(f, "{s:?}"),
-        }
-    }
-}
-
-/// A borrowed join-key value, for [`EntityKey::encode_parts_into`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyValueRef<'a> {
-    /// An integer key.
-    Int64(i64),
-    /// A text key.
-    String(&'a str),
-}
 
 fn put_part(out: &mut Vec<u8>, name: &str, value: KeyValueRef<'_>) {
     varint::put(out, name.len() as u64);
@@ -218,24 +193,6 @@ impl fmt::Display for EntityKey {
             write!(f, "{n}={v}")?;
         }
         Ok(())
-    }
-}
-
-impl From<i64> for KeyValue {
-    fn from(v: i64) -> Self {
-        KeyValue::Int64(v)
-    }
-}
-
-impl From<&str> for KeyValue {
-    fn from(v: &str) -> Self {
-        KeyValue::String(v.to_string())
-    }
-}
-
-impl From<String> for KeyValue {
-    fn from(v: String) -> Self {
-        KeyValue::String(v)
     }
 }
 

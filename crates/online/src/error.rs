@@ -77,7 +77,7 @@ pub enum Error {
         reason: String,
     },
     /// A directory could not be created.
-    #[error("{path}: {source}")]
+    #[error("cannot create or use {path}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -94,10 +94,6 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
-    /// The offline engine failed while materialising.
-    #[cfg(feature = "materialize")]
-    #[error(transparent)]
-    Offline(#[from] tessera_offline::Error),
     /// The store cannot do what was asked.
     #[error("the {store} online store cannot {operation} (hint: {hint})")]
     Unsupported {
@@ -108,11 +104,8 @@ pub enum Error {
         /// What to do instead.
         hint: &'static str,
     },
-    /// A materialisation that cannot be done as asked.
-    #[error("{0}")]
-    Materialize(String),
     /// An aggregation failed.
-    #[error("aggregation: {0}")]
+    #[error("an aggregation failed")]
     Aggregate(#[from] tessera_aggregate::Error),
     /// The definitions could not be used.
     #[error(transparent)]

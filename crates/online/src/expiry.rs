@@ -7,7 +7,7 @@
 
 use tessera_core::Ttl;
 
-use crate::feature_row::FeatureRow;
+use crate::feature_row::{FeatureRow, Stamp};
 
 /// What a read found for one entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,14 +51,19 @@ impl std::fmt::Display for Freshness {
 /// assert_eq!(freshness(None, ttl, 0), Freshness::Missing);
 /// ```
 pub fn freshness(row: Option<&FeatureRow>, ttl: Ttl, now_us: i64) -> Freshness {
-    let Some(row) = row else {
+    stamp_freshness(row.map(|r| r.stamp), ttl, now_us)
+}
+
+/// As [`freshness`], for a row known by its stamp alone (`None`: no row).
+pub fn stamp_freshness(stamp: Option<Stamp>, ttl: Ttl, now_us: i64) -> Freshness {
+    let Some(stamp) = stamp else {
         return Freshness::Missing;
     };
     match ttl.duration() {
         None => Freshness::Present,
         Some(d) => {
             let ttl_us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-            if row.stamp.event_ts < now_us.saturating_sub(ttl_us) {
+            if stamp.event_ts < now_us.saturating_sub(ttl_us) {
                 Freshness::Expired
             } else {
                 Freshness::Present

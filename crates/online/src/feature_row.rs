@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::value::Value;
 use crate::varint::{self, Reader};
+use tessera_value::Value;
 
 /// When a row was true: the ordering key of "newer wins". Rows compare by `event_ts`, then
 /// by `created_ts`.
@@ -68,13 +68,64 @@ impl FeatureRow {
         let mut values = BTreeMap::new();
         for _ in 0..n {
             let name = r.str()?.to_string();
-            let value = Value::decode_from(&mut r)?;
+            let value = crate::value_encoding::decode_value(&mut r)?;
             values.insert(name, value);
         }
         if !r.is_empty() {
             return Err(corrupt("trailing bytes"));
         }
         Ok(Self { stamp, values })
+    }
+}
+
+/// The requested features of one stored row, as read by
+/// [`crate::OnlineStore::read_selected`]: its stamp and one entry per requested feature, in
+/// the order asked (`None`: the row does not hold that feature).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectedRow {
+    /// When the row was true.
+    pub stamp: Stamp,
+    /// The values, aligned with the requested features.
+    pub values: Vec<Option<Value>>,
+}
+
+impl SelectedRow {
+    /// Decodes only `features` of a stored row: names are compared in place (no `String`
+    /// per feature), values of other features are skipped. Damaged rows are refused as
+    /// [`FeatureRow::decode`] refuses them.
+    pub fn decode(bytes: &[u8], features: &[&str]) -> Result<Self> {
+        let stamp = decode_stamp(bytes)?;
+        let mut r = Reader::new(&bytes[HEADER_LEN..], "row");
+        let n = r.len()?;
+        let mut values = vec![None; features.len()];
+        // Rows are written in the view's feature order, and requests mostly ask in that
+        // order too: try the feature after the last one found before searching.
+        let mut next = 0;
+        for _ in 0..n {
+            let name = r.str()?;
+            let value = crate::value_encoding::decode_value(&mut r)?;
+            let at = if features.get(next) == Some(&name) {
+                Some(next)
+            } else {
+                features.iter().position(|f| *f == name)
+            };
+            if let Some(i) = at {
+                values[i] = Some(value);
+                next = i + 1;
+            }
+        }
+        if !r.is_empty() {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(Self { stamp, values })
+    }
+
+    /// The `features` of a whole decoded row.
+    pub fn from_row(mut row: FeatureRow, features: &[&str]) -> Self {
+        Self {
+            stamp: row.stamp,
+            values: features.iter().map(|f| row.values.remove(*f)).collect(),
+        }
     }
 }
 
@@ -99,7 +150,7 @@ pub(crate) fn encode_row(stamp: Stamp, names: &[String], values: &[Value], out: 
     for (name, value) in names.iter().zip(values) {
         varint::put(out, name.len() as u64);
         out.extend_from_slice(name.as_bytes());
-        value.encode_into(out);
+        crate::value_encoding::encode_value(value, out);
     }
 }
 
@@ -161,6 +212,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn decodes_only_the_selected_features() {
+        let stamp = Stamp::new(7, 8);
+        let names = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let mut b = Vec::new();
+        let values = [Value::Int64(1), Value::String("x".into()), Value::Null];
+        encode_row(stamp, &names, &values, &mut b);
+        let row = SelectedRow::decode(&b, &["c", "missing", "a"]).unwrap();
+        assert_eq!(row.stamp, stamp);
+        assert_eq!(
+            row.values,
+            vec![Some(Value::Null), None, Some(Value::Int64(1))]
+        );
+        let whole = FeatureRow::decode(&b).unwrap();
+        assert_eq!(SelectedRow::from_row(whole, &["c", "missing", "a"]), row);
+        assert!(SelectedRow::decode(&b[..b.len() - 1], &["a"]).is_err());
+        let mut trailing = b.clone();
+        trailing.push(0);
+        assert!(SelectedRow::decode(&trailing, &["a"]).is_err());
     }
 
     #[test]

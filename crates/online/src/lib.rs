@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  offline engine ── latest row per entity in [start, end] ──► materialize ──┐
-//!     (tessera_offline::LatestScan)          (Arrow → WriteBatch)             │ write: newer wins
+//!     (tessera_offline::LatestScan)     (tessera_materialize: Arrow → WriteBatch) │ write: newer wins
 //!                                                                             ▼
 //!  tessera get / serving ◄── read(view, keys) ── dyn OnlineStore ◄── EmbeddedStore (redb, default)
 //!     + freshness(row, ttl, now)                                   └─ RedisStore (Lua, MGET)
@@ -19,10 +19,12 @@
 //!   another feature's value). See [`FeatureRow`].
 //! - Stores keep rows until replaced or erased; [`freshness`] applies the view's TTL when
 //!   reading, so an expired value is reported as expired, never served as fresh.
-//! - [`testkit::conformance`] is the behaviour every backend must show; the integration
-//!   tests run it against [`EmbeddedStore`] and against a real Redis.
-//! - `materialize` (feature `materialize`, on by default) fills a store from the offline
-//!   engine: idempotent and resumable, see [`materialize_view`].
+//! - `testkit::conformance` (feature `testkit`, for tests) is the behaviour every backend
+//!   must show; the integration tests run it against [`EmbeddedStore`] and against a real
+//!   Redis.
+//! - Materialisation (filling a store from the offline engine) lives above this crate and
+//!   the offline engine, in `tessera-materialize`; this crate does not depend on DataFusion.
+//! - [`Value`] and [`KeyValue`] are `tessera-value`'s, re-exported.
 //!
 //! # Example
 //! ```
@@ -49,37 +51,31 @@ mod error;
 mod expiry;
 mod feature_row;
 mod future_bound;
-#[cfg(feature = "materialize")]
-mod materialize;
 mod memory_store;
 mod online_store;
 mod open_store;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 mod typed_values;
-mod value;
+mod value_encoding;
 mod varint;
 
 pub use aggregate_row::{
-    aggregate_values, datum_to_value, state_batch, state_of, value_to_datum, STATE_FEATURE,
+    aggregate_values, selected_aggregate_values, state_batch, state_of, STATE_FEATURE,
 };
 pub use arrow_values::{column_values, key_values};
 pub use embedded_store::EmbeddedStore;
-pub use entity_key::{EntityKey, KeyValue, KeyValueRef};
+pub use entity_key::EntityKey;
 pub use error::{BoxError, Error, Result};
-pub use expiry::{freshness, Freshness};
-pub use feature_row::{FeatureRow, Stamp};
+pub use expiry::{freshness, stamp_freshness, Freshness};
+pub use feature_row::{FeatureRow, SelectedRow, Stamp};
 pub use future_bound::{format_us, FutureBound, MAX_FUTURE_SETTING};
-#[cfg(feature = "materialize")]
-pub use materialize::{
-    materialize_view, MaterializeProgress, MaterializeReport, MaterializeRequest,
-    NoMaterializeProgress, Stage, DEFAULT_BATCH_ROWS,
-};
 pub use memory_store::MemoryStore;
 pub use online_store::{Capabilities, OnlineStore, WriteBatch, WriteRow, WriteSummary};
 pub use open_store::open_store;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
+pub use tessera_value::{KeyValue, KeyValueRef, Value};
 pub use typed_values::{coerce, describe, parse_timestamp};
-pub use value::Value;

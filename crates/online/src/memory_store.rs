@@ -8,7 +8,7 @@ use std::sync::RwLock;
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{decode_stamp, FeatureRow, Stamp};
+use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "memory";
@@ -67,6 +67,24 @@ impl OnlineStore for MemoryStore {
                 table
                     .and_then(|t| t.get(&k.encode()))
                     .map(|b| FeatureRow::decode(b))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    async fn read_selected(
+        &self,
+        view: &str,
+        keys: &[Vec<u8>],
+        features: &[&str],
+    ) -> Result<Vec<Option<SelectedRow>>> {
+        let rows = self.rows.read().map_err(|_| poisoned("read"))?;
+        let table = rows.get(view);
+        keys.iter()
+            .map(|k| {
+                table
+                    .and_then(|t| t.get(k))
+                    .map(|b| SelectedRow::decode(b, features))
                     .transpose()
             })
             .collect()

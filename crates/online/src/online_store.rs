@@ -2,12 +2,12 @@
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{encode_row, FeatureRow, Stamp};
-use crate::value::Value;
+use crate::feature_row::{encode_row, FeatureRow, SelectedRow, Stamp};
+use tessera_value::Value;
 
 /// Where serving reads the latest feature values, keyed by feature view and entity.
 ///
-/// Every backend passes [`crate::testkit::conformance`]; the rules it checks are:
+/// Every backend passes `testkit::conformance` (feature `testkit`); the rules it checks are:
 /// - **newer wins**: a stored row is replaced only by a row with a greater
 ///   `(event_ts, created_ts)` [`Stamp`]. An older row — or one exactly as old — is skipped
 ///   and counted in [`WriteSummary::skipped`], so writing the same data twice changes nothing.
@@ -29,6 +29,29 @@ pub trait OnlineStore: std::fmt::Debug + Send + Sync {
 
     /// The latest row of each key in `view`, in request order (`None` when missing).
     async fn read(&self, view: &str, keys: &[EntityKey]) -> Result<Vec<Option<FeatureRow>>>;
+
+    /// The latest row of each key in `view`, decoding only `features` (values aligned with
+    /// them, names distinct); keys are given encoded ([`EntityKey::encode`]), one entry per
+    /// key in request order (`None` when missing). The read path of serving: no key is
+    /// built and no row decoded whole. The default goes through [`OnlineStore::read`];
+    /// backends override it.
+    async fn read_selected(
+        &self,
+        view: &str,
+        keys: &[Vec<u8>],
+        features: &[&str],
+    ) -> Result<Vec<Option<SelectedRow>>> {
+        let keys = keys
+            .iter()
+            .map(|k| EntityKey::decode(k))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self
+            .read(view, &keys)
+            .await?
+            .into_iter()
+            .map(|r| r.map(|r| SelectedRow::from_row(r, features)))
+            .collect())
+    }
 
     /// Writes rows, each only if it is newer than the stored row of its key.
     async fn write(&self, batch: WriteBatch) -> Result<WriteSummary>;

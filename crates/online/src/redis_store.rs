@@ -23,7 +23,7 @@ use redis::Script;
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{decode_stamp, FeatureRow, Stamp};
+use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "redis";
@@ -226,6 +226,28 @@ impl OnlineStore for RedisStore {
             .map_err(fail("read"))?;
         rows.into_iter()
             .map(|r| r.map(|b| FeatureRow::decode(&b)).transpose())
+            .collect()
+    }
+
+    async fn read_selected(
+        &self,
+        view: &str,
+        keys: &[Vec<u8>],
+        features: &[&str],
+    ) -> Result<Vec<Option<SelectedRow>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let p = self.row_key_prefix(view);
+        let redis_keys: Vec<Vec<u8>> = keys.iter().map(|k| [p.as_slice(), k].concat()).collect();
+        let mut conn = self.conn.clone();
+        let rows: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&redis_keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(fail("read"))?;
+        rows.into_iter()
+            .map(|r| r.map(|b| SelectedRow::decode(&b, features)).transpose())
             .collect()
     }
 

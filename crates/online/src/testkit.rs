@@ -14,10 +14,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::entity_key::{EntityKey, KeyValue};
-use crate::feature_row::{FeatureRow, Stamp};
+use crate::entity_key::EntityKey;
+use crate::feature_row::{FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{OnlineStore, WriteBatch, WriteSummary};
-use crate::value::Value;
+use tessera_value::KeyValue;
+use tessera_value::Value;
 
 /// Runs every check against `store`, which must be empty.
 pub async fn conformance(store: Arc<dyn OnlineStore>) {
@@ -27,6 +28,7 @@ pub async fn conformance(store: Arc<dyn OnlineStore>) {
     key_kinds_are_distinct(store.as_ref()).await;
     values_round_trip(store.as_ref()).await;
     changed_features(store.as_ref()).await;
+    many_keys(store.as_ref()).await;
     delete_entity(store.as_ref()).await;
     future_rows_repair(store.as_ref()).await;
     high_water_marks(store.as_ref()).await;
@@ -58,7 +60,41 @@ async fn read(store: &dyn OnlineStore, view: &str, keys: &[EntityKey]) -> Vec<Op
         .await
         .unwrap_or_else(|e| panic!("{name}: read failed: {e:?}"));
     assert_eq!(rows.len(), keys.len(), "{name}: one result per key");
+    selected_matches(store, view, keys, &rows).await;
     rows
+}
+
+/// `read_selected` of the same keys gives the same rows, restricted to the features asked
+/// for (every feature the rows hold, in reverse order, and one no row holds).
+async fn selected_matches(
+    store: &dyn OnlineStore,
+    view: &str,
+    keys: &[EntityKey],
+    rows: &[Option<FeatureRow>],
+) {
+    let name = store.name();
+    let mut features: Vec<&str> = rows
+        .iter()
+        .flatten()
+        .flat_map(|r| r.values.keys().map(String::as_str))
+        .collect();
+    features.sort_unstable();
+    features.dedup();
+    features.reverse();
+    features.push("conf_no_such_feature");
+    let encoded: Vec<Vec<u8>> = keys.iter().map(EntityKey::encode).collect();
+    let selected = store
+        .read_selected(view, &encoded, &features)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: read_selected failed: {e:?}"));
+    let expected: Vec<Option<SelectedRow>> = rows
+        .iter()
+        .map(|r| r.clone().map(|r| SelectedRow::from_row(r, &features)))
+        .collect();
+    assert_eq!(
+        selected, expected,
+        "{name}: read_selected differs from read"
+    );
 }
 
 async fn read_one(store: &dyn OnlineStore, view: &str, key: EntityKey) -> Option<FeatureRow> {
@@ -405,6 +441,31 @@ async fn future_rows_repair(store: &dyn OnlineStore) {
         vec![],
         "{n}: an unknown view has none"
     );
+}
+
+/// A read of more keys than one inline read takes gives one row per key, in order.
+async fn many_keys(store: &dyn OnlineStore) {
+    let name = store.name();
+    let mut b = WriteBatch::new("conf_many", vec!["a".to_string(), "b".to_string()]);
+    for id in (0..100).step_by(2) {
+        b.push(
+            user(id),
+            Stamp::new(id, Stamp::NO_CREATED),
+            vec![Value::Int64(id), Value::String(format!("u{id}"))],
+        );
+    }
+    write(store, b).await;
+    let keys: Vec<EntityKey> = (0..100).rev().map(user).collect();
+    let rows = read(store, "conf_many", &keys).await;
+    for (key, row) in keys.iter().zip(&rows) {
+        let id = match key.parts()[0].1 {
+            KeyValue::Int64(id) => id,
+            KeyValue::String(_) => unreachable!("integer keys"),
+        };
+        let got = row.as_ref().and_then(|r| r.get("a").cloned());
+        let want = (id % 2 == 0).then_some(Value::Int64(id));
+        assert_eq!(got, want, "{name}: many keys, in request order");
+    }
 }
 
 async fn delete_entity(store: &dyn OnlineStore) {

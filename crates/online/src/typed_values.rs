@@ -11,10 +11,10 @@
 //! - bytes arrive as base64 strings (standard alphabet, with or without padding);
 //! - `null` is accepted for every type.
 
-use crate::value::Value;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use tessera_core::FeatureType;
+use tessera_value::Value;
 
 /// The largest integer a float holds exactly.
 const MAX_EXACT_FLOAT_INT: f64 = 9_007_199_254_740_992.0;

@@ -41,6 +41,9 @@ struct Body<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "<[RefusalBody]>::is_empty")]
     refusals: &'a [RefusalBody],
+    /// Refusals beyond the first [`tessera_access::MAX_LISTED`], counted, not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    refusals_omitted: usize,
 }
 
 #[derive(Serialize)]
@@ -92,14 +95,14 @@ impl From<tessera_access::Error> for ApiError {
     fn from(e: tessera_access::Error) -> Self {
         let code = e.code();
         match e.class() {
-            ErrorClass::Input => Self::unprocessable(code, e.to_string()),
-            ErrorClass::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, e.to_string()),
+            ErrorClass::Input => Self::unprocessable(code, error_chain(&e)),
+            ErrorClass::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, error_chain(&e)),
             ErrorClass::Denied => {
                 let refusals = match &e {
                     tessera_access::Error::Denied { refusals, .. } => refusals.clone(),
                     _ => Vec::new(),
                 };
-                let mut err = Self::new(StatusCode::FORBIDDEN, code, e.to_string());
+                let mut err = Self::new(StatusCode::FORBIDDEN, code, error_chain(&e));
                 err.refusals = refusals;
                 err
             }
@@ -129,25 +132,24 @@ impl From<tessera_access::Error> for ApiError {
     }
 }
 
-/// The error and its causes, for the log.
+/// The error and its causes (`error; caused by: cause; caused by: …`), for answers and
+/// the log. Every error type of the workspace either prints its cause or exposes it as
+/// its source, never both, so the chain is walked as it is, without de-duplicating.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
+        s.push_str("; caused by: ");
+        s.push_str(&c.to_string());
         src = c.source();
     }
     s
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let refusals: Vec<RefusalBody> = self
-            .refusals
+impl ApiError {
+    fn refusal_bodies(&self) -> Vec<RefusalBody> {
+        let shown = self.refusals.len().min(tessera_access::MAX_LISTED);
+        self.refusals[..shown]
             .iter()
             .map(|r| RefusalBody {
                 feature: r.feature.as_ref().map(ToString::to_string),
@@ -157,13 +159,25 @@ impl IntoResponse for ApiError {
                 }
                 .to_string(),
             })
-            .collect();
-        let body = serde_json::to_vec(&Body {
-            error: self.code,
-            message: &self.message,
-            refusals: &refusals,
-        })
-        .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+            .collect()
+    }
+
+    /// The refusals not listed in the body (only the first [`tessera_access::MAX_LISTED`]
+    /// are).
+    fn refusals_omitted(&self) -> usize {
+        self.refusals
+            .len()
+            .saturating_sub(tessera_access::MAX_LISTED)
+    }
+
+    /// The message as sent: at most [`MAX_MESSAGE_CHARS`] characters.
+    fn public_message(&self) -> std::borrow::Cow<'_, str> {
+        tessera_access::clip_to(&self.message, MAX_MESSAGE_CHARS)
+    }
+
+    /// A response with `body`, the JSON content type, the challenge of a 401 and the
+    /// detail for the log.
+    fn respond(self, body: Vec<u8>) -> Response {
         let mut resp = (self.status, body).into_response();
         let headers = resp.headers_mut();
         headers.insert(
@@ -180,4 +194,88 @@ impl IntoResponse for ApiError {
         resp.extensions_mut().insert(ErrorDetail(detail));
         resp
     }
+}
+
+/// Characters of an error message sent to a client; the lists in messages are capped
+/// already, this bounds the rest (a pathological name, say).
+const MAX_MESSAGE_CHARS: usize = 8192;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let refusals = self.refusal_bodies();
+        let body = serde_json::to_vec(&Body {
+            error: self.code,
+            message: &self.public_message(),
+            refusals: &refusals,
+            refusals_omitted: self.refusals_omitted(),
+        })
+        .unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+        self.respond(body)
+    }
+}
+
+/// An [`ApiError`] answered on a Feast route, shaped as Feast's feature server shapes its
+/// errors so that Feast's SDK raises it as a Feast exception with our message: the body is
+/// a JSON *string* holding `{"module": "feast.errors", "class": …, "message": …}` (what
+/// `FeastError.to_error_detail()` writes and `FeastError.from_error_detail()` reads), with
+/// Tessera's `error` code and `refusals` beside them.
+#[derive(Debug)]
+pub struct FeastError(pub ApiError);
+
+impl From<ApiError> for FeastError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<tessera_access::Error> for FeastError {
+    fn from(e: tessera_access::Error) -> Self {
+        Self(e.into())
+    }
+}
+
+#[derive(Serialize)]
+struct FeastBody<'a> {
+    module: &'static str,
+    class: &'static str,
+    message: &'a str,
+    error: &'a str,
+    #[serde(skip_serializing_if = "<[RefusalBody]>::is_empty")]
+    refusals: &'a [RefusalBody],
+    #[serde(skip_serializing_if = "is_zero")]
+    refusals_omitted: usize,
+}
+
+/// The `feast.errors` class closest to an error code (each is a `FeastError`).
+fn feast_class(e: &ApiError) -> &'static str {
+    match e.code {
+        "unknown_feature_view" => "FeatureViewNotFoundException",
+        "unknown_feature_service" => "FeatureServiceNotFoundException",
+        "unknown_push_source" => "PushSourceNotFoundException",
+        "unknown_feature" => "FeastObjectNotFoundException",
+        _ if matches!(e.status.as_u16(), 401 | 403) => "FeastPermissionError",
+        _ => "FeastError",
+    }
+}
+
+impl IntoResponse for FeastError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let refusals = e.refusal_bodies();
+        let inner = serde_json::to_string(&FeastBody {
+            module: "feast.errors",
+            class: feast_class(&e),
+            message: &e.public_message(),
+            error: e.code,
+            refusals: &refusals,
+            refusals_omitted: e.refusals_omitted(),
+        })
+        .unwrap_or_else(|_| "{}".to_string());
+        let body = serde_json::to_vec(&inner).unwrap_or_else(|_| b"\"{}\"".to_vec());
+        e.respond(body)
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

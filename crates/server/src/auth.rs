@@ -116,7 +116,7 @@ impl TokenTable {
     ) -> Result<(Self, Vec<String>), Error> {
         let mut pairs = Vec::new();
         let mut missing = Vec::new();
-        for c in catalog.consumers.values() {
+        for c in catalog.consumers().values() {
             match lookup(&c.token_env).map(|t| t.trim().to_string()) {
                 Some(t) if !t.is_empty() => pairs.push((t, c.name.clone())),
                 _ => missing.push(format!("{} (${})", c.name, c.token_env)),

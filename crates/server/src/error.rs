@@ -29,7 +29,9 @@ pub enum Error {
         second: String,
     },
     /// The listening address cannot be bound.
-    #[error("cannot listen on {addr}: {source} (hint: pick another port with --addr, or stop what is using it)")]
+    #[error(
+        "cannot listen on {addr} (hint: pick another port with --addr, or stop what is using it)"
+    )]
     Bind {
         /// The address.
         addr: std::net::SocketAddr,
@@ -38,10 +40,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The gRPC server failed.
-    #[error("the gRPC server failed: {0}")]
+    #[error("the gRPC server failed")]
     Grpc(#[source] tonic::transport::Error),
     /// The audit log could not be flushed at shutdown.
-    #[error("flushing the audit log at shutdown failed: {0}")]
+    #[error("flushing the audit log at shutdown failed")]
     AuditFlush(#[source] tessera_audit::Error),
 }
 

@@ -20,15 +20,18 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
+use tessera_access::wire::{request_context, JsonOut, JsonValue, KeyColumns, KeyOut, TsCache};
 use tessera_access::{
-    EntityRows, FeatureColumn, FeatureSelection, ReadRequest, ReadResult, ValueStatus,
+    Caller, EntityRows, FeatureColumn, FeatureSelection, ReadRequest, ReadResult, ValueStatus,
+    ACTION_READ,
 };
 use tessera_online::KeyValue;
 
-use crate::api_error::ApiError;
-use crate::json_body::read_json;
-use crate::json_values::{request_context, JsonOut, JsonValue, KeyColumns, KeyOut, TsCache};
+use crate::api_error::{ApiError, FeastError};
+use crate::json_body::{check_key_count, read_json_bounded};
+use crate::metrics::Route;
 use crate::purpose::purpose_of;
+use crate::refusal_audit::audited;
 use crate::state::AppState;
 
 /// The request body. Unknown fields are ignored, as Feast ignores them (its SDK sends
@@ -60,10 +63,38 @@ pub(crate) async fn get_online_features(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, FeastError> {
     let caller = state.auth.caller(&headers)?;
-    let req: GetOnlineFeaturesBody = read_json(&headers, body, &state.limits).await?;
-    let purpose = purpose_of(&headers, req.purpose)?;
+    let (st, h, c) = (&state, &headers, &caller);
+    let refuse = move |e| audited(st, c, ACTION_READ, Route::GetOnlineFeatures, h, e);
+    let (request, full_feature_names) = match read_request(&state, &headers, body, &caller).await {
+        Ok(r) => r,
+        Err(e) => return Err(refuse(e).await.into()),
+    };
+    let result = state.access.read(request).await.map_err(ApiError::from)?;
+    let names = if full_feature_names {
+        result.plan.full_names()
+    } else {
+        match result.plan.short_names() {
+            Ok(n) => n,
+            Err(e) => return Err(refuse(e.into()).await.into()),
+        }
+    };
+    match encode(&result, names) {
+        Ok(body) => Ok(json_response(body)),
+        Err(e) => Err(refuse(ApiError::internal(e.to_string())).await.into()),
+    }
+}
+
+/// The read a request body asks for, and whether it wants full feature names.
+async fn read_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    caller: &Caller,
+) -> Result<(ReadRequest, bool), ApiError> {
+    let req: GetOnlineFeaturesBody = read_json_bounded(state, headers, body).await?;
+    let purpose = purpose_of(headers, req.purpose)?;
     let features = FeatureSelection::from_parts(req.features, req.feature_service)?;
     let Some(entities) = req.entities else {
         return Err(ApiError::unprocessable(
@@ -71,24 +102,16 @@ pub(crate) async fn get_online_features(
             "the request has no `entities` (hint: give join-key columns, e.g. \"entities\": {\"user_id\": [42]})",
         ));
     };
+    check_key_count(entities.0.len(), &state.limits)?;
     let entities = EntityRows::new(entities.0)?;
-    let result = state
-        .access
-        .read(ReadRequest {
-            features,
-            entities,
-            context: request_context(req.context),
-            purpose,
-            caller,
-        })
-        .await?;
-    let names = if req.full_feature_names {
-        result.plan.full_names()
-    } else {
-        result.plan.short_names()?
+    let request = ReadRequest {
+        features,
+        entities,
+        context: request_context(req.context),
+        purpose,
+        caller: caller.clone(),
     };
-    let body = encode(&result, names).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(json_response(body))
+    Ok((request, req.full_feature_names))
 }
 
 pub(crate) fn json_response(body: Vec<u8>) -> Response {

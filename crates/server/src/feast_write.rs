@@ -16,154 +16,125 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use tessera_access::{WriteOutcome, WriteRequest, WriteTarget};
+use tessera_access::{WriteOutcome, WriteRequest, WriteTarget, ACTION_WRITE};
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, FeastError};
 use crate::feast_read::json_response;
-use crate::json_body::read_json;
-use crate::json_values::{ValueColumns, ValueRow};
+use crate::metrics::Route;
+use crate::push_decode::{BodyShape, Columns};
+use crate::push_request::read_push;
+use crate::refusal_audit::audited;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct PushBody {
-    push_source_name: String,
-    df: ValueColumns,
-    #[serde(default)]
-    to: Option<String>,
-}
+const FEAST_PUSH: BodyShape = BodyShape {
+    target: "push_source_name",
+    texts: &["to"],
+    column_fields: &["df"],
+    events_field: None,
+    deny_unknown: false,
+};
 
-/// `POST /v1/push`: `{"source": "plays", "events": [{"user_id": 1, "ts": "…", …}, …]}` or
-/// `{"source": …, "columns": {"user_id": [1, 2], …}}`; answers what was applied.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NativePushBody {
-    source: String,
-    #[serde(default)]
-    events: Option<Vec<ValueRow>>,
-    #[serde(default)]
-    columns: Option<ValueColumns>,
-}
-
-pub(crate) async fn native_push(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let caller = state.auth.caller(&headers)?;
-    let req: NativePushBody = read_json(&headers, body, &state.limits).await?;
-    let columns = match (req.events, req.columns) {
-        (Some(rows), None) => rows_to_columns(rows),
-        (None, Some(c)) => c.0,
-        _ => {
-            return Err(ApiError::unprocessable(
-                "bad_push",
-                "send `events` (a list of objects) or `columns` (an object of lists), not both or neither",
-            ))
-        }
-    };
-    let outcome = state
-        .access
-        .write(WriteRequest {
-            target: WriteTarget::PushSource(req.source.clone()),
-            columns,
-            caller,
-        })
-        .await?;
-    let i = outcome.ingest.unwrap_or_default();
-    let body = serde_json::json!({
-        "source": req.source,
-        "written": outcome.views.iter().map(|(_, s)| s.written).sum::<u64>(),
-        "skipped": outcome.views.iter().map(|(_, s)| s.skipped).sum::<u64>(),
-        "applied": i.applied,
-        "duplicates": i.duplicates,
-        "late": i.late,
-        "future": i.future,
-    });
-    Ok(json_response(body.to_string().into_bytes()))
-}
-
-/// Row objects as columns (a key missing from a row is null there).
-fn rows_to_columns(rows: Vec<ValueRow>) -> Vec<(String, Vec<tessera_online::Value>)> {
-    let mut names: Vec<String> = Vec::new();
-    for r in &rows {
-        for (k, _) in &r.0 {
-            if !names.contains(k) {
-                names.push(k.clone());
-            }
-        }
-    }
-    let mut cols: Vec<(String, Vec<tessera_online::Value>)> = names
-        .into_iter()
-        .map(|n| (n, Vec::with_capacity(rows.len())))
-        .collect();
-    for r in rows {
-        let mut r = r.0;
-        for (name, col) in cols.iter_mut() {
-            let v = r
-                .iter()
-                .position(|(k, _)| k == name)
-                .map_or(tessera_online::Value::Null, |i| r.swap_remove(i).1);
-            col.push(v);
-        }
-    }
-    cols
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct WriteBody {
-    feature_view_name: String,
-    df: ValueColumns,
-}
+const FEAST_WRITE: BodyShape = BodyShape {
+    target: "feature_view_name",
+    texts: &[],
+    column_fields: &["df"],
+    events_field: None,
+    deny_unknown: false,
+};
 
 pub(crate) async fn push(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, FeastError> {
     let caller = state.auth.caller(&headers)?;
-    let req: PushBody = read_json(&headers, body, &state.limits).await?;
-    match req.to.as_deref() {
-        None | Some("online") => {}
-        Some("offline" | "online_and_offline") => {
-            return Err(ApiError::unprocessable(
-                "offline_push_unsupported",
-                "this server writes only to the online store (hint: push with \"to\": \"online\"; offline data comes from the batch sources)",
-            ))
-        }
-        Some(other) => {
-            return Err(ApiError::unprocessable(
-                "bad_push_mode",
-                format!("`to` is `{other}`; it must be \"online\""),
-            ))
-        }
-    }
+    let (st, h, c) = (&state, &headers, &caller);
+    let refuse = move |e| audited(st, c, ACTION_WRITE, Route::Push, h, e);
+    let req = match read_push(
+        &state,
+        &caller,
+        &headers,
+        body,
+        FEAST_PUSH,
+        WriteTarget::PushSource,
+    )
+    .await
+    .and_then(|req| {
+        check_push_mode(req.text("to"))?;
+        Ok((req.target, df(req.data)?))
+    }) {
+        Ok(r) => r,
+        Err(e) => return Err(refuse(e).await.into()),
+    };
+    let (target, columns) = req;
     let outcome = state
         .access
         .write(WriteRequest {
-            target: WriteTarget::PushSource(req.push_source_name),
-            columns: req.df.0,
+            target: WriteTarget::PushSource(target),
+            columns,
             caller,
         })
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     Ok(with_counts(().into_response(), &outcome))
+}
+
+/// Feast's `to`: only the online store is written here.
+fn check_push_mode(to: Option<&str>) -> Result<(), ApiError> {
+    match to {
+        None | Some("online") => Ok(()),
+        Some("offline" | "online_and_offline") => Err(ApiError::unprocessable(
+            "offline_push_unsupported",
+            "this server writes only to the online store (hint: push with \"to\": \"online\"; offline data comes from the batch sources)",
+        )),
+        Some(other) => Err(ApiError::unprocessable(
+            "bad_push_mode",
+            format!("`to` is `{}`; it must be \"online\"", tessera_access::clip(other)),
+        )),
+    }
+}
+
+/// The `df` columns.
+fn df(data: Vec<(&'static str, Columns)>) -> Result<Columns, ApiError> {
+    data.into_iter().next().map(|(_, c)| c).ok_or_else(|| {
+        ApiError::unprocessable(
+            "bad_request_shape",
+            "the request body does not have the expected fields and types: missing field `df` (hint: the rows as columns, e.g. \"df\": {\"user_id\": [1], \"f0\": [0.5]})",
+        )
+    })
 }
 
 pub(crate) async fn write_to_online_store(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, FeastError> {
     let caller = state.auth.caller(&headers)?;
-    let req: WriteBody = read_json(&headers, body, &state.limits).await?;
+    let (st, h, c) = (&state, &headers, &caller);
+    let refuse = move |e| audited(st, c, ACTION_WRITE, Route::WriteToOnlineStore, h, e);
+    let req = read_push(
+        &state,
+        &caller,
+        &headers,
+        body,
+        FEAST_WRITE,
+        WriteTarget::View,
+    )
+    .await
+    .and_then(|req| Ok((req.target, df(req.data)?)));
+    let (target, columns) = match req {
+        Ok(r) => r,
+        Err(e) => return Err(refuse(e).await.into()),
+    };
     let outcome = state
         .access
         .write(WriteRequest {
-            target: WriteTarget::View(req.feature_view_name),
-            columns: req.df.0,
+            target: WriteTarget::View(target),
+            columns,
             caller,
         })
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     Ok(with_counts(json_response(b"null".to_vec()), &outcome))
 }
 

@@ -2,21 +2,21 @@
 //! `protoc`): `GetFeatures` and `Push`, with the same semantics as HTTP `POST /v1/features`
 //! and `POST /push`, through the same access layer, authentication, metrics and errors.
 
-use std::future::Future;
 use std::time::Instant;
 
 use axum::http::StatusCode;
 use tessera_access::{
-    EntityRows, FeatureSelection, ReadRequest, ReadResult, ValueStatus, WriteRequest, WriteTarget,
+    Caller, EntityRows, FeatureSelection, ReadRequest, ReadResult, ValueStatus, WriteRequest,
+    WriteTarget, ACTION_READ, ACTION_WRITE,
 };
 use tessera_online::{KeyValue, Value};
-use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use crate::api_error::ApiError;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::json_body::check_key_count;
 use crate::metrics::Route;
+use crate::refusal_audit::audited;
 use crate::state::AppState;
 
 /// The generated protobuf types and service traits.
@@ -69,42 +69,15 @@ impl GrpcService {
     ) -> Result<proto::GetFeaturesResponse, ApiError> {
         let headers = req.metadata().clone().into_headers();
         let caller = self.state.auth.caller(&headers)?;
-        let body = req.into_inner();
-        let purpose = crate::purpose::purpose_of(&headers, non_empty(body.purpose))?;
-        let features = FeatureSelection::from_parts(
-            (!body.features.is_empty()).then_some(body.features),
-            non_empty(body.feature_service),
-        )?;
-        let mut columns = Vec::with_capacity(body.entities.len());
-        for c in body.entities {
-            let mut values = Vec::with_capacity(c.values.len());
-            for (i, v) in c.values.into_iter().enumerate() {
-                values.push(key_from_proto(v).ok_or_else(|| {
-                    ApiError::unprocessable(
-                        "missing_key_value",
-                        format!("join key `{}` entity {i} has no value", c.name),
-                    )
-                })?);
+        let request = match read_request(&self.state, &headers, req.into_inner(), &caller) {
+            Ok(r) => r,
+            Err(e) => {
+                let route = Route::GrpcGetFeatures;
+                return Err(audited(&self.state, &caller, ACTION_READ, route, &headers, e).await);
             }
-            columns.push((c.name, values));
-        }
-        let entities = EntityRows::new(columns)?;
+        };
         let consumer = caller.to_string();
-        let result = self
-            .state
-            .access
-            .read(ReadRequest {
-                features,
-                entities,
-                context: body
-                    .context
-                    .into_iter()
-                    .map(|(k, v)| (k, value_from_proto(v)))
-                    .collect(),
-                purpose,
-                caller,
-            })
-            .await?;
+        let result = self.state.access.read(request).await?;
         Ok(response(result, consumer))
     }
 
@@ -114,39 +87,94 @@ impl GrpcService {
     ) -> Result<proto::PushResponse, ApiError> {
         let headers = req.metadata().clone().into_headers();
         let caller = self.state.auth.caller(&headers)?;
-        let body = req.into_inner();
-        let target = match (
-            non_empty(body.push_source_name),
-            non_empty(body.feature_view_name),
-        ) {
-            (Some(s), None) => WriteTarget::PushSource(s),
-            (None, Some(v)) => WriteTarget::View(v),
-            _ => {
-                return Err(ApiError::unprocessable(
-                    "bad_push_target",
-                    "set exactly one of push_source_name and feature_view_name",
-                ))
+        let request = match write_request(&self.state, req.into_inner(), &caller) {
+            Ok(r) => r,
+            Err(e) => {
+                let route = Route::GrpcPush;
+                return Err(audited(&self.state, &caller, ACTION_WRITE, route, &headers, e).await);
             }
         };
-        let columns = body
-            .columns
-            .into_iter()
-            .map(|c| (c.name, c.values.into_iter().map(value_from_proto).collect()))
-            .collect();
-        let outcome = self
-            .state
-            .access
-            .write(WriteRequest {
-                target,
-                columns,
-                caller,
-            })
-            .await?;
+        let outcome = self.state.access.write(request).await?;
         Ok(proto::PushResponse {
             written: outcome.written(),
             skipped: outcome.skipped(),
         })
     }
+}
+
+/// The read a `GetFeatures` call asks for.
+fn read_request(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: proto::GetFeaturesRequest,
+    caller: &Caller,
+) -> Result<ReadRequest, ApiError> {
+    let purpose = crate::purpose::purpose_of(headers, non_empty(body.purpose))?;
+    let features = FeatureSelection::from_parts(
+        (!body.features.is_empty()).then_some(body.features),
+        non_empty(body.feature_service),
+    )?;
+    check_key_count(body.entities.len(), &state.limits)?;
+    let mut columns = Vec::with_capacity(body.entities.len());
+    for c in body.entities {
+        let mut values = Vec::with_capacity(c.values.len());
+        for (i, v) in c.values.into_iter().enumerate() {
+            values.push(key_from_proto(v).ok_or_else(|| {
+                ApiError::unprocessable(
+                    "missing_key_value",
+                    format!(
+                        "join key `{}` entity {i} has no value",
+                        tessera_access::clip(&c.name)
+                    ),
+                )
+            })?);
+        }
+        columns.push((c.name, values));
+    }
+    Ok(ReadRequest {
+        features,
+        entities: EntityRows::new(columns)?,
+        context: body
+            .context
+            .into_iter()
+            .map(|(k, v)| (k, value_from_proto(v)))
+            .collect(),
+        purpose,
+        caller: caller.clone(),
+    })
+}
+
+/// The write a `Push` call asks for, after the caller's permission for its target.
+fn write_request(
+    state: &AppState,
+    body: proto::PushRequest,
+    caller: &Caller,
+) -> Result<WriteRequest, ApiError> {
+    let target = match (
+        non_empty(body.push_source_name),
+        non_empty(body.feature_view_name),
+    ) {
+        (Some(s), None) => WriteTarget::PushSource(s),
+        (None, Some(v)) => WriteTarget::View(v),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "bad_push_target",
+                "set exactly one of push_source_name and feature_view_name",
+            ))
+        }
+    };
+    state.access.check_write(caller, &target)?;
+    check_key_count(body.columns.len(), &state.limits)?;
+    let columns = body
+        .columns
+        .into_iter()
+        .map(|c| (c.name, c.values.into_iter().map(value_from_proto).collect()))
+        .collect();
+    Ok(WriteRequest {
+        target,
+        columns,
+        caller: caller.clone(),
+    })
 }
 
 #[tonic::async_trait]
@@ -157,6 +185,7 @@ impl FeatureService for GrpcService {
     ) -> std::result::Result<Response<proto::GetFeaturesResponse>, Status> {
         let started = Instant::now();
         let _in_flight = self.state.metrics.in_flight();
+        let _busy = crate::grpc_serve::busy(&request);
         let r = self.get_features_inner(request).await;
         self.done(Route::GrpcGetFeatures, started, &r);
         r.map(Response::new).map_err(to_status)
@@ -168,25 +197,11 @@ impl FeatureService for GrpcService {
     ) -> std::result::Result<Response<proto::PushResponse>, Status> {
         let started = Instant::now();
         let _in_flight = self.state.metrics.in_flight();
+        let _busy = crate::grpc_serve::busy(&request);
         let r = self.push_inner(request).await;
         self.done(Route::GrpcPush, started, &r);
         r.map(Response::new).map_err(to_status)
     }
-}
-
-/// Serves gRPC on `listener` until `shutdown` resolves, then lets in-flight calls finish.
-/// Does not flush the audit log: the caller does, once every server has stopped.
-pub async fn serve_grpc(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<()> {
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .add_service(GrpcService::new(state).into_server())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(Error::Grpc)
 }
 
 fn non_empty(s: String) -> Option<String> {

@@ -12,7 +12,7 @@ use axum::Router;
 use crate::api_error::{ApiError, ErrorDetail};
 use crate::metrics::Route;
 use crate::state::AppState;
-use crate::{feast_read, feast_write, native_read};
+use crate::{feast_read, feast_write, native_push, native_read};
 
 /// The router: Feast's feature-server routes, the native API, `/health` and `/metrics`.
 ///
@@ -35,7 +35,7 @@ pub fn app(state: AppState) -> Router {
             post(feast_write::write_to_online_store),
         )
         .route(Route::V1Features.path(), post(native_read::features))
-        .route(Route::V1Push.path(), post(feast_write::native_push))
+        .route(Route::V1Push.path(), post(native_push::native_push))
         .route(Route::Health.path(), get(health))
         .route(Route::Metrics.path(), get(metrics))
         .fallback(not_found)

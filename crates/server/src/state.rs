@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tessera_access::AccessLayer;
+use tokio::sync::Semaphore;
 
 use crate::auth::Auth;
 use crate::config::Limits;
@@ -19,6 +20,9 @@ pub struct AppState {
     pub limits: Limits,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Slots for decoding large request bodies on the blocking pool: at most one per CPU
+    /// at once, so heavy bodies queue instead of starving `/health` and small requests.
+    pub(crate) decode_slots: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -30,11 +34,13 @@ impl AppState {
         limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             access,
             auth,
             limits,
             metrics,
+            decode_slots: Arc::new(Semaphore::new(cpus)),
         }
     }
 }

@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tessera_core::aggregate::Datum;
+use tessera_core::aggregate::Value;
 use tessera_core::FeatureRepo;
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, OnlineStore};
 use tessera_stream::{Events, StreamConfig, StreamEngine, Visibility};
@@ -177,19 +177,19 @@ fn to_events(schema_cols: &[String], evs: &[Ev]) -> Events {
     let cols = schema_cols
         .iter()
         .map(|c| match c.as_str() {
-            "user_id" => evs.iter().map(|e| Datum::Int64(e.user)).collect(),
-            "item_id" => evs.iter().map(|e| Datum::Int64(e.item)).collect(),
+            "user_id" => evs.iter().map(|e| Value::Int64(e.user)).collect(),
+            "item_id" => evs.iter().map(|e| Value::Int64(e.item)).collect(),
             "action" => evs
                 .iter()
-                .map(|e| Datum::String(e.action.to_string()))
+                .map(|e| Value::String(e.action.to_string()))
                 .collect(),
             "dwell_s" => evs
                 .iter()
-                .map(|e| e.dwell.map_or(Datum::Null, Datum::Float64))
+                .map(|e| e.dwell.map_or(Value::Null, Value::Float64))
                 .collect(),
             "event_id" => evs
                 .iter()
-                .map(|e| Datum::String(format!("e{}", e.id)))
+                .map(|e| Value::String(format!("e{}", e.id)))
                 .collect(),
             other => panic!("unexpected column {other}"),
         })
@@ -424,12 +424,12 @@ async fn main() {
                 let (n, s) = brute(&mine, now, w, hop);
                 for (what, vals) in [("engine", &via_engine), ("store", &via_store)] {
                     let got_sum = match &vals[wi] {
-                        Datum::Float64(x) => *x,
-                        Datum::Null => 0.0,
+                        Value::Float64(x) => *x,
+                        Value::Null => 0.0,
                         other => panic!("sum is {other:?}"),
                     };
                     let got_n = vals[3 + wi].clone();
-                    if got_n != Datum::Int64(n) || (got_sum - s).abs() > 1e-9 * s.abs().max(1.0) {
+                    if got_n != Value::Int64(n) || (got_sum - s).abs() > 1e-9 * s.abs().max(1.0) {
                         bad.push(format!(
                             "{what} user {u} window {wi}: count {got_n:?} vs {n}, sum {got_sum} vs {s}"
                         ));

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use tessera_online::Stamp;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -82,10 +82,10 @@ impl SourceMeta {
 }
 
 /// One entity's state to store: view, entity key bytes, stamp, encoded state.
-pub type StateWrite = (String, Vec<u8>, Stamp, std::sync::Arc<Vec<u8>>);
+pub(crate) type StateWrite = (String, Vec<u8>, Stamp, std::sync::Arc<Vec<u8>>);
 
 /// One stored state: entity key bytes, stamp, encoded state.
-pub type StoredState = (Vec<u8>, Stamp, Vec<u8>);
+pub(crate) type StoredState = (Vec<u8>, Stamp, Vec<u8>);
 
 /// The durable state of the stream engine.
 #[derive(Debug)]
@@ -95,10 +95,10 @@ pub struct Checkpoint {
 }
 
 /// Event ids, each with its event time.
-pub type TimedIds = Vec<(Vec<u8>, i64)>;
+pub(crate) type TimedIds = Vec<(Vec<u8>, i64)>;
 
 /// The event ids of one committed batch: (sequence, newest event time, ids with times).
-pub type BatchIds = (u64, i64, TimedIds);
+pub(crate) type BatchIds = (u64, i64, TimedIds);
 
 fn idlog_table(source: &str) -> String {
     format!("idlog/{source}")
@@ -132,12 +132,12 @@ fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
     Some((max, ids))
 }
 
-/// An error of one of the engine's redb files.
-pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
+/// A failed operation on one of the engine's redb files, as a `map_err` argument.
+pub(crate) fn file_error<'a, E: Into<BoxError>>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(E) -> Error + 'a {
+    move |e| Error::checkpoint(path, action, e)
 }
 
 /// Opens (or creates) one of the engine's redb files, and its directory. The file is the
@@ -147,10 +147,7 @@ pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> Error {
 /// so a second ingesting process fails fast.
 pub(crate) fn open_exclusive(path: &Path, wait: bool) -> Result<Database> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("creating {}: {e}", dir.display()),
-        })?;
+        std::fs::create_dir_all(dir).map_err(file_error(path, "creating its directory"))?;
     }
     let mut waited = 0;
     let opened = loop {
@@ -164,7 +161,13 @@ pub(crate) fn open_exclusive(path: &Path, wait: bool) -> Result<Database> {
     };
     opened.map_err(|e| Error::Checkpoint {
         path: path.to_path_buf(),
-        message: format!("{e} (hint: only one process may ingest a repository's streams at a time; stop the other `tessera ingest`/`serve`)"),
+        action: "opening",
+        hint: if matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) {
+            " (hint: only one process may ingest a repository's streams at a time; stop the other `tessera ingest`/`serve`)"
+        } else {
+            " (hint: if the file is damaged, move it aside; the engine rebuilds its states from the offline log)"
+        },
+        source: e.into(),
     })
 }
 
@@ -177,45 +180,52 @@ impl Checkpoint {
         })
     }
 
-    fn fail(&self, e: impl std::fmt::Display) -> Error {
-        file_error(&self.path, e)
+    fn fail<'a, E: Into<BoxError>>(&'a self, action: &'static str) -> impl FnOnce(E) -> Error + 'a {
+        file_error(&self.path, action)
+    }
+
+    fn damaged(&self, what: &'static str) -> Error {
+        Error::Damaged {
+            path: self.path.clone(),
+            what,
+        }
     }
 
     /// A source's progress (`None` when this checkpoint never committed a batch of it).
     pub fn meta(&self, source: &str) -> Result<Option<SourceMeta>> {
-        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let txn = self.db.begin_read().map_err(self.fail("reading"))?;
         let t = match txn.open_table(META) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.fail(e)),
+            Err(e) => return Err(self.fail("reading")(e)),
         };
-        match t.get(source).map_err(|e| self.fail(e))? {
+        match t.get(source).map_err(self.fail("reading"))? {
             Some(v) => SourceMeta::decode(v.value())
                 .map(Some)
-                .ok_or_else(|| self.fail("damaged source progress")),
+                .ok_or_else(|| self.damaged("source progress")),
             None => Ok(None),
         }
     }
 
     /// Every state a snapshot of an earlier build stored here: (entity key bytes, stamp,
-    /// state bytes). Snapshots now live in [`crate::snapshot_file`].
+    /// state bytes). Snapshots now live in `snapshot_file.rs`.
     pub fn states(&self, view: &str) -> Result<Vec<StoredState>> {
-        crate::snapshot_file::read_states(&self.db, view, |e| self.fail(e))
+        crate::snapshot_file::read_states(&self.db, &self.path, view)
     }
 
     /// The event ids of every remembered batch, oldest first.
     pub fn ids(&self, source: &str) -> Result<Vec<BatchIds>> {
-        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let txn = self.db.begin_read().map_err(self.fail("reading"))?;
         let name = idlog_table(source);
         let t = match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.fail(e)),
+            Err(e) => return Err(self.fail("reading")(e)),
         };
         let mut out = Vec::new();
-        for e in t.iter().map_err(|e| self.fail(e))? {
-            let (k, v) = e.map_err(|e| self.fail(e))?;
-            let (max, ids) = decode_ids(v.value()).ok_or_else(|| self.fail("damaged event ids"))?;
+        for e in t.iter().map_err(self.fail("reading"))? {
+            let (k, v) = e.map_err(self.fail("reading"))?;
+            let (max, ids) = decode_ids(v.value()).ok_or_else(|| self.damaged("event id log"))?;
             out.push((k.value(), max, ids));
         }
         Ok(out)
@@ -231,24 +241,29 @@ impl Checkpoint {
         ids: &[(Vec<u8>, i64)],
         forget: &[u64],
     ) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(self.fail("committing a batch"))?;
         {
-            let mut m = txn.open_table(META).map_err(|e| self.fail(e))?;
+            let mut m = txn
+                .open_table(META)
+                .map_err(self.fail("committing a batch"))?;
             m.insert(source, meta.encode().as_slice())
-                .map_err(|e| self.fail(e))?;
+                .map_err(self.fail("committing a batch"))?;
             let name = idlog_table(source);
             let mut t = txn
                 .open_table(TableDefinition::<u64, &[u8]>::new(&name))
-                .map_err(|e| self.fail(e))?;
+                .map_err(self.fail("committing a batch"))?;
             if !ids.is_empty() {
                 t.insert(batch_seq, encode_ids(ids).as_slice())
-                    .map_err(|e| self.fail(e))?;
+                    .map_err(self.fail("committing a batch"))?;
             }
             for s in forget {
-                t.remove(*s).map_err(|e| self.fail(e))?;
+                t.remove(*s).map_err(self.fail("committing a batch"))?;
             }
         }
-        txn.commit().map_err(|e| self.fail(e))?;
+        txn.commit().map_err(self.fail("committing a batch"))?;
         Ok(())
     }
 }

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::SchemaRef;
-use tessera_core::aggregate::Datum;
+use tessera_access::wire::json_value;
 use tessera_core::{Catalog, FeatureType, SourceDef};
-use tessera_online::{coerce, describe, value_to_datum, Value};
+use tessera_online::{coerce, describe, Value};
 
 use crate::error::{Error, Result};
 
@@ -42,7 +42,7 @@ impl SourceSchema {
     /// The schema of a stream source.
     pub fn new(catalog: &Catalog, source: &SourceDef) -> Result<Self> {
         let st = source.stream.as_ref().ok_or_else(|| {
-            Error::Definitions(format!("source `{}` is not a stream source", source.name))
+            Error::definitions(format!("source `{}` is not a stream source", source.name))
         })?;
         let columns: Vec<(String, FeatureType)> = st
             .schema
@@ -52,13 +52,13 @@ impl SourceSchema {
             .collect();
         let mut keys = Vec::new();
         for view in catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.source == source.name)
         {
             for k in catalog.join_keys(view) {
                 let i = columns.iter().position(|(n, _)| *n == k).ok_or_else(|| {
-                    Error::Definitions(format!(
+                    Error::definitions(format!(
                         "stream source `{}` does not declare `{k}`, the join key of feature view `{}`",
                         source.name, view.name
                     ))
@@ -72,13 +72,9 @@ impl SourceSchema {
             .event_id_field
             .as_ref()
             .and_then(|id| columns.iter().position(|(n, _)| n == id));
-        let lateness_us = match &st.allowed_lateness {
-            Some(l) => tessera_core::Ttl::parse(l)
-                .ok()
-                .and_then(|t| t.duration())
-                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-            None => 0,
-        };
+        // Validation refused an unparsable lateness; a registry of an older build
+        // falls back to in-order ingest.
+        let lateness_us = st.allowed_lateness_micros().unwrap_or(0);
         Ok(Self {
             name: source.name.clone(),
             ts_field: source.timestamp_field.clone(),
@@ -102,7 +98,7 @@ pub struct Events {
     /// Event time of each row, µs since the epoch.
     pub ts: Vec<i64>,
     /// Values, `cols[c][row]`, aligned with [`SourceSchema::columns`].
-    pub cols: Vec<Vec<Datum>>,
+    pub cols: Vec<Vec<Value>>,
 }
 
 impl Events {
@@ -118,7 +114,7 @@ impl Events {
 
     /// Keeps the rows whose flag is set.
     pub fn filter(&self, keep: &[bool]) -> Events {
-        let pick = |v: &Vec<Datum>| -> Vec<Datum> {
+        let pick = |v: &Vec<Value>| -> Vec<Value> {
             v.iter()
                 .zip(keep)
                 .filter(|(_, k)| **k)
@@ -149,13 +145,15 @@ impl Events {
     }
 }
 
-/// Decodes columns (`name → values`, all the same length) against `schema`. The timestamp
-/// column may also be called `event_timestamp`, and a `created` column that the schema
-/// does not declare is ignored (Feast's push sends both).
-pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>) -> Result<Events> {
+/// The batch's columns in the schema's order, with the event time apart, checked for
+/// equal lengths, repeated, unknown and missing columns (every such problem is reported).
+#[allow(clippy::type_complexity)]
+fn arrange_columns(
+    schema: &SourceSchema,
+    columns: Vec<(String, Vec<Value>)>,
+    total: usize,
+) -> Result<(Vec<Value>, Vec<Option<Vec<Value>>>)> {
     let mut problems: Vec<String> = Vec::new();
-    let mut bad_rows: BTreeMap<usize, ()> = BTreeMap::new();
-    let total = columns.first().map_or(0, |(_, v)| v.len());
     if let Some((name, v)) = columns.iter().find(|(_, v)| v.len() != total) {
         return Err(Error::BadEvents {
             bad: total.max(v.len()),
@@ -209,6 +207,17 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
             )],
         });
     };
+    Ok((ts_values, cols))
+}
+
+/// Decodes columns (`name → values`, all the same length) against `schema`. The timestamp
+/// column may also be called `event_timestamp`, and a `created` column that the schema
+/// does not declare is ignored (Feast's push sends both).
+pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>) -> Result<Events> {
+    let total = columns.first().map_or(0, |(_, v)| v.len());
+    let (ts_values, cols) = arrange_columns(schema, columns, total)?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut bad_rows: BTreeMap<usize, ()> = BTreeMap::new();
     let mut note = |row: usize, msg: String, problems: &mut Vec<String>| {
         bad_rows.insert(row, ());
         if problems.len() < MAX_PROBLEMS {
@@ -242,7 +251,7 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
                     note(r, format!("no `{name}` column, the entity key (hint: every event needs its entity key)"), &mut problems);
                 }
             }
-            out_cols.push(vec![Datum::Null; total]);
+            out_cols.push(vec![Value::Null; total]);
             continue;
         };
         let mut col = Vec::with_capacity(total);
@@ -255,12 +264,12 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
                         format!("the entity key `{name}` is null"),
                         &mut problems,
                     );
-                    col.push(Datum::Null);
+                    col.push(Value::Null);
                 }
-                Ok(v) => col.push(value_to_datum(&v)),
+                Ok(v) => col.push(v),
                 Err(e) => {
                     note(row, format!("`{name}`: {e} ({shown})"), &mut problems);
-                    col.push(Datum::Null);
+                    col.push(Value::Null);
                 }
             }
         }
@@ -280,29 +289,19 @@ pub fn decode_columns(schema: &SourceSchema, columns: Vec<(String, Vec<Value>)>)
 }
 
 /// One JSON object (a NATS message body) as columns of one row.
-pub fn json_object_columns(body: &[u8]) -> std::result::Result<Vec<(String, Vec<Value>)>, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn json_object_columns(body: &[u8]) -> Result<Vec<(String, Vec<Value>)>> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::BadMessage {
+        problem: "not JSON",
+        source: Some(e),
+    })?;
     let serde_json::Value::Object(map) = v else {
-        return Err("not a JSON object (hint: publish one object per event, e.g. {\"user_id\": 1, \"ts\": \"2026-01-01T00:00:00Z\"})".into());
+        return Err(Error::BadMessage {
+            problem: "not a JSON object",
+            source: None,
+        });
     };
     Ok(map
         .into_iter()
-        .map(|(k, v)| (k, vec![json_value(v)]))
+        .map(|(k, v)| (k, vec![json_value(&v)]))
         .collect())
-}
-
-/// A JSON value as a loosely typed online value (types are checked against the schema).
-pub fn json_value(v: serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int64(i),
-            None => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(s),
-        serde_json::Value::Array(items) => Value::List(items.into_iter().map(json_value).collect()),
-        serde_json::Value::Object(_) => Value::String(v.to_string()),
-    }
 }

@@ -40,7 +40,7 @@ mod snapshot_file;
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
 pub use error::{Error, Result};
-pub use events::{decode_columns, json_object_columns, json_value, Events, SourceSchema};
+pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;

@@ -104,7 +104,7 @@ struct Candidate {
 }
 
 fn log_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Log {
+    Error::LogFile {
         path: path.to_path_buf(),
         message: e.to_string(),
     }

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use tessera_core::NatsDef;
 
 use crate::engine::StreamEngine;
-use crate::error::{Error, Result};
-use crate::events::{decode_columns, json_object_columns, Events};
+use crate::error::{Chain, Error, Result};
+use crate::events::{decode_columns, json_object_columns, Events, SourceSchema};
 
 /// Messages per fetch.
 pub const FETCH: usize = 2048;
@@ -34,8 +34,13 @@ pub struct NatsStats {
     pub dropped: u64,
 }
 
-fn nats_err(e: impl std::fmt::Display) -> Error {
-    Error::Nats(e.to_string())
+/// A failed NATS call, as a `map_err` argument.
+fn nats_err<'a, E: Into<crate::error::BoxError>>(action: &'a str) -> impl FnOnce(E) -> Error + 'a {
+    move |e| Error::Nats {
+        action: action.to_string(),
+        hint: "",
+        source: e.into(),
+    }
 }
 
 /// The default server.
@@ -57,6 +62,37 @@ pub fn stream_name(source: &str, nats: &NatsDef) -> String {
     })
 }
 
+/// Decodes fetched messages into one batch of events with their stream sequences as ids;
+/// a malformed message is counted, logged and terminated (never redelivered). Returns the
+/// events, their ids and the good messages (to acknowledge once the batch is durable).
+async fn decode_messages(
+    source: &str,
+    schema: &SourceSchema,
+    batch: Vec<jetstream::Message>,
+    stats: &mut NatsStats,
+) -> (Events, Vec<Vec<u8>>, Vec<jetstream::Message>) {
+    let mut events = Events::default();
+    let mut ids = Vec::new();
+    let mut good = Vec::new();
+    for m in batch {
+        let decoded = json_object_columns(&m.payload).and_then(|cols| decode_columns(schema, cols));
+        match decoded {
+            Ok(ev) => {
+                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                ids.push([b"n:".as_slice(), &seq.to_le_bytes()].concat());
+                events.extend(ev);
+                good.push(m);
+            }
+            Err(e) => {
+                stats.bad += 1;
+                tracing::warn!(source, error = %Chain(&e), "refused a malformed NATS message");
+                let _ = m.ack_with(AckKind::Term).await;
+            }
+        }
+    }
+    (events, ids, good)
+}
+
 /// Connects, creates the stream and durable consumer if missing, and ingests until `stop`
 /// resolves.
 pub async fn consume(
@@ -67,10 +103,10 @@ pub async fn consume(
     on_batch: impl Fn(&NatsStats),
 ) -> Result<NatsStats> {
     let url = nats.url.clone().unwrap_or_else(|| DEFAULT_URL.to_string());
-    let client = async_nats::connect(&url).await.map_err(|e| {
-        Error::Nats(format!(
-            "connecting to {url}: {e} (hint: is nats-server running with -js?)"
-        ))
+    let client = async_nats::connect(&url).await.map_err(|e| Error::Nats {
+        action: format!("connecting to {url}"),
+        hint: " (hint: is nats-server running with -js?)",
+        source: e.into(),
     })?;
     let js = jetstream::new(client);
     let stream = js
@@ -80,7 +116,7 @@ pub async fn consume(
             ..Default::default()
         })
         .await
-        .map_err(nats_err)?;
+        .map_err(nats_err("creating the stream"))?;
     let consumer = stream
         .get_or_create_consumer(
             &nats.durable,
@@ -93,7 +129,7 @@ pub async fn consume(
             },
         )
         .await
-        .map_err(nats_err)?;
+        .map_err(nats_err("creating the durable consumer"))?;
     let schema = engine.schema(source).await?;
     let mut stats = NatsStats::default();
     tokio::pin!(stop);
@@ -105,14 +141,14 @@ pub async fn consume(
             .messages();
         let mut messages = tokio::select! {
             _ = &mut stop => return Ok(stats),
-            m = fetch => m.map_err(nats_err)?,
+            m = fetch => m.map_err(nats_err("fetching messages"))?,
         };
         let mut batch: Vec<jetstream::Message> = Vec::new();
         while let Some(m) = messages.next().await {
             match m {
                 Ok(m) => batch.push(m),
                 Err(e) => {
-                    tracing::warn!(source, error = %e, "NATS fetch");
+                    tracing::warn!(source, error = %Chain(&*e), "NATS fetch");
                     break;
                 }
             }
@@ -121,27 +157,7 @@ pub async fn consume(
             continue;
         }
         stats.messages += batch.len() as u64;
-        let mut events = Events::default();
-        let mut ids = Vec::new();
-        let mut good = Vec::new();
-        for m in batch {
-            let decoded = json_object_columns(&m.payload)
-                .map_err(|e| e.to_string())
-                .and_then(|cols| decode_columns(&schema, cols).map_err(|e| e.to_string()));
-            match decoded {
-                Ok(ev) => {
-                    let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-                    ids.push([b"n:".as_slice(), &seq.to_le_bytes()].concat());
-                    events.extend(ev);
-                    good.push(m);
-                }
-                Err(e) => {
-                    stats.bad += 1;
-                    tracing::warn!(source, error = %e, "refused a malformed NATS message");
-                    let _ = m.ack_with(AckKind::Term).await;
-                }
-            }
-        }
+        let (events, ids, good) = decode_messages(source, &schema, batch, &mut stats).await;
         loop {
             match engine
                 .ingest_with_ids(
@@ -160,12 +176,12 @@ pub async fn consume(
                 }
                 Err(e @ Error::BadEvents { .. }) => {
                     // Cannot happen for messages decoded one by one; never loop on it.
-                    tracing::error!(source, error = %e, "refused a NATS batch");
+                    tracing::error!(source, error = %Chain(&e), "refused a NATS batch");
                     stats.bad += good.len() as u64;
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(source, error = %e, "ingest failed; retrying (messages stay unacknowledged)");
+                    tracing::error!(source, error = %Chain(&e), "ingest failed; retrying (messages stay unacknowledged)");
                     tokio::select! {
                         _ = &mut stop => return Ok(stats),
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -174,7 +190,7 @@ pub async fn consume(
             }
         }
         for m in good {
-            m.ack().await.map_err(nats_err)?;
+            m.ack().await.map_err(nats_err("acknowledging messages"))?;
         }
         on_batch(&stats);
     }

@@ -14,10 +14,10 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use tessera_core::datums_to_array;
 use tessera_core::log_files::LogFile;
+use tessera_core::values_to_array;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 use crate::events::{Events, SourceSchema};
 
 /// The file of batch `seq` of `source` under `dir`.
@@ -26,13 +26,13 @@ pub fn part_path(dir: &Path, source: &str, seq: u64) -> PathBuf {
 }
 
 /// The events as a record batch of the log's schema.
-pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordBatch> {
+pub(crate) fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordBatch> {
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.columns.len() + 1);
     arrays.push(Arc::new(
         TimestampMicrosecondArray::from(events.ts.clone()).with_timezone("UTC"),
     ));
     for (i, (_, ty)) in schema.columns.iter().enumerate() {
-        let a = datums_to_array(&events.cols[i], ty);
+        let a = values_to_array(&events.cols[i], ty);
         let want = schema.arrow.field(i + 1).data_type();
         arrays.push(if a.data_type() == want {
             a
@@ -46,29 +46,31 @@ pub fn to_record_batch(schema: &SourceSchema, events: &Events) -> Result<RecordB
 /// Writes a record batch of the log's schema as batch `seq` of `source`: to a temporary
 /// file, synced, renamed into place, and the directory synced, so a committed batch's file
 /// survives a crash. Returns the file.
-pub fn write_batch(dir: &Path, source: &str, seq: u64, batch: &RecordBatch) -> Result<PathBuf> {
-    let fail = |p: &Path, e: &dyn std::fmt::Display| Error::Log {
-        path: p.to_path_buf(),
-        message: e.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, &e))?;
+pub(crate) fn write_batch(
+    dir: &Path,
+    source: &str,
+    seq: u64,
+    batch: &RecordBatch,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::log(dir, "creating the directory", e))?;
     let path = part_path(dir, source, seq);
     let tmp = dir.join(format!(".part-{source}-{seq:012}.parquet.tmp"));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
     {
-        let f = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, &e))?;
+        let write = |e: BoxError| Error::log(&tmp, "writing", e);
+        let f = std::fs::File::create(&tmp).map_err(|e| write(e.into()))?;
         let mut w =
-            ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail(&tmp, &e))?;
-        w.write(batch).map_err(|e| fail(&tmp, &e))?;
-        let f = w.into_inner().map_err(|e| fail(&tmp, &e))?;
-        f.sync_all().map_err(|e| fail(&tmp, &e))?;
+            ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| write(e.into()))?;
+        w.write(batch).map_err(|e| write(e.into()))?;
+        let f = w.into_inner().map_err(|e| write(e.into()))?;
+        f.sync_all().map_err(|e| write(e.into()))?;
     }
-    std::fs::rename(&tmp, &path).map_err(|e| fail(&path, &e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::log(&path, "renaming into place", e))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| fail(dir, &e))?;
+        .map_err(|e| Error::log(dir, "syncing the directory", e))?;
     Ok(path)
 }
 
@@ -86,7 +88,7 @@ pub fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<Re
             if f.first() >= from {
                 files.push(dir.join(name));
             } else if f.last() >= from {
-                return Err(Error::Log {
+                return Err(Error::LogFile {
                     path: dir.join(name),
                     message: format!("this merged file holds batches {}..={} but the engine must replay from batch {from} (hint: the snapshot file .tessera/stream/snapshots.redb was replaced or lost; remove .tessera/stream/ to rebuild the states from the whole log)", f.first(), f.last()),
                 });
@@ -128,7 +130,7 @@ fn with_retry(
     loop {
         let names = crate::log_compaction::file_names(dir)?;
         match read(names) {
-            Err(Error::Log { message, .. }) if message.contains(VANISHED) && attempt < 3 => {
+            Err(Error::LogFile { message, .. }) if message.contains(VANISHED) && attempt < 3 => {
                 attempt += 1;
             }
             other => return other,
@@ -145,7 +147,7 @@ fn read_files(
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for p in files {
-        let f = std::fs::File::open(&p).map_err(|e| Error::Log {
+        let f = std::fs::File::open(&p).map_err(|e| Error::LogFile {
             path: p.clone(),
             message: if e.kind() == std::io::ErrorKind::NotFound {
                 format!("{e}: {VANISHED}")
@@ -155,10 +157,7 @@ fn read_files(
         })?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
             .and_then(|b| b.build())
-            .map_err(|e| Error::Log {
-                path: p.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::log(&p, "reading", e))?;
         for b in reader {
             let b = b?;
             // Align to the declared schema by name.

@@ -47,7 +47,7 @@ struct Pending {
     /// Every generation up to this one is in the store.
     done: u64,
     /// The last write failure, until a write succeeds.
-    error: Option<String>,
+    error: Option<Arc<tessera_online::Error>>,
     closed: bool,
 }
 
@@ -291,7 +291,7 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
                         }
                         p.count += added;
                     }
-                    p.error = Some(e.to_string());
+                    p.error = Some(Arc::new(e));
                 }
                 shared.progress.notify_waiters();
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -302,7 +302,7 @@ async fn run(shared: Arc<Shared>, store: Arc<dyn OnlineStore>) {
     }
 }
 
-async fn write_all(store: &dyn OnlineStore, rows: &Rows) -> Result<()> {
+async fn write_all(store: &dyn OnlineStore, rows: &Rows) -> tessera_online::Result<()> {
     for (view, map) in rows {
         let all: Vec<&StateRow> = map.values().collect();
         for chunk in all.chunks(CHUNK) {

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tessera_online::{
-    Capabilities, EntityKey, FeatureRow, OnlineStore, Value, WriteBatch, WriteSummary,
+    Capabilities, EntityKey, FeatureRow, OnlineStore, SelectedRow, Value, WriteBatch, WriteSummary,
     STATE_FEATURE,
 };
 
@@ -65,6 +65,31 @@ impl OnlineStore for ServingStore {
                         STATE_FEATURE.to_string(),
                         Value::Bytes(Arc::unwrap_or_clone(bytes)),
                     )]),
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn read_selected(
+        &self,
+        view: &str,
+        keys: &[Vec<u8>],
+        features: &[&str],
+    ) -> tessera_online::Result<Vec<Option<SelectedRow>>> {
+        // As `read`: pending first.
+        let pending = self.pending.lookup(view, keys);
+        let mut rows = self.store.read_selected(view, keys, features).await?;
+        for (row, hit) in rows.iter_mut().zip(pending) {
+            let Some((stamp, bytes)) = hit else { continue };
+            if row.as_ref().is_none_or(|r| r.stamp < stamp) {
+                let state = Value::Bytes(Arc::unwrap_or_clone(bytes));
+                *row = Some(SelectedRow {
+                    stamp,
+                    values: features
+                        .iter()
+                        .map(|f| (*f == STATE_FEATURE).then(|| state.clone()))
+                        .collect(),
                 });
             }
         }
@@ -191,6 +216,20 @@ mod tests {
         assert_eq!(state(&read[0]), Some((20, b"one again".to_vec())));
         assert_eq!(state(&read[1]), Some((10, b"two".to_vec())));
         assert_eq!(state(&read[2]), None);
+        // The serving read path sees the same pending states.
+        let encoded: Vec<Vec<u8>> = keys.iter().map(EntityKey::encode).collect();
+        let selected = serving
+            .read_selected("v", &encoded, &[STATE_FEATURE, "other"])
+            .await
+            .unwrap();
+        let expected: Vec<Option<SelectedRow>> = read
+            .iter()
+            .map(|r| {
+                r.clone()
+                    .map(|r| SelectedRow::from_row(r, &[STATE_FEATURE, "other"]))
+            })
+            .collect();
+        assert_eq!(selected, expected);
         assert!(gated
             .read("v", &keys)
             .await

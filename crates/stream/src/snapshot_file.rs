@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use tessera_online::Stamp;
 
-use crate::checkpoint::{StateWrite, StoredState};
-use crate::error::{Error, Result};
+use crate::checkpoint::{file_error, StateWrite, StoredState};
+use crate::error::{BoxError, Error, Result};
 
 const PROGRESS: TableDefinition<&str, u64> = TableDefinition::new("progress");
 
@@ -45,24 +45,26 @@ impl SnapshotFile {
         })
     }
 
-    fn fail(&self, e: impl std::fmt::Display) -> Error {
-        crate::checkpoint::file_error(&self.path, e)
+    fn fail<'a, E: Into<BoxError>>(&'a self, action: &'static str) -> impl FnOnce(E) -> Error + 'a {
+        file_error(&self.path, action)
     }
 
     /// The sequence the source's last snapshot covers (`None`: never written here).
     pub(crate) fn progress(&self, source: &str) -> Result<Option<u64>> {
-        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let txn = self.db.begin_read().map_err(self.fail("reading"))?;
         let t = match txn.open_table(PROGRESS) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.fail(e)),
+            Err(e) => return Err(self.fail("reading")(e)),
         };
-        Ok(t.get(source).map_err(|e| self.fail(e))?.map(|v| v.value()))
+        Ok(t.get(source)
+            .map_err(self.fail("reading"))?
+            .map(|v| v.value()))
     }
 
     /// Every stored state of a view.
     pub(crate) fn states(&self, view: &str) -> Result<Vec<StoredState>> {
-        read_states(&self.db, view, |e| self.fail(e))
+        read_states(&self.db, &self.path, view)
     }
 
     /// Writes one snapshot of `source` covering every batch before `seq`: drops the stored
@@ -75,43 +77,44 @@ impl SnapshotFile {
         replace: &[String],
         states: &[StateWrite],
     ) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        const WRITING: &str = "writing a snapshot";
+        let txn = self.db.begin_write().map_err(self.fail(WRITING))?;
         for view in replace {
             let name = state_table(view);
             txn.delete_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                .map_err(|e| self.fail(e))?;
+                .map_err(self.fail(WRITING))?;
         }
-        write_states(&txn, states, |e| self.fail(e))?;
+        write_states(&txn, states, &self.path)?;
         txn.open_table(PROGRESS)
-            .map_err(|e| self.fail(e))?
+            .map_err(self.fail(WRITING))?
             .insert(source, seq)
-            .map_err(|e| self.fail(e))?;
-        txn.commit().map_err(|e| self.fail(e))
+            .map_err(self.fail(WRITING))?;
+        txn.commit().map_err(self.fail(WRITING))
     }
 }
 
 /// Every state stored in `db`'s table of `view`: (entity key bytes, stamp, state bytes).
-pub(crate) fn read_states(
-    db: &Database,
-    view: &str,
-    fail: impl Fn(&dyn std::fmt::Display) -> Error,
-) -> Result<Vec<StoredState>> {
-    let txn = db.begin_read().map_err(|e| fail(&e))?;
+pub(crate) fn read_states(db: &Database, path: &Path, view: &str) -> Result<Vec<StoredState>> {
+    const READING: &str = "reading stored states";
+    let txn = db.begin_read().map_err(file_error(path, READING))?;
     let name = state_table(view);
     let t = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)) {
         Ok(t) => t,
         Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(fail(&e)),
+        Err(e) => return Err(file_error(path, READING)(e)),
     };
     let mut out = Vec::new();
-    for e in t.iter().map_err(|e| fail(&e))? {
-        let (k, v) = e.map_err(|e| fail(&e))?;
+    for e in t.iter().map_err(file_error(path, READING))? {
+        let (k, v) = e.map_err(file_error(path, READING))?;
         let v = v.value();
         let word = |r: std::ops::Range<usize>| -> Result<i64> {
-            let b: [u8; 8] = v
-                .get(r)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| fail(&"damaged state"))?;
+            let b: [u8; 8] =
+                v.get(r)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| Error::Damaged {
+                        path: path.to_path_buf(),
+                        what: "stored state",
+                    })?;
             Ok(i64::from_le_bytes(b))
         };
         let stamp = Stamp::new(word(0..8)?, word(8..16)?);
@@ -121,11 +124,8 @@ pub(crate) fn read_states(
 }
 
 /// Stores states (grouped by view) in a write transaction.
-fn write_states(
-    txn: &redb::WriteTransaction,
-    states: &[StateWrite],
-    fail: impl Fn(&dyn std::fmt::Display) -> Error,
-) -> Result<()> {
+fn write_states(txn: &redb::WriteTransaction, states: &[StateWrite], path: &Path) -> Result<()> {
+    const WRITING: &str = "writing a snapshot";
     let mut buf = Vec::new();
     let mut last_view = String::new();
     let mut table = None;
@@ -135,7 +135,7 @@ fn write_states(
             let name = state_table(view);
             table = Some(
                 txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
-                    .map_err(|e| fail(&e))?,
+                    .map_err(file_error(path, WRITING))?,
             );
             last_view = view.clone();
         }
@@ -145,7 +145,7 @@ fn write_states(
         buf.extend_from_slice(state);
         if let Some(t) = table.as_mut() {
             t.insert(key.as_slice(), buf.as_slice())
-                .map_err(|e| fail(&e))?;
+                .map_err(file_error(path, WRITING))?;
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use tessera_online::{
     WriteBatch, WriteSummary,
 };
 
-pub const DEFINITIONS: &str = r#"
+pub(crate) const DEFINITIONS: &str = r#"
 entities:
   - { name: user, join_keys: [user_id] }
   - { name: item, join_keys: [item_id] }
@@ -45,7 +45,7 @@ consumers:
   - { name: item_writer, token_env: T3, purposes: [analytics], writes: [item_stats] }
 "#;
 
-pub fn catalog() -> Arc<Catalog> {
+pub(crate) fn catalog() -> Arc<Catalog> {
     Arc::new(
         Catalog::build(vec![Definitions::from_yaml_str(
             DEFINITIONS,
@@ -56,21 +56,21 @@ pub fn catalog() -> Arc<Catalog> {
     )
 }
 
-pub fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_micros() as i64
 }
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub access: AccessLayer,
     pub audit: Arc<AuditSink>,
     pub log: AuditLog,
     pub _dir: tempfile::TempDir,
 }
 
-pub fn layer(store: Arc<dyn OnlineStore>, config: AccessConfig) -> Fixture {
+pub(crate) fn layer(store: Arc<dyn OnlineStore>, config: AccessConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::new(dir.path());
     let audit = Arc::new(AuditSink::spawn(log.clone(), SinkConfig::default()).unwrap());
@@ -83,7 +83,7 @@ pub fn layer(store: Arc<dyn OnlineStore>, config: AccessConfig) -> Fixture {
 }
 
 /// An embedded store with user 1 (fresh), user 2 (two hours old: expired) and item "x".
-pub async fn seeded_store(dir: &std::path::Path) -> Arc<EmbeddedStore> {
+pub(crate) async fn seeded_store(dir: &std::path::Path) -> Arc<EmbeddedStore> {
     let store = Arc::new(EmbeddedStore::open(dir).unwrap());
     let now = now_us();
     let mut b = WriteBatch::new("user_stats", vec!["clicks".into(), "score".into()]);
@@ -108,7 +108,7 @@ pub async fn seeded_store(dir: &std::path::Path) -> Arc<EmbeddedStore> {
     store
 }
 
-pub fn read(features: &[&str], entities: Vec<(&str, Vec<KeyValue>)>) -> ReadRequest {
+pub(crate) fn read(features: &[&str], entities: Vec<(&str, Vec<KeyValue>)>) -> ReadRequest {
     ReadRequest {
         features: FeatureSelection::Features(features.iter().map(|s| s.to_string()).collect()),
         entities: EntityRows::new(
@@ -126,7 +126,7 @@ pub fn read(features: &[&str], entities: Vec<(&str, Vec<KeyValue>)>) -> ReadRequ
 
 /// A store that wraps another, delays every read, and counts the most reads in flight.
 #[derive(Debug)]
-pub struct SlowStore {
+pub(crate) struct SlowStore {
     pub inner: Arc<dyn OnlineStore>,
     pub delay: Duration,
     pub fail: bool,
@@ -135,7 +135,7 @@ pub struct SlowStore {
 }
 
 impl SlowStore {
-    pub fn new(inner: Arc<dyn OnlineStore>, delay: Duration, fail: bool) -> Self {
+    pub(crate) fn new(inner: Arc<dyn OnlineStore>, delay: Duration, fail: bool) -> Self {
         Self {
             inner,
             delay,

@@ -4,14 +4,14 @@ use proptest::prelude::*;
 use tessera_aggregate::*;
 
 /// A small deterministic PRNG (splitmix64) for shuffles and merge-tree shapes.
-pub struct SplitMix(u64);
+pub(crate) struct SplitMix(u64);
 
 impl SplitMix {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -19,7 +19,7 @@ impl SplitMix {
         z ^ (z >> 31)
     }
 
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
@@ -27,7 +27,7 @@ impl SplitMix {
         }
     }
 
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i + 1);
             items.swap(i, j);
@@ -36,7 +36,7 @@ impl SplitMix {
 }
 
 /// Every function with every input type it accepts.
-pub fn all_aggregations() -> Vec<Aggregation> {
+pub(crate) fn all_aggregations() -> Vec<Aggregation> {
     use AggFunction as F;
     use InputType as T;
     let all_types = [T::Int64, T::Float64, T::Bool, T::String, T::Timestamp];
@@ -62,56 +62,58 @@ pub fn all_aggregations() -> Vec<Aggregation> {
     out
 }
 
-pub fn arb_aggregation() -> impl Strategy<Value = Aggregation> {
+pub(crate) fn arb_aggregation() -> impl Strategy<Value = Aggregation> {
     proptest::sample::select(all_aggregations())
 }
 
 /// Values of a column type, with nulls, NaN, signed zeros and many ties.
-pub fn arb_value(input: Option<InputType>) -> BoxedStrategy<Datum> {
+pub(crate) fn arb_value(input: Option<InputType>) -> BoxedStrategy<Value> {
     match input {
-        None => prop_oneof![Just(Datum::Null), (-3i64..3).prop_map(Datum::Int64)].boxed(),
+        None => prop_oneof![Just(Value::Null), (-3i64..3).prop_map(Value::Int64)].boxed(),
         Some(InputType::Int64) => prop_oneof![
-            1 => Just(Datum::Null),
-            5 => (-5i64..5).prop_map(Datum::Int64),
-            2 => any::<i64>().prop_map(Datum::Int64),
-            1 => prop::sample::select(vec![i64::MIN, i64::MAX]).prop_map(Datum::Int64),
+            1 => Just(Value::Null),
+            5 => (-5i64..5).prop_map(Value::Int64),
+            2 => any::<i64>().prop_map(Value::Int64),
+            1 => prop::sample::select(vec![i64::MIN, i64::MAX]).prop_map(Value::Int64),
         ]
         .boxed(),
         Some(InputType::Float64) => prop_oneof![
-            1 => Just(Datum::Null),
-            1 => Just(Datum::Float64(f64::NAN)),
-            1 => prop::sample::select(vec![0.0, -0.0, 1e-300, -1e-300]).prop_map(Datum::Float64),
-            4 => (-6i32..6).prop_map(|h| Datum::Float64(f64::from(h) / 2.0)),
-            4 => (-1e6f64..1e6).prop_map(Datum::Float64),
+            1 => Just(Value::Null),
+            1 => Just(Value::Float64(f64::NAN)),
+            1 => prop::sample::select(vec![0.0, -0.0, 1e-300, -1e-300]).prop_map(Value::Float64),
+            4 => (-6i32..6).prop_map(|h| Value::Float64(f64::from(h) / 2.0)),
+            4 => (-1e6f64..1e6).prop_map(Value::Float64),
         ]
         .boxed(),
         Some(InputType::Bool) => {
-            prop_oneof![Just(Datum::Null), any::<bool>().prop_map(Datum::Bool)].boxed()
+            prop_oneof![Just(Value::Null), any::<bool>().prop_map(Value::Bool)].boxed()
         }
         Some(InputType::String) => prop_oneof![
-            1 => Just(Datum::Null),
-            3 => prop::sample::select(vec!["", "a", "b", "play", "é", "ab"]).prop_map(Datum::from),
-            2 => "[a-z]{0,8}".prop_map(Datum::from),
+            1 => Just(Value::Null),
+            3 => prop::sample::select(vec!["", "a", "b", "play", "é", "ab"]).prop_map(Value::from),
+            2 => "[a-z]{0,8}".prop_map(Value::from),
         ]
         .boxed(),
         Some(InputType::Timestamp) => prop_oneof![
-            1 => Just(Datum::Null),
-            3 => (-5i64..5).prop_map(Datum::Timestamp),
-            2 => any::<i64>().prop_map(Datum::Timestamp),
+            1 => Just(Value::Null),
+            3 => (-5i64..5).prop_map(Value::Timestamp),
+            2 => any::<i64>().prop_map(Value::Timestamp),
         ]
         .boxed(),
     }
 }
 
 /// An aggregation with events (timestamps in a small range, so many tie).
-pub fn arb_agg_events(max_len: usize) -> impl Strategy<Value = (Aggregation, Vec<(i64, Datum)>)> {
+pub(crate) fn arb_agg_events(
+    max_len: usize,
+) -> impl Strategy<Value = (Aggregation, Vec<(i64, Value)>)> {
     arb_aggregation().prop_flat_map(move |agg| {
         let events = prop::collection::vec((-20i64..20, arb_value(agg.input())), 0..max_len);
         (Just(agg), events)
     })
 }
 
-pub fn fold(agg: &Aggregation, events: &[(i64, Datum)]) -> AggState {
+pub(crate) fn fold(agg: &Aggregation, events: &[(i64, Value)]) -> AggState {
     let mut s = agg.new_state();
     for (ts, v) in events {
         s.update(v, *ts);
@@ -121,7 +123,11 @@ pub fn fold(agg: &Aggregation, events: &[(i64, Datum)]) -> AggState {
 
 /// The events in a random order, folded in random chunks, the chunk states
 /// merged in a random tree.
-pub fn fold_tree(agg: &Aggregation, events: &[(i64, Datum)], rng: &mut SplitMix) -> AggState {
+pub(crate) fn fold_tree(
+    agg: &Aggregation,
+    events: &[(i64, Value)],
+    rng: &mut SplitMix,
+) -> AggState {
     let mut shuffled = events.to_vec();
     rng.shuffle(&mut shuffled);
     let mut states = Vec::new();
@@ -143,24 +149,24 @@ pub fn fold_tree(agg: &Aggregation, events: &[(i64, Datum)], rng: &mut SplitMix)
     states.pop().unwrap()
 }
 
-pub fn encoded(s: &AggState) -> Vec<u8> {
+pub(crate) fn encoded(s: &AggState) -> Vec<u8> {
     let mut out = Vec::new();
     s.encode(&mut out);
     out
 }
 
 /// Float `sum`/`mean`: equal within rounding, not bit for bit.
-pub fn is_float_sum(agg: &Aggregation) -> bool {
+pub(crate) fn is_float_sum(agg: &Aggregation) -> bool {
     matches!(agg.function(), AggFunction::Sum | AggFunction::Mean)
         && agg.input() == Some(InputType::Float64)
 }
 
 /// 1e-12 of the sum of magnitudes: the tolerance for float sums and means.
-pub fn float_tolerance(events: &[(i64, Datum)]) -> f64 {
+pub(crate) fn float_tolerance(events: &[(i64, Value)]) -> f64 {
     let total: f64 = events
         .iter()
         .filter_map(|(_, v)| match v {
-            Datum::Float64(x) if x.is_finite() => Some(x.abs()),
+            Value::Float64(x) if x.is_finite() => Some(x.abs()),
             _ => None,
         })
         .sum();
@@ -168,9 +174,9 @@ pub fn float_tolerance(events: &[(i64, Datum)]) -> f64 {
 }
 
 /// Equal, except floats may differ by `tol`.
-pub fn assert_close(a: &Datum, b: &Datum, tol: f64, context: &str) {
+pub(crate) fn assert_close(a: &Value, b: &Value, tol: f64, context: &str) {
     match (a, b) {
-        (Datum::Float64(x), Datum::Float64(y)) => {
+        (Value::Float64(x), Value::Float64(y)) => {
             assert!(
                 x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol,
                 "{context}: {x} vs {y} (tolerance {tol})"
@@ -181,7 +187,7 @@ pub fn assert_close(a: &Datum, b: &Datum, tol: f64, context: &str) {
 }
 
 /// The hop rule, restated independently of the crate.
-pub fn reference_hop(window: Window) -> Option<i128> {
+pub(crate) fn reference_hop(window: Window) -> Option<i128> {
     let w = i128::from(window.length()?);
     let (hour, day) = (i128::from(HOUR), i128::from(DAY));
     Some(if w <= 12 * hour {
@@ -195,7 +201,7 @@ pub fn reference_hop(window: Window) -> Option<i128> {
 
 /// Whether `ts` is in the window as of `t`, computed exactly in `i128`:
 /// `floor_to_hop(t - W) <= ts <= t`.
-pub fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
+pub(crate) fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
     if ts > t {
         return false;
     }
@@ -210,13 +216,13 @@ pub fn reference_contains(window: Window, t: i64, ts: i64) -> bool {
 
 /// The exact value over the window as of `t` by filtering every event and
 /// folding the survivors in a random order.
-pub fn brute_force(
+pub(crate) fn brute_force(
     agg: &Aggregation,
     window: Window,
-    events: &[(i64, Datum)],
+    events: &[(i64, Value)],
     t: i64,
     rng: &mut SplitMix,
-) -> Datum {
+) -> Value {
     let mut inside: Vec<_> = events
         .iter()
         .filter(|(ts, _)| reference_contains(window, t, *ts))

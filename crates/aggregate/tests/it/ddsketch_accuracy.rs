@@ -27,10 +27,10 @@ proptest! {
             let agg = Aggregation::new(AggFunction::ApproxPercentile { q }, Some(InputType::Float64)).unwrap();
             let mut s = agg.new_state();
             for v in &values {
-                s.update(&Datum::Float64(*v), 0);
+                s.update(&Value::Float64(*v), 0);
             }
             let exact = sorted[(q * (sorted.len() - 1) as f64).floor() as usize];
-            let Datum::Float64(got) = s.finish() else { panic!("no value") };
+            let Value::Float64(got) = s.finish() else { panic!("no value") };
             prop_assert!(
                 (got - exact).abs() <= DDSKETCH_ALPHA * exact.abs() * (1.0 + 1e-9),
                 "q = {}, exact {}, got {}", q, exact, got
@@ -47,11 +47,11 @@ fn integer_inputs_and_empty_sketch() {
     )
     .unwrap();
     let mut s = agg.new_state();
-    assert_eq!(s.finish(), Datum::Null);
+    assert_eq!(s.finish(), Value::Null);
     for i in 1..=1000 {
-        s.update(&Datum::Int64(i), 0);
+        s.update(&Value::Int64(i), 0);
     }
-    let Datum::Float64(p90) = s.finish() else {
+    let Value::Float64(p90) = s.finish() else {
         panic!()
     };
     assert!((p90 - 900.0).abs() <= 9.0, "{p90}");

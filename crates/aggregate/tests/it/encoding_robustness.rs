@@ -91,7 +91,7 @@ proptest! {
         let spec = spec();
         let mut state = spec.new_state();
         for (ts, x, s) in &events {
-            let row = [("x", Datum::Float64(*x)), ("s", Datum::from(s.as_str()))];
+            let row = [("x", Value::Float64(*x)), ("s", Value::from(s.as_str()))];
             state.update(&spec, ts * MINUTE, &row).unwrap();
         }
         let mut blob = Vec::new();
@@ -143,11 +143,11 @@ fn huge_claimed_lengths_are_errors_not_allocations() {
 fn encoding_is_compact_for_small_states() {
     let agg = Aggregation::new(AggFunction::Sum, Some(InputType::Int64)).unwrap();
     let mut s = agg.new_state();
-    s.update(&Datum::Int64(42), 0);
+    s.update(&Value::Int64(42), 0);
     assert!(encoded(&s).len() <= 5, "{:?}", encoded(&s));
     let mut t = TiledAggregate::new(agg, Window::Duration(7 * DAY));
     for h in 0..24 {
-        t.update(1_700_000_000_000_000 + h * HOUR, &Datum::Int64(h));
+        t.update(1_700_000_000_000_000 + h * HOUR, &Value::Int64(h));
     }
     let mut out = Vec::new();
     t.encode(&mut out);

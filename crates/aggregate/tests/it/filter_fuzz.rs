@@ -54,13 +54,13 @@ fn arb_expr() -> impl Strategy<Value = String> {
     })
 }
 
-fn arb_row() -> impl Strategy<Value = Vec<(String, Datum)>> {
+fn arb_row() -> impl Strategy<Value = Vec<(String, Value)>> {
     let v = prop_oneof![
-        Just(Datum::Null),
-        (-5i64..5).prop_map(Datum::Int64),
-        (-5.0f64..5.0).prop_map(Datum::Float64),
-        any::<bool>().prop_map(Datum::Bool),
-        prop::sample::select(vec!["x", "it's", ""]).prop_map(Datum::from),
+        Just(Value::Null),
+        (-5i64..5).prop_map(Value::Int64),
+        (-5.0f64..5.0).prop_map(Value::Float64),
+        any::<bool>().prop_map(Value::Bool),
+        prop::sample::select(vec!["x", "it's", ""]).prop_map(Value::from),
     ];
     (v.clone(), v.clone(), v.clone(), v).prop_map(|(a, b, f, s)| {
         vec![
@@ -78,7 +78,7 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(s in "[a-z0-9 ='\"<>!(),.\\-_]{0,40}") {
         if let Ok(f) = FilterExpr::parse(&s) {
-            let _ = f.eval(&[("a", Datum::Int64(1))]);
+            let _ = f.eval(&[("a", Value::Int64(1))]);
         }
     }
 

@@ -5,14 +5,14 @@
 use proptest::prelude::*;
 use tessera_aggregate::*;
 
-fn estimate(values: impl Iterator<Item = Datum>) -> i64 {
+fn estimate(values: impl Iterator<Item = Value>) -> i64 {
     let agg = Aggregation::new(AggFunction::ApproxCountDistinct, Some(InputType::String)).unwrap();
     let mut s = agg.new_state();
     for v in values {
         s.update(&v, 0);
     }
     match s.finish() {
-        Datum::Int64(n) => n,
+        Value::Int64(n) => n,
         other => panic!("{other:?}"),
     }
 }
@@ -33,7 +33,7 @@ proptest! {
     fn large_cardinalities_within_three_sigma(n in 1_000i64..100_000, offset in any::<i32>()) {
         let base = i64::from(offset) * 1_000_000;
         // Each value twice: duplicates must not count.
-        let e = estimate((0..n).chain(0..n).map(|i| Datum::Int64(base + i)));
+        let e = estimate((0..n).chain(0..n).map(|i| Value::Int64(base + i)));
         let err = (e as f64 - n as f64).abs() / n as f64;
         prop_assert!(err <= BOUND, "n = {}, estimate {}, error {:.4}", n, e, err);
     }
@@ -42,7 +42,7 @@ proptest! {
 #[test]
 fn strings_across_the_range() {
     for n in [1_000usize, 3_000, 9_000, 10_240, 12_000, 20_000, 50_000] {
-        let e = estimate((0..n).map(|i| Datum::from(format!("user-{i}"))));
+        let e = estimate((0..n).map(|i| Value::from(format!("user-{i}"))));
         let err = (e as f64 - n as f64).abs() / n as f64;
         assert!(err <= BOUND, "n = {n}, estimate {e}, error {err:.4}");
     }
@@ -51,7 +51,7 @@ fn strings_across_the_range() {
 #[test]
 fn small_sets_are_nearly_exact() {
     for n in 0..=300i64 {
-        let e = estimate((0..n).map(|i| Datum::from(format!("item-{i}"))));
+        let e = estimate((0..n).map(|i| Value::from(format!("item-{i}"))));
         // Linear counting: σ ≈ 1/√(2m) ≈ 1.1 % for small n; allow 3σ.
         let allowed = (n as f64 * 0.035).max(1.0);
         assert!((e - n).abs() as f64 <= allowed, "n = {n}, estimate {e}");

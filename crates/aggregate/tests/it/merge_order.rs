@@ -82,7 +82,7 @@ proptest! {
 fn hll_sparse_and_dense_merge_to_the_same_state() {
     let agg = Aggregation::new(AggFunction::ApproxCountDistinct, Some(InputType::String)).unwrap();
     let events: Vec<_> = (0..3000)
-        .map(|i| (i, Datum::from(format!("user-{}", i % 2500))))
+        .map(|i| (i, Value::from(format!("user-{}", i % 2500))))
         .collect();
     let sequential = fold(&agg, &events);
     for seed in 0..5 {

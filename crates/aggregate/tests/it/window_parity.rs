@@ -25,7 +25,7 @@ fn windows() -> Vec<Window> {
 /// Timestamps on a grid of a fiftieth of the window (or hop), ±1 µs, so that
 /// events land on tile and window boundaries often, span about six windows,
 /// include negative times, and tie.
-fn arb_case() -> impl Strategy<Value = (Aggregation, Window, Vec<(i64, Datum)>, Vec<i64>, u64)> {
+fn arb_case() -> impl Strategy<Value = (Aggregation, Window, Vec<(i64, Value)>, Vec<i64>, u64)> {
     (arb_aggregation(), prop::sample::select(windows())).prop_flat_map(|(agg, window)| {
         let span = window
             .length()
@@ -44,7 +44,7 @@ fn arb_case() -> impl Strategy<Value = (Aggregation, Window, Vec<(i64, Datum)>, 
 }
 
 /// Query times at every edge the events define.
-fn edge_queries(window: Window, events: &[(i64, Datum)]) -> Vec<i64> {
+fn edge_queries(window: Window, events: &[(i64, Value)]) -> Vec<i64> {
     let w = window.length().unwrap_or(DAY);
     let hop = window.hop().unwrap_or(HOUR);
     let mut qs = Vec::new();
@@ -135,9 +135,9 @@ proptest! {
             ViewAggregation::new(Some("x"), sum.clone(), Window::Duration(HOUR)).unwrap().with_filter(filter.clone()),
             ViewAggregation::new(None, Aggregation::count_events(), Window::Duration(2 * HOUR)).unwrap(),
         ]);
-        let mut rows: Vec<(i64, [(&str, Datum); 2])> = events
+        let mut rows: Vec<(i64, [(&str, Value); 2])> = events
             .iter()
-            .map(|(m, a, x)| (m * MINUTE, [("action", Datum::from(actions[*a as usize])), ("x", Datum::from(*x))]))
+            .map(|(m, a, x)| (m * MINUTE, [("action", Value::from(actions[*a as usize])), ("x", Value::from(*x))]))
             .collect();
         rows.sort_by_key(|(ts, _)| *ts);
         let mut arrival = rows.clone();
@@ -148,7 +148,7 @@ proptest! {
         }
         let now = rows.last().map_or(0, |(ts, _)| *ts);
         let filtered: Vec<_> = rows.iter().filter(|(_, r)| filter.eval(r)).map(|(ts, r)| (*ts, r[1].1.clone())).collect();
-        let all: Vec<_> = rows.iter().map(|(ts, _)| (*ts, Datum::Null)).collect();
+        let all: Vec<_> = rows.iter().map(|(ts, _)| (*ts, Value::Null)).collect();
         let expect_sum = window_values(&filtered, &[now], &sum, Window::Duration(HOUR)).unwrap();
         let expect_count = window_values(&all, &[now], &Aggregation::count_events(), Window::Duration(2 * HOUR)).unwrap();
         prop_assert_eq!(state.value_at(now).unwrap(), vec![expect_sum[0].clone(), expect_count[0].clone()]);
@@ -156,7 +156,7 @@ proptest! {
 }
 
 /// Shuffles runs of equal timestamps, keeping the list sorted.
-fn shuffle_ties(events: &mut [(i64, Datum)], rng: &mut SplitMix) {
+fn shuffle_ties(events: &mut [(i64, Value)], rng: &mut SplitMix) {
     let mut i = 0;
     while i < events.len() {
         let j = i + events[i..]
@@ -173,9 +173,9 @@ fn extreme_timestamps_do_not_overflow() {
     let agg = Aggregation::new(AggFunction::Max, Some(InputType::Int64)).unwrap();
     for window in windows() {
         let events = [
-            (i64::MIN, Datum::Int64(1)),
-            (0, Datum::Int64(2)),
-            (i64::MAX, Datum::Int64(3)),
+            (i64::MIN, Value::Int64(1)),
+            (0, Value::Int64(2)),
+            (i64::MAX, Value::Int64(3)),
         ];
         let mut tiled = TiledAggregate::new(agg.clone(), window);
         for (ts, v) in &events {

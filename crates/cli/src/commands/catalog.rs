@@ -5,28 +5,31 @@ use anyhow::Result;
 use super::{registered_catalog, RepoArgs};
 
 /// Prints the registered feature views and features.
-pub fn run(args: &RepoArgs) -> Result<()> {
+pub(crate) fn run(args: &RepoArgs) -> Result<()> {
     let (cat, version) = registered_catalog(&args.repo)?;
-    println!(
+    let width = crate::terminal_width::width();
+    let fit = |line: String| println!("{}", crate::terminal_width::fit(&line, width));
+    fit(format!(
         "Registered version {version}: {} feature views.",
-        cat.feature_views.len()
-    );
-    for v in cat.feature_views.values() {
+        cat.feature_views().len()
+    ));
+    for v in cat.feature_views().values() {
         let keys = cat.join_keys(v).join(", ");
-        println!(
-            "\n{}  (entities: {}; keys: {keys}; source: {}; ttl: {}; owner: {})",
+        println!();
+        fit(format!(
+            "{}  (entities: {}; keys: {keys}; source: {}; ttl: {}; owner: {})",
             v.name,
             v.entities.join(", "),
             v.source,
             v.ttl,
             v.owner.as_deref().unwrap_or("-")
-        );
+        ));
         if !v.tags.is_empty() {
             let tags: Vec<String> = v.tags.iter().map(|(k, x)| format!("{k}={x}")).collect();
-            println!("  tags: {}", tags.join(", "));
+            fit(format!("  tags: {}", tags.join(", ")));
         }
         for f in &v.features {
-            println!(
+            let line = format!(
                 "  {:<24} {:<14} {:<10} {:<12} {}",
                 f.name,
                 f.dtype.to_string(),
@@ -34,13 +37,19 @@ pub fn run(args: &RepoArgs) -> Result<()> {
                 f.placement.as_str(),
                 f.description.as_deref().unwrap_or("")
             );
+            fit(line.trim_end().to_string());
         }
     }
-    if !cat.feature_services.is_empty() {
+    if !cat.feature_services().is_empty() {
         println!("\nFeature services:");
-        for s in cat.feature_services.values() {
+        for s in cat.feature_services().values() {
             let feats: Vec<String> = s.features.iter().map(|f| f.to_string()).collect();
-            println!("  {} (purpose {}): {}", s.name, s.purpose, feats.join(", "));
+            fit(format!(
+                "  {} (purpose {}): {}",
+                s.name,
+                s.purpose,
+                feats.join(", ")
+            ));
         }
     }
     Ok(())

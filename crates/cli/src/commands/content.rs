@@ -7,13 +7,17 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tessera_access::ContentProvider;
 use tessera_core::{Catalog, ViewProvider};
+use tessera_materialize::{materialize_view, MaterializeRequest, NoMaterializeProgress};
 use tessera_offline::LatestScan;
-use tessera_online::{materialize_view, MaterializeRequest, MemoryStore, NoMaterializeProgress};
+use tessera_online::MemoryStore;
 
 /// Loads every content view of `catalog` (none: `None`), printing one line per view.
-pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<ContentProvider>>> {
+pub(crate) async fn load(
+    catalog: &Arc<Catalog>,
+    repo: &Path,
+) -> Result<Option<Arc<ContentProvider>>> {
     let views: Vec<&str> = catalog
-        .feature_views
+        .feature_views()
         .values()
         .filter(|v| v.provider == ViewProvider::Content)
         .map(|v| v.name.as_str())
@@ -32,14 +36,14 @@ pub async fn load(catalog: &Arc<Catalog>, repo: &Path) -> Result<Option<Arc<Cont
                 view: view.to_string(),
                 start_us: None,
                 end_us: now,
-                batch_rows: tessera_online::DEFAULT_BATCH_ROWS,
+                batch_rows: tessera_materialize::DEFAULT_BATCH_ROWS,
                 future: tessera_online::FutureBound::default(),
             },
             Arc::new(NoMaterializeProgress),
         )
         .await
         .with_context(|| format!("loading content view `{view}` from its source"))?;
-        eprintln!(
+        tracing::debug!(
             "content: {view}: {} rows in memory (latest per key)",
             report.summary.written
         );

@@ -14,9 +14,13 @@ use super::RepoArgs;
 use crate::demo_data::DemoSizes;
 
 /// Runs the demo in `dir`.
-pub async fn run(dir: &Path) -> Result<()> {
+pub(crate) async fn run(dir: &Path) -> Result<()> {
     let t0 = Instant::now();
-    println!("== Tessera demo in {} ==\n", dir.display());
+    println!(
+        "== Tessera demo in {} ({} build) ==\n",
+        dir.display(),
+        crate::BUILD
+    );
     if dir.join(".tessera").exists() || dir.join("tessera.yaml").exists() {
         println!(
             "(re-using {}: regenerating its data; the registry keeps its history)\n",
@@ -55,10 +59,11 @@ pub async fn run(dir: &Path) -> Result<()> {
         features: vec![],
         purpose: None,
         consumer: Some("trainer".into()),
-        out: out.clone(),
+        out: Some(out.clone()),
         timestamp_column: "event_timestamp".into(),
         short_names: false,
         quiet: false,
+        explain: None,
     };
     super::training_set::run(&args).await?;
     let batch = tessera_offline::read_spine(&out)
@@ -66,10 +71,8 @@ pub async fn run(dir: &Path) -> Result<()> {
         .context("reading the training set back")?;
     let mid = batch.num_rows() / 2;
     let head = batch.slice(mid, batch.num_rows().saturating_sub(mid).min(5));
-    println!(
-        "   a few rows from the middle of the set:\n{}",
-        indent(&pretty_format_batches(&[head])?.to_string())
-    );
+    println!("   a few rows from the middle of the set:");
+    crate::terminal_width::print_fitted(&indent(&pretty_format_batches(&[head])?.to_string()));
 
     println!(
         "\n5. A refused read: the `dashboard` consumer asks for personal features for `analytics`:"
@@ -83,7 +86,7 @@ pub async fn run(dir: &Path) -> Result<()> {
             "user_activity:country".into(),
             "item_content:genre".into(),
         ],
-        out: dir.join("refused.parquet"),
+        out: Some(dir.join("refused.parquet")),
         quiet: true,
         ..args.clone()
     };
@@ -91,10 +94,11 @@ pub async fn run(dir: &Path) -> Result<()> {
         Ok(_) => anyhow::bail!("the demo expected a refusal"),
         Err(e) => println!("{}", indent(&e.to_string())),
     }
+    let refused_out = dir.join("refused.parquet");
     println!(
         "   nothing was written: {} exists = {}",
-        refused.out.display(),
-        refused.out.exists()
+        refused_out.display(),
+        refused_out.exists()
     );
 
     println!(
@@ -110,8 +114,9 @@ pub async fn run(dir: &Path) -> Result<()> {
     super::demo_online::run(dir, 7).await?;
 
     println!(
-        "\nDone in {:.1}s. Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
+        "\nDone in {:.1}s ({} build). Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
         t0.elapsed().as_secs_f64(),
+        crate::BUILD,
         d = dir.display()
     );
     Ok(())

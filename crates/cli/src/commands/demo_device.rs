@@ -56,7 +56,7 @@ struct DeviceRead {
 
 /// Runs the device step against the demo server at `server` (through a capture proxy);
 /// `client` and `app_token` ask the server for its own plan of the cloud features.
-pub async fn run(
+pub(crate) async fn run(
     dir: &Path,
     server: SocketAddr,
     client: &mut HttpClient,
@@ -79,7 +79,7 @@ pub async fn run(
         token: Some(app_token.to_string()),
         purpose: "ranking".into(),
         // A debug build on a busy machine: leave the first cloud call time to answer.
-        cloud_timeout: Duration::from_secs(10),
+        remote_timeout: Duration::from_secs(10),
         ..DeviceConfig::default()
     };
     let mut context = RequestContext::new();
@@ -300,7 +300,7 @@ fn check_capture(
         bail!("the proxy saw no answered read between device and cloud (hint: the device asked nothing of the cloud; check the demo server's log above)");
     }
     let mut texts: BTreeSet<String> = BTreeSet::new();
-    for v in catalog.feature_views.values() {
+    for v in catalog.feature_views().values() {
         let over_device = catalog
             .source_of(v)
             .is_ok_and(|s| s.source_type == SourceType::Device);
@@ -422,9 +422,9 @@ fn check_capture(
         )
     };
     Ok(format!(
-        "ok: none of {names} device-only feature, view and source names, {values} device-only values, the context fields {} or their {context_values} values appears in the {} captured bytes (text searched in every byte, numbers as tokens of the bodies{short}); {} holds only cloud features, the read's join keys and the purpose",
-        context.keys().cloned().collect::<Vec<_>>().join(", "),
+        "ok: nothing private left the device. Searched the {} bytes that crossed for {names} device-only names (features, views, sources), {values} device-only values, the context fields {} and their {context_values} values: none found (words anywhere, numbers as whole numbers in the messages{short}); {} holds only cloud features, the read's keys and the purpose",
         capture.up.len() + capture.down.len(),
+        context.keys().cloned().collect::<Vec<_>>().join(", "),
         if requests.len() == 1 {
             "the request".to_string()
         } else {

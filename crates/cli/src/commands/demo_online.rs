@@ -33,7 +33,7 @@ const RANKER_FEATURES: [&str; 8] = [
 const LATENCY_REQUESTS: usize = 2_000;
 
 /// Runs steps 7–15 of the demo in `dir` (already generated and applied).
-pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
+pub(crate) async fn run(dir: &Path, first_step: usize) -> Result<()> {
     let mut step = first_step;
     println!("\n{step}. Materialise the latest values into the embedded online store (tessera materialize --incremental):");
     super::materialize::run(&MaterializeArgs {
@@ -42,7 +42,7 @@ pub async fn run(dir: &Path, first_step: usize) -> Result<()> {
         end: None,
         incremental: true,
         views: vec![],
-        batch_rows: tessera_online::DEFAULT_BATCH_ROWS,
+        batch_rows: tessera_materialize::DEFAULT_BATCH_ROWS,
         quiet: true,
     })
     .await?;
@@ -174,7 +174,7 @@ async fn requests(
     super::demo_device::run(dir, addr, &mut client, app_token, step).await?;
 
     *step += 1;
-    println!("\n{step}. Latencies seen by this client (one keep-alive connection, {LATENCY_REQUESTS} sequential requests each, debug or release as built):");
+    println!("\n{step}. Latencies seen by this client (one keep-alive connection, {LATENCY_REQUESTS} sequential requests each, {} build{}):", crate::BUILD, if cfg!(debug_assertions) { "; a release build (`cargo install` or `--release`) is several times faster" } else { "" });
     for entities in [1usize, 100] {
         let users: Vec<i64> = (0..entities as i64).collect();
         let items: Vec<i64> = (0..entities as i64).map(|i| i * 7 % 2000).collect();

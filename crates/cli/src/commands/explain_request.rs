@@ -10,8 +10,8 @@ use clap::Args;
 use tessera_access::{
     AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest,
 };
-use tessera_audit::{AuditLog, AuditSink, SinkConfig};
-use tessera_core::{FeatureRepo, RepoConfig};
+use tessera_audit::AuditSink;
+use tessera_core::FeatureRepo;
 use tessera_online::open_store;
 
 use super::{local_user, registered_catalog};
@@ -19,7 +19,7 @@ use super::{local_user, registered_catalog};
 /// Arguments of `tessera explain-request`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["features", "service"])))]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -38,8 +38,14 @@ pub struct ExplainArgs {
 }
 
 /// Runs `tessera explain-request`.
-pub async fn run(args: &ExplainArgs) -> Result<()> {
+pub(crate) async fn run(args: &ExplainArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();
     let user = user.trim_start_matches("local:");
@@ -53,10 +59,12 @@ pub async fn run(args: &ExplainArgs) -> Result<()> {
     let store = open_store(&cfg, &args.repo).await.context(
         "opening the online store (hint: while `tessera serve` holds the embedded store, ask it instead: POST /v1/features?explain=true)",
     )?;
-    let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
     let audit = Arc::new(
-        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
-            .context("opening the audit log")?,
+        AuditSink::spawn(
+            super::audit::open_log(&args.repo, &cfg),
+            super::audit::sink_config(&cfg),
+        )
+        .context("opening the audit log")?,
     );
     let catalog = Arc::new(catalog);
     let mut builder = AccessLayer::builder(catalog.clone(), audit.clone(), AccessConfig::default())
@@ -77,6 +85,6 @@ pub async fn run(args: &ExplainArgs) -> Result<()> {
     };
     let explained = access.explain(&request);
     audit.shutdown().await.context("closing the audit log")?;
-    print!("{}", explained?);
+    crate::terminal_width::print_fitted(&explained?.to_string());
     Ok(())
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use tessera_access::{
     AccessConfig, AccessLayer, Caller, EntityRows, FeatureSelection, ReadRequest, ValueStatus,
 };
-use tessera_audit::{AuditLog, AuditSink, SinkConfig};
+use tessera_audit::AuditSink;
 use tessera_core::{FeatureRepo, RepoConfig};
 use tessera_online::{open_store, KeyValue, Value};
 
@@ -20,7 +20,7 @@ use super::{local_user, registered_catalog};
 /// Arguments of `tessera get`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["features", "service"])))]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -101,10 +101,11 @@ pub(crate) fn parse_entity(text: &str) -> Result<Vec<(String, KeyValue)>> {
         .collect()
 }
 
+/// A value as the table shows it; strings (pushed by clients) are escaped for the terminal.
 fn show(v: &Value) -> String {
     match v {
         Value::Timestamp(us) => format_time(*us),
-        other => other.to_string(),
+        other => crate::terminal_text::escaped(&other.to_string()).into_owned(),
     }
 }
 
@@ -132,8 +133,14 @@ fn entity_rows(texts: &[String]) -> Result<EntityRows> {
 }
 
 /// Runs `tessera get`.
-pub async fn run(args: &GetArgs) -> Result<()> {
+pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = FeatureRepo::load_config(&args.repo)?;
     let user = local_user();
     let user = user.trim_start_matches("local:");
@@ -151,8 +158,11 @@ pub async fn run(args: &GetArgs) -> Result<()> {
     let store_name = store.name();
     let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
     let audit = Arc::new(
-        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
-            .context("opening the audit log")?,
+        AuditSink::spawn(
+            super::audit::open_log(&args.repo, &cfg),
+            super::audit::sink_config(&cfg),
+        )
+        .context("opening the audit log")?,
     );
     let catalog = Arc::new(catalog);
     let content = super::content::load(&catalog, &args.repo).await?;
@@ -190,10 +200,12 @@ pub async fn run(args: &GetArgs) -> Result<()> {
         e => e.into(),
     })?;
 
-    println!(
+    let width = crate::terminal_width::width();
+    let fit = |line: String| println!("{}", crate::terminal_width::fit(&line, width));
+    fit(format!(
         "{:<24} {:<32} {:<8} {:<28} value",
         "entity", "feature", "status", "event time"
-    );
+    ));
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (feature, col) in result.plan.features().iter().zip(&result.columns) {
         for (i, text) in args.entities.iter().enumerate() {
@@ -206,11 +218,11 @@ pub async fn run(args: &GetArgs) -> Result<()> {
                 }
                 _ => "-".to_string(),
             };
-            println!(
+            fit(format!(
                 "{text:<24} {:<32} {:<8} {event:<28} {shown}",
                 feature.to_string(),
                 status.as_str()
-            );
+            ));
         }
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

@@ -10,10 +10,11 @@ use clap::Args;
 use tessera_stream::{StreamConfig, StreamEngine};
 
 use super::registered_catalog;
+use crate::engine_owner::EngineOwner;
 
 /// Arguments of `tessera ingest`.
 #[derive(Debug, Clone, Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -25,12 +26,16 @@ pub struct IngestArgs {
     pub report_every: u64,
 }
 
-/// Opens the stream engine of a repository over its online store.
-pub async fn open_engine(
+/// Opens the stream engine of a repository over its online store, after claiming it for
+/// this process (`command` says what runs it, e.g. `tessera serve`): a second process on
+/// the same repository is refused with the first one's pid and address.
+pub(crate) async fn open_engine(
     repo: &std::path::Path,
     catalog: Arc<tessera_core::Catalog>,
     store: Arc<dyn tessera_online::OnlineStore>,
-) -> Result<Arc<StreamEngine>> {
+    command: &str,
+) -> Result<(Arc<StreamEngine>, EngineOwner)> {
+    let owner = EngineOwner::claim(repo, command)?;
     let cfg = tessera_core::FeatureRepo::load_config(repo)?;
     let config = StreamConfig {
         future: tessera_online::FutureBound::of_repo(&cfg),
@@ -41,7 +46,7 @@ pub async fn open_engine(
         .context("opening the stream engine")?;
     let engine = Arc::new(engine);
     spawn_compaction(&engine, &cfg.offline_log);
-    Ok(engine)
+    Ok((engine, owner))
 }
 
 /// Compacts the offline logs every `offline_log.compact_every` while the engine lives.
@@ -85,7 +90,7 @@ fn cfg_span(d: std::time::Duration) -> String {
 
 /// On clean shutdown: writes the states still on their way to the online store and a
 /// snapshot of the changed ones (so the next start replays nothing).
-pub async fn finish_engine(engine: &StreamEngine) -> Result<()> {
+pub(crate) async fn finish_engine(engine: &StreamEngine) -> Result<()> {
     engine
         .flush()
         .await
@@ -97,13 +102,17 @@ pub async fn finish_engine(engine: &StreamEngine) -> Result<()> {
 }
 
 /// The stream sources that consume from NATS, with their settings.
-pub fn nats_sources(
+pub(crate) fn nats_sources(
     catalog: &tessera_core::Catalog,
     only: &[String],
 ) -> Result<Vec<(String, tessera_core::NatsDef)>> {
     for s in only {
-        match catalog.sources.get(s) {
-            None => bail!("unknown source `{s}` (hint: `tessera catalog` lists the sources)"),
+        match catalog.sources().get(s) {
+            None => bail!(
+                "unknown source `{s}` (hint: {}`tessera catalog` lists the sources)",
+                tessera_core::did_you_mean(s, catalog.sources().keys().map(String::as_str))
+                    .map_or(String::new(), |c| format!("did you mean `{c}`? "))
+            ),
             Some(d) if d.stream.as_ref().and_then(|st| st.nats.as_ref()).is_none() => {
                 bail!("source `{s}` has no `stream.nats` settings (hint: add `nats: {{ subject: ..., durable: ... }}` under its `stream:`)")
             }
@@ -111,7 +120,7 @@ pub fn nats_sources(
         }
     }
     Ok(catalog
-        .sources
+        .sources()
         .values()
         .filter(|s| only.is_empty() || only.contains(&s.name))
         .filter_map(|s| {
@@ -122,7 +131,7 @@ pub fn nats_sources(
 }
 
 /// Runs `tessera ingest`.
-pub async fn run(args: &IngestArgs) -> Result<()> {
+pub(crate) async fn run(args: &IngestArgs) -> Result<()> {
     let (catalog, version) = registered_catalog(&args.repo)?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let sources = nats_sources(&catalog, &args.sources)?;
@@ -133,7 +142,8 @@ pub async fn run(args: &IngestArgs) -> Result<()> {
         .await
         .context("opening the online store")?;
     let catalog = Arc::new(catalog);
-    let engine = open_engine(&args.repo, catalog, store.clone()).await?;
+    let (engine, _owner) =
+        open_engine(&args.repo, catalog, store.clone(), "tessera ingest").await?;
     eprintln!(
         "ingesting {} from NATS into the {} online store (registry version {version}); stop with Ctrl-C or SIGTERM",
         sources
@@ -200,7 +210,8 @@ pub async fn run(args: &IngestArgs) -> Result<()> {
                 s.bad
             ),
             Err(e) => {
-                eprintln!("{name}: {e}");
+                // Errors can quote the events' text, which publishers chose.
+                eprintln!("{name}: {}", crate::terminal_text::escaped(&e.to_string()));
                 failed = Some(e.into());
             }
         }

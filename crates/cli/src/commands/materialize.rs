@@ -7,18 +7,18 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_offline::LatestScan;
-use tessera_online::{
-    materialize_view, open_store, MaterializeProgress, MaterializeRequest, Stage,
-    DEFAULT_BATCH_ROWS,
+use tessera_materialize::{
+    materialize_view, MaterializeProgress, MaterializeRequest, Stage, DEFAULT_BATCH_ROWS,
 };
+use tessera_offline::LatestScan;
+use tessera_online::open_store;
 
 use super::registered_catalog;
 
 /// Arguments of `tessera materialize`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("range").required(true).args(["start", "incremental"])))]
-pub struct MaterializeArgs {
+pub(crate) struct MaterializeArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -45,7 +45,7 @@ pub struct MaterializeArgs {
 
 /// Parses RFC 3339 (`2026-01-31T12:00:00Z`) or a date (`2026-01-31`, midnight UTC) into µs
 /// since the epoch.
-pub fn parse_time(text: &str) -> Result<i64> {
+pub(crate) fn parse_time(text: &str) -> Result<i64> {
     let t = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());
@@ -60,7 +60,7 @@ pub fn parse_time(text: &str) -> Result<i64> {
 }
 
 /// Formats µs since the epoch as RFC 3339 (UTC).
-pub fn format_time(us: i64) -> String {
+pub(crate) fn format_time(us: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(us).map_or_else(
         || format!("{us}us"),
         |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
@@ -68,7 +68,7 @@ pub fn format_time(us: i64) -> String {
 }
 
 /// Runs `tessera materialize`.
-pub async fn run(args: &MaterializeArgs) -> Result<()> {
+pub(crate) async fn run(args: &MaterializeArgs) -> Result<()> {
     let (catalog, version) = registered_catalog(&args.repo)?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let store = open_store(&cfg, &args.repo).await?;
@@ -87,7 +87,7 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
     };
     let views: Vec<String> = if args.views.is_empty() {
         for v in catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.online && over_stream(v))
         {
@@ -98,20 +98,20 @@ pub async fn run(args: &MaterializeArgs) -> Result<()> {
         }
         let content =
             |v: &tessera_core::FeatureViewDef| v.provider == tessera_core::ViewProvider::Content;
-        for v in catalog.feature_views.values().filter(|v| content(v)) {
+        for v in catalog.feature_views().values().filter(|v| content(v)) {
             println!(
                 "  {:<20} skipped: `provider: content`; `tessera serve` loads it into memory at startup",
                 v.name
             );
         }
-        for v in catalog.feature_views.values().filter(|v| over_device(v)) {
+        for v in catalog.feature_views().values().filter(|v| over_device(v)) {
             println!(
                 "  {:<20} skipped: it reads device source `{}`, whose signals exist only on devices",
                 v.name, v.source
             );
         }
         catalog
-            .feature_views
+            .feature_views()
             .values()
             .filter(|v| v.online && !over_stream(v) && !content(v) && !over_device(v))
             .map(|v| v.name.clone())

@@ -10,14 +10,14 @@ use tessera_registry::{ApplyOutcome, Registry};
 use super::{registry_of, RepoArgs};
 
 /// Loads and fully validates the working copy, including source schemas.
-pub async fn load_checked(args: &RepoArgs) -> Result<FeatureRepo> {
+pub(crate) async fn load_checked(args: &RepoArgs) -> Result<FeatureRepo> {
     let repo = load_repo(&args.repo).await?;
     check_sources(&session(1), &repo.root, &repo.catalog).await?;
     Ok(repo)
 }
 
 /// Prints the diff against the registered version.
-pub async fn plan(args: &RepoArgs) -> Result<()> {
+pub(crate) async fn plan(args: &RepoArgs) -> Result<()> {
     let repo = load_checked(args).await?;
     let (reg, _) = registry_of(&args.repo)?;
     let latest = reg.latest()?.map_or(0, |v| v.version);
@@ -31,7 +31,7 @@ pub async fn plan(args: &RepoArgs) -> Result<()> {
 }
 
 /// Registers the working copy as a new version.
-pub async fn apply(args: &RepoArgs) -> Result<()> {
+pub(crate) async fn apply(args: &RepoArgs) -> Result<()> {
     let repo = load_checked(args).await?;
     let (reg, cfg) = registry_of(&args.repo)?;
     let defs = Arc::new(repo.catalog.definitions());

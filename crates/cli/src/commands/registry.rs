@@ -10,7 +10,7 @@ use super::registry_of;
 
 /// Registry subcommands.
 #[derive(Debug, Subcommand)]
-pub enum RegistryCommand {
+pub(crate) enum RegistryCommand {
     /// List every registered version, oldest first.
     History {
         /// The feature repository.
@@ -33,7 +33,7 @@ pub enum RegistryCommand {
 }
 
 /// Runs a registry subcommand.
-pub fn run(cmd: RegistryCommand) -> Result<()> {
+pub(crate) fn run(cmd: RegistryCommand) -> Result<()> {
     match cmd {
         RegistryCommand::History { repo } => {
             let (reg, _) = registry_of(&repo)?;

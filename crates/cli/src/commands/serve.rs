@@ -12,8 +12,8 @@ use anyhow::{bail, Context, Result};
 use arrow::datatypes::DataType;
 use clap::{Args, ValueEnum};
 use tessera_access::{AccessConfig, AccessLayer, KeyType};
-use tessera_audit::{AuditLog, AuditSink, SinkConfig};
-use tessera_core::{Catalog, FeatureRepo, RepoConfig};
+use tessera_audit::AuditSink;
+use tessera_core::{Catalog, FeatureRepo};
 use tessera_server::{
     flush_audit, serve_grpc, serve_http, shutdown_signal, AppState, Auth, Limits, Metrics,
     TokenTable,
@@ -24,7 +24,7 @@ use super::registered_catalog;
 
 /// How `tessera serve` authenticates requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     /// `Authorization: Bearer <token>`; each consumer's token is read at startup from the
     /// environment variable its `token_env` names.
     Bearer,
@@ -35,7 +35,7 @@ pub enum AuthMode {
 
 /// Arguments of `tessera serve`.
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The feature repository (serves its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -54,35 +54,44 @@ pub struct ServeArgs {
     /// The most entities one read may ask for (and rows one push may carry, x10).
     #[arg(long, default_value_t = 1000)]
     pub max_entities: usize,
-    /// The largest request body, in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
-    pub max_body_bytes: usize,
-    /// How long one online-store call may take, in milliseconds (503 beyond).
-    #[arg(long, default_value_t = 2000)]
-    pub store_timeout_ms: u64,
-    /// How long a client may take to send a request body, in seconds (408 beyond).
-    #[arg(long, default_value_t = 10)]
-    pub body_timeout_secs: u64,
-    /// How long a client may take to send request headers, and how long idle keep-alive
-    /// connections are kept, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub header_timeout_secs: u64,
-    /// Connections served at once.
-    #[arg(long, default_value_t = 4096)]
-    pub max_connections: usize,
+    /// The largest request body (or gRPC message), in bytes [default: 4194304, or
+    /// `server.max_body_bytes` in tessera.yaml].
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
+    /// How long one online-store call may take (503 beyond); a duration: `500ms`, `2s`.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = tessera_core::parse_duration_flag)]
+    pub store_timeout: Duration,
+    /// How long a client may take to send a request body; a duration [default: 10s, or
+    /// `server.body_read_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub body_timeout: Option<Duration>,
+    /// How long a client may take to send request headers; a duration [default: 10s, or
+    /// `server.header_read_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub header_timeout: Option<Duration>,
+    /// How long a connection with no request in progress stays open; a duration
+    /// [default: 60s, or `server.idle_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub idle_timeout: Option<Duration>,
+    /// Connections served at once [default: 4096, or `server.max_connections`]; a reserve
+    /// beyond them (`server.reserved_connections`, default 64) answers only /health and
+    /// /metrics.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
     /// Do not consume stream sources from NATS. HTTP pushes to stream sources are still
     /// applied by this server's stream engine, which holds the repository's stream
     /// checkpoint: only one process may ingest a repository's streams, so `tessera ingest`
     /// cannot run beside it.
     #[arg(long)]
     pub no_nats: bool,
-    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub drain_timeout_secs: u64,
+    /// On SIGTERM / Ctrl-C, how long to wait for in-flight requests; a duration [default:
+    /// 30s, or `server.drain_timeout`].
+    #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
+    pub drain_timeout: Option<Duration>,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// Shared by the HTTP and gRPC servers.
     pub state: AppState,
     /// The registry version served.
@@ -91,11 +100,13 @@ pub struct Prepared {
     pub store_name: &'static str,
     /// The stream engine, when the registered version has stream sources.
     pub engine: Option<Arc<tessera_stream::StreamEngine>>,
+    /// This process's claim on the stream engine (released when dropped).
+    pub engine_owner: Option<crate::engine_owner::EngineOwner>,
 }
 
 /// Opens the registered catalog, the online store and the audit log and builds the server
 /// state. `auth` overrides `--auth` (the demo hands in its own tokens).
-pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
+pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
     if args.default_purpose.is_some() && args.auth != AuthMode::None {
         bail!("--default-purpose applies only with --auth none (authenticated consumers use their own `default_purpose`)");
     }
@@ -126,18 +137,23 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         .await
         .context("opening the online store")?;
     let key_types = join_key_types(&catalog, &args.repo).await;
-    let audit_dir = RepoConfig::resolve(&args.repo, &cfg.audit_log);
     let audit = Arc::new(
-        AuditSink::spawn(AuditLog::new(&audit_dir), SinkConfig::default())
-            .context("opening the audit log")?,
+        AuditSink::spawn(
+            super::audit::open_log(&args.repo, &cfg),
+            super::audit::sink_config(&cfg),
+        )
+        .context("opening the audit log")?,
     );
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
     let catalog = Arc::new(catalog);
-    let engine = if catalog.sources.values().any(|s| s.stream.is_some()) {
-        Some(super::ingest::open_engine(&args.repo, catalog.clone(), store.clone()).await?)
+    let (engine, engine_owner) = if catalog.sources().values().any(|s| s.stream.is_some()) {
+        let (engine, owner) =
+            super::ingest::open_engine(&args.repo, catalog.clone(), store.clone(), "tessera serve")
+                .await?;
+        (Some(engine), Some(owner))
     } else {
-        None
+        (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
     let mut builder = AccessLayer::builder(
@@ -146,7 +162,7 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         AccessConfig {
             max_entities: args.max_entities,
             max_write_rows: args.max_entities.saturating_mul(10),
-            store_timeout: Duration::from_millis(args.store_timeout_ms),
+            store_timeout: args.store_timeout,
             key_types,
             anonymous_purpose: args.default_purpose.clone(),
             future: tessera_online::FutureBound::of_repo(&cfg),
@@ -166,25 +182,44 @@ pub async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prepared> {
         Some(e) => access.with_ingest(e.clone()),
         None => access,
     };
-    let limits = Limits {
-        max_body_bytes: args.max_body_bytes,
-        body_read_timeout: Duration::from_secs(args.body_timeout_secs),
-        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
-        max_connections: args.max_connections,
-        drain_timeout: Duration::from_secs(args.drain_timeout_secs),
-    };
+    let limits = limits(args, &cfg.server);
     let state = AppState::new(Arc::new(access), auth, limits, metrics);
     Ok(Prepared {
         state,
         version,
         store_name,
         engine,
+        engine_owner,
     })
+}
+
+/// The server's limits: the defaults, then `server:` in tessera.yaml, then the flags given.
+fn limits(args: &ServeArgs, settings: &tessera_core::ServerSettings) -> Limits {
+    let mut limits = Limits::from_settings(settings);
+    if let Some(n) = args.max_body_bytes {
+        limits.max_body_bytes = n;
+    }
+    if let Some(s) = args.body_timeout {
+        limits.body_read_timeout = s;
+    }
+    if let Some(s) = args.header_timeout {
+        limits.header_read_timeout = s;
+    }
+    if let Some(s) = args.idle_timeout {
+        limits.idle_timeout = s;
+    }
+    if let Some(n) = args.max_connections {
+        limits.max_connections = n;
+    }
+    if let Some(s) = args.drain_timeout {
+        limits.drain_timeout = s;
+    }
+    limits
 }
 
 impl ServeArgs {
     /// The defaults of `tessera serve --repo REPO` (as the command line would give them).
-    pub fn for_repo(repo: &Path) -> Result<Self> {
+    pub(crate) fn for_repo(repo: &Path) -> Result<Self> {
         let cmd = <Self as Args>::augment_args(clap::Command::new("serve"));
         let matches = cmd.try_get_matches_from([
             std::ffi::OsStr::new("serve"),
@@ -196,13 +231,14 @@ impl ServeArgs {
 }
 
 /// Runs `tessera serve` until SIGTERM or Ctrl-C.
-pub async fn run(args: &ServeArgs) -> Result<()> {
+pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
     init_logging();
     let Prepared {
         state,
         version,
         store_name,
         engine,
+        engine_owner,
     } = prepare(args, None).await?;
     let bind = |addr: SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
@@ -215,11 +251,18 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
         None => None,
     };
     eprintln!(
-        "serving registry version {version} of {} on http://{} (online store: {store_name}; audit log: {})",
+        "serving registry version {version} of {} on http://{} (online store: {store_name}; audit log: {}; {} build)",
         args.repo.display(),
         listener.local_addr().unwrap_or(args.addr),
-        state.access.audit().path().display()
+        state.access.audit().path().display(),
+        crate::BUILD
     );
+    if let Some(owner) = &engine_owner {
+        owner.set_address(&format!(
+            "http://{}",
+            listener.local_addr().unwrap_or(args.addr)
+        ))?;
+    }
     eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features, /v1/push; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
     // One signal stops every server; the audit log is flushed once all have drained.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -277,7 +320,7 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
     if let Some(e) = ingest_failed {
         return Err(anyhow::Error::new(e).context("NATS ingest failed"));
     }
-    eprintln!("stopped; the audit log is flushed");
+    // The server's own log line ("audit log flushed; stopped") says it, once.
     Ok(())
 }
 
@@ -340,7 +383,7 @@ fn init_logging() {
 async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyType> {
     let ctx = tessera_offline::session(1);
     let mut types: HashMap<String, Option<KeyType>> = HashMap::new();
-    for view in catalog.feature_views.values().filter(|v| v.online) {
+    for view in catalog.feature_views().values().filter(|v| v.online) {
         let Ok(source) = catalog.source_of(view) else {
             continue;
         };
@@ -390,7 +433,7 @@ async fn join_key_types(catalog: &Catalog, repo: &Path) -> HashMap<String, KeyTy
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_audit::{AuditRecord, SinkConfig};
+    use tessera_audit::{AuditLog, AuditRecord, SinkConfig};
 
     fn sink(dir: &Path) -> (AuditLog, Arc<AuditSink>) {
         let log = AuditLog::new(dir);

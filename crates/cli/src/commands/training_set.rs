@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use tessera_audit::{AuditDecision, AuditLog, AuditRecord};
-use tessera_core::{Decision, FeatureRef, ReadChannel, RepoConfig};
-use tessera_offline::{write_parquet_atomic, OfflineEngine, TrainingSetRequest};
+use tessera_audit::{AuditDecision, AuditRecord};
+use tessera_core::{Decision, FeatureRef, ReadChannel};
+use tessera_offline::{display_plan, write_parquet_atomic, OfflineEngine, TrainingSetRequest};
 
 use super::{local_user, registered_catalog};
 use crate::progress_bar::RowsBar;
@@ -16,7 +16,7 @@ use crate::progress_bar::RowsBar;
 /// Arguments of `tessera training-set`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["service", "features"])))]
-pub struct TrainingSetArgs {
+pub(crate) struct TrainingSetArgs {
     /// The feature repository (uses its latest registered version).
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -37,9 +37,10 @@ pub struct TrainingSetArgs {
     /// Audited as `local:<user> as <consumer>`. Defaults to the local user.
     #[arg(long)]
     pub consumer: Option<String>,
-    /// Where to write the training set (Parquet). Written atomically.
-    #[arg(long)]
-    pub out: PathBuf,
+    /// Where to write the training set (Parquet). Written atomically. Required unless
+    /// `--explain` is given (with `--explain analyze` it is written when given).
+    #[arg(long, required_unless_present = "explain")]
+    pub out: Option<PathBuf>,
     /// The spine's timestamp column.
     #[arg(long, default_value = "event_timestamp")]
     pub timestamp_column: String,
@@ -49,14 +50,34 @@ pub struct TrainingSetArgs {
     /// Do not print a summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the query plan of each view's join (the DataFusion physical plan with the
+    /// Tessera operators) instead of building the set; `--explain analyze` builds the set
+    /// and prints the plans with each operator's metrics (rows, time, memory).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "plan", value_name = "MODE")]
+    pub explain: Option<ExplainMode>,
+}
+
+/// What `--explain` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExplainMode {
+    /// The plans, without running them: nothing is read or written.
+    Plan,
+    /// Build the set, then print the plans with their metrics.
+    Analyze,
 }
 
 /// Runs `tessera training-set`.
-pub async fn run(args: &TrainingSetArgs) -> Result<()> {
+pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
     let started = Instant::now();
     let (catalog, version) = registered_catalog(&args.repo)?;
+    super::unregistered::check_registered(
+        &args.repo,
+        &catalog,
+        &args.features,
+        args.service.as_deref(),
+    )?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
-    let audit = AuditLog::new(&RepoConfig::resolve(&args.repo, &cfg.audit_log));
+    let audit = super::audit::open_log(&args.repo, &cfg);
 
     let (refs, service_purpose) = match &args.service {
         Some(name) => {
@@ -73,7 +94,7 @@ pub async fn run(args: &TrainingSetArgs) -> Result<()> {
     };
     let Some(purpose) = args.purpose.clone().or(service_purpose) else {
         bail!("name the purpose of this read with --purpose (e.g. --purpose training); declared purposes: {}",
-            catalog.purposes.keys().cloned().collect::<Vec<_>>().join(", "));
+            catalog.purposes().keys().cloned().collect::<Vec<_>>().join(", "));
     };
     let features = catalog.resolve_refs(&refs)?;
     if let Some(c) = &args.consumer {
@@ -86,10 +107,11 @@ pub async fn run(args: &TrainingSetArgs) -> Result<()> {
     };
     let mut record = AuditRecord::now("training_set", &consumer_name, &purpose);
     record.features = features.iter().map(|f| f.to_string()).collect();
-    record.detail = Some(format!(
-        "out={} registry_version={version}",
-        args.out.display()
-    ));
+    let out_name = args
+        .out
+        .as_ref()
+        .map_or("(not written)".to_string(), |p| p.display().to_string());
+    record.detail = Some(format!("out={out_name} registry_version={version}"));
 
     if let Decision::Deny(refusals) = catalog.check_access(
         args.consumer.as_deref(),
@@ -115,13 +137,22 @@ pub async fn run(args: &TrainingSetArgs) -> Result<()> {
         timestamp_column: args.timestamp_column.clone(),
         short_names: args.short_names,
     };
+    if args.explain == Some(ExplainMode::Plan) {
+        // Nothing is read beyond the spine and the sources' schemas: no audit record.
+        let prepared = engine.prepare(&req).await?;
+        print!("{}", engine.explain(&prepared).await?);
+        return Ok(());
+    }
     let outcome = async {
         let prepared = engine.prepare(&req).await?;
         let bar = Arc::new(RowsBar::new(prepared.rows_to_scan()));
         let set = engine.run(prepared, bar.clone()).await;
         bar.finish();
         let set = set?;
-        let bytes = write_parquet_atomic(&set.batch, &args.out)?;
+        let bytes = match &args.out {
+            Some(out) => write_parquet_atomic(&set.batch, out)?,
+            None => 0,
+        };
         Ok::<_, anyhow::Error>((set, bytes))
     }
     .await;
@@ -138,15 +169,26 @@ pub async fn run(args: &TrainingSetArgs) -> Result<()> {
     record.rows = set.batch.num_rows() as u64;
     audit.append(&record)?;
     let seconds = started.elapsed().as_secs_f64();
+    if args.explain == Some(ExplainMode::Analyze) {
+        for plan in &set.plans {
+            print!("{}", display_plan(plan.as_ref(), true));
+        }
+    }
     if !args.quiet {
-        println!(
-            "Wrote {} rows x {} columns to {} ({:.1} MiB) in {:.2}s (registry version {version}, purpose `{purpose}`).",
+        let shape = format!(
+            "{} rows x {} columns",
             set.batch.num_rows(),
-            set.batch.num_columns(),
-            args.out.display(),
-            bytes as f64 / 1_048_576.0,
-            seconds
+            set.batch.num_columns()
         );
+        let written = match &args.out {
+            Some(p) => format!(
+                "Wrote {shape} to {} ({:.1} MiB)",
+                p.display(),
+                bytes as f64 / 1_048_576.0
+            ),
+            None => format!("Built {shape} (not written)"),
+        };
+        println!("{written} in {seconds:.2}s (registry version {version}, purpose `{purpose}`).");
         for v in &set.views {
             println!(
                 "  {:<20} {} of {} spine rows matched; {} source rows read",

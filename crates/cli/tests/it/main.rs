@@ -5,6 +5,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod audit_kill;
+mod audit_output;
+mod explain;
+mod first_hour;
 mod on_demand_parity;
 mod online;
 mod streaming;
@@ -42,7 +46,7 @@ fn init_plan_apply_training_set_audit() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     let r = s(&repo);
-    ok(&["init", r]);
+    ok(&["init", "--template", "media", r]);
     assert!(fails(&["init", r]).contains("not empty"));
 
     // Nothing registered yet: training sets refuse with a hint.
@@ -208,7 +212,7 @@ fn validation_errors_name_file_object_and_fix() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     let r = s(&repo);
-    ok(&["init", r]);
+    ok(&["init", "--template", "media", r]);
     // These checks are of media.yaml alone (a genre of the wrong type would also break the
     // on-demand view's `genre = top_genre_1d`, reported first).
     std::fs::remove_file(repo.join("features/on_demand.yaml")).unwrap();

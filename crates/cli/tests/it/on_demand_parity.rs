@@ -15,10 +15,9 @@ use tessera_access::{
 };
 use tessera_audit::{AuditLog, AuditSink, SinkConfig};
 use tessera_core::{Catalog, Classification, Definitions, FeatureRef, Placement};
+use tessera_materialize::{materialize_view, MaterializeRequest, NoMaterializeProgress};
 use tessera_offline::{LatestScan, NoProgress, OfflineEngine, TrainingSetRequest};
-use tessera_online::{
-    materialize_view, EmbeddedStore, KeyValue, MaterializeRequest, NoMaterializeProgress, Value,
-};
+use tessera_online::{EmbeddedStore, KeyValue, Value};
 
 const YAML: &str = r#"
 entities:

@@ -75,7 +75,7 @@ fn materialize_get_serve_and_sigterm() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     let r = s(&repo);
-    ok(&["init", r]);
+    ok(&["init", "--template", "media", r]);
     // Nothing registered: materialize says what to do.
     assert!(fails(&["materialize", "--repo", r, "--incremental"]).contains("tessera apply"));
     ok(&["apply", "--repo", r]);

@@ -86,7 +86,7 @@ fn kill_9_mid_stream_loses_and_doubles_nothing() {
     let js = rt.block_on(async {
         let client = async_nats::connect("nats://127.0.0.1:4222")
             .await
-            .expect("NATS with JetStream on 127.0.0.1:4222");
+            .expect("NATS JetStream not reachable at nats://127.0.0.1:4222: start it with scripts/services.sh");
         let js = async_nats::jetstream::new(client);
         let _ = js.delete_stream(format!("TESSERA_CRASH_{unique}")).await;
         js.get_or_create_stream(async_nats::jetstream::stream::Config {

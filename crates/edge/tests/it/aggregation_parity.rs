@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use tessera_aggregate::{Datum, Row};
+use tessera_aggregate::Row;
 use tessera_edge::{Device, Event, Status};
-use tessera_online::{value_to_datum, KeyValue, Value};
+use tessera_online::{KeyValue, Value};
 
 use super::fixtures::{catalog, config, now_us};
 
@@ -24,9 +24,9 @@ impl Rng {
     }
 }
 
-type Ev = (i64, BTreeMap<String, Datum>);
+type Ev = (i64, BTreeMap<String, Value>);
 
-fn brute_force(catalog: &tessera_core::Catalog, events: &[Ev], at: i64) -> Vec<Datum> {
+fn brute_force(catalog: &tessera_core::Catalog, events: &[Ev], at: i64) -> Vec<Value> {
     let view = catalog.view("recent_plays").unwrap();
     let spec = catalog.view_spec(view).unwrap().unwrap();
     spec.aggregations()
@@ -42,8 +42,8 @@ fn brute_force(catalog: &tessera_core::Catalog, events: &[Ev], at: i64) -> Vec<D
                     continue;
                 }
                 let v = match a.column() {
-                    Some(c) => Row::get(row, c).cloned().unwrap_or(Datum::Null),
-                    None => Datum::Null,
+                    Some(c) => Row::get(row, c).cloned().unwrap_or(Value::Null),
+                    None => Value::Null,
                 };
                 state.update(&v, *ts);
             }
@@ -52,9 +52,9 @@ fn brute_force(catalog: &tessera_core::Catalog, events: &[Ev], at: i64) -> Vec<D
         .collect()
 }
 
-fn close(a: &Datum, b: &Datum) -> bool {
+fn close(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Datum::Float64(x), Datum::Float64(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+        (Value::Float64(x), Value::Float64(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
         _ => a == b,
     }
 }
@@ -102,13 +102,13 @@ fn device_equals_brute_force_on_random_sessions() {
             }
             batch.push(e);
             let mut row = BTreeMap::new();
-            row.insert("user_id".to_string(), Datum::Int64(user));
-            row.insert("item_id".to_string(), Datum::Int64(item));
-            row.insert("action".to_string(), Datum::from(action));
-            row.insert("genre".to_string(), Datum::from(genre));
+            row.insert("user_id".to_string(), Value::Int64(user));
+            row.insert("item_id".to_string(), Value::Int64(item));
+            row.insert("action".to_string(), Value::from(action));
+            row.insert("genre".to_string(), Value::from(genre));
             row.insert(
                 "dwell_s".to_string(),
-                dwell.map_or(Datum::Null, Datum::Int64),
+                dwell.map_or(Value::Null, Value::Int64),
             );
             by_user.entry(user).or_default().push((ts, row));
             if batch.len() == 50 {
@@ -128,7 +128,7 @@ fn device_equals_brute_force_on_random_sessions() {
             let expected = brute_force(&catalog, by_user.get(&user).map_or(&[][..], |v| v), at);
             for (i, want) in expected.iter().enumerate() {
                 let v = got.at(i, e).unwrap();
-                let have = value_to_datum(v.value);
+                let have = v.value.clone();
                 assert!(
                     close(&have, want),
                     "seed {seed}, user {user}, {}: device {have:?}, brute force {want:?}",
@@ -156,7 +156,7 @@ fn device_equals_brute_force_on_random_sessions() {
         let expected = brute_force(&catalog, &by_user[&1], at);
         for (i, want) in expected.iter().enumerate() {
             assert!(
-                close(&value_to_datum(reread.at(i, 0).unwrap().value), want),
+                close(reread.at(i, 0).unwrap().value, want),
                 "after restart: {}",
                 names[i]
             );

@@ -3,7 +3,7 @@
 use tessera_core::Catalog;
 
 /// The cloud's definitions: what `tessera serve` registers (CSV batch sources).
-pub const CLOUD_DEFINITIONS: &str = r#"
+pub(crate) const CLOUD_DEFINITIONS: &str = r#"
 entities:
   - { name: user, join_keys: [user_id] }
   - { name: item, join_keys: [item_id] }
@@ -31,7 +31,7 @@ consumers:
 "#;
 
 /// The device's own definitions: two device sources and the views over them.
-pub const DEVICE_DEFINITIONS: &str = r#"
+pub(crate) const DEVICE_DEFINITIONS: &str = r#"
 sources:
   - name: device_plays
     type: device
@@ -65,7 +65,7 @@ feature_views:
 "#;
 
 /// The cloud's and the device's definitions together, validated.
-pub fn catalog() -> Catalog {
+pub(crate) fn catalog() -> Catalog {
     let parse = |y: &str, f: &str| tessera_core::Definitions::from_yaml_str(y, f.as_ref()).unwrap();
     Catalog::build(vec![
         parse(CLOUD_DEFINITIONS, "cloud.yaml"),
@@ -75,7 +75,7 @@ pub fn catalog() -> Catalog {
 }
 
 /// A device configuration reading for `ranking`.
-pub fn config(server: Option<String>) -> tessera_edge::DeviceConfig {
+pub(crate) fn config(server: Option<String>) -> tessera_edge::DeviceConfig {
     tessera_edge::DeviceConfig {
         server_url: server,
         token: Some("device-test-token-0123456789".into()),
@@ -85,7 +85,7 @@ pub fn config(server: Option<String>) -> tessera_edge::DeviceConfig {
 }
 
 /// Now, µs since the epoch.
-pub fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -87,7 +87,7 @@ fn fresh_values_are_served_without_a_call_and_requests_are_minimal() {
         serde_json::json!({"user_id": [5]})
     );
     // A device-only feature can never be asked of the cloud.
-    let err = tessera_edge::CloudFeature::new(
+    let err = tessera_edge::RemoteFeature::new(
         device.catalog(),
         &tessera_core::FeatureRef::parse("recent_plays:count_1h").unwrap(),
     )
@@ -139,7 +139,7 @@ fn a_slow_cloud_never_holds_a_read() {
     server.delay_ms.store(3_000, Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let cfg = DeviceConfig {
-        cloud_timeout: Duration::from_millis(200),
+        remote_timeout: Duration::from_millis(200),
         cache_ttl: Duration::from_millis(100),
         stale_while_revalidate: Duration::ZERO,
         retry_after: Duration::from_millis(300),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A running test server.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub url: String,
     pub requests: Arc<AtomicU64>,
     pub bodies: Arc<Mutex<Vec<serde_json::Value>>>,
@@ -18,7 +18,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

@@ -133,7 +133,7 @@ fn device_only_data_never_crosses_the_wire() {
     let catalog = tessera_edge::catalog_from_repo(&repo).unwrap();
     let mut cfg = config(Some(proxy.url()));
     cfg.token = Some(TOKEN.into());
-    cfg.cloud_timeout = Duration::from_secs(5);
+    cfg.remote_timeout = Duration::from_secs(5);
     let device = Device::open(&d.path().join("device"), catalog, cfg).unwrap();
 
     // Device signals with values that must never be seen on the wire.

@@ -1,9 +1,9 @@
 //! What expressions evaluate to: nulls, three-valued logic, integer overflow, floats.
 
-use tessera_aggregate::Datum::{self, Bool, Float64 as F, Int64 as I, Null};
+use tessera_aggregate::Value::{self, Bool, Float64 as F, Int64 as I, Null};
 use tessera_expr::{Expr, ExprType};
 
-fn eval(src: &str, plays: Datum, dwell: Datum) -> Datum {
+fn eval(src: &str, plays: Value, dwell: Value) -> Value {
     Expr::compile(
         src,
         &[

@@ -8,16 +8,16 @@ use parquet::arrow::ArrowWriter;
 use tessera_core::FeatureRef;
 use tessera_offline::{NoProgress, OfflineEngine, TrainingSet, TrainingSetRequest};
 
-pub const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
+pub(crate) const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
 
 /// Writes tessera.yaml and features/defs.yaml.
-pub fn write_repo(dir: &Path, defs: &str) {
+pub(crate) fn write_repo(dir: &Path, defs: &str) {
     std::fs::create_dir_all(dir.join("features")).unwrap();
     std::fs::write(dir.join("tessera.yaml"), CONFIG).unwrap();
     std::fs::write(dir.join("features/defs.yaml"), defs).unwrap();
 }
 
-pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let f = std::fs::File::create(path).unwrap();
     let mut w = ArrowWriter::try_new(f, batch.schema(), None).unwrap();
@@ -25,7 +25,7 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     w.close().unwrap();
 }
 
-pub struct Run {
+pub(crate) struct Run {
     pub repo: PathBuf,
     pub spine: PathBuf,
     pub features: Vec<FeatureRef>,
@@ -34,7 +34,7 @@ pub struct Run {
     pub candidate_filter: bool,
 }
 
-pub async fn run(r: &Run) -> Result<TrainingSet, tessera_offline::Error> {
+pub(crate) async fn run(r: &Run) -> Result<TrainingSet, tessera_offline::Error> {
     let repo = tessera_offline::load_repo(&r.repo)
         .await
         .expect("repo loads");

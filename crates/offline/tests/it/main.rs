@@ -6,6 +6,8 @@ mod bad_input;
 mod differential;
 mod fixtures;
 mod movielens;
+mod plans;
 mod reference;
 mod shapes;
+mod spine_roundtrip;
 mod windows;

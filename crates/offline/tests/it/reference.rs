@@ -2,7 +2,7 @@
 
 /// One source row, times in seconds.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub key: Option<i64>,
     pub ts: Option<i64>,
     pub created: Option<i64>,
@@ -11,7 +11,11 @@ pub struct Row {
 }
 
 /// For each spine (key, ts): the row_id the rule picks, by looking at every row.
-pub fn pit(rows: &[Row], spine: &[(Option<i64>, i64)], ttl: Option<i64>) -> Vec<Option<i64>> {
+pub(crate) fn pit(
+    rows: &[Row],
+    spine: &[(Option<i64>, i64)],
+    ttl: Option<i64>,
+) -> Vec<Option<i64>> {
     spine
         .iter()
         .map(|&(key, t)| {

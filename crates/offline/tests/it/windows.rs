@@ -9,8 +9,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use tessera_core::aggregate::{Datum, Row};
-use tessera_core::{DatumColumn, FeatureRef};
+use tessera_core::aggregate::{Row, Value};
+use tessera_core::{ArrowValues, FeatureRef};
 
 use super::fixtures::{run, write_parquet, write_repo, Run};
 
@@ -52,9 +52,9 @@ impl Lcg {
     }
 }
 
-struct Rows<'a>(&'a [(&'a str, Datum)]);
+struct Rows<'a>(&'a [(&'a str, Value)]);
 impl Row for Rows<'_> {
-    fn get(&self, column: &str) -> Option<&Datum> {
+    fn get(&self, column: &str) -> Option<&Value> {
         self.0.iter().find(|(n, _)| *n == column).map(|(_, d)| d)
     }
 }
@@ -176,10 +176,10 @@ async fn check(seed: u64) {
         let col = out
             .column_by_name(&format!("user_plays__{}", f.feature))
             .unwrap();
-        let got = DatumColumn::new(col).unwrap();
+        let got = ArrowValues::new(col).unwrap();
         for row in 0..m {
             let expected = match s_uid[row] {
-                None => Datum::Null,
+                None => Value::Null,
                 Some(u) => {
                     let mut state = agg.aggregation().new_state();
                     let lo = agg.window().start_at(s_ts[row]).unwrap_or(i64::MIN);
@@ -188,9 +188,9 @@ async fn check(seed: u64) {
                             continue;
                         }
                         let cols = [
-                            ("action", Datum::String(action[e].to_string())),
-                            ("dwell_s", dwell[e].map_or(Datum::Null, Datum::Float64)),
-                            ("item_id", Datum::Int64(item[e])),
+                            ("action", Value::String(action[e].to_string())),
+                            ("dwell_s", dwell[e].map_or(Value::Null, Value::Float64)),
+                            ("item_id", Value::Int64(item[e])),
                         ];
                         if agg.filter().is_some_and(|fl| !fl.eval(&Rows(&cols))) {
                             continue;
@@ -198,7 +198,7 @@ async fn check(seed: u64) {
                         let v = agg
                             .column()
                             .and_then(|c| cols.iter().find(|(n, _)| *n == c))
-                            .map_or(Datum::Null, |(_, d)| d.clone());
+                            .map_or(Value::Null, |(_, d)| d.clone());
                         state.update(&v, ts[e]);
                     }
                     state.finish()
@@ -206,16 +206,16 @@ async fn check(seed: u64) {
             };
             let actual = if let Some(l) = col.as_list_opt::<i32>() {
                 if l.is_null(row) {
-                    Datum::Null
+                    Value::Null
                 } else {
-                    let inner = DatumColumn::new(&l.value(row)).unwrap();
-                    Datum::List((0..l.value(row).len()).map(|i| inner.get(i)).collect())
+                    let inner = ArrowValues::new(&l.value(row)).unwrap();
+                    Value::List((0..l.value(row).len()).map(|i| inner.get(i)).collect())
                 }
             } else {
                 got.get(row)
             };
             let same = match (&expected, &actual) {
-                (Datum::Float64(a), Datum::Float64(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                (Value::Float64(a), Value::Float64(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
                 (a, b) => a == b,
             };
             assert!(

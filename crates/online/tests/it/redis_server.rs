@@ -5,13 +5,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tessera_online::RedisStore;
 
-pub fn url() -> String {
+pub(crate) fn url() -> String {
     std::env::var("TESSERA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string())
 }
 
-/// A store on the test server under a fresh prefix. Fails loudly when Redis is not running:
-/// start it (`redis-server --daemonize yes`) or point `TESSERA_REDIS_URL` at one.
-pub async fn fresh_store(test: &str) -> RedisStore {
+/// A store on the test server under a fresh prefix. Fails saying which service is missing
+/// when Redis is not running: start it (`scripts/services.sh`) or point `TESSERA_REDIS_URL`
+/// at one.
+pub(crate) async fn fresh_store(test: &str) -> RedisStore {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -24,5 +25,10 @@ pub async fn fresh_store(test: &str) -> RedisStore {
     );
     RedisStore::connect(&url(), &prefix)
         .await
-        .unwrap_or_else(|e| panic!("Redis at {} is needed for this test: {e:?}", url()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis not reachable at {}: start it with scripts/services.sh (or point TESSERA_REDIS_URL at one). Cause: {e}",
+                url()
+            )
+        })
 }

@@ -174,3 +174,19 @@ async fn auth_none_serves_anonymous_callers_with_the_policy_still_on() {
     let audit = s.audit_records().await;
     assert_eq!(audit[0].consumer, "anonymous");
 }
+
+/// Issue 14, defect 9: two consumers sharing a `token_env` are refused when the definitions
+/// are validated (`tessera plan`), not when the server starts.
+#[test]
+fn a_shared_token_env_is_refused_at_plan() {
+    let defs = crate::fixtures::DEFINITIONS
+        .replace("token_env: DASHBOARD_TOKEN", "token_env: RANKER_TOKEN");
+    let defs = tessera_core::Definitions::from_yaml_str(&defs, "features.yaml".as_ref()).unwrap();
+    let err = tessera_core::Catalog::build(vec![defs])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has the same `token_env` (`RANKER_TOKEN`) as consumer"),
+        "{err}"
+    );
+}

@@ -17,10 +17,10 @@ use tessera_server::grpc::proto::feature_service_client::FeatureServiceClient;
 use tessera_server::{app, AppState, Auth, Limits, Metrics, TokenTable};
 use tower::ServiceExt;
 
-pub const RANKER: &str = "ranker-token-0123456789abcdef";
-pub const DASHBOARD: &str = "dashboard-token-0123456789abcdef";
+pub(crate) const RANKER: &str = "ranker-token-0123456789abcdef";
+pub(crate) const DASHBOARD: &str = "dashboard-token-0123456789abcdef";
 
-pub const DEFINITIONS: &str = r#"
+pub(crate) const DEFINITIONS: &str = r#"
 entities:
   - { name: user, join_keys: [user_id] }
   - { name: item, join_keys: [item_id] }
@@ -78,7 +78,7 @@ on_demand_views:
       - { name: i0_plus_one, type: int64, expression: "i0 + 1" }
 "#;
 
-pub fn catalog() -> Catalog {
+pub(crate) fn catalog() -> Catalog {
     Catalog::build(vec![Definitions::from_yaml_str(
         DEFINITIONS,
         "features.yaml".as_ref(),
@@ -87,7 +87,7 @@ pub fn catalog() -> Catalog {
     .unwrap()
 }
 
-pub fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -98,7 +98,7 @@ const HOUR_US: i64 = 3_600_000_000;
 const DAY_US: i64 = 24 * HOUR_US;
 
 /// The event time of fresh rows: an hour ago, on a whole second.
-pub fn fresh_ts() -> i64 {
+pub(crate) fn fresh_ts() -> i64 {
     (now_us() - HOUR_US) / 1_000_000 * 1_000_000
 }
 
@@ -107,7 +107,7 @@ pub fn fresh_ts() -> i64 {
 /// - user 2: ten days old (expired under the 7d TTL);
 /// - user 3: fresh, `f0` null;
 /// - item "a7": fresh.
-pub async fn seed(store: &dyn OnlineStore) -> i64 {
+pub(crate) async fn seed(store: &dyn OnlineStore) -> i64 {
     let ts = fresh_ts();
     let names: Vec<String> = ["f0", "i0", "age", "diagnosis", "tags", "seen_at"]
         .iter()
@@ -151,7 +151,7 @@ pub async fn seed(store: &dyn OnlineStore) -> i64 {
 }
 
 /// A server over a store, with everything it needs.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub router: Router,
     pub audit: Arc<AuditSink>,
     pub audit_log: AuditLog,
@@ -159,7 +159,7 @@ pub struct TestServer {
     pub _dir: tempfile::TempDir,
 }
 
-pub struct Options {
+pub(crate) struct Options {
     pub auth: Auth,
     pub access: AccessConfig,
     pub limits: Limits,
@@ -191,7 +191,7 @@ impl Default for Options {
 }
 
 /// `serve_grpc` over a test server's state on a loopback port, with a connected client.
-pub struct GrpcServer {
+pub(crate) struct GrpcServer {
     pub client: FeatureServiceClient<tonic::transport::Channel>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<tessera_server::Result<()>>,
@@ -199,7 +199,7 @@ pub struct GrpcServer {
 
 impl GrpcServer {
     /// Shuts the server down and checks it stopped cleanly.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(()).unwrap();
         self.task.await.unwrap().unwrap();
     }
@@ -207,7 +207,7 @@ impl GrpcServer {
 
 impl TestServer {
     /// Starts the gRPC service over this server's state.
-    pub async fn grpc(&self) -> GrpcServer {
+    pub(crate) async fn grpc(&self) -> GrpcServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -225,18 +225,18 @@ impl TestServer {
     }
 
     /// A server over a fresh embedded store with the seed rows.
-    pub async fn embedded() -> (Self, i64) {
+    pub(crate) async fn embedded() -> (Self, i64) {
         Self::embedded_with(Options::default()).await
     }
 
-    pub async fn embedded_with(opts: Options) -> (Self, i64) {
+    pub(crate) async fn embedded_with(opts: Options) -> (Self, i64) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(EmbeddedStore::open(&dir.path().join("online")).unwrap());
         let ts = seed(store.as_ref()).await;
         (Self::over(store, dir, opts), ts)
     }
 
-    pub fn over(store: Arc<dyn OnlineStore>, dir: tempfile::TempDir, opts: Options) -> Self {
+    pub(crate) fn over(store: Arc<dyn OnlineStore>, dir: tempfile::TempDir, opts: Options) -> Self {
         let audit_log = AuditLog::new(&dir.path().join("audit"));
         let audit = Arc::new(
             AuditSink::spawn(
@@ -269,7 +269,7 @@ impl TestServer {
 
     /// Sends a request; returns the status, headers and body as JSON (`Null` when empty,
     /// a string when not JSON).
-    pub async fn send(&self, req: Request<Body>) -> Response {
+    pub(crate) async fn send(&self, req: Request<Body>) -> Response {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -280,6 +280,16 @@ impl TestServer {
         } else {
             serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(text.clone()))
         };
+        // The Feast routes answer errors as Feast's server does: a JSON string holding the
+        // error object (see `feast_errors`); tests read the object.
+        let json = match json {
+            serde_json::Value::String(inner)
+                if status.is_client_error() || status.is_server_error() =>
+            {
+                serde_json::from_str(&inner).unwrap_or(serde_json::Value::String(inner))
+            }
+            other => other,
+        };
         Response {
             status,
             headers,
@@ -289,18 +299,18 @@ impl TestServer {
     }
 
     /// `POST path` with a JSON body and, when given, a bearer token.
-    pub async fn post(&self, path: &str, token: Option<&str>, body: &str) -> Response {
+    pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: &str) -> Response {
         self.send(request("POST", path, token, body, &[])).await
     }
 
     /// Every audit record written so far.
-    pub async fn audit_records(&self) -> Vec<AuditRecord> {
+    pub(crate) async fn audit_records(&self) -> Vec<AuditRecord> {
         self.audit.flush().await.unwrap();
         self.audit_log.tail(10_000).unwrap()
     }
 }
 
-pub fn request(
+pub(crate) fn request(
     method: &str,
     path: &str,
     token: Option<&str>,
@@ -321,7 +331,7 @@ pub fn request(
 }
 
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub json: serde_json::Value,
@@ -331,24 +341,24 @@ pub struct Response {
 impl Response {
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
-    pub fn expect(&self, status: u16) -> &Self {
+    pub(crate) fn expect(&self, status: u16) -> &Self {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
         self
     }
 
     /// The error code of an error body.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         self.json["error"].as_str().unwrap_or("")
     }
 
     /// The message of an error body.
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         self.json["message"].as_str().unwrap_or("")
     }
 }
 
 /// The RFC 3339 form of a µs timestamp, as the server writes it.
-pub fn rfc3339(us: i64) -> String {
+pub(crate) fn rfc3339(us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(us)
         .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)

@@ -16,7 +16,7 @@ fn head(len: usize) -> String {
     )
 }
 
-async fn read_response(stream: &mut TcpStream) -> String {
+pub(crate) async fn read_response(stream: &mut TcpStream) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {

@@ -22,7 +22,12 @@ async fn read_push_and_statuses_over_redis() {
     let prefix = format!("tessera-test:server:{}:{nanos}:", std::process::id());
     let store = RedisStore::connect(&url(), &prefix)
         .await
-        .unwrap_or_else(|e| panic!("Redis at {} is needed for this test: {e:?}", url()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis not reachable at {}: start it with scripts/services.sh (or point TESSERA_REDIS_URL at one). Cause: {e}",
+                url()
+            )
+        });
     let ts = seed(&store).await;
     let s = TestServer::over(
         Arc::new(store.clone()),

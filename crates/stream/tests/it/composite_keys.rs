@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
-use tessera_core::aggregate::Datum;
+use tessera_core::aggregate::Value;
 use tessera_core::FeatureRepo;
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, KeyValue, OnlineStore};
 use tessera_stream::{StreamConfig, StreamEngine};
@@ -109,8 +109,8 @@ async fn two_key_entities_interleaved_in_batches() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(got[0], Datum::Int64(*n), "engine count of ({u}, {i})");
-        assert_eq!(got[1], Datum::Float64(*sum), "engine sum of ({u}, {i})");
+        assert_eq!(got[0], Value::Int64(*n), "engine count of ({u}, {i})");
+        assert_eq!(got[1], Value::Float64(*sum), "engine sum of ({u}, {i})");
         let served = aggregate_values(row.as_ref(), &spec, now).unwrap();
         assert_eq!(served, got, "online store of ({u}, {i})");
     }

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use tessera_core::aggregate::Datum;
 use tessera_core::FeatureRepo;
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore, Value};
 use tessera_stream::{Error, StreamConfig, StreamEngine};
@@ -71,7 +70,7 @@ async fn batches_duplicates_lateness_and_restart() {
     write_repo(d.path(), &defs("1h"));
     let clock = Arc::new(AtomicI64::new(T0 + 10 * HOUR));
     let (engine, store) = open(d.path(), clock.clone()).await;
-    let count = |vals: &Vec<Datum>| vals[3].clone(); // count_1d (filter action = 'play')
+    let count = |vals: &Vec<Value>| vals[3].clone(); // count_1d (filter action = 'play')
 
     // A bad batch: one row without its key, one with a wrong type. Nothing is applied.
     let mut cols = columns(&[ev(1, T0, "a"), ev(1, T0 + 1, "b"), ev(2, T0 + 2, "c")]);
@@ -143,7 +142,7 @@ async fn batches_duplicates_lateness_and_restart() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(count(&v), Datum::Int64(3));
+    assert_eq!(count(&v), Value::Int64(3));
     // The log holds exactly the applied events.
     assert_eq!(log_rows(d.path()), 4);
     drop(engine);
@@ -157,7 +156,7 @@ async fn batches_duplicates_lateness_and_restart() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(count(&v), Datum::Int64(3));
+    assert_eq!(count(&v), Value::Int64(3));
     let rows = store2
         .read("user_plays", &[EntityKey::int("user_id", 1)])
         .await
@@ -312,7 +311,7 @@ async fn snapshots_replays_and_a_failed_log_write() {
         .unwrap()
         .unwrap();
     let before = expected[0].clone().unwrap();
-    assert_eq!(after[3], Datum::Int64(before_count(&before) + 1));
+    assert_eq!(after[3], Value::Int64(before_count(&before) + 1));
     drop(engine);
     let (engine, _) = open_with(d.path(), clock.clone(), 3).await;
     assert_eq!(
@@ -330,9 +329,9 @@ async fn snapshots_replays_and_a_failed_log_write() {
     assert_eq!(engine.remembered_ids("plays").await.unwrap(), 1);
 }
 
-fn before_count(v: &[Datum]) -> i64 {
+fn before_count(v: &[Value]) -> i64 {
     match &v[3] {
-        Datum::Int64(n) => *n,
+        Value::Int64(n) => *n,
         other => panic!("count_1d is {other:?}"),
     }
 }

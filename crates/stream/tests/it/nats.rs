@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_core::aggregate::Datum;
+use tessera_core::aggregate::Value;
 use tessera_core::FeatureRepo;
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore};
 use tessera_stream::{StreamConfig, StreamEngine};
@@ -22,7 +22,7 @@ async fn consumes_from_jetstream_exactly_once() {
     );
     write_repo(d.path(), &defs);
     let repo = FeatureRepo::load(d.path()).unwrap();
-    let nats = repo.catalog.sources["plays"]
+    let nats = repo.catalog.sources()["plays"]
         .stream
         .clone()
         .unwrap()
@@ -91,7 +91,7 @@ async fn consumes_from_jetstream_exactly_once() {
         .unwrap();
     // Wait until all 300 are applied.
     let key = EntityKey::int("user_id", 0);
-    let mut got = Datum::Null;
+    let mut got = Value::Null;
     for _ in 0..100 {
         let v = engine
             .values_at("user_plays", &key, now + 1_000_000)
@@ -99,12 +99,12 @@ async fn consumes_from_jetstream_exactly_once() {
             .unwrap()
             .unwrap();
         got = v[3].clone();
-        if got == Datum::Int64(100) {
+        if got == Value::Int64(100) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(got, Datum::Int64(100));
+    assert_eq!(got, Value::Int64(100));
     let _ = stop_tx.send(());
     let stats = consumer.await.unwrap().unwrap();
     assert_eq!(stats.applied, 300, "{stats:?}");
@@ -114,7 +114,7 @@ async fn consumes_from_jetstream_exactly_once() {
 }
 
 async fn async_nats_client() -> async_nats::Client {
-    async_nats::connect("nats://127.0.0.1:4222")
-        .await
-        .expect("NATS with JetStream on 127.0.0.1:4222 (scripts/services.sh starts it)")
+    async_nats::connect("nats://127.0.0.1:4222").await.expect(
+        "NATS JetStream not reachable at nats://127.0.0.1:4222: start it with scripts/services.sh",
+    )
 }

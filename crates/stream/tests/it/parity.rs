@@ -12,16 +12,15 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, Int64Array, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use tessera_core::aggregate::Datum;
-use tessera_core::{DatumColumn, FeatureRef, FeatureRepo};
+use tessera_core::{ArrowValues, FeatureRef, FeatureRepo};
 use tessera_online::{aggregate_values, EmbeddedStore, EntityKey, OnlineStore, Value};
 use tessera_stream::{StreamConfig, StreamEngine};
 
-pub const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
+pub(crate) const CONFIG: &str = "project: test\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n";
 
 const HOUR: i64 = 3_600_000_000;
 
-pub fn defs(lateness: &str) -> String {
+pub(crate) fn defs(lateness: &str) -> String {
     format!(
         r#"
 entities: [{{ name: user, join_keys: [user_id] }}]
@@ -55,7 +54,7 @@ purposes: [{{ name: training, allows: [public, internal, personal] }}]
     )
 }
 
-pub fn write_repo(dir: &Path, defs: &str) {
+pub(crate) fn write_repo(dir: &Path, defs: &str) {
     std::fs::create_dir_all(dir.join("features")).unwrap();
     std::fs::write(dir.join("tessera.yaml"), CONFIG).unwrap();
     std::fs::write(dir.join("features/defs.yaml"), defs).unwrap();
@@ -63,7 +62,7 @@ pub fn write_repo(dir: &Path, defs: &str) {
 
 /// One event: (user, item, action, dwell, event time, id).
 #[derive(Clone, Debug)]
-pub struct Ev {
+pub(crate) struct Ev {
     pub user: i64,
     pub item: i64,
     pub action: &'static str,
@@ -72,7 +71,7 @@ pub struct Ev {
     pub id: String,
 }
 
-pub fn columns(evs: &[Ev]) -> Vec<(String, Vec<Value>)> {
+pub(crate) fn columns(evs: &[Ev]) -> Vec<(String, Vec<Value>)> {
     vec![
         (
             "user_id".into(),
@@ -106,7 +105,7 @@ pub fn columns(evs: &[Ev]) -> Vec<(String, Vec<Value>)> {
 }
 
 /// RFC 3339 with µs.
-pub fn tessera_online_ts(us: i64) -> String {
+pub(crate) fn tessera_online_ts(us: i64) -> String {
     let secs = us.div_euclid(1_000_000);
     let micros = us.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
@@ -133,16 +132,16 @@ fn civil(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-pub struct Lcg(pub u64);
+pub(crate) struct Lcg(pub u64);
 impl Lcg {
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
@@ -151,7 +150,7 @@ impl Lcg {
 /// arrive shuffled, with some resent (duplicates) and some stale ones (too late); at the
 /// end of each tick the online values of `users` are read. Then the training set over the
 /// offline log is computed for the same (user, tick) rows and compared.
-pub async fn replay_and_compare(
+pub(crate) async fn replay_and_compare(
     dir: &Path,
     evs: &[Ev],
     users: &[i64],
@@ -177,7 +176,7 @@ pub async fn replay_and_compare(
     let spec = catalog.view_spec(&view).unwrap().unwrap();
 
     let mut rng = Lcg(seed);
-    let mut online: Vec<(i64, i64, Vec<Datum>)> = Vec::new();
+    let mut online: Vec<(i64, i64, Vec<Value>)> = Vec::new();
     let mut i = 0;
     let first = evs.first().map_or(0, |e| e.ts);
     let last = evs.last().map_or(0, |e| e.ts);
@@ -283,19 +282,19 @@ pub async fn replay_and_compare(
     let mut nonempty = 0;
     for (fi, f) in features.iter().enumerate() {
         let col = out.column_by_name(&f.column_name()).unwrap();
-        let reader = DatumColumn::new(col).unwrap();
+        let reader = ArrowValues::new(col).unwrap();
         for (row, (u, t, vals)) in online.iter().enumerate() {
             let offline = match col.as_list_opt::<i32>() {
-                Some(l) if l.is_null(row) => Datum::Null,
+                Some(l) if l.is_null(row) => Value::Null,
                 Some(l) => {
-                    let inner = DatumColumn::new(&l.value(row)).unwrap();
-                    Datum::List((0..l.value(row).len()).map(|i| inner.get(i)).collect())
+                    let inner = ArrowValues::new(&l.value(row)).unwrap();
+                    Value::List((0..l.value(row).len()).map(|i| inner.get(i)).collect())
                 }
                 None => reader.get(row),
             };
             let on = &vals[fi];
             let same = match (on, &offline) {
-                (Datum::Float64(a), Datum::Float64(b)) => {
+                (Value::Float64(a), Value::Float64(b)) => {
                     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
                 }
                 (a, b) => a == b,
@@ -305,7 +304,7 @@ pub async fn replay_and_compare(
                 "{f} user {u} at {t}: online {on:?} offline {offline:?}"
             );
             compared += 1;
-            if !offline.is_null() && offline != Datum::Int64(0) {
+            if !offline.is_null() && offline != Value::Int64(0) {
                 nonempty += 1;
             }
         }

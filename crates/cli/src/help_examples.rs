@@ -1,0 +1,103 @@
+//! An example for every command's `--help`, in one table so that none is forgotten: a test
+//! walks every (sub)command of the CLI and fails on one without an example.
+
+use clap::Command;
+
+/// (command path, example lines).
+const EXAMPLES: &[(&[&str], &str)] = &[
+    (&["init"], "tessera init my_features                  # a minimal repository over a CSV\n  tessera init --template media media_demo   # the full media demo repository"),
+    (&["plan"], "tessera plan --repo my_features"),
+    (&["apply"], "tessera apply --repo my_features"),
+    (&["registry"], "tessera registry history --repo my_features"),
+    (&["registry", "history"], "tessera registry history --repo my_features"),
+    (&["registry", "show"], "tessera registry show --repo my_features --version 1 --format json"),
+    (&["training-set"], "tessera training-set --repo my_features --spine my_features/data/spine.csv \\\n      --service my_model_v1 --out train.parquet"),
+    (&["materialize"], "tessera materialize --repo my_features --incremental"),
+    (&["get"], "tessera get --repo my_features --entity customer_id=1 --features customer_stats:orders_7d,customer_stats:spend_7d"),
+    (&["explain-request"], "tessera explain-request --repo my_features --service my_model_v1"),
+    (&["ingest"], "tessera ingest --repo media_demo --report-every 10"),
+    (&["serve"], "TESSERA_TOKEN_MY_APP=secret tessera serve --repo my_features --addr 127.0.0.1:6566"),
+    (&["catalog"], "tessera catalog --repo my_features"),
+    (&["audit"], "tessera audit tail --repo my_features -n 5"),
+    (&["audit", "tail"], "tessera audit tail --repo my_features -n 5"),
+    (&["audit", "query"], "tessera audit query --repo my_features --consumer my_app"),
+    (&["device"], "tessera device --repo media_demo --dir /tmp/device get --entity user_id=7 --features device_session:network"),
+    (&["device", "record"], "tessera device --repo media_demo --dir /tmp/device record device_plays --event '{\"user_id\": 7, \"item_id\": 3}'"),
+    (&["device", "get"], "tessera device --repo media_demo --dir /tmp/device get --entity user_id=7 --features device_recent:plays_1h"),
+    (&["device", "session"], "echo '{\"get\": [\"device_recent:plays_1h\"], \"entities\": {\"user_id\": [7]}}' | tessera device --repo media_demo session"),
+    (&["demo"], "tessera demo /tmp/tessera-demo"),
+    (&["completions"], "tessera completions bash > ~/.local/share/bash-completion/completions/tessera"),
+    (&["man"], "tessera man > tessera.1 && man ./tessera.1\n  tessera man --dir man/   # one page per command"),
+    (&["doctor"], "tessera doctor --repo my_features"),
+];
+
+/// The example of one command path, if there is one.
+pub(crate) fn example(path: &[&str]) -> Option<&'static str> {
+    EXAMPLES.iter().find(|(p, _)| *p == path).map(|(_, e)| *e)
+}
+
+/// Adds the examples to `cmd`'s subcommands (as the end of their `--help`).
+pub(crate) fn with_examples(mut cmd: Command) -> Command {
+    fn walk(cmd: &mut Command, path: &mut Vec<String>) {
+        for sub in cmd.get_subcommands_mut() {
+            path.push(sub.get_name().to_string());
+            let key: Vec<&str> = path.iter().map(String::as_str).collect();
+            if let Some(text) = example(&key) {
+                let owned = std::mem::take(sub);
+                *sub = owned.after_help(format!("Example:\n  {text}"));
+            }
+            walk(sub, path);
+            path.pop();
+        }
+    }
+    walk(&mut cmd, &mut Vec::new());
+    cmd.after_help(
+        "Example:\n  tessera init my_features && tessera apply --repo my_features\n\nRun `tessera <command> --help` for each command's options and an example.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_an_example() {
+        use clap::CommandFactory;
+        fn walk(cmd: &Command, path: &mut Vec<String>, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                path.push(sub.get_name().to_string());
+                let help = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !help.contains("Example:\n  tessera")
+                    && !help.contains("Example:\n  echo")
+                    && !help.contains("Example:\n  TESSERA_")
+                {
+                    missing.push(path.join(" "));
+                }
+                walk(sub, path, missing);
+                path.pop();
+            }
+        }
+        let cmd = with_examples(crate::Cli::command());
+        let mut missing = Vec::new();
+        walk(&cmd, &mut Vec::new(), &mut missing);
+        assert!(
+            missing.is_empty(),
+            "commands without an example: {missing:?}"
+        );
+        // Every example belongs to a real command.
+        for (path, _) in EXAMPLES {
+            let mut c = &cmd;
+            for name in *path {
+                c = c
+                    .find_subcommand(name)
+                    .unwrap_or_else(|| panic!("no command {path:?}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of materialisation: one binary, topical modules.
+//! The Redis tests use the server at `TESSERA_REDIS_URL` (default `redis://127.0.0.1:6379/0`)
+//! under a key prefix unique to the test, and remove their keys afterwards.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod fixtures;
+mod materialize;
+mod redis_server;
