@@ -17,7 +17,7 @@
 //!   the next `--incremental` run redoes the range; rows already written are skipped.
 //!
 //! - **Never ahead of the clock**: an `end` beyond `writes.max_future` past now is moved
-//!   back to that bound ([`crate::FutureBound`]; the report says so), so a source row
+//!   back to that bound ([`tessera_online::FutureBound`]; the report says so), so a source row
 //!   stamped far in the future is not copied (it would hide every real write of its
 //!   entity until then); a later run copies it when its time comes.
 //!
@@ -54,7 +54,7 @@ pub struct MaterializeRequest {
     /// earlier (`writes.max_future`), so no source row stamped further ahead (which would
     /// pin its entity's online row) is written; a later run copies it once its time is
     /// near. The report says when the end was moved.
-    pub future: crate::FutureBound,
+    pub future: tessera_online::FutureBound,
 }
 
 /// The stage a run is in, for progress reporting.
@@ -144,7 +144,7 @@ pub async fn materialize_view(
     progress: Arc<dyn MaterializeProgress>,
 ) -> Result<MaterializeReport> {
     // Never past the bound: a source row stamped further ahead would pin its entity's row.
-    let limit = req.future.limit(crate::FutureBound::now_us());
+    let limit = req.future.limit(tessera_online::FutureBound::now_us());
     let clamped = (req.end_us > limit).then_some(limit);
     let bounded;
     let req = match clamped {

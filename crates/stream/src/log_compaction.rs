@@ -322,7 +322,7 @@ pub fn compact_repo_logs(
     let snapshots =
         crate::snapshot_file::SnapshotFile::open(&root.join(".tessera/stream/snapshots.redb"))?;
     let mut out = Vec::new();
-    for source in catalog.sources.values().filter(|s| s.stream.is_some()) {
+    for source in catalog.sources().values().filter(|s| s.stream.is_some()) {
         let dir = source.resolved_path(root);
         let Some(cut) = snapshots.progress(&source.name)? else {
             out.push(CompactionReport {

@@ -78,7 +78,7 @@ pub(crate) fn write_batch(
 /// replaying the batches committed after a snapshot). Merged files of batches before
 /// `from` are skipped; the compactor never merges a batch at or after a snapshot, so a
 /// merged file that spans `from` means the snapshot file was replaced, and is refused.
-pub fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<RecordBatch>> {
+pub(crate) fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<RecordBatch>> {
     with_retry(dir, |names| {
         let mut files = Vec::new();
         for name in tessera_core::log_files::live_files(names, &schema.name) {
@@ -113,7 +113,7 @@ pub(crate) fn last_seq(name: &str, source: &str) -> Option<u64> {
 
 /// Reads every log file of the source under `dir` that a reader reads (merged files
 /// instead of the files they cover; for rebuilding states), oldest first.
-pub fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
+pub(crate) fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
     with_retry(dir, |names| {
         let files = tessera_core::log_files::live_files(names, &schema.name);
         read_files(files.into_iter().map(|n| dir.join(n)), schema)

@@ -8,7 +8,7 @@ use tessera_stream::{compact_repo_logs, CompactionSettings};
 use super::{registered_catalog, RepoArgs};
 
 /// Runs `tessera compact`.
-pub async fn run(args: &RepoArgs) -> Result<()> {
+pub(crate) async fn run(args: &RepoArgs) -> Result<()> {
     let (catalog, _) = registered_catalog(&args.repo)?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let settings = CompactionSettings::from(&cfg.offline_log);

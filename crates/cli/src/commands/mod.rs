@@ -1,8 +1,8 @@
 //! One module per subcommand.
 
 pub(crate) mod audit;
-pub(crate) mod compact;
 pub(crate) mod catalog;
+pub(crate) mod compact;
 pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;
@@ -13,8 +13,8 @@ pub(crate) mod get;
 pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod manual;
-pub(crate) mod online_repair;
 pub(crate) mod materialize;
+pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;
 pub(crate) mod serve;

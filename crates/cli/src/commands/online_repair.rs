@@ -14,7 +14,7 @@ use super::registered_catalog;
 
 /// `tessera online …`.
 #[derive(Debug, Subcommand)]
-pub enum OnlineCommand {
+pub(crate) enum OnlineCommand {
     /// List the rows of a feature view stamped beyond `writes.max_future` ahead of the clock
     /// (they hide every real write of their entity); `--drop-future` deletes them, so the
     /// next real write lands.
@@ -23,7 +23,7 @@ pub enum OnlineCommand {
 
 /// Arguments of `tessera online repair`.
 #[derive(Debug, Clone, Args)]
-pub struct RepairArgs {
+pub(crate) struct RepairArgs {
     /// The feature repository.
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
@@ -40,7 +40,7 @@ pub struct RepairArgs {
 }
 
 /// Runs `tessera online …`.
-pub async fn run(cmd: &OnlineCommand) -> Result<()> {
+pub(crate) async fn run(cmd: &OnlineCommand) -> Result<()> {
     match cmd {
         OnlineCommand::Repair(a) => repair(a).await,
     }

@@ -33,7 +33,7 @@ async fn open(dir: &std::path::Path, clock: Arc<AtomicI64>) -> StreamEngine {
 async fn backfill_ids(dir: &std::path::Path) -> Vec<String> {
     let repo = FeatureRepo::load(dir).unwrap();
     let ctx = tessera_offline::session(2);
-    let source = &repo.catalog.sources["plays"];
+    let source = &repo.catalog.sources()["plays"];
     let (df, _) = tessera_offline::open_source(&ctx, dir, source)
         .await
         .unwrap();
