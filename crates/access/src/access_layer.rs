@@ -38,6 +38,8 @@ pub struct AccessConfig {
     pub key_types: HashMap<String, KeyType>,
     /// The purpose of anonymous reads that name none (servers with authentication off).
     pub anonymous_purpose: Option<String>,
+    /// Rows stamped beyond this bound ahead of the clock are refused (`writes.max_future`).
+    pub future: tessera_online::FutureBound,
 }
 
 impl Default for AccessConfig {
@@ -48,6 +50,7 @@ impl Default for AccessConfig {
             store_timeout: Duration::from_secs(2),
             key_types: HashMap::new(),
             anonymous_purpose: None,
+            future: tessera_online::FutureBound::default(),
         }
     }
 }
@@ -437,6 +440,7 @@ impl AccessLayer {
         let mut problems = Vec::new();
         let mut used: HashSet<&str> = HashSet::new();
         let mut batches: Vec<WriteBatch> = Vec::with_capacity(views.len());
+        let bound = (self.config.future, tessera_online::FutureBound::now_us());
         for v in &views {
             let (batch, u) = view_batch(
                 &self.catalog,
@@ -444,6 +448,7 @@ impl AccessLayer {
                 &req.columns,
                 &index,
                 &self.config.key_types,
+                bound,
                 &mut problems,
             );
             used.extend(u);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tessera_core::{
     Catalog, FeatureViewDef, Placement, Refusal, RefusalReason, SourceDef, ViewProvider,
 };
-use tessera_online::{EntityKey, KeyValue, Stamp, Value, WriteBatch, WriteSummary};
+use tessera_online::{EntityKey, FutureBound, KeyValue, Stamp, Value, WriteBatch, WriteSummary};
 
 use crate::caller::Caller;
 use crate::entity_rows::{key_type, wrong_key_type, KeyType};
@@ -226,6 +226,7 @@ pub(crate) fn view_batch<'c>(
     columns: &'c [(String, Vec<Value>)],
     index: &HashMap<&str, usize>,
     key_types: &HashMap<String, KeyType>,
+    (bound, now): (FutureBound, i64),
     problems: &mut Vec<String>,
 ) -> (Option<WriteBatch>, HashSet<&'c str>) {
     let mut used: HashSet<&str> = HashSet::new();
@@ -285,7 +286,16 @@ pub(crate) fn view_batch<'c>(
             break;
         }
         let key = entity_key(columns, &key_cols, row, key_types, problems);
-        let event = ts_col.and_then(|c| timestamp_at(columns, c, row, false, problems));
+        let event = ts_col
+            .and_then(|c| timestamp_at(columns, c, row, false, problems))
+            .filter(|&t| {
+                let ok = bound.allows(t, now);
+                if !ok {
+                    let what = key.as_ref().map_or(String::new(), |k| format!(" ({k})"));
+                    problems.push(format!("row {row}{what}: {}", bound.refusal(t, now)));
+                }
+                ok
+            });
         let created = match created_col {
             Some(c) => timestamp_at(columns, c, row, true, problems),
             None => Some(Stamp::NO_CREATED),

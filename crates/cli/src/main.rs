@@ -87,6 +87,13 @@ enum Command {
     /// classification, placement and the policy gate's decision.
     #[command(name = "explain-request")]
     ExplainRequest(commands::explain_request::ExplainArgs),
+    /// Inspect and repair the online store: `repair` finds rows stamped beyond
+    /// `writes.max_future` ahead of the clock and drops them.
+    #[command(subcommand)]
+    Online(commands::online_repair::OnlineCommand),
+    /// Merge the small files of the stream sources' offline logs (when no `serve`/`ingest`
+    /// runs on the repository; they compact in the background).
+    Compact(commands::RepoArgs),
     /// Consume the stream sources from NATS JetStream into the online store and offline log.
     Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
@@ -174,6 +181,8 @@ fn main() -> ExitCode {
             Command::Registry(c) => commands::registry::run(c),
             Command::TrainingSet(a) => commands::training_set::run(&a).await,
             Command::Materialize(a) => commands::materialize::run(&a).await,
+            Command::Online(c) => commands::online_repair::run(&c).await,
+            Command::Compact(a) => commands::compact::run(&a).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,

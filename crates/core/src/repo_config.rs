@@ -30,6 +30,12 @@ pub struct RepoConfig {
     /// The feature server's limits and timeouts (`server:`; every key optional).
     #[serde(default, skip_serializing_if = "crate::server_settings::is_default")]
     pub server: crate::server_settings::ServerSettings,
+    /// Bounds of every write path (how far ahead of the clock a row may be stamped).
+    #[serde(default)]
+    pub writes: crate::write_settings::WritesConfig,
+    /// Compaction of stream sources' offline logs.
+    #[serde(default)]
+    pub offline_log: crate::write_settings::OfflineLogConfig,
 }
 
 fn default_registry() -> String {

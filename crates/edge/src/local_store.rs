@@ -66,6 +66,8 @@ pub struct LocalStore {
     catalog: Arc<Catalog>,
     /// Records are applied one at a time (read-modify-write of states).
     writer: tokio::sync::Mutex<()>,
+    /// Events stamped beyond this bound ahead of the device's clock are refused.
+    future: tessera_online::FutureBound,
 }
 
 impl LocalStore {
@@ -129,7 +131,14 @@ impl LocalStore {
             by_source,
             catalog,
             writer: tokio::sync::Mutex::new(()),
+            future: tessera_online::FutureBound::default(),
         })
+    }
+
+    /// Sets how far ahead of the device's clock an event may be stamped (default 5 min).
+    pub fn with_future_bound(mut self, bound: tessera_online::FutureBound) -> Self {
+        self.future = bound;
+        self
     }
 
     /// Whether the store computes this view (it is over a `type: device` source).
@@ -175,8 +184,15 @@ impl LocalStore {
             })?;
         let mut checked = Vec::with_capacity(events.len());
         let mut problems = Vec::new();
+        let now = crate::clock::now_us();
         for (i, e) in events.into_iter().enumerate() {
             match check_event(def, e) {
+                // A far-future event would pin its entity's latest row (newer wins).
+                Ok(c) if !self.future.allows(c.ts, now) => problems.push(format!(
+                    "event {}: {}",
+                    i + 1,
+                    self.future.refusal(c.ts, now)
+                )),
                 Ok(c) => checked.push(c),
                 Err(Error::BadEvent { problems: p, .. }) => {
                     problems.extend(p.into_iter().map(|p| format!("event {}: {p}", i + 1)))

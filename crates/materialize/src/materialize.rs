@@ -16,6 +16,11 @@
 //!   written, and never backwards. A run that dies halfway leaves the mark where it was, so
 //!   the next `--incremental` run redoes the range; rows already written are skipped.
 //!
+//! - **Never ahead of the clock**: an `end` beyond `writes.max_future` past now is moved
+//!   back to that bound ([`tessera_online::FutureBound`]; the report says so), so a source row
+//!   stamped far in the future is not copied (it would hide every real write of its
+//!   entity until then); a later run copies it when its time comes.
+//!
 //! Late data (rows whose event time is before the high-water mark but that reach the source
 //! after the run) is not picked up by an incremental run; materialise that range explicitly.
 
@@ -45,6 +50,11 @@ pub struct MaterializeRequest {
     pub end_us: i64,
     /// Rows per write (one transaction or round trip each).
     pub batch_rows: usize,
+    /// Rows are copied up to `end_us` or this bound ahead of the clock, whichever is
+    /// earlier (`writes.max_future`), so no source row stamped further ahead (which would
+    /// pin its entity's online row) is written; a later run copies it once its time is
+    /// near. The report says when the end was moved.
+    pub future: tessera_online::FutureBound,
 }
 
 /// The stage a run is in, for progress reporting.
@@ -96,6 +106,8 @@ pub struct MaterializeReport {
     pub write_time: Duration,
     /// The view's high-water mark after the run.
     pub high_water_mark: Option<i64>,
+    /// The end used instead of the requested one, when that was beyond the future bound.
+    pub clamped_end: Option<i64>,
 }
 
 impl MaterializeReport {
@@ -131,6 +143,20 @@ pub async fn materialize_view(
     req: &MaterializeRequest,
     progress: Arc<dyn MaterializeProgress>,
 ) -> Result<MaterializeReport> {
+    // Never past the bound: a source row stamped further ahead would pin its entity's row.
+    let limit = req.future.limit(tessera_online::FutureBound::now_us());
+    let clamped = (req.end_us > limit).then_some(limit);
+    let bounded;
+    let req = match clamped {
+        Some(end_us) => {
+            bounded = MaterializeRequest {
+                end_us,
+                ..req.clone()
+            };
+            &bounded
+        }
+        None => req,
+    };
     let started = Instant::now();
     progress.stage(&req.view, Stage::Scan, scan.rows_hint(&req.view));
     if let Some(spec) = scan
@@ -141,7 +167,9 @@ pub async fn materialize_view(
         .transpose()?
         .flatten()
     {
-        return materialize_aggregates(store, scan, req, &spec, progress, started).await;
+        let mut report = materialize_aggregates(store, scan, req, &spec, progress, started).await?;
+        report.clamped_end = clamped;
+        return Ok(report);
     }
     let latest = LatestRequest {
         view: req.view.clone(),
@@ -183,6 +211,7 @@ pub async fn materialize_view(
         scan_time,
         write_time: started.elapsed(),
         high_water_mark,
+        clamped_end: clamped,
     })
 }
 
@@ -302,6 +331,7 @@ async fn materialize_aggregates(
         scan_time,
         write_time: write_started.elapsed(),
         high_water_mark,
+        clamped_end: None,
     })
 }
 

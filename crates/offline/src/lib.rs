@@ -81,7 +81,7 @@ pub use schema_check::{
 };
 pub use source_scan::{
     default_partitions, open_path, open_source, parquet_row_count, session,
-    session_with_memory_limit,
+    session_with_memory_limit, stream_log_files,
 };
 pub use spine::read_spine;
 pub use training_set::{

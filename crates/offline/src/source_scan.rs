@@ -119,25 +119,36 @@ pub async fn open_source(
         // A stream's offline log: Parquet files appended by ingestion, read with the
         // declared schema; an empty or missing log is an empty table.
         let schema = stream.arrow_schema(&source.timestamp_field);
-        let has_files = std::fs::read_dir(&path).is_ok_and(|d| {
-            d.flatten()
-                .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
-        });
-        if !has_files {
+        let files = stream_log_files(&path, &source.name);
+        if files.is_empty() {
             let empty = datafusion::arrow::record_batch::RecordBatch::new_empty(schema);
             return Ok((ctx.read_batch(empty)?, path));
-        }
-        let mut url = path.to_string_lossy().to_string();
-        if !url.ends_with('/') {
-            url.push('/');
         }
         let opts = ParquetReadOptions::default()
             .file_extension(".parquet")
             .schema(&schema);
-        return Ok((ctx.read_parquet(url.as_str(), opts).await?, path));
+        return Ok((ctx.read_parquet(files, opts).await?, path));
     }
     let df = open_path(ctx, &path, format).await?;
     Ok((df, path))
+}
+
+/// The files of a stream source's offline log a reader reads: merged files instead of the
+/// batch files they cover (see [`tessera_core::log_files`]), so a scan that runs while the
+/// log is compacted sees each event exactly once.
+pub fn stream_log_files(dir: &Path, source: &str) -> Vec<String> {
+    let names = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    tessera_core::log_files::live_files(names, source)
+        .into_iter()
+        .map(|n| dir.join(n).to_string_lossy().to_string())
+        .collect()
 }
 
 /// The Arrow schema of a data frame.

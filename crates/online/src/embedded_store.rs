@@ -30,7 +30,7 @@ use redb::{
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow};
+use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "embedded";
@@ -318,6 +318,60 @@ fn delete_blocking(db: &Database, key: &EntityKey) -> Result<u64> {
     Ok(removed)
 }
 
+/// Finds (and with `drop`, deletes) rows of `view` stamped after `beyond_us`, in one write
+/// transaction.
+fn future_rows_blocking(
+    db: &Database,
+    view: &str,
+    keys: &[Vec<u8>],
+    beyond_us: i64,
+    drop: bool,
+) -> Result<Vec<(EntityKey, Stamp)>> {
+    let op = "repair future rows";
+    let txn = db.begin_write().map_err(fail(op))?;
+    let mut found: Vec<(Vec<u8>, Stamp)> = Vec::new();
+    {
+        let name = rows_table(view);
+        let mut rows = txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .map_err(fail(op))?;
+        if keys.is_empty() {
+            for e in rows.iter().map_err(fail(op))? {
+                let (k, v) = e.map_err(fail(op))?;
+                let stamp = decode_stamp(v.value())?;
+                if stamp.event_ts > beyond_us {
+                    found.push((k.value().to_vec(), stamp));
+                }
+            }
+        } else {
+            for k in keys {
+                if let Some(v) = rows.get(k.as_slice()).map_err(fail(op))? {
+                    let stamp = decode_stamp(v.value())?;
+                    if stamp.event_ts > beyond_us {
+                        found.push((k.clone(), stamp));
+                    }
+                }
+            }
+        }
+        if drop {
+            for (k, _) in &found {
+                rows.remove(k.as_slice()).map_err(fail(op))?;
+            }
+        }
+    }
+    if drop && !found.is_empty() {
+        txn.commit().map_err(fail(op))?;
+    } else {
+        txn.abort().map_err(fail(op))?;
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.dedup_by(|a, b| a.0 == b.0);
+    found
+        .into_iter()
+        .map(|(k, s)| Ok((EntityKey::decode(&k)?, s)))
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl OnlineStore for EmbeddedStore {
     fn name(&self) -> &'static str {
@@ -384,6 +438,21 @@ impl OnlineStore for EmbeddedStore {
         let key = key.clone();
         self.blocking("delete", move |db| delete_blocking(db, &key))
             .await
+    }
+
+    async fn future_rows(
+        &self,
+        view: &str,
+        keys: &[EntityKey],
+        beyond_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        let keys: Vec<Vec<u8>> = keys.iter().map(EntityKey::encode).collect();
+        let view = view.to_string();
+        self.blocking("repair future rows", move |db| {
+            future_rows_blocking(db, &view, &keys, beyond_us, drop)
+        })
+        .await
     }
 
     async fn high_water_mark(&self, view: &str) -> Result<Option<i64>> {

@@ -94,6 +94,16 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The store cannot do what was asked.
+    #[error("the {store} online store cannot {operation} (hint: {hint})")]
+    Unsupported {
+        /// The store's name.
+        store: &'static str,
+        /// What was asked.
+        operation: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
     /// An aggregation failed.
     #[error("an aggregation failed")]
     Aggregate(#[from] tessera_aggregate::Error),

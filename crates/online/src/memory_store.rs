@@ -8,7 +8,7 @@ use std::sync::RwLock;
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow};
+use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "memory";
@@ -127,6 +127,43 @@ impl OnlineStore for MemoryStore {
             }
         }
         Ok(deleted)
+    }
+
+    async fn future_rows(
+        &self,
+        view: &str,
+        keys: &[EntityKey],
+        beyond_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        let mut rows = self.rows.write().map_err(|_| poisoned("repair"))?;
+        let Some(table) = rows.get_mut(view) else {
+            return Ok(Vec::new());
+        };
+        let wanted: Vec<Vec<u8>> = if keys.is_empty() {
+            table.keys().cloned().collect()
+        } else {
+            keys.iter().map(EntityKey::encode).collect()
+        };
+        let mut found = Vec::new();
+        for k in wanted {
+            let Some(row) = table.get(&k) else { continue };
+            let stamp = decode_stamp(row)?;
+            if stamp.event_ts > beyond_us {
+                found.push((k, stamp));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|a, b| a.0 == b.0);
+        if drop {
+            for (k, _) in &found {
+                table.remove(k);
+            }
+        }
+        found
+            .into_iter()
+            .map(|(k, s)| Ok((EntityKey::decode(&k)?, s)))
+            .collect()
     }
 
     async fn high_water_mark(&self, view: &str) -> Result<Option<i64>> {

@@ -61,6 +61,26 @@ pub trait OnlineStore: std::fmt::Debug + Send + Sync {
     /// were removed.
     async fn delete_entity(&self, key: &EntityKey) -> Result<u64>;
 
+    /// The rows of `view` whose event time is after `beyond_us` — among `keys`, or in the
+    /// whole view when `keys` is empty — each with its stamp, in key order. With `drop`, they
+    /// are also deleted, atomically with finding them (a row replaced meanwhile by another
+    /// stays). This repairs rows a far-future write pinned (see [`crate::FutureBound`]):
+    /// once dropped, the next real write of the entity lands.
+    async fn future_rows(
+        &self,
+        view: &str,
+        keys: &[EntityKey],
+        beyond_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        let _ = (view, keys, beyond_us, drop);
+        Err(Error::Unsupported {
+            store: self.name(),
+            operation: "list or drop rows stamped in the future",
+            hint: "repair the rows on the embedded or Redis store the server writes to",
+        })
+    }
+
     /// The view's materialisation high-water mark (µs since the epoch), if one was set.
     async fn high_water_mark(&self, view: &str) -> Result<Option<i64>>;
 

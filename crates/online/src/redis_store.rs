@@ -23,7 +23,7 @@ use redis::Script;
 
 use crate::entity_key::EntityKey;
 use crate::error::{Error, Result};
-use crate::feature_row::{FeatureRow, SelectedRow};
+use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "redis";
@@ -58,6 +58,19 @@ end
 return {written, skipped}
 ";
 
+/// For each i: delete KEYS[i] if it still holds ARGV[i] (the row found stamped in the
+/// future; a row replaced meanwhile stays). Returns the 1-based indexes deleted.
+const DROP_IF_SAME_SCRIPT: &str = r"
+local dropped = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then
+    redis.call('DEL', KEYS[i])
+    dropped[#dropped + 1] = i
+  end
+end
+return dropped
+";
+
 /// The Redis online store. Cheap to clone; clones share one multiplexed connection that
 /// reconnects by itself.
 #[derive(Clone)]
@@ -65,6 +78,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     write_script: Script,
+    drop_script: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -104,6 +118,7 @@ impl RedisStore {
             conn,
             prefix: prefix.to_string(),
             write_script: Script::new(WRITE_SCRIPT),
+            drop_script: Script::new(DROP_IF_SAME_SCRIPT),
         })
     }
 
@@ -295,6 +310,62 @@ impl OnlineStore for RedisStore {
                 .map_err(fail("delete"))?;
         }
         Ok(removed)
+    }
+
+    async fn future_rows(
+        &self,
+        view: &str,
+        keys: &[EntityKey],
+        beyond_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        let op = "repair future rows";
+        let p = self.row_key_prefix(view);
+        let mut redis_keys: Vec<Vec<u8>> = if keys.is_empty() {
+            let mut pattern = glob_escape(&p);
+            pattern.push(b'*');
+            self.scan(&pattern).await?
+        } else {
+            keys.iter().map(|k| self.row_key(&p, k)).collect()
+        };
+        redis_keys.sort();
+        redis_keys.dedup();
+        let mut conn = self.conn.clone();
+        // (redis key, stored row, entity, stamp) of every row stamped beyond the bound.
+        let mut found: Vec<(Vec<u8>, Vec<u8>, EntityKey, Stamp)> = Vec::new();
+        for chunk in redis_keys.chunks(1000) {
+            let rows: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+                .arg(chunk)
+                .query_async(&mut conn)
+                .await
+                .map_err(fail(op))?;
+            for (k, row) in chunk.iter().zip(rows) {
+                let Some(row) = row else { continue };
+                let stamp = decode_stamp(&row)?;
+                if stamp.event_ts > beyond_us {
+                    let entity =
+                        EntityKey::decode(k.strip_prefix(p.as_slice()).unwrap_or_default())?;
+                    found.push((k.clone(), row, entity, stamp));
+                }
+            }
+        }
+        if !drop {
+            return Ok(found.into_iter().map(|(_, _, e, s)| (e, s)).collect());
+        }
+        let mut dropped = Vec::with_capacity(found.len());
+        for chunk in found.chunks(1000) {
+            let mut inv = self.drop_script.prepare_invoke();
+            for (k, row, _, _) in chunk {
+                inv.key(k.as_slice()).arg(row.as_slice());
+            }
+            let idx: Vec<usize> = inv.invoke_async(&mut conn).await.map_err(fail(op))?;
+            for i in idx {
+                if let Some((_, _, e, s)) = i.checked_sub(1).and_then(|i| chunk.get(i)) {
+                    dropped.push((e.clone(), *s));
+                }
+            }
+        }
+        Ok(dropped)
     }
 
     async fn high_water_mark(&self, view: &str) -> Result<Option<i64>> {

@@ -30,6 +30,7 @@ pub async fn conformance(store: Arc<dyn OnlineStore>) {
     changed_features(store.as_ref()).await;
     many_keys(store.as_ref()).await;
     delete_entity(store.as_ref()).await;
+    future_rows_repair(store.as_ref()).await;
     high_water_marks(store.as_ref()).await;
     concurrent_writers(store).await;
 }
@@ -354,6 +355,91 @@ async fn changed_features(store: &dyn OnlineStore) {
         (row.get("f1"), row.get("f2"), row.get("f3")),
         (Some(&Value::Int64(10)), None, Some(&Value::Int64(30))),
         "{n}: values follow names after a schema change"
+    );
+}
+
+/// A row stamped far in the future pins its entity ("newer wins" skips every real write);
+/// [`OnlineStore::future_rows`] finds such rows, and drops them so real writes land again.
+async fn future_rows_repair(store: &dyn OnlineStore) {
+    let n = store.name();
+    let v = "conf_future";
+    let (now, far) = (1_000_000, 253_402_300_799_000_000);
+    let s = |t| Stamp::new(t, Stamp::NO_CREATED);
+    for u in 1..=4 {
+        write(store, one(v, user(u), s(now - 10), 1)).await;
+    }
+    write(store, one(v, user(2), s(far), 2)).await;
+    write(store, one(v, user(4), s(far + 1), 2)).await;
+    write(store, one("conf_future_other", user(2), s(far), 2)).await;
+    assert_eq!(
+        write(store, one(v, user(2), s(now), 3)).await,
+        SKIPPED,
+        "{n}: a real write behind the pinned row is skipped"
+    );
+    let pinned = vec![(user(2), s(far)), (user(4), s(far + 1))];
+    let found = store.future_rows(v, &[], now, false).await;
+    assert_eq!(
+        found.expect("list"),
+        pinned,
+        "{n}: the whole view is scanned"
+    );
+    let found = store
+        .future_rows(v, &[user(4), user(1), user(9)], now, false)
+        .await;
+    assert_eq!(
+        found.expect("list"),
+        vec![(user(4), s(far + 1))],
+        "{n}: only the keys asked"
+    );
+    assert!(
+        read_one(store, v, user(2)).await.is_some(),
+        "{n}: listing drops nothing"
+    );
+    let dropped = store.future_rows(v, &[user(2)], now, true).await;
+    assert_eq!(
+        dropped.expect("drop"),
+        vec![(user(2), s(far))],
+        "{n}: drop one key"
+    );
+    assert!(
+        read_one(store, v, user(2)).await.is_none(),
+        "{n}: the pinned row is gone"
+    );
+    assert!(
+        read_one(store, v, user(4)).await.is_some(),
+        "{n}: other keys stay"
+    );
+    assert!(
+        read_one(store, "conf_future_other", user(2))
+            .await
+            .is_some(),
+        "{n}: other views stay"
+    );
+    assert_eq!(
+        write(store, one(v, user(2), s(now), 3)).await,
+        WROTE,
+        "{n}: a real write lands after the repair"
+    );
+    let dropped = store.future_rows(v, &[], now, true).await;
+    assert_eq!(dropped.expect("drop"), vec![(user(4), s(far + 1))]);
+    let left = store.future_rows(v, &[], now, false).await;
+    assert_eq!(
+        left.expect("list"),
+        vec![],
+        "{n}: nothing beyond the bound is left"
+    );
+    let rows = read(store, v, &[user(1), user(3)]).await;
+    assert!(
+        rows.iter().all(Option::is_some),
+        "{n}: rows within the bound stay"
+    );
+    let none = store
+        .future_rows("conf_future_missing", &[], now, true)
+        .await;
+    assert_eq!(
+        none.expect("missing view"),
+        vec![],
+        "{n}: an unknown view has none"
     );
 }
 

@@ -51,7 +51,7 @@ use std::sync::Arc;
 
 use tessera_core::aggregate::{Value, ViewSpec, ViewState};
 use tessera_core::{Catalog, FeatureViewDef, SourceDef};
-use tessera_online::{EntityKey, OnlineStore, Stamp};
+use tessera_online::{EntityKey, FutureBound, OnlineStore, Stamp};
 use tokio::sync::Mutex;
 
 use crate::checkpoint::{Checkpoint, SourceMeta};
@@ -67,8 +67,9 @@ use recovery::load;
 /// Settings of the engine.
 #[derive(Clone)]
 pub struct StreamConfig {
-    /// Events stamped more than this ahead of the clock are refused as `future` (µs).
-    pub max_future_us: i64,
+    /// Events stamped beyond this bound ahead of the clock are refused as `future` (the
+    /// bound every write path applies: `writes.max_future` in `tessera.yaml`).
+    pub future: FutureBound,
     /// The clock (µs since the epoch); tests and replays set their own.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Write a snapshot of the changed states to the checkpoint every this many batches of
@@ -79,7 +80,7 @@ pub struct StreamConfig {
 impl std::fmt::Debug for StreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamConfig")
-            .field("max_future_us", &self.max_future_us)
+            .field("future", &self.future)
             .field("snapshot_every", &self.snapshot_every)
             .finish()
     }
@@ -88,7 +89,7 @@ impl std::fmt::Debug for StreamConfig {
 impl Default for StreamConfig {
     fn default() -> Self {
         Self {
-            max_future_us: 5 * 60 * 1_000_000,
+            future: FutureBound::default(),
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -300,6 +301,33 @@ impl StreamEngine {
     pub async fn ingest_events(&self, source: &str, events: Events) -> Result<IngestReport> {
         self.ingest_with_ids(source, events, None, Visibility::Servable)
             .await
+    }
+
+    /// Compacts the offline log of every stream source, merging the files of the batches the
+    /// source's last durable snapshot covers (see [`crate::log_compaction`]), on a blocking
+    /// thread; ingestion goes on meanwhile.
+    pub async fn compact_logs(
+        &self,
+        settings: &crate::CompactionSettings,
+    ) -> Result<Vec<crate::CompactionReport>> {
+        let mut jobs = Vec::new();
+        for (name, rt) in &self.sources {
+            let dir = rt.lock().await.log_dir.clone();
+            if let Some(cut) = self.snapshots.progress(name)? {
+                jobs.push((name.clone(), dir, cut));
+            }
+        }
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || {
+            jobs.iter()
+                .map(|(name, dir, cut)| crate::compact_log(dir, name, *cut, &settings))
+                .collect()
+        })
+        .await
+        .map_err(|source| Error::Task {
+            task: "log compaction",
+            source,
+        })?
     }
 
     /// The online store as this process should serve it: the engine's store, with the

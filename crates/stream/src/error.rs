@@ -81,6 +81,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// An offline log file is not as the engine needs it (or vanished under a reader).
+    #[error("offline log {path}: {message}")]
+    LogFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// A background task of the engine panicked or was cancelled.
     #[error("internal error: the stream engine's {task} task failed")]
     Task {

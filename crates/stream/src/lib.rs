@@ -29,6 +29,7 @@ pub mod engine;
 mod error;
 mod events;
 mod id_window;
+pub mod log_compaction;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
@@ -40,5 +41,6 @@ pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
+pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;

@@ -1,6 +1,7 @@
 //! The offline log of a stream source: every applied event is appended, as one Parquet file
 //! per ingested batch, to the source's `path`, which backfills and training sets read like
-//! any batch source. Files are written to a temporary name and renamed into place, and are
+//! any batch source. [`crate::log_compaction`] merges those files later; which files a
+//! reader reads is [`tessera_core::log_files`]. Files are written to a temporary name and renamed into place, and are
 //! named by the batch sequence (`part-<source>-<seq>.parquet`): a batch redone after a crash
 //! replaces its own file, so the log never holds an event twice.
 
@@ -13,6 +14,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use tessera_core::log_files::LogFile;
 use tessera_core::values_to_array;
 
 use crate::error::{BoxError, Error, Result};
@@ -20,7 +22,7 @@ use crate::events::{Events, SourceSchema};
 
 /// The file of batch `seq` of `source` under `dir`.
 pub fn part_path(dir: &Path, source: &str, seq: u64) -> PathBuf {
-    dir.join(format!("part-{source}-{seq:012}.parquet"))
+    dir.join(LogFile::Batch { seq }.name(source))
 }
 
 /// The events as a record batch of the log's schema.
@@ -73,42 +75,71 @@ pub(crate) fn write_batch(
 }
 
 /// Reads the log files of batches `from..` of the source under `dir`, oldest first (for
-/// replaying the batches committed after a snapshot).
+/// replaying the batches committed after a snapshot). Merged files of batches before
+/// `from` are skipped; the compactor never merges a batch at or after a snapshot, so a
+/// merged file that spans `from` means the snapshot file was replaced, and is refused.
 pub(crate) fn read_since(dir: &Path, schema: &SourceSchema, from: u64) -> Result<Vec<RecordBatch>> {
-    let mut files: Vec<(u64, PathBuf)> = match std::fs::read_dir(dir) {
-        Ok(d) => d
-            .flatten()
-            .filter_map(|e| {
-                let seq = log_seq(&e.file_name().to_string_lossy(), &schema.name)?;
-                (seq >= from).then(|| (seq, e.path()))
-            })
-            .collect(),
-        Err(_) => return Ok(Vec::new()),
-    };
-    files.sort();
-    read_files(files.into_iter().map(|(_, p)| p), schema)
+    with_retry(dir, |names| {
+        let mut files = Vec::new();
+        for name in tessera_core::log_files::live_files(names, &schema.name) {
+            let Some(f) = LogFile::parse(&name, &schema.name) else {
+                continue;
+            };
+            if f.first() >= from {
+                files.push(dir.join(name));
+            } else if f.last() >= from {
+                return Err(Error::LogFile {
+                    path: dir.join(name),
+                    message: format!("this merged file holds batches {}..={} but the engine must replay from batch {from} (hint: the snapshot file .tessera/stream/snapshots.redb was replaced or lost; remove .tessera/stream/ to rebuild the states from the whole log)", f.first(), f.last()),
+                });
+            }
+        }
+        read_files(files.into_iter(), schema)
+    })
 }
 
-/// The batch sequence of a log file name of `source`.
+/// The batch sequence of a log file name of `source` (batch files only).
 pub(crate) fn log_seq(name: &str, source: &str) -> Option<u64> {
-    name.strip_prefix(&format!("part-{source}-"))
-        .and_then(|r| r.strip_suffix(".parquet"))
-        .and_then(|n| n.parse::<u64>().ok())
+    match LogFile::parse(name, source)? {
+        LogFile::Batch { seq } => Some(seq),
+        LogFile::Merged { .. } => None,
+    }
 }
 
-/// Reads every log file of the source under `dir` (for rebuilding states), oldest first.
-pub(crate) fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(d) => d
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .collect(),
-        Err(_) => return Ok(Vec::new()),
-    };
-    files.sort();
-    read_files(files.into_iter(), schema)
+/// The last batch a log file of `source` holds (batch or merged file).
+pub(crate) fn last_seq(name: &str, source: &str) -> Option<u64> {
+    LogFile::parse(name, source).map(|f| f.last())
 }
+
+/// Reads every log file of the source under `dir` that a reader reads (merged files
+/// instead of the files they cover; for rebuilding states), oldest first.
+pub(crate) fn read_all(dir: &Path, schema: &SourceSchema) -> Result<Vec<RecordBatch>> {
+    with_retry(dir, |names| {
+        let files = tessera_core::log_files::live_files(names, &schema.name);
+        read_files(files.into_iter().map(|n| dir.join(n)), schema)
+    })
+}
+
+/// Lists `dir` and reads; when a listed file vanished meanwhile (a compaction deleted a
+/// superseded file), lists again: the merged file that covers it is there by then.
+fn with_retry(
+    dir: &Path,
+    read: impl Fn(Vec<String>) -> Result<Vec<RecordBatch>>,
+) -> Result<Vec<RecordBatch>> {
+    let mut attempt = 0;
+    loop {
+        let names = crate::log_compaction::file_names(dir)?;
+        match read(names) {
+            Err(Error::LogFile { message, .. }) if message.contains(VANISHED) && attempt < 3 => {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The mark of an error opening a file that a concurrent compaction deleted.
+const VANISHED: &str = "vanished from the log";
 
 fn read_files(
     files: impl Iterator<Item = PathBuf>,
@@ -116,7 +147,14 @@ fn read_files(
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for p in files {
-        let f = std::fs::File::open(&p).map_err(|e| Error::log(&p, "opening", e))?;
+        let f = std::fs::File::open(&p).map_err(|e| Error::LogFile {
+            path: p.clone(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                format!("{e}: {VANISHED}")
+            } else {
+                e.to_string()
+            },
+        })?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
             .and_then(|b| b.build())
             .map_err(|e| Error::log(&p, "reading", e))?;

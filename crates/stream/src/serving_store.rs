@@ -105,6 +105,16 @@ impl OnlineStore for ServingStore {
         self.store.delete_entity(key).await
     }
 
+    async fn future_rows(
+        &self,
+        view: &str,
+        keys: &[EntityKey],
+        beyond_us: i64,
+        drop: bool,
+    ) -> tessera_online::Result<Vec<(EntityKey, tessera_online::Stamp)>> {
+        self.store.future_rows(view, keys, beyond_us, drop).await
+    }
+
     async fn high_water_mark(&self, view: &str) -> tessera_online::Result<Option<i64>> {
         self.store.high_water_mark(view).await
     }

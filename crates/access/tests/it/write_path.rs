@@ -278,3 +278,80 @@ async fn a_push_to_a_source_needs_every_view_over_it() {
         .unwrap();
     assert_eq!(o.views.len(), 2);
 }
+
+/// A row stamped far in the future is refused (it would pin the entity's row: "newer wins"
+/// skips every real write until then), saying which row, its time, the bound and the
+/// setting; nothing of the request is written, and real writes go on landing.
+#[tokio::test]
+async fn far_future_rows_are_refused_with_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = layer(seeded_store(dir.path()).await, AccessConfig::default());
+    let mut cols = columns("9999-12-31T23:59:59Z", Value::Int64(9));
+    for (name, values) in &mut cols {
+        let v = match name.as_str() {
+            "user_id" => Value::Int64(8),
+            "ts" => Value::from(chrono::Utc::now().to_rfc3339().as_str()),
+            _ => values[0].clone(),
+        };
+        values.insert(0, v);
+    }
+    let err = f
+        .access
+        .write(write(WriteTarget::PushSource("us".into()), cols))
+        .await
+        .unwrap_err();
+    let Error::BadRows { problems, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    for part in [
+        "row 1",
+        "user_id=7",
+        "9999-12-31T23:59:59Z",
+        "5m",
+        "writes.max_future",
+    ] {
+        assert!(p.contains(part), "`{part}` missing from: {p}");
+    }
+    let r = f
+        .access
+        .read(read(
+            &["user_stats:clicks"],
+            vec![("user_id", vec![KeyValue::Int64(8)])],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.columns[0].values,
+        [Value::Null],
+        "the good row was not written either"
+    );
+    // Within the bound (a few seconds ahead: clocks drift) is accepted.
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
+    let o = f
+        .access
+        .write(write(
+            WriteTarget::PushSource("us".into()),
+            columns(&soon, Value::Int64(4)),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((o.written(), o.skipped()), (1, 0));
+    // The bound is a setting.
+    let tight = AccessConfig {
+        future: tessera_online::FutureBound::new(std::time::Duration::from_secs(1)),
+        ..AccessConfig::default()
+    };
+    let dir2 = tempfile::tempdir().unwrap();
+    let g = layer(seeded_store(dir2.path()).await, tight);
+    let err = g
+        .access
+        .write(write(
+            WriteTarget::PushSource("us".into()),
+            columns(&soon, Value::Int64(4)),
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("more than 1s ahead"), "{err}");
+}

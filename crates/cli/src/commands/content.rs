@@ -37,6 +37,7 @@ pub(crate) async fn load(
                 start_us: None,
                 end_us: now,
                 batch_rows: tessera_materialize::DEFAULT_BATCH_ROWS,
+                future: tessera_online::FutureBound::default(),
             },
             Arc::new(NoMaterializeProgress),
         )

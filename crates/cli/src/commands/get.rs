@@ -81,7 +81,7 @@ pub(crate) fn parse_context(texts: &[String]) -> Result<tessera_access::RequestC
 }
 
 /// Parses `user_id=42,item_id='a7'` into `(name, value)` parts.
-fn parse_entity(text: &str) -> Result<Vec<(String, KeyValue)>> {
+pub(crate) fn parse_entity(text: &str) -> Result<Vec<(String, KeyValue)>> {
     text.split(',')
         .map(|part| {
             let Some((name, value)) = part.split_once('=') else {

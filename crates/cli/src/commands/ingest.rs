@@ -36,10 +36,56 @@ pub(crate) async fn open_engine(
     command: &str,
 ) -> Result<(Arc<StreamEngine>, EngineOwner)> {
     let owner = EngineOwner::claim(repo, command)?;
-    let engine = StreamEngine::open(repo, catalog, store, StreamConfig::default())
+    let cfg = tessera_core::FeatureRepo::load_config(repo)?;
+    let config = StreamConfig {
+        future: tessera_online::FutureBound::of_repo(&cfg),
+        ..StreamConfig::default()
+    };
+    let engine = StreamEngine::open(repo, catalog, store, config)
         .await
         .context("opening the stream engine")?;
-    Ok((Arc::new(engine), owner))
+    let engine = Arc::new(engine);
+    spawn_compaction(&engine, &cfg.offline_log);
+    Ok((engine, owner))
+}
+
+/// Compacts the offline logs every `offline_log.compact_every` while the engine lives.
+fn spawn_compaction(engine: &Arc<StreamEngine>, cfg: &tessera_core::OfflineLogConfig) {
+    let every = cfg.compact_every.0;
+    if every.is_zero() {
+        return;
+    }
+    let settings = tessera_stream::CompactionSettings::from(cfg);
+    let engine = Arc::downgrade(engine);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            match engine.compact_logs(&settings).await {
+                Ok(reports) => {
+                    for r in reports
+                        .iter()
+                        .filter(|r| r.written_files + r.removed_files > 0)
+                    {
+                        eprintln!(
+                            "compact: {}: merged {} files into {} ({} rows), deleted {} superseded; {} files to read",
+                            r.source, r.merged_files, r.written_files, r.rows, r.removed_files, r.live_files
+                        );
+                    }
+                }
+                Err(e) => eprintln!(
+                    "compact: the offline log compaction failed (retried in {}): {e}",
+                    cfg_span(every)
+                ),
+            }
+        }
+    });
+}
+
+fn cfg_span(d: std::time::Duration) -> String {
+    tessera_core::Span(d).to_string()
 }
 
 /// On clean shutdown: writes the states still on their way to the online store and a

@@ -160,11 +160,18 @@ pub(crate) async fn run(args: &MaterializeArgs) -> Result<()> {
             start_us: start,
             end_us: end,
             batch_rows: args.batch_rows,
+            future: tessera_online::FutureBound::of_repo(&cfg),
         };
         let bar = Arc::new(StageBar::new(args.quiet));
         let report = materialize_view(store.clone(), &scan, &req, bar.clone()).await;
         bar.finish();
         let r = report.with_context(|| format!("materialising feature view `{view}`"))?;
+        if let Some(end) = r.clamped_end {
+            println!(
+                "  {view:<20} --end is beyond `writes.max_future` ahead of the clock: copied up to {} (source rows stamped later are left for a later run)",
+                format_time(end)
+            );
+        }
         println!(
             "  {view:<20} {} → {}: {} source rows, {} entities: {} written, {} already as new; {:.2}s ({:.0} source rows/s; writes {:.0} rows/s)",
             start.map_or_else(|| "beginning".to_string(), format_time),

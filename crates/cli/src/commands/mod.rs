@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod catalog;
+pub(crate) mod compact;
 pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;
@@ -13,6 +14,7 @@ pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod manual;
 pub(crate) mod materialize;
+pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;
 pub(crate) mod serve;

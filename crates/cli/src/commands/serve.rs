@@ -165,6 +165,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
             store_timeout: args.store_timeout,
             key_types,
             anonymous_purpose: args.default_purpose.clone(),
+            future: tessera_online::FutureBound::of_repo(&cfg),
         },
     )
     // Reads see the engine's applied states before its background writes land.

@@ -211,6 +211,7 @@ async fn training_set_and_serving_give_identical_values() {
                 start_us: None,
                 end_us: now,
                 batch_rows: 1000,
+                future: tessera_online::FutureBound::default(),
             },
             Arc::new(NoMaterializeProgress),
         )

@@ -54,6 +54,7 @@ async fn run(
         start_us: start,
         end_us: end,
         batch_rows,
+        future: tessera_online::FutureBound::default(),
     };
     materialize_view(
         store.clone(),

@@ -265,3 +265,33 @@ async fn anonymous_callers_may_push() {
     r.expect(200);
     assert_eq!(r.headers["x-tessera-rows-written"], "1");
 }
+
+/// Issue 14, defect 4: a far-future row would pin the entity ("newer wins" skips every real
+/// write until then). It is refused with the row, its time, the bound and the setting, and
+/// the entity's real writes go on landing.
+#[tokio::test]
+async fn a_far_future_write_is_refused_and_pins_nothing() {
+    let (s, _) = TestServer::embedded().await;
+    let ts = fresh_ts();
+    let far = push_body(70, 0, 1.0)
+        .replace(
+            r#""push_source_name":"user_src","#,
+            r#""feature_view_name":"user_stats","#,
+        )
+        .replace(r#""to":"online","#, "")
+        .replace(&rfc3339(0), "9999-12-31T23:59:59Z");
+    let r = s.post("/write-to-online-store", Some(RANKER), &far).await;
+    r.expect(422);
+    for part in [
+        "row 0",
+        "user_id=70",
+        "9999-12-31T23:59:59Z",
+        "writes.max_future",
+    ] {
+        assert!(r.text.contains(part), "`{part}` missing from {}", r.text);
+    }
+    let r = s.post("/push", Some(RANKER), &push_body(70, ts, 2.5)).await;
+    r.expect(200);
+    assert_eq!(r.headers["x-tessera-rows-written"], "1");
+    assert_eq!(read_f0(&s, 70).await["results"][1]["values"], json!([2.5]));
+}

@@ -10,7 +10,7 @@ pub(super) fn next_free_seq(dir: &Path, source: &str) -> u64 {
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter_map(|e| offline_log::log_seq(&e.file_name().to_string_lossy(), source))
+                .filter_map(|e| offline_log::last_seq(&e.file_name().to_string_lossy(), source))
                 .max()
                 .map_or(0, |m| m + 1)
         })

@@ -109,7 +109,7 @@ impl StreamEngine {
         let seq = rt.meta.seq;
         let forget_cut = batch.max_ts.map_or(i64::MIN, |m| {
             m.saturating_sub(rt.schema.lateness_us)
-                .saturating_sub(self.config.max_future_us)
+                .saturating_sub(self.config.future.max_ahead_us())
         });
         let forget = rt.ids.expired(forget_cut);
         let record = offline_log::to_record_batch(&rt.schema, &batch.applied)?;
@@ -188,7 +188,7 @@ fn classify(
     let mut new_ids = Vec::new();
     for row in 0..n {
         let ts = events.ts[row];
-        if ts > now.saturating_add(config.max_future_us) {
+        if !config.future.allows(ts, now) {
             report.future += 1;
             continue;
         }

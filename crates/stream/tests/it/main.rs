@@ -5,5 +5,6 @@
 mod composite_keys;
 mod errors;
 mod ingest;
+mod log_compaction;
 mod nats;
 mod parity;
