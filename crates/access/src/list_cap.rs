@@ -9,7 +9,7 @@ pub const MAX_LISTED: usize = 20;
 /// Characters kept of one listed item (a feature name, a problem) before it is cut.
 pub(crate) const MAX_ITEM_CHARS: usize = 500;
 
-/// `s`, cut to [`MAX_ITEM_CHARS`] characters with a note of how many were dropped.
+/// `s`, cut to `MAX_ITEM_CHARS` (500) characters with a note of how many were dropped.
 pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
     clip_to(s, MAX_ITEM_CHARS)
 }

@@ -65,7 +65,7 @@ use crate::torn_tail::repair_torn_tail;
 use crate::{AuditLog, AuditRecord, Error, Result};
 
 /// How far a record gets before [`AuditSink::record`] returns (see the
-/// [module docs](self)).
+/// `docs/AUDIT.md`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SyncMode {
     /// Written and synced to disk (one `fdatasync` per group of concurrent records).

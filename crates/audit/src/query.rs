@@ -2,7 +2,7 @@
 
 use crate::{AuditDecision, AuditRecord};
 
-/// Filters for [`AuditLog::query`]; every set field must match.
+/// Filters for [`crate::AuditLog::query`]; every set field must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     /// Consumer name: matches the consumer's own records and those of local operators

@@ -130,7 +130,7 @@ pub struct PointInTimeParams {
     pub unit: TimeUnit,
     /// The view's time to live in `unit`, `None` when unlimited.
     pub ttl: Option<i64>,
-    /// Candidates gathered before a chunk is merged ([`CHUNK_ROWS`] by default).
+    /// Candidates gathered before a chunk is merged (`CHUNK_ROWS` by default).
     pub chunk_rows: usize,
 }
 
