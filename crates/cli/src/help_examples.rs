@@ -29,6 +29,9 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["completions"], "tessera completions bash > ~/.local/share/bash-completion/completions/tessera"),
     (&["man"], "tessera man > tessera.1 && man ./tessera.1\n  tessera man --dir man/   # one page per command"),
     (&["doctor"], "tessera doctor --repo my_features"),
+    (&["online"], "tessera online repair --repo my_features --view customer_stats            # list rows stamped beyond the future bound"),
+    (&["online", "repair"], "tessera online repair --repo my_features --view customer_stats --entity customer_id=1 --drop-future"),
+    (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
 ];
 
 /// The example of one command path, if there is one.
