@@ -136,11 +136,14 @@ pub(crate) fn target_views<'a>(
                 );
                 known.sort_unstable();
                 known.dedup();
+                let guess = tessera_core::did_you_mean(name, known.iter().copied())
+                    .map(|g| format!("did you mean `{g}`? "))
+                    .unwrap_or_default();
                 Err(Error::Unknown {
                     kind: "push source",
                     name: name.clone(),
                     hint: format!(
-                        " (push to a source or a feature view; known: {})",
+                        " ({guess}push to a source or a feature view; known: {})",
                         known.join(", ")
                     ),
                 })

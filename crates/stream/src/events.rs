@@ -182,8 +182,13 @@ fn arrange_columns(
             }
             cols[i] = Some(values);
         } else if name != "created" {
+            let known = std::iter::once(schema.ts_field.as_str())
+                .chain(schema.columns.iter().map(|(n, _)| n.as_str()));
+            let guess = tessera_core::did_you_mean(&name, known)
+                .map(|g| format!("did you mean `{g}`? "))
+                .unwrap_or_default();
             problems.push(format!(
-                "unknown column `{name}` (hint: stream source `{}` declares {}, {}; add it to `stream.schema` or drop it)",
+                "unknown column `{name}` (hint: {guess}stream source `{}` declares {}, {}; add it to `stream.schema` or drop it)",
                 schema.name,
                 schema.ts_field,
                 schema.columns.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")

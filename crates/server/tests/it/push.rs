@@ -189,6 +189,14 @@ async fn refused_pushes() {
         "{}",
         r.text
     );
+    let body = push_body(80, ts, 1.0).replace("user_src", "user_srcs");
+    let r = s.post("/push", Some(RANKER), &body).await;
+    r.expect(422);
+    assert!(
+        r.message().contains("did you mean `user_src`?"),
+        "{}",
+        r.text
+    );
 
     let body = push_body(80, ts, 1.0).replace(r#""age":[40],"#, r#""age":[40],"on_device":[1.0],"#);
     let r = s.post("/push", Some(RANKER), &body).await;

@@ -103,6 +103,15 @@ async fn batches_duplicates_lateness_and_restart() {
         .unwrap_err()
         .to_string()
         .contains("unknown column `colour`"));
+    // A near miss of a declared column gets a suggestion.
+    let mut cols = columns(&[ev(1, T0, "a")]);
+    cols.retain(|(n, _)| n != "dwell_s");
+    cols.push(("dwel_s".into(), vec![Value::Float64(1.0)]));
+    let text = engine.ingest("plays", cols).await.unwrap_err().to_string();
+    assert!(
+        text.contains("unknown column `dwel_s` (hint: did you mean `dwell_s`?"),
+        "{text}"
+    );
     assert!(engine
         .ingest("nope", vec![])
         .await
