@@ -636,3 +636,34 @@ async fn concurrent_writers(store: Arc<dyn OnlineStore>) {
         );
     }
 }
+
+/// The Redis server tests use: `TESSERA_REDIS_URL`, default `redis://127.0.0.1:6379/0`.
+#[cfg(feature = "redis")]
+pub fn redis_url() -> String {
+    std::env::var("TESSERA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string())
+}
+
+/// A Redis store on the test server under a key prefix unique to this call (`test` names
+/// the caller). Fails saying which service is missing when Redis is not running: start it
+/// (`scripts/services.sh`) or point `TESSERA_REDIS_URL` at one.
+#[cfg(feature = "redis")]
+pub async fn fresh_redis_store(test: &str) -> crate::RedisStore {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let prefix = format!(
+        "tessera-test:{test}:{}:{nanos}:{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let url = redis_url();
+    crate::RedisStore::connect(&url, &prefix)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "Redis not reachable at {url}: start it with scripts/services.sh (or point TESSERA_REDIS_URL at one). Cause: {e}"
+            )
+        })
+}

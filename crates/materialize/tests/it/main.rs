@@ -6,4 +6,3 @@
 
 mod fixtures;
 mod materialize;
-mod redis_server;

@@ -19,7 +19,6 @@ use tessera_online::{
 };
 
 use crate::fixtures::{self, Row, DAY_US, T0, USERS};
-use crate::redis_server;
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -304,7 +303,7 @@ async fn a_crashed_run_leaves_the_mark_and_a_rerun_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn materialises_into_redis() {
     let s = setup();
-    let redis = redis_server::fresh_store("materialize").await;
+    let redis = tessera_online::testkit::fresh_redis_store("materialize").await;
     let store: Arc<dyn OnlineStore> = Arc::new(redis.clone());
     let end = T0 + 6 * DAY_US;
     let report = run(&store, &s, None, end, 64).await.unwrap();

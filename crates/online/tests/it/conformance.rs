@@ -4,8 +4,6 @@ use std::sync::Arc;
 
 use tessera_online::{testkit, EmbeddedStore, EntityKey, OnlineStore, Stamp, Value, WriteBatch};
 
-use crate::redis_server;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,7 +25,7 @@ async fn memory_store_conforms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_conforms() {
-    let store = redis_server::fresh_store("conformance").await;
+    let store = tessera_online::testkit::fresh_redis_store("conformance").await;
     testkit::conformance(Arc::new(store.clone())).await;
     assert!(store.delete_all().await.unwrap() > 0);
     assert_eq!(store.delete_all().await.unwrap(), 0, "nothing left behind");

@@ -5,4 +5,3 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod conformance;
-mod redis_server;

@@ -2,32 +2,14 @@
 //! `redis://127.0.0.1:6379/0`) under a key prefix unique to the test, removed afterwards.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use tessera_online::RedisStore;
 
 use crate::fixtures::{fresh_ts, rfc3339, seed, Options, TestServer, RANKER};
 
-fn url() -> String {
-    std::env::var("TESSERA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string())
-}
-
 #[tokio::test]
 async fn read_push_and_statuses_over_redis() {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let prefix = format!("tessera-test:server:{}:{nanos}:", std::process::id());
-    let store = RedisStore::connect(&url(), &prefix)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "Redis not reachable at {}: start it with scripts/services.sh (or point TESSERA_REDIS_URL at one). Cause: {e}",
-                url()
-            )
-        });
+    let store = tessera_online::testkit::fresh_redis_store("server").await;
     let ts = seed(&store).await;
     let s = TestServer::over(
         Arc::new(store.clone()),
