@@ -113,7 +113,14 @@ impl OnDemandColumn {
                     (SlotSource::Request(..) | SlotSource::Unused, None) => row.push(Value::Null),
                 }
             }
-            if matches!(status, ValueStatus::Unavailable | ValueStatus::Refused) {
+            if matches!(
+                status,
+                ValueStatus::Unavailable
+                    | ValueStatus::Refused
+                    | ValueStatus::NoConsent
+                    | ValueStatus::Suppressed
+                    | ValueStatus::Erased
+            ) {
                 out.push(Value::Null, status, ts);
                 continue;
             }
@@ -136,10 +143,13 @@ impl OnDemandColumn {
     }
 }
 
-/// The status an on-demand value inherits: unavailable or refused inputs make it so,
-/// a stale input makes it stale.
+/// The status an on-demand value inherits: withheld (erased, no consent, suppressed),
+/// refused or unavailable inputs make it so, a stale input makes it stale.
 fn worse(a: ValueStatus, b: ValueStatus) -> ValueStatus {
     let rank = |s: ValueStatus| match s {
+        ValueStatus::Erased => 6,
+        ValueStatus::NoConsent => 5,
+        ValueStatus::Suppressed => 4,
         ValueStatus::Refused => 3,
         ValueStatus::Unavailable => 2,
         ValueStatus::Stale => 1,

@@ -28,11 +28,20 @@ pub enum ValueStatus {
     Stale,
     /// The provider did not answer in time and nothing is cached; the value is null.
     Unavailable,
+    /// The purpose requires consent and the entity's consent for it is not in force; the
+    /// value is withheld (null).
+    NoConsent,
+    /// A cohort value built from fewer distinct contributors than its `min_contributors`
+    /// threshold; the value is withheld (null).
+    Suppressed,
+    /// The entity was erased; nothing is held about it (null). A device that receives this
+    /// status drops what it cached about the entity.
+    Erased,
 }
 
 impl ValueStatus {
     /// Every status, in the order of [`ValueStatus::as_str`]'s table.
-    pub const ALL: [ValueStatus; 7] = [
+    pub const ALL: [ValueStatus; 10] = [
         ValueStatus::Present,
         ValueStatus::Missing,
         ValueStatus::Expired,
@@ -40,6 +49,9 @@ impl ValueStatus {
         ValueStatus::Refused,
         ValueStatus::Stale,
         ValueStatus::Unavailable,
+        ValueStatus::NoConsent,
+        ValueStatus::Suppressed,
+        ValueStatus::Erased,
     ];
 
     /// The status named `name` (as [`ValueStatus::as_str`] spells it), `None` for any other
@@ -54,7 +66,8 @@ impl ValueStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// `present`, `missing`, `expired`, `null`, `refused`, `stale`, `unavailable`.
+    /// `present`, `missing`, `expired`, `null`, `refused`, `stale`, `unavailable`,
+    /// `no_consent`, `suppressed`, `erased`.
     pub fn as_str(&self) -> &'static str {
         match self {
             ValueStatus::Present => "present",
@@ -64,6 +77,9 @@ impl ValueStatus {
             ValueStatus::Refused => "refused",
             ValueStatus::Stale => "stale",
             ValueStatus::Unavailable => "unavailable",
+            ValueStatus::NoConsent => "no_consent",
+            ValueStatus::Suppressed => "suppressed",
+            ValueStatus::Erased => "erased",
         }
     }
 
@@ -152,6 +168,9 @@ mod tests {
             S::Refused,
             S::Stale,
             S::Unavailable,
+            S::NoConsent,
+            S::Suppressed,
+            S::Erased,
         ] {
             assert_eq!(S::parse(s.as_str()), Some(s));
         }

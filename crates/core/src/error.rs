@@ -120,6 +120,15 @@ pub enum Error {
         /// The text given.
         text: String,
     },
+    /// The privacy key in the environment is not hex of at least 32 bytes.
+    #[error("{} must be hex of at least 32 bytes (64 hex digits); generate one with `openssl rand -hex 32`", crate::PRIVACY_KEY_ENV)]
+    BadPrivacyKeyEnv,
+    /// The privacy key file is not hex of at least 32 bytes.
+    #[error("{}: not a privacy key (hex of at least 32 bytes); restore it from a backup, or delete it to start a new key (earlier audit records and tombstones will then no longer match their entities)", .0.display())]
+    BadPrivacyKeyFile(PathBuf),
+    /// No randomness for a new privacy key.
+    #[error("no randomness for a new privacy key: {0}")]
+    NoRandomness(String),
 }
 
 /// Result with [`Error`] as the default error.

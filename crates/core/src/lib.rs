@@ -53,6 +53,7 @@ mod error;
 mod feature_ref;
 mod feature_repo;
 mod feature_type;
+mod keyed_hash;
 pub mod log_files;
 mod on_demand;
 mod parallel;
@@ -82,6 +83,7 @@ pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
 pub use feature_type::FeatureType;
+pub use keyed_hash::{hmac_sha256, to_hex, EntityHasher, PRIVACY_KEY_ENV, PRIVACY_KEY_FILE};
 pub use on_demand::{
     expr_type, InputSlot, OnDemandFeatureDef, OnDemandView, OnDemandViewDef, RequestFieldDef,
 };

@@ -247,6 +247,10 @@ fn feast_status(s: &ValueStatus) -> &'static str {
         ValueStatus::Expired => "OUTSIDE_MAX_AGE",
         ValueStatus::Null => "NULL_VALUE",
         ValueStatus::Stale => "OUTSIDE_MAX_AGE",
-        ValueStatus::Refused | ValueStatus::Unavailable => "NOT_FOUND",
+        ValueStatus::Refused
+        | ValueStatus::Unavailable
+        | ValueStatus::NoConsent
+        | ValueStatus::Suppressed
+        | ValueStatus::Erased => "NOT_FOUND",
     }
 }

@@ -266,7 +266,11 @@ fn status_to_proto(s: ValueStatus) -> proto::ValueStatus {
         ValueStatus::Expired => proto::ValueStatus::Expired,
         ValueStatus::Null => proto::ValueStatus::NullValue,
         ValueStatus::Stale => proto::ValueStatus::Expired,
-        ValueStatus::Refused | ValueStatus::Unavailable => proto::ValueStatus::Missing,
+        ValueStatus::Refused
+        | ValueStatus::Unavailable
+        | ValueStatus::NoConsent
+        | ValueStatus::Suppressed
+        | ValueStatus::Erased => proto::ValueStatus::Missing,
     }
 }
 
