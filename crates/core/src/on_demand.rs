@@ -304,6 +304,7 @@ pub(crate) fn check(
             classification,
             placement,
             column: None,
+            minimise: None,
             description: f.description.clone(),
             derived: None,
         });
