@@ -54,11 +54,21 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    std::env::set_var("TESSERA_TEST_PSEUDONYM_KEY_ACCESS", "a-test-key-of-some-length-000000");
+    std::env::set_var(
+        "TESSERA_TEST_PSEUDONYM_KEY_ACCESS",
+        "a-test-key-of-some-length-000000",
+    );
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("online")).unwrap());
     let cols = [
-        "age", "last_seen", "postcode", "lat", "plays_30d", "country", "user_ref", "device_model",
+        "age",
+        "last_seen",
+        "postcode",
+        "lat",
+        "plays_30d",
+        "country",
+        "user_ref",
+        "device_model",
     ];
     let mut b = WriteBatch::new("user_profile", cols.iter().map(|c| c.to_string()).collect());
     b.push(
@@ -81,12 +91,20 @@ async fn fixture() -> Fixture {
         vec![Value::Null; 8],
     );
     store.write(b).await.unwrap();
-    let catalog = Catalog::build(vec![Definitions::from_yaml_str(PROFILE, "f.yaml".as_ref()).unwrap()]).unwrap();
+    let catalog = Catalog::build(vec![
+        Definitions::from_yaml_str(PROFILE, "f.yaml".as_ref()).unwrap()
+    ])
+    .unwrap();
     let log = AuditLog::new(&dir.path().join("audit"));
     let audit = Arc::new(AuditSink::spawn(log.clone(), SinkConfig::default()).unwrap());
     let store: Arc<dyn OnlineStore> = store;
     Fixture {
-        access: AccessLayer::new(Arc::new(catalog), store, audit.clone(), AccessConfig::default()),
+        access: AccessLayer::new(
+            Arc::new(catalog),
+            store,
+            audit.clone(),
+            AccessConfig::default(),
+        ),
         audit,
         log,
         _dir: dir,
@@ -110,7 +128,11 @@ fn request(consumer: &str, purpose: &str) -> ReadRequest {
 #[tokio::test]
 async fn analytics_reads_minimised_values_and_the_audit_names_each_transform() {
     let f = fixture().await;
-    let r = f.access.read(request("analyst", "analytics")).await.unwrap();
+    let r = f
+        .access
+        .read(request("analyst", "analytics"))
+        .await
+        .unwrap();
     let first: Vec<&Value> = r.columns.iter().map(|c| &c.values[0]).collect();
     assert_eq!(first[0], &Value::String("25-35".into()), "25 goes up");
     assert_eq!(first[1], &Value::Timestamp(20_000 * DAY));
@@ -118,9 +140,15 @@ async fn analytics_reads_minimised_values_and_the_audit_names_each_transform() {
     assert_eq!(first[3], &Value::Float64(51.5));
     assert_eq!(first[4], &Value::Int64(500));
     assert_eq!(first[5], &Value::String("other".into()));
-    let Value::String(pseudonym) = first[6] else { panic!("a pseudonym") };
+    let Value::String(pseudonym) = first[6] else {
+        panic!("a pseudonym")
+    };
     assert_eq!(pseudonym.len(), tessera_core::PSEUDONYM_HEX_DIGITS);
-    assert_eq!(first[7], &Value::String("Pixe".into()), "the feature's default");
+    assert_eq!(
+        first[7],
+        &Value::String("Pixe".into()),
+        "the feature's default"
+    );
     for c in &r.columns {
         assert_eq!(c.values[1], Value::Null, "null stays null");
         assert_eq!(c.statuses[0], ValueStatus::Present);
@@ -129,9 +157,21 @@ async fn analytics_reads_minimised_values_and_the_audit_names_each_transform() {
     use FeatureType as T;
     assert_eq!(
         r.plan.types(),
-        [T::String, T::Timestamp, T::String, T::Float64, T::Int64, T::String, T::String, T::String]
+        [
+            T::String,
+            T::Timestamp,
+            T::String,
+            T::Float64,
+            T::Int64,
+            T::String,
+            T::String,
+            T::String
+        ]
     );
-    assert_eq!(r.plan.transforms()["user_profile:age"], "bucketize[18,25,35,50,65]");
+    assert_eq!(
+        r.plan.transforms()["user_profile:age"],
+        "bucketize[18,25,35,50,65]"
+    );
     let debug = format!("{:?}", r.columns);
     for raw in ["SW1A", "51.5074", "9001", "NZ", "ref-secret-7", "Pixel 8"] {
         assert!(!debug.contains(raw), "{raw} leaked: {debug}");
@@ -140,7 +180,10 @@ async fn analytics_reads_minimised_values_and_the_audit_names_each_transform() {
     // The same read for ranking is raw, except the feature's own default.
     let raw = f.access.read(request("ranker", "ranking")).await.unwrap();
     assert_eq!(raw.columns[0].values[0], Value::Int64(25));
-    assert_eq!(raw.columns[6].values[0], Value::String("ref-secret-7".into()));
+    assert_eq!(
+        raw.columns[6].values[0],
+        Value::String("ref-secret-7".into())
+    );
     assert_eq!(raw.columns[7].values[0], Value::String("Pixe".into()));
     assert_eq!(raw.plan.types()[0], T::Int64);
 
@@ -148,8 +191,14 @@ async fn analytics_reads_minimised_values_and_the_audit_names_each_transform() {
     let recs = f.log.tail(2).unwrap();
     let minimised = recs.iter().find(|r| r.purpose == "analytics").unwrap();
     assert_eq!(minimised.transforms.len(), 8);
-    assert_eq!(minimised.transforms["user_profile:country"], "keep[US,GB,DE,FR,JP;other]");
-    assert_eq!(minimised.transforms["user_profile:user_ref"], "pseudonymise[TESSERA_TEST_PSEUDONYM_KEY_ACCESS]");
+    assert_eq!(
+        minimised.transforms["user_profile:country"],
+        "keep[US,GB,DE,FR,JP;other]"
+    );
+    assert_eq!(
+        minimised.transforms["user_profile:user_ref"],
+        "pseudonymise[TESSERA_TEST_PSEUDONYM_KEY_ACCESS]"
+    );
     let ranked = recs.iter().find(|r| r.purpose == "ranking").unwrap();
     assert_eq!(ranked.transforms.len(), 1, "{:?}", ranked.transforms);
 }
@@ -157,18 +206,39 @@ async fn analytics_reads_minimised_values_and_the_audit_names_each_transform() {
 #[tokio::test]
 async fn unminimised_reads_of_unallowed_classifications_are_refused_and_explained() {
     let f = fixture().await;
-    let yaml_without = PROFILE.replace("      user_profile:age:        { bucketize: [18, 25, 35, 50, 65] }\n", "");
-    let catalog = Catalog::build(vec![Definitions::from_yaml_str(&yaml_without, "f.yaml".as_ref()).unwrap()]).unwrap();
+    let yaml_without = PROFILE.replace(
+        "      user_profile:age:        { bucketize: [18, 25, 35, 50, 65] }\n",
+        "",
+    );
+    let catalog = Catalog::build(vec![Definitions::from_yaml_str(
+        &yaml_without,
+        "f.yaml".as_ref(),
+    )
+    .unwrap()])
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let other = AccessLayer::new(Arc::new(catalog), store, f.audit.clone(), AccessConfig::default());
-    let err = other.read(request("analyst", "analytics")).await.unwrap_err();
+    let other = AccessLayer::new(
+        Arc::new(catalog),
+        store,
+        f.audit.clone(),
+        AccessConfig::default(),
+    );
+    let err = other
+        .read(request("analyst", "analytics"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "denied");
     assert!(err.to_string().contains("user_profile:age"), "{err}");
 
     let e = f.access.explain(&request("analyst", "analytics")).unwrap();
     let text = e.to_string();
-    assert!(text.contains("minimised: user_profile:age → bucketize[18,25,35,50,65] → string (from the purpose)"), "{text}");
+    assert!(
+        text.contains(
+            "minimised: user_profile:age → bucketize[18,25,35,50,65] → string (from the purpose)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("minimised: user_profile:device_model → truncate[4] → string (from the feature default)"), "{text}");
     f.audit.shutdown().await.unwrap();
 }
@@ -176,14 +246,32 @@ async fn unminimised_reads_of_unallowed_classifications_are_refused_and_explaine
 #[tokio::test]
 async fn a_pseudonymisation_key_unset_in_the_serving_process_refuses_the_read() {
     let f = fixture().await;
-    let yaml = PROFILE.replace("TESSERA_TEST_PSEUDONYM_KEY_ACCESS", "TESSERA_TEST_PSEUDONYM_KEY_NEVER_SET");
-    let catalog = Catalog::build(vec![Definitions::from_yaml_str(&yaml, "f.yaml".as_ref()).unwrap()]).unwrap();
+    let yaml = PROFILE.replace(
+        "TESSERA_TEST_PSEUDONYM_KEY_ACCESS",
+        "TESSERA_TEST_PSEUDONYM_KEY_NEVER_SET",
+    );
+    let catalog = Catalog::build(vec![
+        Definitions::from_yaml_str(&yaml, "f.yaml".as_ref()).unwrap()
+    ])
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let other = AccessLayer::new(Arc::new(catalog), store, f.audit.clone(), AccessConfig::default());
-    let err = other.read(request("analyst", "analytics")).await.unwrap_err();
+    let other = AccessLayer::new(
+        Arc::new(catalog),
+        store,
+        f.audit.clone(),
+        AccessConfig::default(),
+    );
+    let err = other
+        .read(request("analyst", "analytics"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "minimise_unavailable");
     let text = err.to_string();
-    assert!(text.contains("user_profile:user_ref") && text.contains("TESSERA_TEST_PSEUDONYM_KEY_NEVER_SET"), "{text}");
+    assert!(
+        text.contains("user_profile:user_ref")
+            && text.contains("TESSERA_TEST_PSEUDONYM_KEY_NEVER_SET"),
+        "{text}"
+    );
     f.audit.shutdown().await.unwrap();
 }
