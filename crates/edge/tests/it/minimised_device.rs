@@ -14,6 +14,7 @@ purposes:
     minimise:
       session_context:locale: { truncate: 2 }
       recent_plays:count_1d: { bucketize: [1, 5, 10] }
+      user_activity:plays_1d: { bucketize: [10, 20] }
 "#;
 
 fn catalog() -> Catalog {
@@ -57,22 +58,67 @@ fn device_reads_for_analytics_are_minimised_and_device_only_stays_home() {
     device.record("device_plays", plays).unwrap();
     let got = device
         .get(
-            &["session_context:locale", "session_context:network", "recent_plays:count_1d"],
+            &[
+                "session_context:locale",
+                "session_context:network",
+                "recent_plays:count_1d",
+            ],
             &[("user_id", vec![KeyValue::Int64(1)])],
             &Default::default(),
         )
         .unwrap();
-    assert_eq!(got.get("session_context:locale", 0).unwrap().value, &Value::String("de".into()));
-    assert_eq!(got.get("session_context:network", 0).unwrap().value, &Value::String("wifi".into()));
-    assert_eq!(got.get("recent_plays:count_1d", 0).unwrap().value, &Value::String("5-10".into()));
+    assert_eq!(
+        got.get("session_context:locale", 0).unwrap().value,
+        &Value::String("de".into())
+    );
+    assert_eq!(
+        got.get("session_context:network", 0).unwrap().value,
+        &Value::String("wifi".into())
+    );
+    assert_eq!(
+        got.get("recent_plays:count_1d", 0).unwrap().value,
+        &Value::String("5-10".into())
+    );
     let shown = format!("{got:?}");
     assert!(!shown.contains("de-DE"), "{shown}");
 
     // Minimised or not, a device_only feature never goes over the network.
     let locale = [FeatureRef::new("session_context", "locale")];
     let cat = catalog();
-    assert!(!cat.check_access(None, "analytics", &locale, ReadChannel::Network).is_allowed());
-    assert!(!cat.check_access(None, "analytics", &locale, ReadChannel::Offline).is_allowed());
-    assert!(cat.check_access(None, "analytics", &locale, ReadChannel::Device).is_allowed());
+    assert!(!cat
+        .check_access(None, "analytics", &locale, ReadChannel::Network)
+        .is_allowed());
+    assert!(!cat
+        .check_access(None, "analytics", &locale, ReadChannel::Offline)
+        .is_allowed());
+    assert!(cat
+        .check_access(None, "analytics", &locale, ReadChannel::Device)
+        .is_allowed());
+    device.close().unwrap();
+}
+
+#[test]
+fn cloud_values_arrive_minimised_by_the_server_in_their_result_type() {
+    let server = crate::test_server::TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = tessera_edge::DeviceConfig {
+        purpose: "analytics".into(),
+        ..crate::fixtures::config(Some(server.url.clone()))
+    };
+    let device = Device::open(dir.path(), catalog(), config).unwrap();
+    let got = device
+        .get(
+            &["user_activity:plays_1d"],
+            &[("user_id", vec![KeyValue::Int64(1)])],
+            &Default::default(),
+        )
+        .unwrap();
+    let v = got.get("user_activity:plays_1d", 0).unwrap();
+    assert_eq!(
+        v.value,
+        &Value::String("10-20".into()),
+        "not minimised twice, not refused"
+    );
+    assert_eq!(server.bodies.lock().unwrap()[0]["purpose"], "analytics");
     device.close().unwrap();
 }
