@@ -83,12 +83,17 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
-    std::env::set_var("TESSERA_BENCH_PSEUDONYM_KEY", "bench-key-0123456789abcdef0123456789");
+    std::env::set_var(
+        "TESSERA_BENCH_PSEUDONYM_KEY",
+        "bench-key-0123456789abcdef0123456789",
+    );
     let dir = tempfile::tempdir().unwrap();
     let catalog = Arc::new(
-        Catalog::build(vec![
-            Definitions::from_yaml_str(DEFINITIONS, "bench.yaml".as_ref()).unwrap()
-        ])
+        Catalog::build(vec![Definitions::from_yaml_str(
+            DEFINITIONS,
+            "bench.yaml".as_ref(),
+        )
+        .unwrap()])
         .unwrap(),
     );
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("online")).unwrap());
@@ -179,7 +184,10 @@ async fn main() {
             }
         }
         let (a50, a99) = report(&format!("raw (ranking), {entities} entities"), raw);
-        let (b50, b99) = report(&format!("minimised (analytics), {entities} entities"), minimised);
+        let (b50, b99) = report(
+            &format!("minimised (analytics), {entities} entities"),
+            minimised,
+        );
         println!(
             "  -> minimised / raw: p50 {:.3} ({:+.1} µs), p99 {:.3}",
             b50.as_secs_f64() / a50.as_secs_f64(),
