@@ -160,7 +160,7 @@ async fn main() {
         let mut minimised = Vec::with_capacity(iterations);
         for i in 0..iterations + 1000 {
             let keys = ids(i);
-            let mut one = |purpose: &'static str| {
+            let one = |purpose: &'static str| {
                 let req = request(&keys, purpose);
                 let access = &access;
                 async move {

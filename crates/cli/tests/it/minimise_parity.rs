@@ -265,13 +265,12 @@ async fn training_sets_and_online_reads_give_the_same_minimised_values() {
             "{f}: the Parquet column carries the result type"
         );
         let offline = ArrowValues::new(col).unwrap();
-        for row in 0..users.len() {
+        for (row, user) in users.iter().enumerate() {
             let (a, b) = (offline.get(row), &served.columns[k].values[row]);
             assert_eq!(
                 bits(&a),
                 bits(b),
-                "{f}, user {}: training {a:?} vs served {b:?}",
-                users[row]
+                "{f}, user {user}: training {a:?} vs served {b:?}"
             );
             if !a.is_null() {
                 compared += 1;
