@@ -192,6 +192,21 @@ purposes:
     }
 
     #[test]
+    fn a_service_may_hold_features_its_purpose_reads_minimised_only() {
+        let svc = "feature_services:\n  - { name: dash, purpose: analytics, features: [user_profile:age] }\n";
+        build(&format!("{BASE}{svc}")).unwrap();
+        let without = BASE.replace(
+            "      user_profile:age:        { bucketize: [18, 25, 35, 50, 65] }\n",
+            "",
+        );
+        let e = build(&format!("{without}{svc}")).unwrap_err();
+        assert!(
+            e.contains("does not allow `user_profile:age`") && e.contains("`minimise` entry"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_entries_name_file_object_and_hint() {
         let cases = [
             (
