@@ -185,7 +185,8 @@ impl AccessLayer {
                 let mut rec =
                     AuditRecord::now(ACTION_READ, &key.caller.to_string(), r.plan.purpose());
                 rec.features = FeatureList::new(r.plan.audit_features.clone());
-                rec.transforms.clone_from(r.plan.transforms());
+                rec.transforms =
+                    tessera_audit::TransformList::new(r.plan.minimise.transforms.clone());
                 rec
             }
             Err(e) => self.failure_record(ACTION_READ, &key, e),

@@ -7,6 +7,7 @@
 //! applies the same ones to Arrow columns.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tessera_core::{Catalog, FeatureRef, FeatureType, Minimiser, PlannedForm};
 
@@ -21,7 +22,7 @@ pub(crate) struct PlanMinimisation {
     /// itself. Features a remote server answers arrive minimised by it (same purpose).
     pub(crate) columns: Vec<(usize, Minimiser)>,
     /// `view:feature` → transform, for the audit record and the plan's readers.
-    pub(crate) transforms: BTreeMap<String, String>,
+    pub(crate) transforms: Arc<BTreeMap<String, String>>,
     /// Each feature's planned form, aligned with the plan's features (`None`: raw).
     pub(crate) forms: Vec<Option<PlannedForm>>,
 }
@@ -39,6 +40,7 @@ pub(crate) fn plan_minimisation(
     types: &mut [FeatureType],
 ) -> Result<PlanMinimisation> {
     let mut out = PlanMinimisation::default();
+    let mut transforms = BTreeMap::new();
     for (col, f) in features.iter().enumerate() {
         let form = catalog
             .planned_form(purpose, service, f)
@@ -53,8 +55,7 @@ pub(crate) fn plan_minimisation(
         if let Some(t) = types.get_mut(col) {
             *t = form.output.clone();
         }
-        out.transforms
-            .insert(f.to_string(), form.transform.to_string());
+        transforms.insert(f.to_string(), form.transform.to_string());
         if providers.get(col) != Some(&ProviderKind::Remote) {
             let m = form.minimiser(purpose).map_err(|source| Error::Minimise {
                 feature: f.to_string(),
@@ -64,6 +65,7 @@ pub(crate) fn plan_minimisation(
         }
         out.forms.push(Some(form));
     }
+    out.transforms = Arc::new(transforms);
     Ok(out)
 }
 

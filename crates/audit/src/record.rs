@@ -30,8 +30,8 @@ pub struct AuditRecord {
     pub features: crate::FeatureList,
     /// The minimising transform applied to each minimised feature (`view:feature` →
     /// `bucketize[18,25,35,50,65]`); features read raw are not listed.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub transforms: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "crate::TransformList::is_empty")]
+    pub transforms: crate::TransformList,
     /// Rows produced or entities read.
     pub rows: u64,
     /// The decision.
@@ -56,7 +56,7 @@ impl AuditRecord {
             consumer: consumer.to_string(),
             purpose: purpose.to_string(),
             features: crate::FeatureList::default(),
-            transforms: std::collections::BTreeMap::new(),
+            transforms: crate::TransformList::default(),
             rows: 0,
             decision: AuditDecision::Allow,
             reasons: Vec::new(),

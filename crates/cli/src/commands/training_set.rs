@@ -159,7 +159,7 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
             return Err(e.into());
         }
     };
-    record.transforms = minimisation.transforms();
+    record.transforms = minimisation.transforms().into();
     let outcome = async {
         let prepared = engine.prepare(&req).await?;
         let bar = Arc::new(RowsBar::new(prepared.rows_to_scan()));
