@@ -185,6 +185,8 @@ impl AccessLayer {
                 let mut rec =
                     AuditRecord::now(ACTION_READ, &key.caller.to_string(), r.plan.purpose());
                 rec.features = FeatureList::new(r.plan.audit_features.clone());
+                rec.transforms =
+                    tessera_audit::TransformList::new(r.plan.minimise.transforms.clone());
                 rec
             }
             Err(e) => self.failure_record(ACTION_READ, &key, e),
@@ -264,6 +266,7 @@ impl AccessLayer {
             columns[od.column] = computed;
         }
         columns.truncate(plan.features().len());
+        crate::minimise_columns::minimise_columns(&plan.minimise, &mut columns);
         self.observer.read_done(n, plan.features().len());
         Ok(ReadResult {
             plan,

@@ -253,6 +253,16 @@ pub enum Error {
         /// Entities asked for.
         entities: usize,
     },
+    /// A feature's minimisation cannot be applied in this process (its pseudonymisation
+    /// key is unset); nothing is returned, never the raw value.
+    #[error("cannot minimise `{feature}`: {source}")]
+    Minimise {
+        /// The feature.
+        feature: String,
+        /// Why.
+        #[source]
+        source: tessera_core::Error,
+    },
     /// The read or write could not be audited, so it was refused (reads fail closed).
     #[error("the audit log is unavailable, so the request was refused")]
     Audit(#[source] tessera_audit::Error),
@@ -282,9 +292,10 @@ impl Error {
             | Error::BadRows { .. } => ErrorClass::Input,
             Error::TooManyEntities { .. } => ErrorClass::TooLarge,
             Error::Denied { .. } | Error::WriteDenied { .. } => ErrorClass::Denied,
-            Error::StoreTimeout { .. } | Error::Audit(_) | Error::Ingest { .. } => {
-                ErrorClass::Unavailable
-            }
+            Error::StoreTimeout { .. }
+            | Error::Audit(_)
+            | Error::Ingest { .. }
+            | Error::Minimise { .. } => ErrorClass::Unavailable,
             Error::NotWritable { .. }
             | Error::NoProvider { .. }
             | Error::NoStore
@@ -340,6 +351,7 @@ impl Error {
             Error::Expression { .. } => "internal",
             Error::Provider { .. } => "provider_failed",
             Error::ProviderShape { .. } => "internal",
+            Error::Minimise { .. } => "minimise_unavailable",
         }
     }
 }

@@ -12,6 +12,8 @@
 //!     │      listing every refused feature (nothing is returned in part)
 //!     │ plan: each feature → one ProviderKind (device_only → Device; on-demand → OnDemand,
 //!     │      its inputs planned as hidden columns; cloud → Online, else Remote)
+//!     │ minimisation: each feature's form (raw, or the purpose's / service's / feature's
+//!     │      minimising transform) and its result type (docs/MINIMISATION.md)
 //!     │ (resolution, gate and plan are cached per (caller, purpose, features))
 //!     ▼
 //!  one Provider::fetch per provider, concurrently, each with its share in request order
@@ -19,7 +21,8 @@
 //!     Device / Remote / Content: registered by the embedding program (timeout → unavailable)
 //!     ▼
 //!  merge in REQUEST order (present / missing / expired / null / refused / stale /
-//!  unavailable, with event timestamps); on-demand features evaluated (tessera-expr)
+//!  unavailable, with event timestamps); on-demand features evaluated (tessera-expr);
+//!  minimised features transformed (the raw value never leaves the access layer)
 //!     ▼
 //!  audit record (time, consumer, purpose, features, entities, decision, latency) through a
 //!  the AuditSink, which answers once the record is in the file (group commit); a read that
@@ -86,6 +89,7 @@ mod entity_rows;
 mod error;
 mod event_ingest;
 mod list_cap;
+mod minimise_columns;
 mod observer;
 mod on_demand_eval;
 mod online_provider;

@@ -50,6 +50,8 @@ pub struct FeatureExplanation {
     pub inputs: Vec<(FeatureRef, Option<ProviderKind>)>,
     /// For an on-demand feature: the request-context fields it reads.
     pub request_fields: Vec<String>,
+    /// Its minimised form for this purpose (transform, origin, result type); `None`: raw.
+    pub form: Option<tessera_core::PlannedForm>,
 }
 
 impl Explanation {
@@ -104,8 +106,19 @@ impl AccessLayer {
             .filter(|r| r.feature.is_none())
             .map(ToString::to_string)
             .collect();
+        let service = match &key.selection {
+            crate::read_request::FeatureSelection::Service(name) => Some(name.as_str()),
+            crate::read_request::FeatureSelection::Features(_) => None,
+        };
         let mut out = Vec::with_capacity(features.len());
         for f in features {
+            let form = self
+                .catalog
+                .planned_form(&purpose, service, &f)
+                .map_err(|source| crate::error::Error::Minimise {
+                    feature: f.to_string(),
+                    source,
+                })?;
             let resolved =
                 self.catalog
                     .feature(&f)
@@ -133,6 +146,7 @@ impl AccessLayer {
                 None => (Vec::new(), Vec::new()),
             };
             out.push(FeatureExplanation {
+                form,
                 inputs,
                 request_fields,
                 refusals: refusals
@@ -254,6 +268,9 @@ impl fmt::Display for Explanation {
             }
             if !e.request_fields.is_empty() {
                 writeln!(f, "  <- request context: {}", e.request_fields.join(", "))?;
+            }
+            if let Some(form) = &e.form {
+                writeln!(f, "  minimised: {form} (from the {})", form.origin)?;
             }
         }
         Ok(())

@@ -32,6 +32,8 @@ pub struct ReadPlan {
     pub(crate) working_columns: usize,
     /// The features as the audit records name them, shared with every record.
     pub(crate) audit_features: std::sync::Arc<[String]>,
+    /// Each feature's minimised form, applied after the fetch.
+    pub(crate) minimise: crate::minimise_columns::PlanMinimisation,
 }
 
 /// The features one provider answers, in request order, and where their columns go.
@@ -73,9 +75,21 @@ impl ReadPlan {
         &self.features
     }
 
-    /// The declared type of each feature, aligned with [`ReadPlan::features`].
+    /// The type of each feature's returned values, aligned with [`ReadPlan::features`]: the
+    /// declared type, or a minimising transform's result type.
     pub fn types(&self) -> &[FeatureType] {
         &self.types
+    }
+
+    /// The minimising transform applied to each minimised feature (`view:feature` →
+    /// `bucketize[18,25]`), as the audit record names them; empty when all are raw.
+    pub fn transforms(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.minimise.transforms
+    }
+
+    /// Each feature's minimised form, aligned with [`ReadPlan::features`] (`None`: raw).
+    pub fn forms(&self) -> &[Option<tessera_core::PlannedForm>] {
+        &self.minimise.forms
     }
 
     /// The purpose the read was allowed for.
@@ -162,7 +176,20 @@ pub(crate) fn plan(
             refusals,
         });
     }
-    build(catalog, features, &purpose, kinds)
+    let mut p = build(catalog, features, &purpose, kinds)?;
+    let service = match &key.selection {
+        FeatureSelection::Service(name) => Some(name.as_str()),
+        FeatureSelection::Features(_) => None,
+    };
+    p.minimise = crate::minimise_columns::plan_minimisation(
+        catalog,
+        &purpose,
+        service,
+        &p.features,
+        &p.providers,
+        &mut p.types,
+    )?;
+    Ok(p)
 }
 
 /// Resolves a request's features (`view:*` expanded, duplicates dropped) and its purpose,
@@ -379,6 +406,7 @@ fn build(
         on_demand,
         working_columns,
         features,
+        minimise: Default::default(),
     })
 }
 

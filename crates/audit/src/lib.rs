@@ -38,6 +38,7 @@ mod record;
 mod reverse_lines;
 mod rotation;
 mod torn_tail;
+mod transform_list;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,7 @@ pub use query::AuditQuery;
 pub use record::{AuditDecision, AuditRecord};
 pub use rotation::Rotation;
 pub use torn_tail::{TornLine, ACTION_REPAIR};
+pub use transform_list::TransformList;
 
 /// Errors from the audit log.
 #[derive(Debug, thiserror::Error)]

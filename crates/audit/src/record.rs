@@ -28,6 +28,10 @@ pub struct AuditRecord {
     pub purpose: String,
     /// The features read (`view:feature`).
     pub features: crate::FeatureList,
+    /// The minimising transform applied to each minimised feature (`view:feature` →
+    /// `bucketize[18,25,35,50,65]`); features read raw are not listed.
+    #[serde(default, skip_serializing_if = "crate::TransformList::is_empty")]
+    pub transforms: crate::TransformList,
     /// Rows produced or entities read.
     pub rows: u64,
     /// The decision.
@@ -52,6 +56,7 @@ impl AuditRecord {
             consumer: consumer.to_string(),
             purpose: purpose.to_string(),
             features: crate::FeatureList::default(),
+            transforms: crate::TransformList::default(),
             rows: 0,
             decision: AuditDecision::Allow,
             reasons: Vec::new(),

@@ -136,6 +136,7 @@ pub(crate) fn derive_features(
                     .unwrap_or(Classification::Personal),
                 placement: agg.placement,
                 column: agg.column.clone(),
+                minimise: None,
                 description: agg.description.clone(),
                 derived: Some((i, j)),
             });

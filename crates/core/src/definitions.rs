@@ -220,6 +220,10 @@ pub struct FeatureDef {
     /// The source column, when it is named differently from the feature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+    /// The default minimised form of every read of this feature (a feature service's or a
+    /// purpose's entry wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimise: Option<crate::minimise::MinimiseSpec>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -321,6 +325,10 @@ pub struct PurposeDef {
     pub name: String,
     /// The classifications this purpose may read.
     pub allows: Vec<Classification>,
+    /// `view:feature` → its minimised form for this purpose; the only way to read a
+    /// classification `allows` does not cover (`docs/MINIMISATION.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub minimise: BTreeMap<String, crate::minimise::MinimiseSpec>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -359,6 +367,10 @@ pub struct FeatureServiceDef {
     pub purpose: String,
     /// `view:feature` references; `view:*` takes every feature of the view.
     pub features: Vec<FeatureRef>,
+    /// `view:feature` → its default minimised form for reads through this service (the
+    /// purpose's own entry wins).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub minimise: BTreeMap<String, crate::minimise::MinimiseSpec>,
     /// Who to ask about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

@@ -126,6 +126,22 @@ pub enum Error {
     /// The privacy key file is not hex of at least 32 bytes.
     #[error("{}: not a privacy key (hex of at least 32 bytes); restore it from a backup, or delete it to start a new key (earlier audit records and tombstones will then no longer match their entities)", .0.display())]
     BadPrivacyKeyFile(PathBuf),
+    /// A minimisation entry is not valid, or does not fit the feature's type.
+    #[error("{message} (hint: {hint})")]
+    Minimise {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A `pseudonymise` key variable is unset in this process.
+    #[error("purpose `{purpose}` pseudonymises with the key in `{env}`, which is unset or empty in this process (hint: set `{env}` to a secret of at least 32 random characters, the same everywhere this purpose is read, e.g. `export {env}=$(openssl rand -hex 32)`)")]
+    MinimiseKeyUnset {
+        /// The variable.
+        env: String,
+        /// The purpose.
+        purpose: String,
+    },
     /// No randomness for a new privacy key.
     #[error("no randomness for a new privacy key: {0}")]
     NoRandomness(String),

@@ -55,6 +55,7 @@ mod feature_repo;
 mod feature_type;
 mod keyed_hash;
 pub mod log_files;
+mod minimise;
 mod on_demand;
 mod parallel;
 mod policy;
@@ -84,6 +85,10 @@ pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
 pub use feature_type::FeatureType;
 pub use keyed_hash::{hmac_sha256, to_hex, EntityHasher, PRIVACY_KEY_ENV, PRIVACY_KEY_FILE};
+pub use minimise::{
+    MinimiseOrigin, MinimiseSpec, Minimiser, PlannedForm, PseudonymiseSpec, Transform,
+    PSEUDONYM_HEX_DIGITS,
+};
 pub use on_demand::{
     expr_type, InputSlot, OnDemandFeatureDef, OnDemandView, OnDemandViewDef, RequestFieldDef,
 };

@@ -368,6 +368,7 @@ fn compile_features(
             classification,
             placement,
             column: None,
+            minimise: None,
             description: f.description.clone(),
             derived: None,
         });

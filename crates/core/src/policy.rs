@@ -3,6 +3,10 @@
 //! A purpose allows a set of classifications; a consumer holds a set of purposes; a feature
 //! placed `device_only` never leaves the device. [`Catalog::check_access`] applies these
 //! rules to one read and returns a [`Decision`] that names every refused feature.
+//!
+//! A purpose reads a classification it does not allow only through its own `minimise`
+//! entry for the feature; [`Catalog::planned_form`] gives each allowed feature's effective
+//! form (raw or a minimising transform), which every reader applies after fetching.
 
 use std::fmt;
 
@@ -139,7 +143,8 @@ impl Catalog {
                 continue; // unknown features are an input error, reported before policy
             };
             let f = resolved.feature;
-            if !p.allows.contains(&f.classification) {
+            // A `minimise` entry of the purpose lets it read the feature in reduced form.
+            if !p.allows.contains(&f.classification) && !self.purpose_minimises(purpose, r) {
                 refusals.push(Refusal {
                     feature: Some(r.clone()),
                     reason: RefusalReason::ClassificationNotAllowed {
@@ -226,6 +231,54 @@ consumers: [{ name: ranker, token_env: T, purposes: [ranking] }]
             .is_allowed());
         assert!(!c
             .check_access(None, "nope", &d, ReadChannel::Device)
+            .is_allowed());
+    }
+
+    #[test]
+    fn a_purpose_reads_an_unallowed_classification_only_minimised() {
+        let yaml = r#"
+entities: [{ name: user, join_keys: [user_id] }]
+sources: [{ name: s, type: batch, path: s.parquet, timestamp_field: ts }]
+feature_views:
+  - name: v
+    entities: [user]
+    source: s
+    features:
+      - { name: age, type: int64, classification: personal }
+      - { name: p, type: float64, classification: personal }
+      - { name: d, type: int64, classification: internal, placement: device_only }
+purposes:
+  - name: analytics
+    allows: [public, internal]
+    minimise:
+      v:age: { bucketize: [18, 65] }
+      v:d: { clip: [0, 5] }
+"#;
+        let c = Catalog::build(vec![
+            Definitions::from_yaml_str(yaml, Path::new("t")).unwrap()
+        ])
+        .unwrap();
+        let age = [FeatureRef::new("v", "age")];
+        assert!(c
+            .check_access(None, "analytics", &age, ReadChannel::Network)
+            .is_allowed());
+        let form = c.planned_form("analytics", None, &age[0]).unwrap().unwrap();
+        assert_eq!(form.to_string(), "v:age → bucketize[18,65] → string");
+        assert!(!c
+            .check_access(
+                None,
+                "analytics",
+                &[FeatureRef::new("v", "p")],
+                ReadChannel::Network
+            )
+            .is_allowed());
+        // Minimising does not take a device_only feature off the device.
+        let d = [FeatureRef::new("v", "d")];
+        assert!(!c
+            .check_access(None, "analytics", &d, ReadChannel::Network)
+            .is_allowed());
+        assert!(c
+            .check_access(None, "analytics", &d, ReadChannel::Device)
             .is_allowed());
     }
 }

@@ -35,11 +35,17 @@ pub(crate) fn decode_features(
                 f.feature_ref()
             )));
         }
-        let dtype = &catalog
+        let declared = &catalog
             .feature(f.feature_ref())
             .map_err(Error::Definitions)?
             .feature
             .dtype;
+        // A minimised feature arrives in its transform's result type, which the answer
+        // names; only a type some minimisation of the feature produces is taken.
+        let answered = tessera_core::FeatureType::parse(&item.dtype)
+            .ok()
+            .filter(|t| t != declared && minimised_to(catalog, f.feature_ref(), t));
+        let dtype = answered.as_ref().unwrap_or(declared);
         for (field, len) in [
             ("values", item.values.len()),
             ("statuses", item.statuses.len()),
@@ -62,6 +68,13 @@ pub(crate) fn decode_features(
         out.push(col);
     }
     Ok(out)
+}
+
+/// Whether some purpose's minimisation of `feature` gives values of type `t`.
+fn minimised_to(catalog: &Catalog, feature: &FeatureRef, t: &tessera_core::FeatureType) -> bool {
+    catalog.purposes().keys().any(
+        |p| matches!(catalog.planned_form(p, None, feature), Ok(Some(form)) if &form.output == t),
+    )
 }
 
 /// The features a 403 answer names as refused; `None` when the whole request was refused

@@ -158,6 +158,11 @@ fn explanation_json(e: &Explanation) -> serde_json::Value {
                 "provider": k.map(|k| k.as_str()),
             })).collect::<Vec<_>>(),
             "request_fields": f.request_fields,
+            "minimise": f.form.as_ref().map(|m| serde_json::json!({
+                "transform": m.transform.to_string(),
+                "origin": m.origin.to_string(),
+                "type": m.output.to_string(),
+            })),
         })).collect::<Vec<_>>(),
     })
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod fixtures;
+mod minimised_reads;
 mod providers;
 mod read_path;
 mod write_path;

@@ -40,6 +40,7 @@ pub(crate) fn run(args: &RepoArgs) -> Result<()> {
             fit(line.trim_end().to_string());
         }
     }
+    print_minimisation(&cat, &fit);
     if !cat.feature_services().is_empty() {
         println!("\nFeature services:");
         for s in cat.feature_services().values() {
@@ -53,4 +54,16 @@ pub(crate) fn run(args: &RepoArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each purpose's minimised features: form and result type (`docs/MINIMISATION.md`).
+fn print_minimisation(cat: &tessera_core::Catalog, fit: &dyn Fn(String)) {
+    let lines = super::minimise_listing::purpose_forms(cat);
+    if lines.is_empty() {
+        return;
+    }
+    println!("\nMinimised features, by purpose (everything else is read raw where allowed):");
+    for line in lines {
+        fit(line);
+    }
 }

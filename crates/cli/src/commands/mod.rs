@@ -14,6 +14,7 @@ pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod manual;
 pub(crate) mod materialize;
+pub(crate) mod minimise_listing;
 pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;

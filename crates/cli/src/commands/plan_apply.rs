@@ -24,6 +24,9 @@ pub(crate) async fn plan(args: &RepoArgs) -> Result<()> {
     let diff = reg.plan(&repo.catalog.definitions())?;
     println!("Definitions are valid. Compared with registered version {latest}:");
     print!("{diff}");
+    for p in repo.catalog.unset_minimise_keys() {
+        println!("Note: `tessera apply` will refuse this until the key is set: {p}");
+    }
     if diff.has_breaking() {
         println!("Breaking changes: readers of the objects above may fail after `tessera apply`.");
     }
@@ -33,6 +36,10 @@ pub(crate) async fn plan(args: &RepoArgs) -> Result<()> {
 /// Registers the working copy as a new version.
 pub(crate) async fn apply(args: &RepoArgs) -> Result<()> {
     let repo = load_checked(args).await?;
+    let unset = repo.catalog.unset_minimise_keys();
+    if !unset.is_empty() {
+        return Err(tessera_core::ValidationErrors(unset).into());
+    }
     let (reg, cfg) = registry_of(&args.repo)?;
     let defs = Arc::new(repo.catalog.definitions());
     match reg.apply(&cfg.project, &defs)? {

@@ -124,13 +124,14 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         audit.append(&record)?;
         let list: Vec<String> = refusals.iter().map(|r| format!("  - {r}")).collect();
         bail!(
-            "refused: purpose `{purpose}` may not read {} of the requested features:\n{}\n(hint: drop those features, or use a purpose whose `allows` covers their classification; this refusal is in the audit log)",
+            "refused: purpose `{purpose}` may not read {} of the requested features:\n{}\n(hint: drop those features, use a purpose whose `allows` covers their classification, or give the purpose a `minimise` entry for them; this refusal is in the audit log)",
             refusals.len(),
             list.join("\n")
         );
     }
 
-    let engine = OfflineEngine::new(&args.repo, Arc::new(catalog));
+    let catalog = Arc::new(catalog);
+    let engine = OfflineEngine::new(&args.repo, catalog.clone());
     let req = TrainingSetRequest {
         spine: args.spine.clone(),
         features: features.clone(),
@@ -143,12 +144,29 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         print!("{}", engine.explain(&prepared).await?);
         return Ok(());
     }
+    let minimisation = tessera_offline::TrainingSetMinimisation::plan(
+        &catalog,
+        &purpose,
+        args.service.as_deref(),
+        &req,
+    );
+    let minimisation = match minimisation {
+        Ok(m) => m,
+        Err(e) => {
+            record.decision = AuditDecision::Error;
+            record.reasons = vec![e.to_string()];
+            audit.append(&record)?;
+            return Err(e.into());
+        }
+    };
+    record.transforms = minimisation.transforms().into();
     let outcome = async {
         let prepared = engine.prepare(&req).await?;
         let bar = Arc::new(RowsBar::new(prepared.rows_to_scan()));
         let set = engine.run(prepared, bar.clone()).await;
         bar.finish();
-        let set = set?;
+        let mut set = set?;
+        set.batch = minimisation.apply(set.batch)?;
         let bytes = match &args.out {
             Some(out) => write_parquet_atomic(&set.batch, out)?,
             None => 0,

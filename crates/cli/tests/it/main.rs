@@ -9,6 +9,7 @@ mod audit_kill;
 mod audit_output;
 mod explain;
 mod first_hour;
+mod minimise_parity;
 mod on_demand_parity;
 mod online;
 mod streaming;

@@ -7,6 +7,7 @@
 mod aggregations;
 mod consumers;
 mod entities;
+mod minimise;
 mod names;
 mod on_demand;
 mod services;
@@ -32,6 +33,7 @@ const CHECKS: &[Check] = &[
     consumers::check_consumers,
     token_envs::check_shared_token_envs,
     services::check_services,
+    minimise::check_minimise,
 ];
 
 /// Runs every check.

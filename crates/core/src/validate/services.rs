@@ -85,7 +85,10 @@ fn check_reference(
         return;
     };
     for f in feats {
-        if !p.allows.contains(&f.classification) {
+        let minimised = p
+            .minimise
+            .contains_key(&format!("{}:{}", view.name, f.name));
+        if !p.allows.contains(&f.classification) && !minimised {
             errs.push(problem(
                 c,
                 SERVICE,
@@ -95,7 +98,7 @@ fn check_reference(
                     p.name, view.name, f.name, f.classification
                 ),
                 format!(
-                    "drop the feature, reclassify it, or add `{}` to purpose `{}`'s `allows`",
+                    "drop the feature, reclassify it, add `{}` to purpose `{}`'s `allows`, or give the purpose a `minimise` entry for it",
                     f.classification, p.name
                 ),
             ));

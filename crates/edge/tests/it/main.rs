@@ -5,6 +5,7 @@
 mod aggregation_parity;
 mod fixtures;
 mod local_store;
+mod minimised_device;
 mod remote_cache;
 mod test_server;
 mod wire_capture;

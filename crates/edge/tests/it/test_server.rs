@@ -106,6 +106,16 @@ fn answer(req: &serde_json::Value) -> serde_json::Value {
         .iter()
         .map(|f| {
             let name = f.as_str().unwrap();
+            // For `analytics`, plays arrive minimised as a real server sends them.
+            if req["purpose"] == "analytics" && name.ends_with("plays_1d") {
+                return serde_json::json!({
+                    "feature": name,
+                    "type": "string",
+                    "values": vec!["10-20"; keys.len()],
+                    "statuses": vec!["present"; keys.len()],
+                    "event_timestamps": vec!["2026-01-01T00:00:00Z"; keys.len()],
+                });
+            }
             let values: Vec<serde_json::Value> = keys
                 .iter()
                 .map(|k| match k.as_i64() {

@@ -15,6 +15,7 @@ mod fixtures;
 mod grpc_api;
 mod grpc_limits;
 mod lifecycle;
+mod minimised_routes;
 mod native_api;
 mod push;
 mod redis_store;
