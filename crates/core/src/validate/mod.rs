@@ -7,6 +7,7 @@
 mod aggregations;
 mod consumers;
 mod entities;
+mod min_contributors;
 mod names;
 mod on_demand;
 mod services;
