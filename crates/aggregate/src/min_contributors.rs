@@ -93,7 +93,10 @@ mod tests {
         s.update(&Value::Int64(7), 0);
         assert_eq!(s.finish(), Value::Int64(2));
         let m = MinContributors::new(2, "user_id").unwrap();
-        assert_eq!(m.finish(Value::Int64(9), &s.finish()), Some(Value::Int64(9)));
+        assert_eq!(
+            m.finish(Value::Int64(9), &s.finish()),
+            Some(Value::Int64(9))
+        );
         let m = MinContributors::new(3, "user_id").unwrap();
         assert_eq!(m.finish(Value::Int64(9), &s.finish()), None);
         assert!(!m.admits(&Value::Null));

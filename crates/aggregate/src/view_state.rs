@@ -533,12 +533,15 @@ mod tests {
         let mut st = spec.new_state();
         // One contributor who plays 100 times still counts once.
         for t in 0..100 {
-            st.update(&spec, t, &[("user_id", Value::from("u1"))]).unwrap();
+            st.update(&spec, t, &[("user_id", Value::from("u1"))])
+                .unwrap();
         }
-        st.update(&spec, 100, &[("user_id", Value::from("u2"))]).unwrap();
+        st.update(&spec, 100, &[("user_id", Value::from("u2"))])
+            .unwrap();
         assert_eq!(st.finish_at(200).unwrap(), [None]);
         assert_eq!(st.value_at(200).unwrap(), [Value::Null]);
-        st.update(&spec, 150, &[("user_id", Value::from("u3"))]).unwrap();
+        st.update(&spec, 150, &[("user_id", Value::from("u3"))])
+            .unwrap();
         assert_eq!(st.finish_at(200).unwrap(), [Some(Value::Int64(102))]);
         let mut blob = Vec::new();
         st.encode(&mut blob);

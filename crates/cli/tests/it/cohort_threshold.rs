@@ -39,10 +39,16 @@ fn cohorts_below_k_are_suppressed_offline_and_online() {
     // Item 2: users 1, 2, 3 — 3 contributors (k), from 2026-01-03.
     let mut csv = String::from("ts,item_id,user_id,dwell_s\n");
     for i in 0..100 {
-        csv.push_str(&format!("2026-01-01T00:{:02}:{:02}Z,1,1,1\n", i / 60, i % 60));
+        csv.push_str(&format!(
+            "2026-01-01T00:{:02}:{:02}Z,1,1,1\n",
+            i / 60,
+            i % 60
+        ));
     }
     csv.push_str("2026-01-01T02:00:00Z,1,2,1\n");
-    csv.push_str("2026-01-01T00:00:00Z,2,1,1\n2026-01-02T00:00:00Z,2,2,1\n2026-01-03T00:00:00Z,2,3,1\n");
+    csv.push_str(
+        "2026-01-01T00:00:00Z,2,1,1\n2026-01-02T00:00:00Z,2,2,1\n2026-01-03T00:00:00Z,2,3,1\n",
+    );
     std::fs::write(repo.join("data/plays.csv"), csv).unwrap();
 
     // `by` must be a column of the source, and not the view's own key.
@@ -121,5 +127,8 @@ fn cohorts_below_k_are_suppressed_offline_and_online() {
     let item1 = got.lines().find(|l| l.contains("item_id=1")).unwrap();
     let item2 = got.lines().find(|l| l.contains("item_id=2")).unwrap();
     assert!(item1.contains("suppressed"), "{got}");
-    assert!(item2.contains("present") && item2.trim_end().ends_with('3'), "{got}");
+    assert!(
+        item2.contains("present") && item2.trim_end().ends_with('3'),
+        "{got}"
+    );
 }

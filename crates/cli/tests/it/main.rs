@@ -259,9 +259,9 @@ fn int_column(path: &Path, name: &str) -> Vec<Option<i64>> {
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let col = batch.column_by_name(name).unwrap_or_else(|| {
-            panic!("no column {name} in {:?}", batch.schema().fields())
-        });
+        let col = batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", batch.schema().fields()));
         let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Int64).unwrap();
         let col = col.as_any().downcast_ref::<Int64Array>().unwrap();
         out.extend((0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i))));

@@ -16,7 +16,11 @@ pub(crate) fn check(c: &Catalog, view: &FeatureViewDef) -> Vec<(String, String)>
         let by = m.by.trim();
         if by.is_empty() {
             out.push((
-                format!("aggregation {} (`{}`): `min_contributors.by` is empty", i + 1, agg.function),
+                format!(
+                    "aggregation {} (`{}`): `min_contributors.by` is empty",
+                    i + 1,
+                    agg.function
+                ),
                 "name the column that identifies a contributor, e.g. `by: user_id`".into(),
             ));
         } else if keys.iter().any(|k| k == by) {
