@@ -321,6 +321,11 @@ pub struct PurposeDef {
     pub name: String,
     /// The classifications this purpose may read.
     pub allows: Vec<Classification>,
+    /// Reads for this purpose need the entity's consent for it, in force at the read time
+    /// (online) and at both the spine time and the generation time (training sets); see
+    /// `docs/CONSENT.md`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_consent: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -344,6 +349,9 @@ pub struct ConsumerDef {
     /// Callers that are not consumers (`--auth none`, local commands) are not limited.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<String>,
+    /// It may record consent changes (`POST /v1/consent`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub consent: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
