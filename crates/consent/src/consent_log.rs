@@ -111,7 +111,8 @@ pub(crate) struct Chunk {
 
 /// The complete lines of the log from byte `offset` on.
 pub(crate) fn read_from(f: &mut File, path: &Path, offset: u64) -> Result<Chunk> {
-    f.seek(SeekFrom::Start(offset)).map_err(io(path, "seeking"))?;
+    f.seek(SeekFrom::Start(offset))
+        .map_err(io(path, "seeking"))?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes).map_err(io(path, "reading"))?;
     let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);

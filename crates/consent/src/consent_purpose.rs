@@ -33,3 +33,24 @@ pub fn check_purpose(catalog: &Catalog, purpose: &str) -> Result<()> {
         Some(_) => Ok(()),
     }
 }
+
+/// Checks that `name` is a join key of an entity (consent is recorded per join-key value).
+pub fn check_key_name(catalog: &Catalog, name: &str) -> Result<()> {
+    let keys: Vec<&str> = catalog
+        .entities()
+        .values()
+        .flat_map(|e| e.join_keys.iter().map(String::as_str))
+        .collect();
+    if keys.contains(&name) {
+        return Ok(());
+    }
+    Err(Error::BadEntity {
+        entity: name.to_string(),
+        reason: format!(
+            "`{name}` is not a join key{}; the join keys are: {}",
+            tessera_core::did_you_mean(name, keys.iter().copied())
+                .map_or(String::new(), |g| format!(" (did you mean `{g}`?)")),
+            keys.join(", ")
+        ),
+    })
+}

@@ -69,8 +69,14 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(ConsentState::parse("Granted").unwrap(), ConsentState::Granted);
-        assert!(matches!(ConsentState::parse("yes"), Err(Error::BadState(_))));
+        assert_eq!(
+            ConsentState::parse("Granted").unwrap(),
+            ConsentState::Granted
+        );
+        assert!(matches!(
+            ConsentState::parse("yes"),
+            Err(Error::BadState(_))
+        ));
         let t = parse_time("2026-12-01T00:00:00Z").unwrap();
         assert_eq!(parse_time("2026-12-01").unwrap(), t);
         assert_eq!(format_time(t), "2026-12-01T00:00:00Z");

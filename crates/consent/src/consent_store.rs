@@ -177,8 +177,7 @@ impl ConsentStore {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if tail.offset > 0 || tail.id != 0 {
-                    *self.index.write().unwrap_or_else(PoisonError::into_inner) =
-                        Index::default();
+                    *self.index.write().unwrap_or_else(PoisonError::into_inner) = Index::default();
                 }
                 *tail = Tail {
                     checked: tail.checked,
@@ -252,8 +251,13 @@ mod tests {
         let u2 = a.digest("user_id", "u2");
         a.record("ads", ConsentState::Granted, 10, &[u1.clone(), u2.clone()])
             .unwrap();
-        a.record("ads", ConsentState::Withdrawn, 20, std::slice::from_ref(&u1))
-            .unwrap();
+        a.record(
+            "ads",
+            ConsentState::Withdrawn,
+            20,
+            std::slice::from_ref(&u1),
+        )
+        .unwrap();
         assert!(a.in_force(&u1, "ads", 15) && !a.in_force(&u1, "ads", 25));
         assert!(!a.in_force(&u1, "other", 15));
         // Another store over the same file sees the changes once it refreshes.

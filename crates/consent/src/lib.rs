@@ -31,7 +31,7 @@ mod error;
 
 pub use consent_history::ConsentHistory;
 pub use consent_log::{LogLine, CONSENT_LOG};
-pub use consent_purpose::check_purpose;
+pub use consent_purpose::{check_key_name, check_purpose};
 pub use consent_state::{format_time, now_us, parse_time, ConsentState};
 pub use consent_store::{ConsentStore, REFRESH_EVERY};
 pub use error::{Error, Result};

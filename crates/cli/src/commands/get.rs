@@ -178,7 +178,9 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let access = builder.build();
+    let consent =
+        tessera_consent::ConsentStore::open(&args.repo).context("opening the consent log")?;
+    let access = builder.build().with_consent(Arc::new(consent));
     let features = FeatureSelection::from_parts(
         (!args.features.is_empty()).then(|| args.features.clone()),
         args.service.clone(),
