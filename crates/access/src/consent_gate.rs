@@ -92,6 +92,28 @@ pub(crate) fn rows_in_consent(
     ok
 }
 
+/// The audit `action` of consent changes.
+pub const ACTION_CONSENT: &str = "consent";
+
+/// The audit record of one consent change (`state` of `entities`, keyed hashes only, for
+/// `purpose` from `at_us` on) made by `caller`.
+pub fn consent_record(
+    caller: &str,
+    purpose: &str,
+    state: &str,
+    at_us: i64,
+    entities: &[&str],
+) -> tessera_audit::AuditRecord {
+    let mut rec = tessera_audit::AuditRecord::now(ACTION_CONSENT, caller, purpose);
+    rec.rows = entities.len() as u64;
+    rec.detail = Some(format!(
+        "state={state} at={} entities={}",
+        tessera_consent::format_time(at_us),
+        crate::list_cap::join_capped(entities, ",")
+    ));
+    rec
+}
+
 /// The text a join-key value is hashed as: `42` for the integer and the string alike.
 pub fn key_text(v: &KeyValue) -> String {
     match v {

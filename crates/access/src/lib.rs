@@ -102,7 +102,7 @@ mod write_request;
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
 pub use access_layer_builder::AccessLayerBuilder;
 pub use caller::Caller;
-pub use consent_gate::key_text;
+pub use consent_gate::{consent_record, key_text, ACTION_CONSENT};
 pub use content_provider::ContentProvider;
 pub use entity_rows::{EntityRows, KeyType};
 pub use error::{Error, ErrorClass, Result};

@@ -9,18 +9,15 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use tessera_audit::{AuditRecord, AuditSink};
+use tessera_access::consent_record;
+use tessera_audit::AuditSink;
 use tessera_consent::{
-    check_key_name, check_purpose, format_time, now_us, parse_time, ConsentState, ConsentStore,
-    LogLine,
+    check_key_name, check_purpose, now_us, parse_time, ConsentState, ConsentStore, LogLine,
 };
 use tessera_core::{Catalog, FeatureRepo};
 
 use super::get::parse_entity;
 use super::{local_user, registered_catalog};
-
-/// The audit `action` of consent changes.
-pub(crate) const ACTION_CONSENT: &str = "consent";
 
 /// `tessera consent …`.
 #[derive(Debug, Subcommand)]
@@ -244,22 +241,4 @@ async fn record(repo: &Path, changes: &[Change]) -> Result<()> {
         store.path().display()
     );
     Ok(())
-}
-
-/// The audit record of one consent change: keyed hashes of the entities only.
-pub(crate) fn consent_record(
-    caller: &str,
-    purpose: &str,
-    state: &str,
-    at_us: i64,
-    entities: &[&str],
-) -> AuditRecord {
-    let mut rec = AuditRecord::now(ACTION_CONSENT, caller, purpose);
-    rec.rows = entities.len() as u64;
-    rec.detail = Some(format!(
-        "state={state} at={} entities={}",
-        format_time(at_us),
-        tessera_access::join_capped(entities, ",")
-    ));
-    rec
 }
