@@ -242,3 +242,25 @@ async fn record(repo: &Path, changes: &[Change]) -> Result<()> {
     );
     Ok(())
 }
+
+/// The consent store of `repo` when a purpose requires consent (else none is opened and no
+/// privacy key is created).
+pub(crate) fn open_if_needed(catalog: &Catalog, repo: &Path) -> Result<Option<Arc<ConsentStore>>> {
+    if !catalog.purposes().values().any(|p| p.requires_consent) {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(
+        ConsentStore::open(repo).context("opening the consent log")?,
+    )))
+}
+
+/// `access` with the repository's consent store attached, when a purpose requires consent.
+pub(crate) fn attach(
+    access: tessera_access::AccessLayer,
+    repo: &Path,
+) -> Result<tessera_access::AccessLayer> {
+    Ok(match open_if_needed(access.catalog(), repo)? {
+        Some(store) => access.with_consent(store),
+        None => access,
+    })
+}

@@ -178,9 +178,7 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let consent =
-        tessera_consent::ConsentStore::open(&args.repo).context("opening the consent log")?;
-    let access = builder.build().with_consent(Arc::new(consent));
+    let access = super::consent::attach(builder.build(), &args.repo)?;
     let features = FeatureSelection::from_parts(
         (!args.features.is_empty()).then(|| args.features.clone()),
         args.service.clone(),

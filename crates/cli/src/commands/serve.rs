@@ -177,9 +177,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let consent =
-        tessera_consent::ConsentStore::open(&args.repo).context("opening the consent log")?;
-    let access = builder.build().with_consent(Arc::new(consent));
+    let access = super::consent::attach(builder.build(), &args.repo)?;
     let access = match &engine {
         Some(e) => access.with_ingest(e.clone()),
         None => access,

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 mod audit_kill;
 mod audit_output;
 mod cohort_threshold;
+mod consent;
 mod explain;
 mod first_hour;
 mod on_demand_parity;
