@@ -74,6 +74,8 @@ pub struct AccessLayer {
     pub(crate) plans: PlanCache,
     pub(crate) observer: Arc<dyn AccessObserver>,
     pub(crate) ingest: Option<Arc<dyn crate::event_ingest::EventIngest>>,
+    /// Consent per (entity, purpose), for purposes with `requires_consent` (`consent_gate.rs`).
+    pub(crate) consent: Option<Arc<tessera_consent::ConsentStore>>,
 }
 
 impl AccessLayer {
@@ -266,6 +268,7 @@ impl AccessLayer {
             columns[od.column] = computed;
         }
         columns.truncate(plan.features().len());
+        self.consent_gate(plan.purpose(), &entities, &mut columns)?;
         crate::minimise_columns::minimise_columns(&plan.minimise, &mut columns);
         self.observer.read_done(n, plan.features().len());
         Ok(ReadResult {

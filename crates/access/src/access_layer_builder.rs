@@ -93,6 +93,7 @@ impl AccessLayerBuilder {
             plans: PlanCache::default(),
             observer: self.observer,
             ingest: self.ingest,
+            consent: None,
         }
     }
 }

@@ -266,6 +266,10 @@ pub enum Error {
     /// The read or write could not be audited, so it was refused (reads fail closed).
     #[error("the audit log is unavailable, so the request was refused")]
     Audit(#[source] tessera_audit::Error),
+    /// The consent log cannot be read, so a read for a purpose that requires consent was
+    /// refused (it fails closed).
+    #[error("the consent log is unavailable, so the read was refused")]
+    Consent(#[source] tessera_consent::Error),
 }
 
 fn list(refusals: &[Refusal]) -> String {
@@ -294,8 +298,9 @@ impl Error {
             Error::Denied { .. } | Error::WriteDenied { .. } => ErrorClass::Denied,
             Error::StoreTimeout { .. }
             | Error::Audit(_)
-            | Error::Ingest { .. }
-            | Error::Minimise { .. } => ErrorClass::Unavailable,
+            | Error::Minimise { .. }
+            | Error::Consent(_)
+            | Error::Ingest { .. } => ErrorClass::Unavailable,
             Error::NotWritable { .. }
             | Error::NoProvider { .. }
             | Error::NoStore
@@ -342,6 +347,7 @@ impl Error {
             Error::Store(_) => "store_failed",
             Error::StoreTimeout { .. } => "store_timeout",
             Error::Audit(_) => "audit_unavailable",
+            Error::Consent(_) => "consent_unavailable",
             Error::Ingest { .. } => "ingest_failed",
             Error::NotWritable { .. } => "not_writable",
             Error::NoProvider { .. } => "no_provider",

@@ -84,6 +84,7 @@
 mod access_layer;
 mod access_layer_builder;
 mod caller;
+mod consent_gate;
 mod content_provider;
 mod entity_rows;
 mod error;
@@ -105,6 +106,7 @@ mod write_request;
 pub use access_layer::{AccessConfig, AccessLayer, ACTION_READ, ACTION_WRITE};
 pub use access_layer_builder::AccessLayerBuilder;
 pub use caller::Caller;
+pub use consent_gate::{consent_record, key_text, ACTION_CONSENT};
 pub use content_provider::ContentProvider;
 pub use entity_rows::{EntityRows, KeyType};
 pub use error::{Error, ErrorClass, Result};

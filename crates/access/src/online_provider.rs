@@ -145,14 +145,11 @@ fn merge_view(
             let values = tessera_online::selected_aggregate_values(row.as_ref(), spec, now_us)
                 .map_err(Error::Store)?;
             for ((col, _), &p) in view.features.iter().zip(positions) {
-                let v = values
-                    .get(p)
-                    .cloned()
-                    .unwrap_or(tessera_core::aggregate::Value::Null);
-                let status = if v.is_null() {
-                    ValueStatus::Null
-                } else {
-                    ValueStatus::Present
+                let (v, status) = match values.get(p).cloned().flatten() {
+                    // Fewer contributors than the aggregation's k-threshold.
+                    None => (Value::Null, ValueStatus::Suppressed),
+                    Some(v) if v.is_null() => (v, ValueStatus::Null),
+                    Some(v) => (v, ValueStatus::Present),
                 };
                 columns[*col].push(v, status, Some(now_us));
             }

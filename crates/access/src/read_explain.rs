@@ -23,6 +23,8 @@ pub struct Explanation {
     pub channel: &'static str,
     /// Refusals of the whole request (a purpose the consumer does not hold).
     pub request_refusals: Vec<String>,
+    /// The purpose requires consent: entities without consent in force get `no_consent`.
+    pub consent_required: bool,
     /// One entry per resolved feature, in request order.
     pub features: Vec<FeatureExplanation>,
 }
@@ -164,13 +166,14 @@ impl AccessLayer {
         }
         Ok(Explanation {
             caller: key.caller.to_string(),
-            purpose,
             channel: match channel {
                 ReadChannel::Device => "device",
                 ReadChannel::Network => "network",
                 ReadChannel::Offline => "offline",
             },
             request_refusals,
+            consent_required: self.requires_consent(&purpose),
+            purpose,
             features: out,
         })
     }
@@ -204,6 +207,13 @@ impl fmt::Display for Explanation {
         )?;
         for r in &self.request_refusals {
             writeln!(f, "  refused: {r}")?;
+        }
+        if self.consent_required {
+            writeln!(
+                f,
+                "  consent required: purpose `{}` requires consent; entities without consent in force now get null values with status no_consent",
+                self.purpose
+            )?;
         }
         let rows: Vec<[String; 6]> = self
             .features

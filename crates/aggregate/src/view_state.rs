@@ -10,6 +10,7 @@ use crate::data_type::InputType;
 use crate::encoding::{put_varint, Reader, FORMAT_VERSION};
 use crate::error::{Error, Result};
 use crate::filter_expr::FilterExpr;
+use crate::min_contributors::MinContributors;
 use crate::row::Row;
 use crate::tiles::TiledAggregate;
 use crate::window::Window;
@@ -24,6 +25,7 @@ pub struct ViewAggregation {
     aggregation: Aggregation,
     window: Window,
     filter: Option<FilterExpr>,
+    min_contributors: Option<MinContributors>,
 }
 
 /// The serde shape of [`ViewAggregation`]; deserialising goes through
@@ -36,6 +38,8 @@ struct ViewAggregationDef {
     window: Window,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     filter: Option<FilterExpr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_contributors: Option<MinContributors>,
 }
 
 impl TryFrom<ViewAggregationDef> for ViewAggregation {
@@ -44,6 +48,7 @@ impl TryFrom<ViewAggregationDef> for ViewAggregation {
         let a = ViewAggregation::new(d.column.as_deref(), d.aggregation, d.window)?;
         Ok(ViewAggregation {
             filter: d.filter,
+            min_contributors: d.min_contributors,
             ..a
         })
     }
@@ -56,6 +61,7 @@ impl From<ViewAggregation> for ViewAggregationDef {
             aggregation: a.aggregation,
             window: a.window,
             filter: a.filter,
+            min_contributors: a.min_contributors,
         }
     }
 }
@@ -70,6 +76,7 @@ impl ViewAggregation {
                 aggregation,
                 window,
                 filter: None,
+                min_contributors: None,
             }),
             (None, Some(_)) => Err(Error::MissingColumn {
                 function: aggregation.function().short_name(),
@@ -84,6 +91,17 @@ impl ViewAggregation {
     pub fn with_filter(mut self, filter: FilterExpr) -> Self {
         self.filter = Some(filter);
         self
+    }
+
+    /// Values built from fewer than `k` distinct contributors are suppressed.
+    pub fn with_min_contributors(mut self, m: MinContributors) -> Self {
+        self.min_contributors = Some(m);
+        self
+    }
+
+    /// The k-threshold, if any.
+    pub fn min_contributors(&self) -> Option<&MinContributors> {
+        self.min_contributors.as_ref()
     }
 
     /// The input column, `None` for `count` of events.
@@ -164,30 +182,70 @@ impl ViewSpec {
             if let Some(f) = &a.filter {
                 f.check(columns)?;
             }
+            if let Some(m) = &a.min_contributors {
+                if !columns.contains_key(m.by()) {
+                    return Err(Error::DefinitionMismatch {
+                        reason: format!(
+                            "`{}` counts contributors by column `{}`, which the source does not have; known columns are {:?}",
+                            a.feature_name(),
+                            m.by(),
+                            columns.keys().collect::<Vec<_>>()
+                        ),
+                    });
+                }
+            }
         }
         Ok(())
     }
 
-    /// An empty state for one entity.
+    /// An empty state for one entity: the view's aggregates, then one contributor
+    /// count per aggregation with a k-threshold.
     pub fn new_state(&self) -> ViewState {
+        let mut aggregates: Vec<TiledAggregate> = self
+            .aggregations
+            .iter()
+            .map(|a| TiledAggregate::new(a.aggregation.clone(), a.window))
+            .collect();
+        aggregates.extend(self.thresholds().map(|(i, _)| {
+            TiledAggregate::new(
+                MinContributors::contributor_aggregation(),
+                self.aggregations[i].window,
+            )
+        }));
         ViewState {
-            aggregates: self
-                .aggregations
-                .iter()
-                .map(|a| TiledAggregate::new(a.aggregation.clone(), a.window))
-                .collect(),
+            aggregates,
+            thresholds: self.thresholds().map(|(i, m)| (i, m.clone())).collect(),
         }
     }
 
+    /// `(aggregation index, threshold)` of each aggregation with a k-threshold, in order.
+    fn thresholds(&self) -> impl Iterator<Item = (usize, &MinContributors)> + '_ {
+        self.aggregations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.min_contributors.as_ref().map(|m| (i, m)))
+    }
+
     fn matches(&self, state: &ViewState) -> Result<()> {
-        if self.aggregations.len() != state.aggregates.len() {
+        let expected = self.aggregations.len() + self.thresholds().count();
+        if expected != state.aggregates.len() {
             return Err(Error::DefinitionMismatch {
                 reason: format!(
                     "the state holds {} aggregations, the view defines {}",
                     state.aggregates.len(),
-                    self.aggregations.len()
+                    expected
                 ),
             });
+        }
+        for ((i, m), (j, n)) in self.thresholds().zip(&state.thresholds) {
+            if i != *j || m != n {
+                return Err(Error::DefinitionMismatch {
+                    reason: format!(
+                        "`{}` has another k-threshold than the state",
+                        self.aggregations[i].feature_name()
+                    ),
+                });
+            }
         }
         for (a, t) in self.aggregations.iter().zip(&state.aggregates) {
             if &a.aggregation != t.aggregation() || a.window != t.window() {
@@ -232,7 +290,11 @@ impl ViewSpec {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ViewState {
+    /// The view's aggregates in spec order, then one contributor count per entry of
+    /// `thresholds`.
     aggregates: Vec<TiledAggregate>,
+    /// `(aggregation index, threshold)` per k-thresholded aggregation (from the spec).
+    thresholds: Vec<(usize, MinContributors)>,
 }
 
 impl ViewState {
@@ -253,13 +315,42 @@ impl ViewState {
             };
             changed |= t.update(ts, value);
         }
+        let n = spec.aggregations.len();
+        for ((i, m), t) in spec.thresholds().zip(&mut self.aggregates[n..]) {
+            let a = &spec.aggregations[i];
+            if a.filter.as_ref().is_some_and(|f| !f.eval(row)) {
+                continue;
+            }
+            changed |= t.update(ts, row.get(m.by()).unwrap_or(&Value::Null));
+        }
         Ok(changed)
     }
 
-    /// Every aggregation's value as of `t`, in spec order; see
-    /// [`TiledAggregate::value_at`] for when `t` is servable.
+    /// Every aggregation's value as of `t`, in spec order, a suppressed one (fewer
+    /// contributors than its k-threshold) as null; see [`TiledAggregate::value_at`] for
+    /// when `t` is servable.
     pub fn value_at(&self, t: i64) -> Result<Vec<Value>> {
-        self.aggregates.iter().map(|a| a.value_at(t)).collect()
+        Ok(self
+            .finish_at(t)?
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect())
+    }
+
+    /// As [`ViewState::value_at`], with `None` for a suppressed value.
+    pub fn finish_at(&self, t: i64) -> Result<Vec<Option<Value>>> {
+        let n = self.aggregates.len() - self.thresholds.len();
+        let mut out: Vec<Option<Value>> = self.aggregates[..n]
+            .iter()
+            .map(|a| a.value_at(t).map(Some))
+            .collect::<Result<_>>()?;
+        for ((i, m), c) in self.thresholds.iter().zip(&self.aggregates[n..]) {
+            let count = c.value_at(t)?;
+            if let Some(slot) = out.get_mut(*i) {
+                *slot = slot.take().and_then(|v| m.finish(v, &count));
+            }
+        }
+        Ok(out)
     }
 
     /// [`TiledAggregate::evict_before`] on every aggregation; returns the number
@@ -275,6 +366,7 @@ impl ViewState {
     /// `self` is unchanged.
     pub fn merge(&mut self, other: &ViewState) -> Result<()> {
         if self.aggregates.len() != other.aggregates.len()
+            || self.thresholds != other.thresholds
             || self
                 .aggregates
                 .iter()
@@ -292,7 +384,8 @@ impl ViewState {
         Ok(())
     }
 
-    /// The per-aggregation states, in spec order.
+    /// The per-aggregation states, in spec order, then the contributor counts of the
+    /// k-thresholded aggregations.
     pub fn aggregates(&self) -> &[TiledAggregate] {
         &self.aggregates
     }
@@ -326,7 +419,10 @@ impl ViewState {
         if r.remaining() != 0 {
             return Err(r.error("trailing bytes after the view state"));
         }
-        let state = ViewState { aggregates };
+        let state = ViewState {
+            aggregates,
+            thresholds: spec.thresholds().map(|(i, m)| (i, m.clone())).collect(),
+        };
         spec.matches(&state)?;
         Ok(state)
     }
@@ -423,5 +519,54 @@ mod tests {
         twice.merge(&st).unwrap();
         assert_eq!(twice.value_at(30).unwrap()[0], Value::Int64(6));
         assert_eq!(st.evict_before(100 * DAY), 2);
+    }
+
+    #[test]
+    fn k_threshold_suppresses_small_cohorts() {
+        let spec = ViewSpec::new(vec![ViewAggregation::new(
+            None,
+            Aggregation::count_events(),
+            Window::Duration(DAY),
+        )
+        .unwrap()
+        .with_min_contributors(MinContributors::new(3, "user_id").unwrap())]);
+        let mut st = spec.new_state();
+        // One contributor who plays 100 times still counts once.
+        for t in 0..100 {
+            st.update(&spec, t, &[("user_id", Value::from("u1"))])
+                .unwrap();
+        }
+        st.update(&spec, 100, &[("user_id", Value::from("u2"))])
+            .unwrap();
+        assert_eq!(st.finish_at(200).unwrap(), [None]);
+        assert_eq!(st.value_at(200).unwrap(), [Value::Null]);
+        st.update(&spec, 150, &[("user_id", Value::from("u3"))])
+            .unwrap();
+        assert_eq!(st.finish_at(200).unwrap(), [Some(Value::Int64(102))]);
+        let mut blob = Vec::new();
+        st.encode(&mut blob);
+        let back = ViewState::decode(&blob, &spec).unwrap();
+        assert_eq!(back, st);
+        // The same events through the batch path give the same contributor count.
+        let events: Vec<(i64, Value)> = (0..100)
+            .map(|t| (t, Value::from("u1")))
+            .chain([(100, Value::from("u2")), (150, Value::from("u3"))])
+            .collect();
+        let counts = crate::window_values(
+            &events[..101],
+            &[200],
+            &MinContributors::contributor_aggregation(),
+            Window::Duration(DAY),
+        )
+        .unwrap();
+        assert_eq!(counts, [Value::Int64(2)]);
+        // A spec without the threshold does not read the state.
+        let plain = ViewSpec::new(vec![ViewAggregation::new(
+            None,
+            Aggregation::count_events(),
+            Window::Duration(DAY),
+        )
+        .unwrap()]);
+        assert!(ViewState::decode(&blob, &plain).is_err());
     }
 }

@@ -31,6 +31,9 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["doctor"], "tessera doctor --repo my_features"),
     (&["online"], "tessera online repair --repo my_features --view customer_stats            # list rows stamped beyond the future bound"),
     (&["online", "repair"], "tessera online repair --repo my_features --view customer_stats --entity customer_id=1 --drop-future"),
+    (&["consent"], "tessera consent set --repo media_demo --purpose ads --entity user_id=1 --state granted"),
+    (&["consent", "set"], "tessera consent set --repo media_demo --purpose ads --entity user_id=1 --entity user_id=2 --state withdrawn --at 2026-12-01T00:00:00Z"),
+    (&["consent", "import"], "tessera consent import --repo media_demo consent.csv   # header: entity,purpose,state,at (at optional)"),
     (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
 ];
 

@@ -91,6 +91,10 @@ enum Command {
     /// `writes.max_future` ahead of the clock and drops them.
     #[command(subcommand)]
     Online(commands::online_repair::OnlineCommand),
+    /// Record consent per (entity, purpose) for purposes with `requires_consent`: `set`
+    /// one change, `import` a CSV or JSONL file of changes.
+    #[command(subcommand)]
+    Consent(commands::consent::ConsentCommand),
     /// Merge the small files of the stream sources' offline logs (when no `serve`/`ingest`
     /// runs on the repository; they compact in the background).
     Compact(commands::RepoArgs),
@@ -183,6 +187,7 @@ fn main() -> ExitCode {
             Command::Materialize(a) => commands::materialize::run(&a).await,
             Command::Online(c) => commands::online_repair::run(&c).await,
             Command::Compact(a) => commands::compact::run(&a).await,
+            Command::Consent(c) => commands::consent::run(&c).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,

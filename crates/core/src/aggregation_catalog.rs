@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use tessera_aggregate::{
-    AggFunction, Aggregation, FilterExpr, InputType, OutputType, ViewAggregation, ViewSpec, Window,
+    AggFunction, Aggregation, FilterExpr, InputType, MinContributors, OutputType, ViewAggregation,
+    ViewSpec, Window,
 };
 
 use crate::catalog::Catalog;
@@ -65,6 +66,7 @@ struct Parsed {
     input: Option<InputType>,
     windows: Vec<(String, Window)>,
     filter: Option<FilterExpr>,
+    min_contributors: Option<MinContributors>,
 }
 
 /// Adds the derived features of `view`'s aggregations to `view.features`; problems go to
@@ -218,11 +220,21 @@ fn parse(
             )
         })?),
     };
+    let min_contributors = match &agg.min_contributors {
+        None => None,
+        Some(m) => Some(MinContributors::new(m.k, m.by.trim()).map_err(|_| {
+            (
+                "`min_contributors.k` must be at least 1".to_string(),
+                "write e.g. `min_contributors: { k: 50, by: user_id }`".to_string(),
+            )
+        })?),
+    };
     Ok(Parsed {
         function,
         input,
         windows,
         filter,
+        min_contributors,
     })
 }
 
@@ -261,6 +273,9 @@ impl Catalog {
             if let Some(filter) = p.filter {
                 va = va.with_filter(filter);
             }
+            if let Some(m) = p.min_contributors {
+                va = va.with_min_contributors(m);
+            }
             out.push(va);
         }
         Ok(Some(ViewSpec::new(out)))
@@ -286,6 +301,9 @@ impl Catalog {
                 for c in f.columns() {
                     add(c);
                 }
+            }
+            if let Some(m) = &agg.min_contributors {
+                add(m.by.trim());
             }
         }
         cols

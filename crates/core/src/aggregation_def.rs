@@ -50,6 +50,22 @@ pub struct AggregationDef {
     /// What the features mean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A k-threshold: a value built from fewer than `k` distinct values of column `by`
+    /// in its window is suppressed (null, status `suppressed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_contributors: Option<MinContributorsDef>,
+}
+
+/// `min_contributors: { k: 50, by: user_id }` on an aggregation of a non-person entity
+/// (an item's plays from many users): see `docs/CONSENT.md#k-thresholds-on-cohort-features`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinContributorsDef {
+    /// The least number of distinct contributors a shown value needs (at least 1).
+    pub k: u64,
+    /// The source column that identifies a contributor (e.g. `user_id`); not the view's
+    /// own entity key.
+    pub by: String,
 }
 
 fn is_default_placement(p: &Placement) -> bool {

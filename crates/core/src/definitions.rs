@@ -329,6 +329,11 @@ pub struct PurposeDef {
     /// classification `allows` does not cover (`docs/MINIMISATION.md`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub minimise: BTreeMap<String, crate::minimise::MinimiseSpec>,
+    /// Reads for this purpose need the entity's consent for it, in force at the read time
+    /// (online) and at both the spine time and the generation time (training sets); see
+    /// `docs/CONSENT.md`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_consent: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -352,6 +357,9 @@ pub struct ConsumerDef {
     /// Callers that are not consumers (`--auth none`, local commands) are not limited.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<String>,
+    /// It may record consent changes (`POST /v1/consent`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub consent: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -67,7 +67,7 @@ mod validate;
 mod write_settings;
 
 pub use aggregation_catalog::{input_type, output_feature_type};
-pub use aggregation_def::{AggregationDef, NatsDef, StreamDef};
+pub use aggregation_def::{AggregationDef, MinContributorsDef, NatsDef, StreamDef};
 pub use arrow_values::{values_to_array, ArrowValues};
 pub use audit_log_config::{AuditLogConfig, AuditSync};
 pub use catalog::{Catalog, ResolvedFeature};

@@ -41,6 +41,7 @@
 //! ```
 
 mod candidate_filter;
+mod consent_filter;
 mod entity_keys;
 mod error;
 mod explain;
@@ -68,6 +69,7 @@ mod window_fold;
 mod window_join;
 mod window_join_exec;
 
+pub use consent_filter::{apply_consent, ConsentOutcome};
 pub use error::{Error, Result};
 pub use explain::{display_plan, metric};
 pub use latest_row_exec::{LatestRowExec, LatestRowParams};

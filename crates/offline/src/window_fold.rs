@@ -12,7 +12,9 @@
 use std::ops::Range;
 
 use arrow::array::ArrayRef;
-use tessera_core::aggregate::{window_values, FilterExpr, Row, Value, ViewAggregation, ViewSpec};
+use tessera_core::aggregate::{
+    window_values, FilterExpr, MinContributors, Row, Value, ViewAggregation, ViewSpec,
+};
 use tessera_core::{values_to_array, DenseGroups, FeatureType};
 
 use crate::error::{Error, Result};
@@ -83,8 +85,9 @@ pub(crate) struct Group<'a> {
     column: Option<usize>,
     /// Index into [`FoldPlan::filters`].
     filter: Option<usize>,
-    /// `(output slot, aggregation)`.
-    members: Vec<(usize, &'a ViewAggregation)>,
+    /// `(output slot, aggregation, index into [`FoldPlan::columns`] of its k-threshold's
+    /// contributor column)`.
+    members: Vec<(usize, &'a ViewAggregation, Option<usize>)>,
 }
 
 /// The requested aggregations grouped by column and filter, with the columns the fold
@@ -107,12 +110,8 @@ impl<'a> FoldPlan<'a> {
         };
         for (slot, &p) in positions.iter().enumerate() {
             let a = &spec.aggregations()[p];
-            let column = a.column().map(|c| {
-                plan.columns.iter().position(|n| n == c).unwrap_or_else(|| {
-                    plan.columns.push(c.to_string());
-                    plan.columns.len() - 1
-                })
-            });
+            let column = a.column().map(|c| plan.column_index(c));
+            let by = a.min_contributors().map(|m| plan.column_index(m.by()));
             let filter = a.filter().map(|f| {
                 plan.filters
                     .iter()
@@ -127,15 +126,26 @@ impl<'a> FoldPlan<'a> {
                 .iter_mut()
                 .find(|g| g.column == column && g.filter == filter)
             {
-                Some(g) => g.members.push((slot, a)),
+                Some(g) => g.members.push((slot, a, by)),
                 None => plan.groups.push(Group {
                     column,
                     filter,
-                    members: vec![(slot, a)],
+                    members: vec![(slot, a, by)],
                 }),
             }
         }
         plan
+    }
+
+    /// The index of `column` in [`FoldPlan::columns`], added if new.
+    fn column_index(&mut self, column: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|n| n == column)
+            .unwrap_or_else(|| {
+                self.columns.push(column.to_string());
+                self.columns.len() - 1
+            })
     }
 
     /// Every column to read: the aggregated ones, then those only filters read.
@@ -204,6 +214,41 @@ pub(crate) struct KeyFold<'a> {
 }
 
 impl KeyFold<'_> {
+    /// Nulls the values built from fewer contributors than `m.k`: the contributor count
+    /// is the same distinct-count state the stream path keeps beside the aggregate,
+    /// folded over the same events (`mine`, through the same filter) and windows.
+    #[allow(clippy::too_many_arguments)]
+    fn suppress(
+        &self,
+        values: &mut [Value],
+        m: &MinContributors,
+        filter: Option<usize>,
+        by: usize,
+        mine: &[u32],
+        qts: &[i64],
+        a: &ViewAggregation,
+    ) -> Result<()> {
+        let contributors: Vec<(i64, Value)> = mine
+            .iter()
+            .map(|&e| e as usize)
+            .filter(|&e| filter.is_none_or(|f| self.events.passes[f][e]))
+            .map(|e| (self.events.ts[e], self.events.columns[by].get(e)))
+            .collect();
+        let counts = window_values(
+            &contributors,
+            qts,
+            &MinContributors::contributor_aggregation(),
+            a.window(),
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        for (v, count) in values.iter_mut().zip(&counts) {
+            if !m.admits(count) {
+                *v = Value::Null;
+            }
+        }
+        Ok(())
+    }
+
     /// Folds the keys in `range`.
     pub(crate) fn run(&self, range: Range<usize>) -> Result<FoldedRows> {
         let mut rows = Vec::new();
@@ -235,16 +280,18 @@ impl KeyFold<'_> {
                         .map_or(Value::Null, |c| self.events.columns[c].get(e));
                     pairs.push((self.events.ts[e], v));
                 }
-                for (slot, a) in &g.members {
-                    let values = &mut slot_values[*slot];
-                    if pairs.is_empty() {
+                for (slot, a, by) in &g.members {
+                    let mut got = if pairs.is_empty() {
                         let empty = a.aggregation().new_state().finish();
-                        values.extend(std::iter::repeat_n(empty, q.len()));
+                        vec![empty; q.len()]
                     } else {
-                        let got = window_values(&pairs, &qts, a.aggregation(), a.window())
-                            .map_err(|e| Error::Internal(e.to_string()))?;
-                        values.extend(got);
+                        window_values(&pairs, &qts, a.aggregation(), a.window())
+                            .map_err(|e| Error::Internal(e.to_string()))?
+                    };
+                    if let (Some(m), Some(by)) = (a.min_contributors(), by) {
+                        self.suppress(&mut got, m, g.filter, *by, mine, &qts, a)?;
                     }
+                    slot_values[*slot].extend(got);
                 }
             }
         }

@@ -65,28 +65,40 @@ pub fn aggregate_values(
 }
 
 /// As [`aggregate_values`], for a row read with [`crate::OnlineStore::read_selected`] of
-/// [`STATE_FEATURE`] alone.
+/// [`STATE_FEATURE`] alone, with `None` for a value suppressed by its k-threshold
+/// (fewer distinct contributors than `min_contributors.k`).
 pub fn selected_aggregate_values(
     row: Option<&SelectedRow>,
     spec: &ViewSpec,
     now_us: i64,
-) -> Result<Vec<Value>> {
+) -> Result<Vec<Option<Value>>> {
     let state = match row {
         Some(r) => decode_state(r.values.first().and_then(Option::as_ref), spec)?,
         None => spec.new_state(),
     };
-    finish(&state, now_us)
+    let at = finish_time(&state, now_us);
+    state.finish_at(at).map_err(|_| unfinishable())
 }
 
-/// The aggregates of a state as of `now_us`, or as of its newest event when later.
+/// The aggregates of a state as of `now_us`, or as of its newest event when later
+/// (suppressed values as null).
 fn finish(state: &ViewState, now_us: i64) -> Result<Vec<Value>> {
-    let at = state
+    state
+        .value_at(finish_time(state, now_us))
+        .map_err(|_| unfinishable())
+}
+
+fn finish_time(state: &ViewState, now_us: i64) -> i64 {
+    state
         .aggregates()
         .iter()
         .filter_map(|a| a.max_ts())
-        .fold(now_us, i64::max);
-    state.value_at(at).map_err(|_| Error::Corrupt {
+        .fold(now_us, i64::max)
+}
+
+fn unfinishable() -> Error {
+    Error::Corrupt {
         what: "aggregation state",
         reason: "the state cannot be finished at the read time",
-    })
+    }
 }

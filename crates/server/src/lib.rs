@@ -52,6 +52,7 @@ mod grpc_serve;
 mod hyper_errors;
 mod json_body;
 mod metrics;
+mod native_consent;
 mod native_push;
 mod native_read;
 mod purpose;

@@ -143,6 +143,7 @@ fn explanation_json(e: &Explanation) -> serde_json::Value {
         "channel": e.channel,
         "allowed": e.allowed(),
         "request_refusals": e.request_refusals,
+        "consent_required": e.consent_required,
         "features": e.features.iter().map(|f| serde_json::json!({
             "feature": f.feature.to_string(),
             "view": f.feature.view,

@@ -178,7 +178,7 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let access = builder.build();
+    let access = super::consent::attach(builder.build(), &args.repo)?;
     let features = FeatureSelection::from_parts(
         (!args.features.is_empty()).then(|| args.features.clone()),
         args.service.clone(),

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod catalog;
 pub(crate) mod compact;
+pub(crate) mod consent;
 pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;

@@ -177,7 +177,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let access = builder.build();
+    let access = super::consent::attach(builder.build(), &args.repo)?;
     let access = match &engine {
         Some(e) => access.with_ingest(e.clone()),
         None => access,

@@ -130,6 +130,7 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         );
     }
 
+    let consent = super::consent::open_if_needed(&catalog, &args.repo)?;
     let catalog = Arc::new(catalog);
     let engine = OfflineEngine::new(&args.repo, catalog.clone());
     let req = TrainingSetRequest {
@@ -163,19 +164,36 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
     let outcome = async {
         let prepared = engine.prepare(&req).await?;
         let bar = Arc::new(RowsBar::new(prepared.rows_to_scan()));
+        let feature_columns: Vec<String> =
+            prepared.columns.iter().map(|(_, n)| n.clone()).collect();
         let set = engine.run(prepared, bar.clone()).await;
         bar.finish();
         let mut set = set?;
+        // Consent: rows without it at the spine time and now keep null features.
+        let mut withheld = 0;
+        if let Some(store) = &consent {
+            let (batch, o) = tessera_offline::apply_consent(
+                &catalog,
+                store,
+                &purpose,
+                set.batch,
+                &feature_columns,
+                &args.timestamp_column,
+                tessera_consent::now_us(),
+            )?;
+            set.batch = batch;
+            withheld = o.withheld;
+        }
         set.batch = minimisation.apply(set.batch)?;
         let bytes = match &args.out {
             Some(out) => write_parquet_atomic(&set.batch, out)?,
             None => 0,
         };
-        Ok::<_, anyhow::Error>((set, bytes))
+        Ok::<_, anyhow::Error>((set, bytes, withheld))
     }
     .await;
     record.latency_us = started.elapsed().as_micros() as u64;
-    let (set, bytes) = match outcome {
+    let (set, bytes, withheld) = match outcome {
         Ok(x) => x,
         Err(e) => {
             record.decision = AuditDecision::Error;
@@ -185,6 +203,11 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         }
     };
     record.rows = set.batch.num_rows() as u64;
+    if consent.is_some() {
+        if let Some(d) = &mut record.detail {
+            d.push_str(&format!(" no_consent_rows={withheld}"));
+        }
+    }
     audit.append(&record)?;
     let seconds = started.elapsed().as_secs_f64();
     if args.explain == Some(ExplainMode::Analyze) {
@@ -207,6 +230,17 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
             None => format!("Built {shape} (not written)"),
         };
         println!("{written} in {seconds:.2}s (registry version {version}, purpose `{purpose}`).");
+        if let Some(p) = catalog
+            .purposes()
+            .get(&purpose)
+            .filter(|p| p.requires_consent)
+        {
+            println!(
+                "  consent: {withheld} of {} spine rows without consent for `{}` at their time and now: their features are null",
+                set.batch.num_rows(),
+                p.name
+            );
+        }
         for v in &set.views {
             println!(
                 "  {:<20} {} of {} spine rows matched; {} source rows read",

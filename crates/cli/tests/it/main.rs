@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 mod audit_kill;
 mod audit_output;
+mod cohort_threshold;
+mod consent;
 mod explain;
 mod first_hour;
 mod minimise_parity;
@@ -246,4 +248,25 @@ fn validation_errors_name_file_object_and_fix() {
     let e = fails(&["plan", "--repo", r]);
     assert!(e.contains("`7 days` is not a duration"), "{e}");
     assert!(fails(&["plan", "--repo", s(d.path())]).contains("no tessera.yaml"));
+}
+
+/// The values of an integer column of a Parquet file (a training set), in row order.
+fn int_column(path: &Path, name: &str) -> Vec<Option<i64>> {
+    use arrow::array::{Array, Int64Array};
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let col = batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", batch.schema().fields()));
+        let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Int64).unwrap();
+        let col = col.as_any().downcast_ref::<Int64Array>().unwrap();
+        out.extend((0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i))));
+    }
+    out
 }

@@ -23,19 +23,22 @@ pub(crate) fn derive_aggregation_features(c: &mut Catalog, errs: &mut Vec<Valida
         if let Some((s, kind, schema)) = declared {
             for col in c.aggregation_columns(&view) {
                 if col != s.timestamp_field && !schema.contains_key(&col) {
+                    let guess = crate::did_you_mean(&col, schema.keys().map(String::as_str))
+                        .map_or(String::new(), |g| format!("did you mean `{g}`? Else "));
                     problems.push((
                         format!(
                             "reads column `{col}`, which {kind} source `{}` does not declare",
                             s.name
                         ),
                         format!(
-                            "add it to the source's `{kind}.schema` (declared: {})",
+                            "{guess}add it to the source's `{kind}.schema` (declared: {})",
                             schema.keys().cloned().collect::<Vec<_>>().join(", ")
                         ),
                     ));
                 }
             }
         }
+        problems.extend(crate::validate::min_contributors::check(c, &view));
         if let Some(s) = source.filter(|s| s.device.is_some()) {
             problems.extend(crate::device_def::check_device_view(&view, s));
         }

@@ -8,6 +8,7 @@ mod aggregations;
 mod consumers;
 mod entities;
 mod minimise;
+mod min_contributors;
 mod names;
 mod on_demand;
 mod services;

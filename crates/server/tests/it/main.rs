@@ -8,6 +8,7 @@ mod audit_metrics;
 mod auth_policy;
 mod bad_input;
 mod connections;
+mod consent_api;
 mod content_view;
 mod feast_api;
 mod feast_errors;

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod cohort_threshold;
 mod composite_keys;
 mod errors;
 mod ingest;

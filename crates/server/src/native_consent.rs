@@ -1,0 +1,193 @@
+//! `POST /v1/consent`: record consent changes for a purpose that requires consent.
+//!
+//! `{"purpose": "ads", "entities": {"user_id": ["u1", "u2"]}, "state": "granted" |
+//! "withdrawn", "at": "2026-12-01T00:00:00Z"}` (`at` optional, default now). The caller's
+//! permission (`consent: true` on its consumer) is checked before the body's entities are
+//! parsed; the body is bounded like a push (size, keys, entity count). The changes are
+//! appended to the repository's consent log (keyed hashes, synced) and audited (action
+//! `consent`); refusals are audited too. Answers
+//! `{"purpose", "state", "at", "recorded": n}`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use tessera_access::{consent_record, Caller, ACTION_CONSENT};
+use tessera_consent::{
+    check_key_name, check_purpose, format_time, now_us, parse_time, ConsentState,
+};
+
+use crate::api_error::ApiError;
+use crate::feast_read::json_response;
+use crate::json_body::{check_key_count, check_not_empty, json_error, read_body};
+use crate::metrics::Route;
+use crate::refusal_audit::audited;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentBody {
+    purpose: String,
+    entities: BTreeMap<String, Vec<serde_json::Value>>,
+    state: String,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+pub(crate) async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = state.auth.caller(&headers)?;
+    match record(&state, &caller, &headers, body).await {
+        Ok(r) => Ok(r),
+        Err(e) => Err(audited(
+            &state,
+            &caller,
+            ACTION_CONSENT,
+            Route::V1Consent,
+            &headers,
+            e,
+        )
+        .await),
+    }
+}
+
+async fn record(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_permission(state, caller)?;
+    let bytes = read_body(headers, body, &state.limits).await?;
+    check_not_empty(&bytes)?;
+    let b: ConsentBody = serde_json::from_slice(&bytes).map_err(json_error)?;
+    let catalog = state.access.catalog();
+    check_purpose(catalog, &b.purpose).map_err(|e| invalid("bad_purpose", &e))?;
+    let st = ConsentState::parse(&b.state).map_err(|e| {
+        ApiError::unprocessable(
+            "bad_state",
+            format!("{e} (hint: send \"granted\" or \"withdrawn\")"),
+        )
+    })?;
+    let at_us = match b.at.as_deref() {
+        Some(t) => parse_time(t).map_err(|e| invalid("bad_time", &e))?,
+        None => now_us(),
+    };
+    check_key_count(b.entities.len(), &state.limits)?;
+    let n: usize = b.entities.values().map(Vec::len).sum();
+    let max = state.access.config().max_write_rows;
+    if n > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_entities",
+            format!("{n} entities in one consent change; this server takes at most {max} (hint: split the request)"),
+        ));
+    }
+    if n == 0 {
+        return Err(ApiError::unprocessable(
+            "no_entities",
+            "`entities` names no entity (hint: {\"user_id\": [\"u1\"]})",
+        ));
+    }
+    let store = state.access.consent().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "consent_unavailable",
+            "this server has no consent log",
+        )
+    })?;
+    let mut digests = Vec::with_capacity(n);
+    for (name, values) in &b.entities {
+        check_key_name(catalog, name).map_err(|e| invalid("unknown_join_key", &e))?;
+        for v in values {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(x) if x.is_i64() => x.to_string(),
+                other => {
+                    return Err(ApiError::unprocessable(
+                        "bad_entity",
+                        format!(
+                            "`{name}` value {} is not a string or an integer",
+                            tessera_access::clip(&other.to_string())
+                        ),
+                    ))
+                }
+            };
+            digests.push(store.digest(name, &text));
+        }
+    }
+    let store = store.clone();
+    let (purpose, digests2) = (b.purpose.clone(), digests.clone());
+    tokio::task::spawn_blocking(move || store.record(&purpose, st, at_us, &digests2))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| {
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "consent_unavailable",
+                "the consent log cannot be written",
+            );
+            err.internal = Some(crate::api_error::error_chain(&e));
+            err
+        })?;
+    let refs: Vec<&str> = digests.iter().map(String::as_str).collect();
+    state
+        .access
+        .audit()
+        .record(consent_record(
+            &caller.to_string(),
+            &b.purpose,
+            st.as_str(),
+            at_us,
+            &refs,
+        ))
+        .await
+        .map_err(|e| {
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "the consent change was recorded but could not be audited",
+            );
+            err.internal = Some(crate::api_error::error_chain(&e));
+            err
+        })?;
+    let body = serde_json::json!({
+        "purpose": b.purpose,
+        "state": st.as_str(),
+        "at": format_time(at_us),
+        "recorded": n,
+    });
+    Ok(json_response(body.to_string().into_bytes()))
+}
+
+/// A consumer may change consent only with `consent: true`; callers that are not
+/// consumers (`--auth none`) are not limited, as for writes.
+fn check_permission(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let Some(name) = caller.consumer_name() else {
+        return Ok(());
+    };
+    let allowed = state
+        .access
+        .catalog()
+        .consumers()
+        .get(name)
+        .is_some_and(|c| c.consent);
+    if allowed {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "consent_denied",
+        format!("consumer `{name}` may not change consent (hint: give it `consent: true` in its definition)"),
+    ))
+}
+
+fn invalid(code: &'static str, e: &tessera_consent::Error) -> ApiError {
+    ApiError::unprocessable(code, e.to_string())
+}
