@@ -30,6 +30,7 @@ mod error;
 mod events;
 mod id_window;
 pub mod log_compaction;
+pub mod log_rewrite;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
@@ -42,5 +43,8 @@ pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
+pub use log_rewrite::{
+    rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport, RowPredicate,
+};
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;
