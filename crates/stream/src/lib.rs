@@ -26,6 +26,7 @@
 
 mod checkpoint;
 pub mod engine;
+mod erase_states;
 mod error;
 mod events;
 mod id_window;
@@ -40,6 +41,7 @@ mod snapshot_file;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
+pub use erase_states::{engine_files, erase_entity_states, StateErasure};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};

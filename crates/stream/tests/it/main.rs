@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod composite_keys;
+mod erase;
 mod errors;
 mod ingest;
 mod log_compaction;
