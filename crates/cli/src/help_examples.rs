@@ -32,6 +32,7 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["online"], "tessera online repair --repo my_features --view customer_stats            # list rows stamped beyond the future bound"),
     (&["online", "repair"], "tessera online repair --repo my_features --view customer_stats --entity customer_id=1 --drop-future"),
     (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
+    (&["erase"], "tessera erase --repo media_demo --entity user_id=42 --verify   # --rewrite-sources also rewrites batch sources; --json"),
 ];
 
 /// The example of one command path, if there is one.

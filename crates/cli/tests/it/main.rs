@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 mod audit_kill;
 mod audit_output;
+mod erase;
 mod explain;
 mod first_hour;
 mod on_demand_parity;
