@@ -130,6 +130,7 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         );
     }
 
+    let catalog_for_tombstones = catalog.clone();
     let engine = OfflineEngine::new(&args.repo, Arc::new(catalog));
     let req = TrainingSetRequest {
         spine: args.spine.clone(),
@@ -148,7 +149,11 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         let bar = Arc::new(RowsBar::new(prepared.rows_to_scan()));
         let set = engine.run(prepared, bar.clone()).await;
         bar.finish();
-        let set = set?;
+        let mut set = set?;
+        // Rows of erased entities (tombstones) are dropped, whatever the sources hold.
+        if let Some(f) = crate::erasure::tombstones::TombstoneFilter::for_repo(&args.repo)? {
+            set.batch = f.filter_batch(&catalog_for_tombstones, &set.batch)?.0;
+        }
         let bytes = match &args.out {
             Some(out) => write_parquet_atomic(&set.batch, out)?,
             None => 0,

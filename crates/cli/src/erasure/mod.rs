@@ -7,4 +7,5 @@ pub(crate) mod journal;
 pub(crate) mod report;
 pub(crate) mod subject;
 pub(crate) mod tiers;
+pub(crate) mod tombstone_store;
 pub(crate) mod tombstones;

@@ -219,7 +219,52 @@ fn an_erasure_killed_after_a_tier_completes_when_run_again() {
     assert_eq!(offline["rows_removed"], 3, "{out}");
     assert_eq!(report["verify"]["clean"], true, "{out}");
     assert!(ok(&["erase", "--repo", &r]).contains("No unfinished erasure"));
-    // Without --rewrite-sources the CSV (not Tessera's) keeps its row, and says so.
+    // Without --rewrite-sources the CSV (not Tessera's) keeps its row, and says so ...
     assert!(out.contains("--rewrite-sources"), "{out}");
-    let _ = fails;
+    let csv = std::fs::read_to_string(dir.join("data/customer_stats.csv")).unwrap();
+    assert!(csv.contains(SECRET_KEY));
+    // ... but the tombstone keeps it out of every later read: materialising again does
+    // not bring it back online, and a training set drops its spine rows.
+    ok(&[
+        "materialize",
+        "--repo",
+        &r,
+        "--start",
+        "2000-01-01",
+        "--end",
+        "2100-01-01",
+        "--quiet",
+    ]);
+    let after = get(&r);
+    assert!(
+        after.contains("missing") && !after.contains(SECRET_VALUE),
+        "{after}"
+    );
+    let spine = dir.join("spine.csv");
+    std::fs::write(
+        &spine,
+        format!("customer_id,event_timestamp,label\nc1,2026-12-04T00:00:00Z,1\n{SECRET_KEY},2026-12-04T00:00:00Z,0\nc3,2026-12-04T00:00:00Z,1\n"),
+    )
+    .unwrap();
+    let out_file = dir.join("train.parquet");
+    let t = ok(&[
+        "training-set",
+        "--repo",
+        &r,
+        "--spine",
+        s(&spine),
+        "--service",
+        "my_model_v1",
+        "--out",
+        s(&out_file),
+    ]);
+    assert!(t.contains("Wrote 2 rows"), "{t}");
+    let bytes = std::fs::read(&out_file).unwrap();
+    assert!(
+        !bytes
+            .windows(SECRET_VALUE.len())
+            .any(|w| w == SECRET_VALUE.as_bytes()),
+        "the training set holds no value of the erased entity"
+    );
+    assert!(fails(&["erase", "--repo", &r, "--entity", "customer_id"]).contains("join_key=value"));
 }
