@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{ReadableDatabase, TableDefinition, TableHandle};
+use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
 use tessera_online::EntityKey;
 
 use crate::checkpoint::{file_error, open_exclusive};
@@ -49,10 +49,27 @@ pub fn erase_entity_states(root: &Path, keys: &[EntityKey]) -> Result<Vec<StateE
 }
 
 fn erase_in_file(path: &Path, keys: &[EntityKey]) -> Result<StateErasure> {
-    const ERASING: &str = "erasing states";
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let bytes_before = size(path);
     let mut db = open_exclusive(path, false)?;
+    let states_removed = remove_states(&db, path, keys)?;
+    let mut rounds = 0;
+    while db.compact().map_err(file_error(path, "compacting"))? && rounds < 8 {
+        rounds += 1;
+    }
+    drop(db);
+    Ok(StateErasure {
+        file: path.to_path_buf(),
+        states_removed,
+        bytes_before,
+        bytes_after: size(path),
+    })
+}
+
+/// Removes the states of `keys` (and of composite keys containing one of them) from every
+/// `state/<view>` table of `db`, in one transaction; returns how many.
+pub(crate) fn remove_states(db: &Database, path: &Path, keys: &[EntityKey]) -> Result<u64> {
+    const ERASING: &str = "erasing states";
     let encoded: Vec<Vec<u8>> = keys.iter().map(EntityKey::encode).collect();
     let names: Vec<String> = {
         let txn = db.begin_read().map_err(file_error(path, ERASING))?;
@@ -91,15 +108,5 @@ fn erase_in_file(path: &Path, keys: &[EntityKey]) -> Result<StateErasure> {
         }
     }
     txn.commit().map_err(file_error(path, ERASING))?;
-    let mut rounds = 0;
-    while db.compact().map_err(file_error(path, "compacting"))? && rounds < 8 {
-        rounds += 1;
-    }
-    drop(db);
-    Ok(StateErasure {
-        file: path.to_path_buf(),
-        states_removed,
-        bytes_before,
-        bytes_after: size(path),
-    })
+    Ok(states_removed)
 }

@@ -40,7 +40,7 @@ mod serving_store;
 mod snapshot_file;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
-pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
+pub use engine::{IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
 pub use erase_states::{engine_files, erase_entity_states, StateErasure};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};

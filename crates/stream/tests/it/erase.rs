@@ -118,3 +118,100 @@ async fn an_erased_entity_is_gone_from_states_snapshots_and_log() {
         before_kept
     );
 }
+
+#[tokio::test]
+async fn a_running_engine_erases_memory_files_log_and_store() {
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("1h"));
+    let clock = Arc::new(AtomicI64::new(T0 + 3_600_000_000));
+    let now = clock.load(Ordering::SeqCst);
+    let erased = EntityKey::int("user_id", 1_234_567);
+    let kept = EntityKey::int("user_id", 2);
+    let never = EntityKey::int("user_id", 99);
+    let store: Arc<dyn OnlineStore> =
+        Arc::new(EmbeddedStore::open(&d.path().join(".tessera/online")).unwrap());
+    let config = StreamConfig {
+        clock: {
+            let c = clock.clone();
+            Arc::new(move || c.load(Ordering::SeqCst))
+        },
+        snapshot_every: 2,
+        ..StreamConfig::default()
+    };
+    let repo = FeatureRepo::load(d.path()).unwrap();
+    let engine = StreamEngine::open(d.path(), Arc::new(repo.catalog), store.clone(), config)
+        .await
+        .unwrap();
+    for b in 0..5i64 {
+        let evs: Vec<Ev> = (0..4)
+            .map(|i| Ev {
+                user: if i % 2 == 0 { 1_234_567 } else { 2 },
+                item: 7,
+                action: "play",
+                dwell: Some(10.0),
+                ts: T0 + b * 60_000_000 + i,
+                id: format!("e{b}-{i}"),
+            })
+            .collect();
+        engine.ingest("plays", columns(&evs)).await.unwrap();
+    }
+    let before_kept = engine.values_at("user_plays", &kept, now).await.unwrap();
+    let keep = RowPredicate::new(vec!["user_id".into()], |b| {
+        let c = b.column_by_name("user_id").unwrap();
+        let c = c.as_any().downcast_ref::<Int64Array>().unwrap();
+        Ok(c.iter()
+            .map(|v| Some(v != Some(1_234_567)))
+            .collect::<BooleanArray>())
+    });
+    let r = engine
+        .erase_entities(std::slice::from_ref(&erased), keep)
+        .await
+        .unwrap();
+    assert_eq!(r.states_removed, 1, "{r:?}");
+    assert!(r.stored_states_removed >= 1, "{r:?}");
+    assert_eq!(r.log_rows_removed, 10, "{r:?}");
+    assert!(r.online_rows_removed >= 1, "{r:?}");
+    let empty = engine.values_at("user_plays", &never, now).await.unwrap();
+    assert_eq!(
+        engine.values_at("user_plays", &erased, now).await.unwrap(),
+        empty
+    );
+    assert_eq!(
+        engine.values_at("user_plays", &kept, now).await.unwrap(),
+        before_kept
+    );
+    assert_eq!(
+        store
+            .read("user_plays", std::slice::from_ref(&erased))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    // A new event of the entity starts from nothing, not from its erased past.
+    engine
+        .ingest(
+            "plays",
+            columns(&[Ev {
+                user: 1_234_567,
+                item: 7,
+                action: "play",
+                dwell: Some(10.0),
+                ts: T0 + 10 * 60_000_000,
+                id: "after".into(),
+            }]),
+        )
+        .await
+        .unwrap();
+    let fresh = engine.values_at("user_plays", &erased, now).await.unwrap();
+    drop(engine);
+    // Reopened from its files: the same (nothing of the erased past is replayed).
+    let engine = open(d.path(), clock.clone()).await;
+    assert_eq!(
+        engine.values_at("user_plays", &erased, now).await.unwrap(),
+        fresh
+    );
+    assert_eq!(
+        engine.values_at("user_plays", &kept, now).await.unwrap(),
+        before_kept
+    );
+}
