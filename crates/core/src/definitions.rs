@@ -344,6 +344,9 @@ pub struct ConsumerDef {
     /// Callers that are not consumers (`--auth none`, local commands) are not limited.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<String>,
+    /// May erase entities through the server (`POST /v1/erase`). Default: no.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erase: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

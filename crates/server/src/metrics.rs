@@ -33,6 +33,8 @@ pub enum Route {
     V1Features,
     /// `POST /v1/push`
     V1Push,
+    /// `POST /v1/erase`
+    V1Erase,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -46,12 +48,13 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 10] = [
+    const ALL: [Route; 11] = [
         Route::GetOnlineFeatures,
         Route::Push,
         Route::WriteToOnlineStore,
         Route::V1Features,
         Route::V1Push,
+        Route::V1Erase,
         Route::Health,
         Route::Metrics,
         Route::GrpcGetFeatures,
@@ -67,6 +70,7 @@ impl Route {
             Route::WriteToOnlineStore => "/write-to-online-store",
             Route::V1Features => "/v1/features",
             Route::V1Push => "/v1/push",
+            Route::V1Erase => "/v1/erase",
             Route::Health => "/health",
             Route::Metrics => "/metrics",
             Route::GrpcGetFeatures => "/tessera.serving.v1.FeatureService/GetFeatures",

@@ -4,6 +4,7 @@
 
 pub(crate) mod byte_scan;
 pub(crate) mod journal;
+pub(crate) mod live;
 pub(crate) mod report;
 pub(crate) mod subject;
 pub(crate) mod tiers;

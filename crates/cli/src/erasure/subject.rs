@@ -32,13 +32,18 @@ impl Subject {
             }
             parts.push((name.trim().to_string(), value.to_string()));
         }
+        Ok(Self::from_parts(parts, hasher))
+    }
+
+    /// A subject from `(join key, value text)` pairs.
+    pub(crate) fn from_parts(mut parts: Vec<(String, String)>, hasher: &EntityHasher) -> Self {
         parts.sort();
         let pairs: Vec<(&str, &str)> = parts
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let digest = hasher.digest(&pairs);
-        Ok(Self { parts, digest })
+        Self { parts, digest }
     }
 
     /// The store keys this entity may be stored under: the value as text, and as an

@@ -223,44 +223,59 @@ async fn stream_state(e: &Erasure<'_>) -> Result<TierReport> {
 
 /// The predicate keeping every row not of a subject; dropped rows' strings are remembered.
 fn predicate<'a>(e: &'a Erasure<'_>) -> RowPredicate<'a> {
-    let mut columns: Vec<String> = e
-        .subjects
-        .iter()
-        .flat_map(|s| s.parts.iter().map(|(n, _)| n.clone()))
-        .collect();
-    columns.sort();
-    columns.dedup();
+    let columns = key_columns(e.subjects);
     RowPredicate::new(columns, move |b: &RecordBatch| {
-        let n = b.num_rows();
-        let mut keep = vec![true; n];
-        for s in e.subjects {
-            let mut hit = vec![true; n];
-            let mut usable = true;
-            for (name, value) in &s.parts {
-                let Some(c) = b.column_by_name(name) else {
-                    usable = false;
-                    break;
-                };
-                let text = arrow::compute::cast(c, &DataType::Utf8)?;
-                let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
-                    usable = false;
-                    break;
-                };
-                for (i, h) in hit.iter_mut().enumerate() {
-                    *h = *h && text.is_valid(i) && text.value(i) == value;
-                }
-            }
-            if usable {
-                for (k, h) in keep.iter_mut().zip(&hit) {
-                    *k = *k && !h;
-                }
-            }
-        }
+        let keep = keep_rows(e.subjects, b)?;
         if keep.iter().any(|k| !k) {
             remember_rows(e, b, &keep);
         }
         Ok(BooleanArray::from(keep))
     })
+}
+
+/// The join-key columns of `subjects`.
+pub(crate) fn key_columns(subjects: &[Subject]) -> Vec<String> {
+    let mut columns: Vec<String> = subjects
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|(n, _)| n.clone()))
+        .collect();
+    columns.sort();
+    columns.dedup();
+    columns
+}
+
+/// For each row of `b`: whether it belongs to none of `subjects` (every part of a subject
+/// must be a column of the batch, equal as text, for a row to be the subject's).
+pub(crate) fn keep_rows(
+    subjects: &[Subject],
+    b: &RecordBatch,
+) -> Result<Vec<bool>, tessera_stream::Error> {
+    let n = b.num_rows();
+    let mut keep = vec![true; n];
+    for s in subjects {
+        let mut hit = vec![true; n];
+        let mut usable = true;
+        for (name, value) in &s.parts {
+            let Some(c) = b.column_by_name(name) else {
+                usable = false;
+                break;
+            };
+            let text = arrow::compute::cast(c, &DataType::Utf8)?;
+            let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
+                usable = false;
+                break;
+            };
+            for (i, h) in hit.iter_mut().enumerate() {
+                *h = *h && text.is_valid(i) && text.value(i) == value;
+            }
+        }
+        if usable {
+            for (k, h) in keep.iter_mut().zip(&hit) {
+                *k = *k && !h;
+            }
+        }
+    }
+    Ok(keep)
 }
 
 /// Remembers the string values of dropped rows, and which of them kept rows hold too.

@@ -72,6 +72,12 @@ fn repo(dir: &Path) -> String {
         w.write(&b).unwrap();
         w.close().unwrap();
     }
+    let text = std::fs::read_to_string(&defs).unwrap().replacen(
+        "\nconsumers:\n",
+        "\nconsumers:\n  - { name: privacy_officer, token_env: TESSERA_TOKEN_PRIVACY, purposes: [personalization], erase: true }\n",
+        1,
+    );
+    std::fs::write(&defs, text).unwrap();
     ok(&["apply", "--repo", &r]);
     ok(&[
         "materialize",
@@ -267,4 +273,124 @@ fn an_erasure_killed_after_a_tier_completes_when_run_again() {
         "the training set holds no value of the erased entity"
     );
     assert!(fails(&["erase", "--repo", &r, "--entity", "customer_id"]).contains("join_key=value"));
+}
+
+const APP_TOKEN: &str = "erase-test-app-token-0123456789";
+const PRIVACY_TOKEN: &str = "erase-test-privacy-token-0123456789";
+
+fn post(addr: std::net::SocketAddr, path: &str, token: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        c,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+#[test]
+fn the_running_server_erases_through_its_own_stores() {
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("repo");
+    let r = repo(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--repo", &r, "--addr", "127.0.0.1:0"])
+        .env("TESSERA_TOKEN_MY_APP", APP_TOKEN)
+        .env("TESSERA_TOKEN_PRIVACY", PRIVACY_TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    // While the server runs, the CLI refuses and points to the route.
+    let entity = format!("customer_id={SECRET_KEY}");
+    let e = fails(&["erase", "--repo", &r, "--entity", &entity]);
+    assert!(e.contains("POST /v1/erase"), "{e}");
+
+    let body = format!(r#"{{"entities": {{"customer_id": ["{SECRET_KEY}"]}}}}"#);
+    let (status, answer) = post(addr, "/v1/erase", APP_TOKEN, &body);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("erase: true"), "{answer}");
+    let (status, answer) = post(
+        addr,
+        "/v1/erase",
+        PRIVACY_TOKEN,
+        r#"{"entities": {"customer_id": []}}"#,
+    );
+    assert_eq!(status, 422, "{answer}");
+    let (status, answer) = post(addr, "/v1/erase", PRIVACY_TOKEN, &body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.contains(SECRET_KEY), "{answer}");
+    let report: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let tier = |name: &str| {
+        report["tiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tier"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no tier {name}: {answer}"))
+    };
+    assert_eq!(tier("offline_log")["rows_removed"], 3, "{answer}");
+    assert!(
+        tier("online")["rows_removed"].as_u64().unwrap() >= 1,
+        "{answer}"
+    );
+    // The server reads it as gone at once.
+    let (status, answer) = post(
+        addr,
+        "/v1/features",
+        APP_TOKEN,
+        &format!(
+            r#"{{"features": ["customer_stats:favourite_category"], "entities": {{"customer_id": ["{SECRET_KEY}"]}}}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.contains(SECRET_VALUE), "{answer}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    // With the server stopped, the same erasure finishes what a live server cannot
+    // (compaction), and the bytes prove it; the audit log names it by keyed hash only.
+    let out = ok(&[
+        "erase", "--repo", &r, "--entity", &entity, "--verify", "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["resumed"], true, "{out}");
+    assert_eq!(report["verify"]["clean"], true, "{out}");
+    let audit = ok(&[
+        "audit", "query", "--repo", &r, "--action", "erase", "--json",
+    ]);
+    assert!(
+        audit.contains("privacy_officer") && !audit.contains(SECRET_KEY),
+        "{audit}"
+    );
 }
