@@ -131,8 +131,11 @@ pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<
         .with_context(|| format!("syncing {}", dir.display()))
 }
 
-/// The unfinished journals of the repository: (file, entity digests, tiers done).
-pub(crate) fn unfinished(root: &Path) -> Result<Vec<(PathBuf, Vec<String>, Vec<String>)>> {
+/// An unfinished journal: (file, entity digests, tiers done).
+pub(crate) type Unfinished = (PathBuf, Vec<String>, Vec<String>);
+
+/// The unfinished journals of the repository.
+pub(crate) fn unfinished(root: &Path) -> Result<Vec<Unfinished>> {
     let dir = root.join(JOURNAL_DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(Vec::new());
