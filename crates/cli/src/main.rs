@@ -7,6 +7,7 @@
 mod commands;
 mod demo_data;
 mod engine_owner;
+mod erasure;
 mod help_examples;
 mod http_client;
 mod init_template;
@@ -98,6 +99,10 @@ enum Command {
     /// Merge the small files of the stream sources' offline logs (when no `serve`/`ingest`
     /// runs on the repository; they compact in the background).
     Compact(commands::RepoArgs),
+    /// Erase entities from every tier Tessera manages (online stores, stream states,
+    /// snapshots, offline logs, and with --rewrite-sources the batch sources), under a
+    /// crash-safe journal; --verify proves it by scanning the bytes of every managed file.
+    Erase(commands::erase::EraseArgs),
     /// Consume the stream sources from NATS JetStream into the online store and offline log.
     Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
@@ -188,6 +193,7 @@ fn main() -> ExitCode {
             Command::Online(c) => commands::online_repair::run(&c).await,
             Command::Compact(a) => commands::compact::run(&a).await,
             Command::Consent(c) => commands::consent::run(&c).await,
+            Command::Erase(a) => commands::erase::run(&a).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,

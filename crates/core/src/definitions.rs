@@ -360,6 +360,9 @@ pub struct ConsumerDef {
     /// It may record consent changes (`POST /v1/consent`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub consent: bool,
+    /// May erase entities through the server (`POST /v1/erase`). Default: no.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erase: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

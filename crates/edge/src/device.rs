@@ -9,7 +9,7 @@ use tessera_access::{
 };
 use tessera_audit::{AuditLog, AuditSink, SinkConfig};
 use tessera_core::Catalog;
-use tessera_online::{EmbeddedStore, KeyValue};
+use tessera_online::{EmbeddedStore, EntityKey, KeyValue};
 
 use crate::device_config::DeviceConfig;
 use crate::device_provider::DeviceProvider;
@@ -132,6 +132,18 @@ impl Device {
     pub fn record(&self, source: &str, events: Vec<Event>) -> Result<usize> {
         self.runtime
             .block_on(self.inner.local.record(source, events))
+    }
+
+    /// Erases an entity from this device (GDPR Art. 17): every row of it in the local store
+    /// (device views and cached cloud values) and its states in memory. Durable when it
+    /// returns; returns the rows removed. (A cloud answer `erased` drops the entity's cached
+    /// cloud values by itself.)
+    pub fn erase(&self, key: &EntityKey) -> Result<u64> {
+        self.runtime.block_on(async {
+            let removed = self.inner.local.erase(key).await?;
+            self.inner.remote.forget(key).await?;
+            Ok(removed)
+        })
     }
 
     /// Reads `features` (`view:feature`, `view:*`) for the entities given as join-key

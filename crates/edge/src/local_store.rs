@@ -159,6 +159,19 @@ impl LocalStore {
         s
     }
 
+    /// Erases an entity: its rows of every view of the store (device views, and the cloud
+    /// cache's rows, which share the store), including composite keys that contain it,
+    /// and its decoded states in memory. Returns the rows removed.
+    pub async fn erase(&self, key: &EntityKey) -> Result<u64> {
+        let _writer = self.writer.lock().await;
+        for v in self.views.values() {
+            if let Ok(mut states) = v.states.lock() {
+                states.retain(|k, _| !k.contains(key));
+            }
+        }
+        self.store.delete_entity(key).await.map_err(Error::Store)
+    }
+
     /// Records events of a device source: each is checked against the source's schema (a
     /// bad event refuses the whole call, with every problem listed), then applied to every
     /// view over the source and stored durably, in one commit per view. Returns how many

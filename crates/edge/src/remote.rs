@@ -89,6 +89,11 @@ impl Remote {
     }
 
     /// How many calls went to the cloud (for tests and benchmarks).
+    /// Drops every cached cloud value of `key` (see [`RemoteCache::forget`]).
+    pub(crate) async fn forget(&self, key: &EntityKey) -> Result<u64> {
+        self.cache.forget(std::slice::from_ref(key), &[]).await
+    }
+
     pub(crate) fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }

@@ -79,11 +79,31 @@ impl RemoteCache {
         Ok(())
     }
 
-    /// Stores fetched values in memory and durably.
+    /// Stores fetched values in memory and durably. An entity the cloud answered `erased`
+    /// for is never stored: everything cached of it is dropped instead ([`Self::forget`]).
     pub(crate) async fn put(
         &self,
         fetched: Vec<(FeatureRef, EntityKey, CacheEntry)>,
     ) -> Result<()> {
+        let mut erased: Vec<EntityKey> = Vec::new();
+        let mut views: Vec<String> = Vec::new();
+        for (f, key, e) in &fetched {
+            if e.status == Status::Erased && !erased.contains(key) {
+                erased.push(key.clone());
+            }
+            if !views.contains(&f.view) {
+                views.push(f.view.clone());
+            }
+        }
+        let fetched: Vec<_> = if erased.is_empty() {
+            fetched
+        } else {
+            self.forget(&erased, &views).await?;
+            fetched
+                .into_iter()
+                .filter(|(_, k, _)| !erased.contains(k))
+                .collect()
+        };
         let mut touched: Vec<(String, EntityKey)> = Vec::new();
         if let Ok(mut entries) = self.entries.lock() {
             for (f, key, entry) in fetched {
@@ -115,6 +135,36 @@ impl RemoteCache {
             self.store.write(b).await.map_err(Error::Store)?;
         }
         Ok(())
+    }
+}
+
+impl RemoteCache {
+    /// Drops every cached value of `keys`: in memory (all views) and in the store (the
+    /// cache rows of `views` and of every view memory holds).
+    pub(crate) async fn forget(&self, keys: &[EntityKey], views: &[String]) -> Result<u64> {
+        if keys.is_empty() {
+            return Ok(0); // (no keys would mean every row of the views to the store)
+        }
+        let mut all: Vec<String> = views.to_vec();
+        if let Ok(mut entries) = self.entries.lock() {
+            for (f, per_key) in entries.iter_mut() {
+                per_key.retain(|k, _| !keys.contains(k));
+                if !all.contains(&f.view) {
+                    all.push(f.view.clone());
+                }
+            }
+        }
+        let mut removed = 0;
+        for view in all {
+            // Every row of these keys: stamped after the earliest possible time.
+            removed += self
+                .store
+                .future_rows(&format!("{PREFIX}{view}"), keys, i64::MIN, true)
+                .await
+                .map_err(Error::Store)?
+                .len() as u64;
+        }
+        Ok(removed)
     }
 }
 

@@ -34,7 +34,7 @@ use crate::feature_row::{decode_stamp, FeatureRow, SelectedRow, Stamp};
 use crate::online_store::{Capabilities, OnlineStore, WriteBatch, WriteSummary};
 
 const STORE: &str = "embedded";
-const FILE_NAME: &str = "online.redb";
+pub(crate) const FILE_NAME: &str = "online.redb";
 const VIEWS: TableDefinition<&str, &str> = TableDefinition::new("views");
 const HIGH_WATER_MARKS: TableDefinition<&str, i64> = TableDefinition::new("high_water_marks");
 const ROWS_PREFIX: &str = "rows/";

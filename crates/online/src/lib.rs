@@ -45,6 +45,7 @@
 
 mod aggregate_row;
 mod arrow_values;
+mod embedded_compact;
 mod embedded_store;
 mod entity_key;
 mod error;
@@ -66,6 +67,7 @@ pub use aggregate_row::{
     aggregate_values, selected_aggregate_values, state_batch, state_of, STATE_FEATURE,
 };
 pub use arrow_values::{column_values, key_values};
+pub use embedded_compact::{compact_embedded, CompactionBytes};
 pub use embedded_store::EmbeddedStore;
 pub use entity_key::EntityKey;
 pub use error::{BoxError, Error, Result};

@@ -35,6 +35,8 @@ pub enum Route {
     V1Push,
     /// `POST /v1/consent`
     V1Consent,
+    /// `POST /v1/erase`
+    V1Erase,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -55,6 +57,7 @@ impl Route {
         Route::V1Features,
         Route::V1Push,
         Route::V1Consent,
+        Route::V1Erase,
         Route::Health,
         Route::Metrics,
         Route::GrpcGetFeatures,
@@ -71,6 +74,7 @@ impl Route {
             Route::V1Features => "/v1/features",
             Route::V1Push => "/v1/push",
             Route::V1Consent => "/v1/consent",
+            Route::V1Erase => "/v1/erase",
             Route::Health => "/health",
             Route::Metrics => "/metrics",
             Route::GrpcGetFeatures => "/tessera.serving.v1.FeatureService/GetFeatures",

@@ -12,7 +12,7 @@ use axum::Router;
 use crate::api_error::{ApiError, ErrorDetail};
 use crate::metrics::Route;
 use crate::state::AppState;
-use crate::{feast_read, feast_write, native_consent, native_push, native_read};
+use crate::{erase_route, feast_read, feast_write, native_consent, native_push, native_read};
 
 /// The router: Feast's feature-server routes, the native API, `/health` and `/metrics`.
 ///
@@ -22,6 +22,7 @@ use crate::{feast_read, feast_write, native_consent, native_push, native_read};
 /// | `POST /push`, `POST /write-to-online-store` | Feast-compatible writes |
 /// | `POST /v1/features` | native read: typed values, per-value status |
 /// | `POST /v1/consent` | consent changes (a consumer with `consent: true`) |
+/// | `POST /v1/erase` | erase entities from every tier (consumers with `erase: true`) |
 /// | `GET /health` | 200 when the online store answers, else 503 |
 /// | `GET /metrics` | Prometheus text format |
 pub fn app(state: AppState) -> Router {
@@ -38,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route(Route::V1Features.path(), post(native_read::features))
         .route(Route::V1Push.path(), post(native_push::native_push))
         .route(Route::V1Consent.path(), post(native_consent::consent))
+        .route(Route::V1Erase.path(), post(erase_route::erase))
         .route(Route::Health.path(), get(health))
         .route(Route::Metrics.path(), get(metrics))
         .fallback(not_found)

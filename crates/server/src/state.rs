@@ -23,6 +23,8 @@ pub struct AppState {
     /// Slots for decoding large request bodies on the blocking pool: at most one per CPU
     /// at once, so heavy bodies queue instead of starving `/health` and small requests.
     pub(crate) decode_slots: Arc<Semaphore>,
+    /// What erases entities for `POST /v1/erase` (none: the route answers 501).
+    pub(crate) eraser: Option<crate::erase_route::SharedEraser>,
 }
 
 impl AppState {
@@ -41,6 +43,13 @@ impl AppState {
             limits,
             metrics,
             decode_slots: Arc::new(Semaphore::new(cpus)),
+            eraser: None,
         }
+    }
+
+    /// Installs what erases entities for `POST /v1/erase`.
+    pub fn with_eraser(mut self, eraser: Arc<dyn crate::erase_route::Eraser>) -> Self {
+        self.eraser = Some(eraser);
+        self
     }
 }

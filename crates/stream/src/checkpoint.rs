@@ -191,6 +191,11 @@ impl Checkpoint {
         }
     }
 
+    /// Removes the states of `keys` older builds kept here (erasure); returns how many.
+    pub(crate) fn erase_states(&self, keys: &[tessera_online::EntityKey]) -> Result<u64> {
+        crate::erase_states::remove_states(&self.db, &self.path, keys)
+    }
+
     /// A source's progress (`None` when this checkpoint never committed a batch of it).
     pub fn meta(&self, source: &str) -> Result<Option<SourceMeta>> {
         let txn = self.db.begin_read().map_err(self.fail("reading"))?;

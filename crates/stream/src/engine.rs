@@ -38,6 +38,7 @@
 mod hand_over;
 mod housekeeping;
 mod ingest;
+mod live_erase;
 mod recovery;
 mod snapshots;
 mod state_keys;
@@ -63,6 +64,8 @@ use crate::serving_store::ServingStore;
 use crate::snapshot_file::SnapshotFile;
 use hand_over::stamp_of;
 use recovery::load;
+
+pub use live_erase::LiveErasure;
 
 /// Settings of the engine.
 #[derive(Clone)]
@@ -187,6 +190,8 @@ pub struct StreamEngine {
     snapshots: Arc<SnapshotFile>,
     sources: BTreeMap<String, Arc<Mutex<SourceRuntime>>>,
     config: StreamConfig,
+    /// Held by a log compaction and by an erasure's log rewrite, never both at once.
+    log_guard: Mutex<()>,
 }
 
 impl std::fmt::Debug for StreamEngine {
@@ -233,6 +238,7 @@ impl StreamEngine {
             snapshots,
             sources,
             config,
+            log_guard: Mutex::new(()),
         };
         // Every state goes to the online store (repairing writes a crash interrupted)
         // before the engine serves.
@@ -310,6 +316,7 @@ impl StreamEngine {
         &self,
         settings: &crate::CompactionSettings,
     ) -> Result<Vec<crate::CompactionReport>> {
+        let _log_guard = self.log_guard.lock().await;
         let mut jobs = Vec::new();
         for (name, rt) in &self.sources {
             let dir = rt.lock().await.log_dir.clone();

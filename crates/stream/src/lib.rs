@@ -26,10 +26,12 @@
 
 mod checkpoint;
 pub mod engine;
+mod erase_states;
 mod error;
 mod events;
 mod id_window;
 pub mod log_compaction;
+pub mod log_rewrite;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
@@ -38,9 +40,13 @@ mod serving_store;
 mod snapshot_file;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
-pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
+pub use engine::{IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
+pub use erase_states::{engine_files, erase_entity_states, StateErasure};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
+pub use log_rewrite::{
+    rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport, RowPredicate,
+};
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;

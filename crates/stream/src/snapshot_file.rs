@@ -62,6 +62,11 @@ impl SnapshotFile {
             .map(|v| v.value()))
     }
 
+    /// Removes the stored states of `keys` (erasure); returns how many.
+    pub(crate) fn erase_states(&self, keys: &[tessera_online::EntityKey]) -> Result<u64> {
+        crate::erase_states::remove_states(&self.db, &self.path, keys)
+    }
+
     /// Every stored state of a view.
     pub(crate) fn states(&self, view: &str) -> Result<Vec<StoredState>> {
         read_states(&self.db, &self.path, view)

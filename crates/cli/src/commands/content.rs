@@ -30,7 +30,7 @@ pub(crate) async fn load(
     let now = chrono::Utc::now().timestamp_micros();
     for view in views {
         let report = materialize_view(
-            table.clone(),
+            crate::erasure::tombstone_store::TombstoneStore::wrap(table.clone(), repo)?,
             &scan,
             &MaterializeRequest {
                 view: view.to_string(),

@@ -72,6 +72,8 @@ pub(crate) async fn run(args: &MaterializeArgs) -> Result<()> {
     let (catalog, version) = registered_catalog(&args.repo)?;
     let cfg = tessera_core::FeatureRepo::load_config(&args.repo)?;
     let store = open_store(&cfg, &args.repo).await?;
+    // Erased entities (tombstones) are never written back from a source.
+    let store = crate::erasure::tombstone_store::TombstoneStore::wrap(store, &args.repo)?;
     let end = match &args.end {
         Some(t) => parse_time(t)?,
         None => Utc::now().timestamp_micros(),

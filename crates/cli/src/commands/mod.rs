@@ -9,6 +9,7 @@ pub(crate) mod demo;
 pub(crate) mod demo_device;
 pub(crate) mod demo_online;
 pub(crate) mod doctor;
+pub(crate) mod erase;
 pub(crate) mod explain_request;
 pub(crate) mod get;
 pub(crate) mod ingest;

@@ -156,6 +156,13 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
+    let eraser = crate::erasure::live::LiveEraser {
+        root: args.repo.clone(),
+        store: store.clone(),
+        engine: engine.clone(),
+        hasher: tessera_core::EntityHasher::for_repo(&args.repo)
+            .context("opening the repository's privacy key")?,
+    };
     let mut builder = AccessLayer::builder(
         catalog,
         audit.clone(),
@@ -183,7 +190,8 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         None => access,
     };
     let limits = limits(args, &cfg.server);
-    let state = AppState::new(Arc::new(access), auth, limits, metrics);
+    let state =
+        AppState::new(Arc::new(access), auth, limits, metrics).with_eraser(Arc::new(eraser));
     Ok(Prepared {
         state,
         version,

@@ -169,6 +169,10 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
         let set = engine.run(prepared, bar.clone()).await;
         bar.finish();
         let mut set = set?;
+        // Rows of erased entities (tombstones) are dropped, whatever the sources hold.
+        if let Some(f) = crate::erasure::tombstones::TombstoneFilter::for_repo(&args.repo)? {
+            set.batch = f.filter_batch(&catalog, &set.batch)?.0;
+        }
         // Consent: rows without it at the spine time and now keep null features.
         let mut withheld = 0;
         if let Some(store) = &consent {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod aggregation_parity;
+mod erase;
 mod fixtures;
 mod local_store;
 mod minimised_device;

@@ -14,6 +14,8 @@ pub(crate) struct TestServer {
     pub requests: Arc<AtomicU64>,
     pub bodies: Arc<Mutex<Vec<serde_json::Value>>>,
     pub delay_ms: Arc<AtomicU64>,
+    /// Entities (user ids) the server answers `erased` for.
+    pub erased: Arc<Mutex<Vec<i64>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -31,11 +33,17 @@ impl TestServer {
         let requests = Arc::new(AtomicU64::new(0));
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let delay_ms = Arc::new(AtomicU64::new(0));
-        let (r, b, d) = (requests.clone(), bodies.clone(), delay_ms.clone());
+        let erased = Arc::new(Mutex::new(Vec::new()));
+        let (r, b, d, er) = (
+            requests.clone(),
+            bodies.clone(),
+            delay_ms.clone(),
+            erased.clone(),
+        );
         runtime.spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else { return };
-                let (r, b, d) = (r.clone(), b.clone(), d.clone());
+                let (r, b, d, er) = (r.clone(), b.clone(), d.clone(), er.clone());
                 tokio::spawn(async move {
                     loop {
                         let Some(body) = read_request(&mut sock).await else { return };
@@ -46,7 +54,8 @@ impl TestServer {
                         if delay > 0 {
                             tokio::time::sleep(Duration::from_millis(delay)).await;
                         }
-                        let out = answer(&req).to_string();
+                        let gone = er.lock().unwrap().clone();
+                        let out = answer(&req, &gone).to_string();
                         let resp = format!(
                             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{out}",
                             out.len()
@@ -63,6 +72,7 @@ impl TestServer {
             requests,
             bodies,
             delay_ms,
+            erased,
             _runtime: runtime,
         }
     }
@@ -96,7 +106,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
     }
 }
 
-fn answer(req: &serde_json::Value) -> serde_json::Value {
+fn answer(req: &serde_json::Value, erased: &[i64]) -> serde_json::Value {
     let entities = req["entities"].as_object().unwrap();
     let (_, keys) = entities.iter().next().unwrap();
     let keys = keys.as_array().unwrap();
@@ -119,6 +129,7 @@ fn answer(req: &serde_json::Value) -> serde_json::Value {
             let values: Vec<serde_json::Value> = keys
                 .iter()
                 .map(|k| match k.as_i64() {
+                    Some(n) if erased.contains(&n) => serde_json::Value::Null,
                     Some(n) if name.ends_with("plays_1d") || name.ends_with("duration_s") => {
                         (n * 10).into()
                     }
@@ -128,7 +139,10 @@ fn answer(req: &serde_json::Value) -> serde_json::Value {
             serde_json::json!({
                 "feature": name,
                 "values": values,
-                "statuses": vec!["present"; keys.len()],
+                "statuses": keys
+                    .iter()
+                    .map(|k| if k.as_i64().is_some_and(|n| erased.contains(&n)) { "erased" } else { "present" })
+                    .collect::<Vec<_>>(),
                 "event_timestamps": vec!["2026-01-01T00:00:00Z"; keys.len()],
             })
         })

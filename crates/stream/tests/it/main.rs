@@ -4,6 +4,7 @@
 
 mod cohort_threshold;
 mod composite_keys;
+mod erase;
 mod errors;
 mod ingest;
 mod log_compaction;

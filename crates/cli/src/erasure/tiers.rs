@@ -1,0 +1,397 @@
+//! The tiers of an erasure, in the order they run, each idempotent: a rerun after a crash
+//! finds nothing left to remove where the first run finished. Every tier returns a
+//! [`TierReport`] naming what it removed.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
+use serde_json::{json, Value};
+use tessera_core::{Catalog, OnlineStoreConfig, RepoConfig, SourceType};
+use tessera_online::{EntityKey, OnlineStore};
+use tessera_stream::{rewrite_keeping, RewriteOptions, RewriteOutcome, RowPredicate};
+
+use super::report::TierReport;
+use super::subject::Subject;
+
+/// The entity's string values met while erasing (kept in memory only, for the byte scan),
+/// and those also met in other entities' rows (not evidence of anything).
+#[derive(Debug, Default)]
+pub(crate) struct Values {
+    pub own: BTreeSet<String>,
+    pub shared: BTreeSet<String>,
+}
+
+/// What every tier needs.
+#[derive(Debug)]
+pub(crate) struct Erasure<'a> {
+    pub root: &'a Path,
+    pub cfg: &'a RepoConfig,
+    pub catalog: &'a Catalog,
+    pub subjects: &'a [Subject],
+    pub values: Arc<Mutex<Values>>,
+}
+
+impl Erasure<'_> {
+    fn store_keys(&self) -> Result<Vec<EntityKey>> {
+        let mut out = Vec::new();
+        for s in self.subjects {
+            out.extend(s.store_keys()?);
+        }
+        Ok(out)
+    }
+
+    fn remember(&self, v: &str) {
+        if let Ok(mut g) = self.values.lock() {
+            g.own.insert(v.to_string());
+        }
+    }
+}
+
+/// The tiers, by name, in order.
+pub(crate) const TIERS: [&str; 8] = [
+    "tombstone",
+    "online",
+    "stream_state",
+    "offline_log",
+    "sources",
+    "audit",
+    "consent",
+    "content",
+];
+
+/// Runs one tier.
+pub(crate) async fn run(tier: &str, e: &Erasure<'_>, rewrite_sources: bool) -> Result<TierReport> {
+    match tier {
+        "tombstone" => tombstone(e),
+        "online" => online(e).await,
+        "stream_state" => stream_state(e).await,
+        "offline_log" => offline_log(e).await,
+        "sources" => sources(e, rewrite_sources).await,
+        "audit" => Ok(TierReport::new(
+            "audit",
+            "no record holds an entity key (records carry counts, features and reasons); this erasure is audited by keyed hash",
+            json!({"records_rewritten": 0}),
+        )),
+        "consent" => Ok(TierReport::new(
+            "consent",
+            "TODO(consent history): no consent store on this build; its erasure hook goes here",
+            json!({}),
+        )),
+        "content" => Ok(TierReport::new(
+            "content",
+            "content views are loaded from their sources when `tessera serve` starts: rewritten sources (--rewrite-sources) no longer hold the entity",
+            json!({}),
+        )),
+        other => anyhow::bail!("internal error: unknown erasure tier `{other}`"),
+    }
+}
+
+fn tombstone(e: &Erasure<'_>) -> Result<TierReport> {
+    let digests: Vec<String> = e.subjects.iter().map(|s| s.digest.clone()).collect();
+    let added = super::tombstones::add(e.root, &digests)?;
+    Ok(TierReport::new(
+        "tombstone",
+        &format!("{added} keyed hash(es) added to {} (offline reads of sources Tessera does not own skip them)", super::tombstones::TOMBSTONES),
+        json!({"added": added}),
+    ))
+}
+
+/// The feature views whose join keys include every part of some subject.
+fn views_of<'c>(catalog: &'c Catalog, subjects: &[Subject]) -> Vec<&'c str> {
+    catalog
+        .feature_views()
+        .values()
+        .filter(|v| {
+            let keys: Vec<&str> = v
+                .entities
+                .iter()
+                .filter_map(|en| catalog.entities().get(en))
+                .flat_map(|en| en.join_keys.iter().map(String::as_str))
+                .collect();
+            subjects
+                .iter()
+                .any(|s| s.parts.iter().all(|(n, _)| keys.contains(&n.as_str())))
+        })
+        .map(|v| v.name.as_str())
+        .collect()
+}
+
+async fn online(e: &Erasure<'_>) -> Result<TierReport> {
+    let keys = e.store_keys()?;
+    let (store, embedded_dir): (Arc<dyn OnlineStore>, Option<PathBuf>) = match &e.cfg.online_store {
+        OnlineStoreConfig::Embedded { path } => {
+            let dir = RepoConfig::resolve(e.root, path);
+            let s = tessera_online::EmbeddedStore::open(&dir).with_context(|| {
+                format!("opening the embedded online store {} (hint: stop `tessera serve` on this repository, or erase through it: POST /v1/erase)", dir.display())
+            })?;
+            (Arc::new(s), Some(dir))
+        }
+        OnlineStoreConfig::Redis { .. } => (
+            tessera_online::open_store(e.cfg, e.root)
+                .await
+                .context("opening the online store")?,
+            None,
+        ),
+    };
+    // The entity's values, for the byte scan (before they are deleted).
+    for view in views_of(e.catalog, e.subjects) {
+        if let Ok(rows) = store.read(view, &keys).await {
+            for row in rows.into_iter().flatten() {
+                for v in row.values.values() {
+                    collect_strings(v, &mut |s| e.remember(s));
+                }
+            }
+        }
+    }
+    let mut removed = 0u64;
+    for k in &keys {
+        removed += store
+            .delete_entity(k)
+            .await
+            .with_context(|| format!("deleting from the {} online store", store.name()))?;
+    }
+    let name = store.name();
+    drop(store);
+    let mut detail = format!("{removed} row(s) deleted from the {name} store (every view and aggregation state keyed by the entity)");
+    let mut j = json!({"store": name, "rows_removed": removed});
+    if let Some(dir) = embedded_dir {
+        let started = std::time::Instant::now();
+        // The last handle is gone; the store closes on its writer thread: wait for it.
+        let mut tries = 0;
+        let bytes = loop {
+            match tessera_online::compact_embedded(&dir) {
+                Ok(b) => break b,
+                Err(err) if tries < 200 => {
+                    tries += 1;
+                    let _ = err;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(err) => return Err(err).context("compacting the embedded online store"),
+            }
+        };
+        if let Some(b) = bytes {
+            detail.push_str(&format!(
+                "; file compacted {} → {} bytes in {} ms",
+                b.before,
+                b.after,
+                started.elapsed().as_millis()
+            ));
+            j["bytes_before"] = json!(b.before);
+            j["bytes_after"] = json!(b.after);
+            j["compact_ms"] = json!(started.elapsed().as_millis() as u64);
+        }
+    }
+    Ok(TierReport::new("online", &detail, j))
+}
+
+fn collect_strings(v: &tessera_online::Value, f: &mut impl FnMut(&str)) {
+    match v {
+        tessera_online::Value::String(s) => f(s),
+        tessera_online::Value::List(l) => l.iter().for_each(|x| collect_strings(x, f)),
+        _ => {}
+    }
+}
+
+async fn stream_state(e: &Erasure<'_>) -> Result<TierReport> {
+    let keys = e.store_keys()?;
+    let root = e.root.to_path_buf();
+    let reports = tokio::task::spawn_blocking(move || tessera_stream::erase_entity_states(&root, &keys))
+        .await
+        .context("the erasure task failed")?
+        .context("erasing the stream engine's states (hint: stop `tessera serve`/`tessera ingest` on this repository first)")?;
+    let removed: u64 = reports.iter().map(|r| r.states_removed).sum();
+    let files: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            json!({"file": r.file.display().to_string(), "states_removed": r.states_removed,
+                   "bytes_before": r.bytes_before, "bytes_after": r.bytes_after})
+        })
+        .collect();
+    Ok(TierReport::new(
+        "stream_state",
+        &format!(
+            "{removed} state(s) removed from {} file(s) (checkpoint, snapshots), compacted",
+            reports.len()
+        ),
+        json!({"states_removed": removed, "files": files}),
+    ))
+}
+
+/// The predicate keeping every row not of a subject; dropped rows' strings are remembered.
+fn predicate<'a>(e: &'a Erasure<'_>) -> RowPredicate<'a> {
+    let columns = key_columns(e.subjects);
+    RowPredicate::new(columns, move |b: &RecordBatch| {
+        let keep = keep_rows(e.subjects, b)?;
+        if keep.iter().any(|k| !k) {
+            remember_rows(e, b, &keep);
+        }
+        Ok(BooleanArray::from(keep))
+    })
+}
+
+/// The join-key columns of `subjects`.
+pub(crate) fn key_columns(subjects: &[Subject]) -> Vec<String> {
+    let mut columns: Vec<String> = subjects
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|(n, _)| n.clone()))
+        .collect();
+    columns.sort();
+    columns.dedup();
+    columns
+}
+
+/// For each row of `b`: whether it belongs to none of `subjects` (every part of a subject
+/// must be a column of the batch, equal as text, for a row to be the subject's).
+pub(crate) fn keep_rows(
+    subjects: &[Subject],
+    b: &RecordBatch,
+) -> Result<Vec<bool>, tessera_stream::Error> {
+    let n = b.num_rows();
+    let mut keep = vec![true; n];
+    for s in subjects {
+        let mut hit = vec![true; n];
+        let mut usable = true;
+        for (name, value) in &s.parts {
+            let Some(c) = b.column_by_name(name) else {
+                usable = false;
+                break;
+            };
+            let text = arrow::compute::cast(c, &DataType::Utf8)?;
+            let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
+                usable = false;
+                break;
+            };
+            for (i, h) in hit.iter_mut().enumerate() {
+                *h = *h && text.is_valid(i) && text.value(i) == value;
+            }
+        }
+        if usable {
+            for (k, h) in keep.iter_mut().zip(&hit) {
+                *k = *k && !h;
+            }
+        }
+    }
+    Ok(keep)
+}
+
+/// Remembers the string values of dropped rows, and which of them kept rows hold too.
+fn remember_rows(e: &Erasure<'_>, b: &RecordBatch, keep: &[bool]) {
+    let Ok(mut g) = e.values.lock() else {
+        return;
+    };
+    for c in b.columns() {
+        let Some(s) = c.as_any().downcast_ref::<StringArray>() else {
+            continue;
+        };
+        for (i, k) in keep.iter().enumerate() {
+            if !k && s.is_valid(i) {
+                g.own.insert(s.value(i).to_string());
+            }
+        }
+        for (i, k) in keep.iter().enumerate() {
+            if *k && s.is_valid(i) && g.own.contains(s.value(i)) {
+                let v = s.value(i).to_string();
+                g.shared.insert(v);
+            }
+        }
+    }
+}
+
+/// Every data file under `path` (a file, or a directory searched recursively), hidden
+/// temporary files excepted.
+pub(crate) fn data_files(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            if let Ok(d) = std::fs::read_dir(&p) {
+                stack.extend(d.flatten().map(|e| e.path()));
+            }
+        } else if p.is_file()
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            && p.extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("parquet") || x.eq_ignore_ascii_case("csv"))
+        {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Rewrites `files` without the subjects' rows; (files rewritten, rows removed, details).
+fn rewrite_all(e: &Erasure<'_>, files: &[PathBuf]) -> Result<(usize, u64, Vec<Value>)> {
+    let keep = predicate(e);
+    let (mut rewritten, mut rows) = (0usize, 0u64);
+    let mut details = Vec::new();
+    for f in files {
+        let r = rewrite_keeping(f, &keep, &RewriteOptions::default())
+            .with_context(|| format!("rewriting {} without the erased rows", f.display()))?;
+        if r.outcome != RewriteOutcome::Unchanged {
+            rewritten += 1;
+            rows += r.rows_removed();
+            details
+                .push(json!({"file": f.display().to_string(), "rows_removed": r.rows_removed()}));
+        }
+    }
+    Ok((rewritten, rows, details))
+}
+
+/// The stream sources' offline log directories.
+pub(crate) fn log_dirs(e: &Erasure<'_>) -> Vec<PathBuf> {
+    e.catalog
+        .sources()
+        .values()
+        .filter(|s| s.stream.is_some())
+        .map(|s| s.resolved_path(e.root))
+        .collect()
+}
+
+async fn offline_log(e: &Erasure<'_>) -> Result<TierReport> {
+    let files: Vec<PathBuf> = log_dirs(e).iter().flat_map(|d| data_files(d)).collect();
+    let (rewritten, rows, details) = rewrite_all(e, &files)?;
+    Ok(TierReport::new(
+        "offline_log",
+        &format!(
+            "{rows} row(s) removed; {rewritten} of {} log file(s) rewritten",
+            files.len()
+        ),
+        json!({"rows_removed": rows, "files_rewritten": rewritten, "files_scanned": files.len(), "files": details}),
+    ))
+}
+
+/// The batch sources' files (sources Tessera does not own).
+pub(crate) fn source_files(e: &Erasure<'_>) -> Vec<PathBuf> {
+    e.catalog
+        .sources()
+        .values()
+        .filter(|s| s.source_type == SourceType::Batch && s.stream.is_none())
+        .flat_map(|s| data_files(&s.resolved_path(e.root)))
+        .collect()
+}
+
+async fn sources(e: &Erasure<'_>, rewrite: bool) -> Result<TierReport> {
+    let files = source_files(e);
+    if !rewrite {
+        return Ok(TierReport::new(
+            "sources",
+            &format!("{} file(s) of batch sources not rewritten (not Tessera's; pass --rewrite-sources to rewrite them); offline reads skip the entity by its tombstone", files.len()),
+            json!({"rewritten": false, "files": files.len()}),
+        ));
+    }
+    let (rewritten, rows, details) = rewrite_all(e, &files)?;
+    Ok(TierReport::new(
+        "sources",
+        &format!(
+            "{rows} row(s) removed; {rewritten} of {} source file(s) rewritten atomically",
+            files.len()
+        ),
+        json!({"rewritten": true, "rows_removed": rows, "files_rewritten": rewritten, "files_scanned": files.len(), "files": details}),
+    ))
+}
