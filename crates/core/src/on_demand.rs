@@ -325,6 +325,7 @@ pub(crate) fn check(
             aggregations: Vec::new(),
             classification: None,
             provider: Default::default(),
+            retention: None,
         },
         def: def.clone(),
         expressions,

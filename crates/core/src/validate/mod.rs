@@ -9,6 +9,7 @@ mod consumers;
 mod entities;
 mod names;
 mod on_demand;
+mod retention;
 mod services;
 mod sources;
 mod token_envs;
@@ -32,6 +33,7 @@ const CHECKS: &[Check] = &[
     consumers::check_consumers,
     token_envs::check_shared_token_envs,
     services::check_services,
+    retention::check_retention,
 ];
 
 /// Runs every check.
