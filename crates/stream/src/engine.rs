@@ -39,6 +39,7 @@ mod hand_over;
 mod housekeeping;
 mod ingest;
 mod recovery;
+mod retention;
 mod snapshots;
 mod state_keys;
 mod state_update;
@@ -53,6 +54,8 @@ use tessera_core::aggregate::{Value, ViewSpec, ViewState};
 use tessera_core::{Catalog, FeatureViewDef, SourceDef};
 use tessera_online::{EntityKey, FutureBound, OnlineStore, Stamp};
 use tokio::sync::Mutex;
+
+pub use retention::StreamRetentionReport;
 
 use crate::checkpoint::{Checkpoint, SourceMeta};
 use crate::error::{Error, Result};

@@ -30,17 +30,22 @@ mod error;
 mod events;
 mod id_window;
 pub mod log_compaction;
+mod log_retention;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
 mod publisher;
 mod serving_store;
 mod snapshot_file;
+mod state_retention;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
+pub use engine::StreamRetentionReport;
 pub use engine::{IngestReport, StreamConfig, StreamEngine, Visibility};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
+pub use log_retention::{apply_log_retention, LogRetentionReport};
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;
+pub use state_retention::apply_state_retention_files;
