@@ -32,6 +32,8 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["online"], "tessera online repair --repo my_features --view customer_stats            # list rows stamped beyond the future bound"),
     (&["online", "repair"], "tessera online repair --repo my_features --view customer_stats --entity customer_id=1 --drop-future"),
     (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
+    (&["retention"], "tessera retention apply --repo media_demo --dry-run"),
+    (&["retention", "apply"], "tessera retention apply --repo media_demo --json   # what was removed, per tier"),
 ];
 
 /// The example of one command path, if there is one.

@@ -94,6 +94,10 @@ enum Command {
     /// Merge the small files of the stream sources' offline logs (when no `serve`/`ingest`
     /// runs on the repository; they compact in the background).
     Compact(commands::RepoArgs),
+    /// Retention: `apply` deletes data older than the `retention` of its source or view
+    /// from every tier (offline logs, stream states, online store, a device store).
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
     /// Consume the stream sources from NATS JetStream into the online store and offline log.
     Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
@@ -183,6 +187,7 @@ fn main() -> ExitCode {
             Command::Materialize(a) => commands::materialize::run(&a).await,
             Command::Online(c) => commands::online_repair::run(&c).await,
             Command::Compact(a) => commands::compact::run(&a).await,
+            Command::Retention(c) => commands::retention::run(&c).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,

@@ -17,7 +17,10 @@ pub(crate) mod materialize;
 pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;
+pub(crate) mod retention;
+pub(crate) mod retention_pass;
 pub(crate) mod serve;
+pub(crate) mod serve_retention;
 pub(crate) mod training_set;
 pub(crate) mod unregistered;
 

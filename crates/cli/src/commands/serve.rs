@@ -88,6 +88,10 @@ pub(crate) struct ServeArgs {
     /// 30s, or `server.drain_timeout`].
     #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
     pub drain_timeout: Option<Duration>,
+    /// How often to delete data older than its retention (`retention:` on sources and
+    /// views), as `tessera retention apply` does; `0s` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = super::serve_retention::DEFAULT_EVERY, value_parser = tessera_core::parse_duration_flag)]
+    pub retention_every: Duration,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
@@ -297,6 +301,13 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
             }));
         }
     }
+    let retention = super::serve_retention::spawn(
+        args.retention_every,
+        args.repo.clone(),
+        state.access.clone(),
+        engine.clone(),
+        stop_rx.clone(),
+    );
     let http = serve_http(listener, state.clone(), stopped(stop_rx.clone()));
     let grpc = grpc_listener.map(|l| {
         eprintln!(
@@ -312,6 +323,9 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
         if let Ok(Err(e)) = c.await {
             ingest_failed = Some(e);
         }
+    }
+    if let Some(r) = retention {
+        let _ = r.await;
     }
     if let Some(engine) = &engine {
         super::ingest::finish_engine(engine).await?;
