@@ -82,6 +82,7 @@ mod access_layer;
 mod access_layer_builder;
 mod caller;
 mod content_provider;
+mod entity_digests;
 mod entity_rows;
 mod error;
 mod event_ingest;

@@ -22,6 +22,7 @@ pub(crate) mod retention_pass;
 pub(crate) mod serve;
 pub(crate) mod serve_retention;
 pub(crate) mod training_set;
+pub(crate) mod training_set_entities;
 pub(crate) mod unregistered;
 
 use std::path::{Path, PathBuf};

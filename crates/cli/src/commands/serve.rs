@@ -177,7 +177,8 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         Some(e) => e.serving_store(),
         None => store,
     })
-    .observer(metrics.clone());
+    .observer(metrics.clone())
+    .entity_hasher(privacy_hasher(&args.repo)?);
     if let Some(c) = content {
         builder = builder.provider(c);
     }
@@ -336,6 +337,13 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
     }
     // The server's own log line ("audit log flushed; stopped") says it, once.
     Ok(())
+}
+
+/// The repository's entity hasher, which names entities in audit records.
+pub(crate) fn privacy_hasher(repo: &std::path::Path) -> Result<Arc<tessera_core::EntityHasher>> {
+    Ok(Arc::new(
+        tessera_core::EntityHasher::for_repo(repo).context("reading the privacy key")?,
+    ))
 }
 
 /// Resolves once `stop` is set.
