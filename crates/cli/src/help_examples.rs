@@ -33,6 +33,7 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["online", "repair"], "tessera online repair --repo my_features --view customer_stats --entity customer_id=1 --drop-future"),
     (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
     (&["retention"], "tessera retention apply --repo media_demo --dry-run"),
+    (&["subject-report"], "tessera subject-report --repo media_demo --entity user_id=42 --json"),
     (&["retention", "apply"], "tessera retention apply --repo media_demo --json   # what was removed, per tier"),
 ];
 

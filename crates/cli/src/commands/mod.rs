@@ -21,6 +21,7 @@ pub(crate) mod retention;
 pub(crate) mod retention_pass;
 pub(crate) mod serve;
 pub(crate) mod serve_retention;
+pub(crate) mod subject_report;
 pub(crate) mod training_set;
 pub(crate) mod training_set_entities;
 pub(crate) mod unregistered;
