@@ -11,6 +11,7 @@ mod explain;
 mod first_hour;
 mod on_demand_parity;
 mod online;
+mod retention;
 mod streaming;
 
 fn tessera(args: &[&str]) -> Output {
