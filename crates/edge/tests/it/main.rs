@@ -6,5 +6,6 @@ mod aggregation_parity;
 mod fixtures;
 mod local_store;
 mod remote_cache;
+mod retention;
 mod test_server;
 mod wire_capture;
