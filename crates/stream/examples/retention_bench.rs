@@ -92,7 +92,11 @@ impl Rng {
 
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("user_id", DataType::Int64, true),
         Field::new("item_id", DataType::Int64, true),
         Field::new("action", DataType::Utf8, true),
@@ -113,7 +117,11 @@ fn write_log(a: &Args, dir: &Path, shuffled: bool) -> u64 {
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
     for f in 0..a.files {
-        let n = if f + 1 == a.files { a.events - per_file * f } else { per_file };
+        let n = if f + 1 == a.files {
+            a.events - per_file * f
+        } else {
+            per_file
+        };
         let first = f * per_file;
         let ts: Vec<i64> = (0..n)
             .map(|i| {
@@ -126,17 +134,25 @@ fn write_log(a: &Args, dir: &Path, shuffled: bool) -> u64 {
             .collect();
         let cols: Vec<ArrayRef> = vec![
             Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
-            Arc::new(Int64Array::from_iter_values((0..n).map(|_| rng.below(a.users as u64) as i64))),
-            Arc::new(Int64Array::from_iter_values((0..n).map(|_| rng.below(10_000) as i64))),
-            Arc::new(StringArray::from_iter_values((0..n).map(|_| match rng.below(10) {
-                0..=6 => "play",
-                7 | 8 => "skip",
-                _ => "like",
-            }))),
-            Arc::new(Float64Array::from_iter((0..n).map(|_| {
-                (rng.below(8) != 0).then(|| rng.below(600) as f64)
-            }))),
-            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("e{}", first + i)))),
+            Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|_| rng.below(a.users as u64) as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|_| rng.below(10_000) as i64),
+            )),
+            Arc::new(StringArray::from_iter_values((0..n).map(
+                |_| match rng.below(10) {
+                    0..=6 => "play",
+                    7 | 8 => "skip",
+                    _ => "like",
+                },
+            ))),
+            Arc::new(Float64Array::from_iter(
+                (0..n).map(|_| (rng.below(8) != 0).then(|| rng.below(600) as f64)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("e{}", first + i)),
+            )),
         ];
         let batch = RecordBatch::try_new(schema(), cols).unwrap();
         let path = tessera_stream::part_path(dir, "plays", f as u64 + 1);
@@ -154,11 +170,19 @@ fn write_log(a: &Args, dir: &Path, shuffled: bool) -> u64 {
 /// Reads every row of every file (all columns), as a backfill does; returns the rows.
 fn read_all(dir: &Path) -> u64 {
     let mut rows = 0;
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     names.sort();
     for p in names {
         let f = std::fs::File::open(&p).unwrap();
-        for b in ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap() {
+        for b in ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
             rows += b.unwrap().num_rows() as u64;
         }
     }

@@ -59,13 +59,12 @@ impl RetentionReport {
     }
 }
 
-/// The (source, log directory, event-time column, cutoff) of every stream source with a
-/// retention, and the (view, cutoff) of every view with one.
-fn cutoffs(
-    root: &Path,
-    catalog: &Catalog,
-    now_us: i64,
-) -> (Vec<(String, PathBuf, String, i64)>, Vec<(String, i64)>) {
+/// A stream source with a retention: (source, log directory, event-time column, cutoff).
+type SourceCut = (String, PathBuf, String, i64);
+
+/// The [`SourceCut`] of every stream source with a retention, and the (view, cutoff) of
+/// every view with one.
+fn cutoffs(root: &Path, catalog: &Catalog, now_us: i64) -> (Vec<SourceCut>, Vec<(String, i64)>) {
     let sources = catalog
         .sources()
         .values()

@@ -116,7 +116,7 @@ fn key_variants(parts: &[(String, KeyValue)]) -> Vec<EntityKey> {
         .collect();
     let mut out = Vec::new();
     for p in [parts.to_vec(), as_text] {
-        if let Ok(k) = EntityKey::new(p.into_iter().map(|(k, v)| (k, v))) {
+        if let Ok(k) = EntityKey::new(p) {
             if !out.contains(&k) {
                 out.push(k);
             }
