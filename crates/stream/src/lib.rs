@@ -31,6 +31,7 @@ mod events;
 mod id_window;
 pub mod log_compaction;
 mod log_retention;
+pub mod log_rewrite;
 #[cfg(feature = "nats")]
 pub mod nats_source;
 mod offline_log;
@@ -46,6 +47,9 @@ pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
 pub use log_retention::{apply_log_retention, LogRetentionReport};
+pub use log_rewrite::{
+    rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport, RowPredicate,
+};
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;
 pub use state_retention::apply_state_retention_files;
