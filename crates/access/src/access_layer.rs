@@ -76,6 +76,8 @@ pub struct AccessLayer {
     pub(crate) ingest: Option<Arc<dyn crate::event_ingest::EventIngest>>,
     /// Consent per (entity, purpose), for purposes with `requires_consent` (`consent_gate.rs`).
     pub(crate) consent: Option<Arc<tessera_consent::ConsentStore>>,
+    /// Hashes the entities of each read into its audit record (none recorded without).
+    pub(crate) entity_hasher: Option<Arc<tessera_core::EntityHasher>>,
 }
 
 impl AccessLayer {
@@ -181,6 +183,10 @@ impl AccessLayer {
             selection: features,
         };
         let entity_count = entities.len();
+        let digests = self
+            .entity_hasher
+            .as_deref()
+            .map(|h| crate::entity_digests::entity_digests(h, &entities));
         let outcome = self.read_inner(&key, entities, &context).await;
         let mut record = match &outcome {
             Ok(r) => {
@@ -194,6 +200,7 @@ impl AccessLayer {
             Err(e) => self.failure_record(ACTION_READ, &key, e),
         };
         record.rows = entity_count as u64;
+        record.entities = digests.unwrap_or_default();
         record.latency_us = started.elapsed().as_micros() as u64;
         self.audit.record(record).await.map_err(Error::Audit)?;
         outcome

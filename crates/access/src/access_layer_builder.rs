@@ -29,6 +29,7 @@ pub struct AccessLayerBuilder {
     providers: Vec<Arc<dyn Provider>>,
     observer: Arc<dyn AccessObserver>,
     ingest: Option<Arc<dyn crate::event_ingest::EventIngest>>,
+    entity_hasher: Option<Arc<tessera_core::EntityHasher>>,
 }
 
 impl AccessLayerBuilder {
@@ -41,6 +42,7 @@ impl AccessLayerBuilder {
             providers: Vec::new(),
             observer: Arc::new(NoObserver),
             ingest: None,
+            entity_hasher: None,
         }
     }
 
@@ -70,6 +72,13 @@ impl AccessLayerBuilder {
         self
     }
 
+    /// Names the entities of every read in its audit record as keyed hashes under
+    /// `hasher` (the repository's: [`tessera_core::EntityHasher::for_repo`]).
+    pub fn entity_hasher(mut self, hasher: Arc<tessera_core::EntityHasher>) -> Self {
+        self.entity_hasher = Some(hasher);
+        self
+    }
+
     /// The access layer.
     pub fn build(self) -> AccessLayer {
         let mut providers = self.providers;
@@ -94,6 +103,7 @@ impl AccessLayerBuilder {
             observer: self.observer,
             ingest: self.ingest,
             consent: None,
+            entity_hasher: self.entity_hasher,
         }
     }
 }

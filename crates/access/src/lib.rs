@@ -86,6 +86,7 @@ mod access_layer_builder;
 mod caller;
 mod consent_gate;
 mod content_provider;
+mod entity_digests;
 mod entity_rows;
 mod error;
 mod event_ingest;

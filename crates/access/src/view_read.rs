@@ -58,7 +58,7 @@ pub(crate) fn group(catalog: &Catalog, features: &[FeatureRef]) -> Result<Vec<Vi
                 sorted_keys.sort();
                 views.push(ViewRead {
                     name: r.view.clone(),
-                    ttl: resolved.view.ttl,
+                    ttl: tessera_core::retention::online_ttl(catalog, resolved.view),
                     sorted_keys,
                     features: Vec::new(),
                     aggregate,

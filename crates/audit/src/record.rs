@@ -45,6 +45,10 @@ pub struct AuditRecord {
     /// Free-form detail, e.g. the output file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The entities read, as keyed hashes (never the clear key): one digest per (join key,
+    /// value) pair, `tessera_core::EntityHasher::digest(&[(key, value)])`, distinct. Empty (and left out) when none were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<String>,
 }
 
 impl AuditRecord {
@@ -62,6 +66,7 @@ impl AuditRecord {
             reasons: Vec::new(),
             latency_us: 0,
             detail: None,
+            entities: Vec::new(),
         }
     }
 }

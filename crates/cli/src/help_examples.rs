@@ -36,6 +36,9 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["consent", "import"], "tessera consent import --repo media_demo consent.csv   # header: entity,purpose,state,at (at optional)"),
     (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
     (&["erase"], "tessera erase --repo media_demo --entity user_id=42 --verify   # --rewrite-sources also rewrites batch sources; --json"),
+    (&["retention"], "tessera retention apply --repo media_demo --dry-run"),
+    (&["subject-report"], "tessera subject-report --repo media_demo --entity user_id=42 --json"),
+    (&["retention", "apply"], "tessera retention apply --repo media_demo --json   # what was removed, per tier"),
 ];
 
 /// The example of one command path, if there is one.

@@ -103,6 +103,14 @@ enum Command {
     /// snapshots, offline logs, and with --rewrite-sources the batch sources), under a
     /// crash-safe journal; --verify proves it by scanning the bytes of every managed file.
     Erase(commands::erase::EraseArgs),
+    /// Retention: `apply` deletes data older than the `retention` of its source or view
+    /// from every tier (offline logs, stream states, online store, a device store).
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
+    /// Every value held about one entity on every tier, and every audited read of it (a
+    /// subject access report).
+    #[command(name = "subject-report")]
+    SubjectReport(commands::subject_report::SubjectReportArgs),
     /// Consume the stream sources from NATS JetStream into the online store and offline log.
     Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
@@ -194,6 +202,8 @@ fn main() -> ExitCode {
             Command::Compact(a) => commands::compact::run(&a).await,
             Command::Consent(c) => commands::consent::run(&c).await,
             Command::Erase(a) => commands::erase::run(&a).await,
+            Command::Retention(c) => commands::retention::run(&c).await,
+            Command::SubjectReport(a) => commands::subject_report::run(&a).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,

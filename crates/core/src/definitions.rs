@@ -170,6 +170,10 @@ pub struct SourceDef {
     /// The signal schema of a `type: device` source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceDef>,
+    /// How long its data is kept (`90d`): older rows are deleted from every tier Tessera
+    /// manages and never read ([`crate::retention`]). Kept forever when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
 }
 
 impl SourceDef {
@@ -283,6 +287,10 @@ pub struct FeatureViewDef {
     /// metadata: `tessera serve` loads the latest row per key from the source into memory).
     #[serde(default, skip_serializing_if = "ViewProvider::is_online")]
     pub provider: ViewProvider,
+    /// How long the view's values are kept, at most its source's retention
+    /// ([`crate::retention`]). The source's when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
 }
 
 /// Who serves a feature view online.
@@ -433,6 +441,7 @@ mod tests {
             owner: None,
             stream: None,
             device: None,
+            retention: None,
         };
         assert_eq!(s.resolved_format(), Some(SourceFormat::Csv));
     }

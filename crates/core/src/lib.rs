@@ -60,6 +60,7 @@ mod on_demand;
 mod parallel;
 mod policy;
 mod repo_config;
+pub mod retention;
 mod server_settings;
 mod stream_check;
 mod suggest;

@@ -156,6 +156,7 @@ pub(crate) fn check(
             aggregations: Vec::new(),
             classification: None,
             provider: Default::default(),
+            retention: None,
         },
         def: def.clone(),
         expressions,

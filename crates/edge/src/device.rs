@@ -104,9 +104,13 @@ impl Device {
                 store_timeout: config.remote_timeout * 2 + std::time::Duration::from_millis(500),
                 ..AccessConfig::default()
             };
+            // Audit records name entities as keyed hashes under the device's privacy key
+            // (`TESSERA_PRIVACY_KEY`, else `dir/.tessera/privacy.key`).
+            let hasher = tessera_core::EntityHasher::for_repo(dir).map_err(Error::PrivacyKey)?;
             let access = AccessLayer::builder(catalog, audit, access_config)
                 .provider(Arc::new(DeviceProvider::new(local.clone(), remote.clone())))
                 .provider(Arc::new(RemoteProvider::new(remote.clone(), remote_name)))
+                .entity_hasher(Arc::new(hasher))
                 .build();
             let caller = match &config.consumer {
                 Some(c) => Caller::consumer(c),

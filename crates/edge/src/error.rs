@@ -46,6 +46,9 @@ pub enum Error {
     /// The local store failed.
     #[error("the device's local store failed")]
     Store(#[source] tessera_online::Error),
+    /// The privacy key that names entities in audit records cannot be read or created.
+    #[error("cannot read or create the device's privacy key (hint: set TESSERA_PRIVACY_KEY, or make the device directory writable)")]
+    PrivacyKey(#[source] tessera_core::Error),
     /// The local store holds bytes that do not decode.
     #[error("the device's local store holds a damaged {what} for view `{view}` (hint: delete the device directory to start afresh)")]
     Corrupt {

@@ -119,7 +119,7 @@ impl LocalStore {
                         .into_iter()
                         .map(|k| Arc::from(k.as_str()))
                         .collect(),
-                    ttl: view.ttl,
+                    ttl: tessera_core::retention::online_ttl(&catalog, view),
                     kind,
                     states: Mutex::new(HashMap::new()),
                 },
@@ -139,6 +139,43 @@ impl LocalStore {
     pub fn with_future_bound(mut self, bound: tessera_online::FutureBound) -> Self {
         self.future = bound;
         self
+    }
+
+    /// Applies retention at `now_us`: deletes (with `drop`; only counts without) the rows of
+    /// every device view with a retention whose event time is older than it, and forgets
+    /// their cached states. Returns (view, rows) for each such view.
+    pub async fn apply_retention(&self, now_us: i64, drop: bool) -> Result<Vec<(String, u64)>> {
+        let _writer = self.writer.lock().await;
+        let mut out = Vec::new();
+        let mut names: Vec<&String> = self.views.keys().collect();
+        names.sort();
+        for name in names {
+            let Some(retention) = self
+                .catalog
+                .feature_views()
+                .get(name)
+                .and_then(|v| tessera_core::retention::of_view(&self.catalog, v))
+            else {
+                continue;
+            };
+            let cutoff = tessera_core::retention::cutoff_us(retention, now_us);
+            let rows = self
+                .store
+                .rows_before(name, cutoff, drop)
+                .await
+                .map_err(Error::Store)?;
+            if drop {
+                if let (Some(v), false) = (self.views.get(name), rows.is_empty()) {
+                    if let Ok(mut states) = v.states.lock() {
+                        for (k, _) in &rows {
+                            states.remove(k);
+                        }
+                    }
+                }
+            }
+            out.push((name.clone(), rows.len() as u64));
+        }
+        Ok(out)
     }
 
     /// Whether the store computes this view (it is over a `type: device` source).

@@ -101,7 +101,8 @@ pub async fn open_path(
     Ok(df)
 }
 
-/// Opens a source, resolving its path against the repository root.
+/// Opens a source, resolving its path against the repository root. Rows older than the
+/// source's `retention` are left out ([`tessera_core::retention`]).
 pub async fn open_source(
     ctx: &SessionContext,
     root: &Path,
@@ -127,9 +128,21 @@ pub async fn open_source(
         let opts = ParquetReadOptions::default()
             .file_extension(".parquet")
             .schema(&schema);
-        return Ok((ctx.read_parquet(files, opts).await?, path));
+        let df = crate::retention_filter::keep_retained(
+            ctx.read_parquet(files, opts).await?,
+            &source.timestamp_field,
+            tessera_core::retention::of_source(source),
+            crate::retention_filter::now_us(),
+        )?;
+        return Ok((df, path));
     }
     let df = open_path(ctx, &path, format).await?;
+    let df = crate::retention_filter::keep_retained(
+        df,
+        &source.timestamp_field,
+        tessera_core::retention::of_source(source),
+        crate::retention_filter::now_us(),
+    )?;
     Ok((df, path))
 }
 

@@ -290,6 +290,13 @@ impl OfflineEngine {
             let keys = cat.join_keys(view);
             let source = cat.source_of(view)?;
             let (df, path) = open_source(&self.ctx, &self.root, source).await?;
+            // A view's own retention may be shorter than its source's.
+            let df = crate::retention_filter::keep_retained(
+                df,
+                &source.timestamp_field,
+                tessera_core::retention::of_view(cat, view),
+                crate::retention_filter::now_us(),
+            )?;
             let src_schema = arrow_schema(&df);
             for k in &keys {
                 let Ok(sf) = spine_schema.field_with_name(k) else {

@@ -327,7 +327,26 @@ fn future_rows_blocking(
     beyond_us: i64,
     drop: bool,
 ) -> Result<Vec<(EntityKey, Stamp)>> {
-    let op = "repair future rows";
+    rows_by_time_blocking(
+        db,
+        view,
+        keys,
+        |ts| ts > beyond_us,
+        drop,
+        "repair future rows",
+    )
+}
+
+/// The rows of `view` (among `keys`, or all) whose event time `pick` selects, deleted with
+/// `drop` in the same transaction.
+pub(crate) fn rows_by_time_blocking(
+    db: &Database,
+    view: &str,
+    keys: &[Vec<u8>],
+    pick: impl Fn(i64) -> bool,
+    drop: bool,
+    op: &'static str,
+) -> Result<Vec<(EntityKey, Stamp)>> {
     let txn = db.begin_write().map_err(fail(op))?;
     let mut found: Vec<(Vec<u8>, Stamp)> = Vec::new();
     {
@@ -339,7 +358,7 @@ fn future_rows_blocking(
             for e in rows.iter().map_err(fail(op))? {
                 let (k, v) = e.map_err(fail(op))?;
                 let stamp = decode_stamp(v.value())?;
-                if stamp.event_ts > beyond_us {
+                if pick(stamp.event_ts) {
                     found.push((k.value().to_vec(), stamp));
                 }
             }
@@ -347,7 +366,7 @@ fn future_rows_blocking(
             for k in keys {
                 if let Some(v) = rows.get(k.as_slice()).map_err(fail(op))? {
                     let stamp = decode_stamp(v.value())?;
-                    if stamp.event_ts > beyond_us {
+                    if pick(stamp.event_ts) {
                         found.push((k.clone(), stamp));
                     }
                 }
@@ -451,6 +470,19 @@ impl OnlineStore for EmbeddedStore {
         let view = view.to_string();
         self.blocking("repair future rows", move |db| {
             future_rows_blocking(db, &view, &keys, beyond_us, drop)
+        })
+        .await
+    }
+
+    async fn rows_before(
+        &self,
+        view: &str,
+        before_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        let view = view.to_string();
+        self.blocking("apply retention", move |db| {
+            rows_by_time_blocking(db, &view, &[], |ts| ts < before_us, drop, "apply retention")
         })
         .await
     }

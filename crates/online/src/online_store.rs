@@ -81,6 +81,23 @@ pub trait OnlineStore: std::fmt::Debug + Send + Sync {
         })
     }
 
+    /// The rows of `view` whose event time is before `before_us` (older than a retention
+    /// cutoff), each with its stamp. With `drop`, they are also deleted, atomically with
+    /// finding them (a row replaced meanwhile by a newer one stays).
+    async fn rows_before(
+        &self,
+        view: &str,
+        before_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        let _ = (view, before_us, drop);
+        Err(Error::Unsupported {
+            store: self.name(),
+            operation: "delete rows older than a retention",
+            hint: "apply retention on the embedded or Redis store",
+        })
+    }
+
     /// The view's materialisation high-water mark (µs since the epoch), if one was set.
     async fn high_water_mark(&self, view: &str) -> Result<Option<i64>>;
 

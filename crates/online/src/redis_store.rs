@@ -319,7 +319,53 @@ impl OnlineStore for RedisStore {
         beyond_us: i64,
         drop: bool,
     ) -> Result<Vec<(EntityKey, Stamp)>> {
-        let op = "repair future rows";
+        self.rows_by_time(view, keys, |ts| ts > beyond_us, drop, "repair future rows")
+            .await
+    }
+
+    async fn rows_before(
+        &self,
+        view: &str,
+        before_us: i64,
+        drop: bool,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
+        self.rows_by_time(view, &[], |ts| ts < before_us, drop, "apply retention")
+            .await
+    }
+
+    async fn high_water_mark(&self, view: &str) -> Result<Option<i64>> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HGET")
+            .arg(self.hwm_key())
+            .arg(view)
+            .query_async(&mut conn)
+            .await
+            .map_err(fail("read high-water mark"))
+    }
+
+    async fn set_high_water_mark(&self, view: &str, ts_us: i64) -> Result<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HSET")
+            .arg(self.hwm_key())
+            .arg(view)
+            .arg(ts_us)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(fail("set high-water mark"))
+    }
+}
+
+impl RedisStore {
+    /// The rows of `view` (among `keys`, or all) whose event time `pick` selects; with
+    /// `drop`, each is deleted if it is still the stored row (compare and delete).
+    async fn rows_by_time(
+        &self,
+        view: &str,
+        keys: &[EntityKey],
+        pick: impl Fn(i64) -> bool + Send,
+        drop: bool,
+        op: &'static str,
+    ) -> Result<Vec<(EntityKey, Stamp)>> {
         let p = self.row_key_prefix(view);
         let mut redis_keys: Vec<Vec<u8>> = if keys.is_empty() {
             let mut pattern = glob_escape(&p);
@@ -342,7 +388,7 @@ impl OnlineStore for RedisStore {
             for (k, row) in chunk.iter().zip(rows) {
                 let Some(row) = row else { continue };
                 let stamp = decode_stamp(&row)?;
-                if stamp.event_ts > beyond_us {
+                if pick(stamp.event_ts) {
                     let entity =
                         EntityKey::decode(k.strip_prefix(p.as_slice()).unwrap_or_default())?;
                     found.push((k.clone(), row, entity, stamp));
@@ -366,26 +412,5 @@ impl OnlineStore for RedisStore {
             }
         }
         Ok(dropped)
-    }
-
-    async fn high_water_mark(&self, view: &str) -> Result<Option<i64>> {
-        let mut conn = self.conn.clone();
-        redis::cmd("HGET")
-            .arg(self.hwm_key())
-            .arg(view)
-            .query_async(&mut conn)
-            .await
-            .map_err(fail("read high-water mark"))
-    }
-
-    async fn set_high_water_mark(&self, view: &str, ts_us: i64) -> Result<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("HSET")
-            .arg(self.hwm_key())
-            .arg(view)
-            .arg(ts_us)
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(fail("set high-water mark"))
     }
 }

@@ -40,6 +40,7 @@ mod housekeeping;
 mod ingest;
 mod live_erase;
 mod recovery;
+mod retention;
 mod snapshots;
 mod state_keys;
 mod state_update;
@@ -54,6 +55,8 @@ use tessera_core::aggregate::{Value, ViewSpec, ViewState};
 use tessera_core::{Catalog, FeatureViewDef, SourceDef};
 use tessera_online::{EntityKey, FutureBound, OnlineStore, Stamp};
 use tokio::sync::Mutex;
+
+pub use retention::StreamRetentionReport;
 
 use crate::checkpoint::{Checkpoint, SourceMeta};
 use crate::error::{Error, Result};

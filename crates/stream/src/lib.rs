@@ -31,6 +31,7 @@ mod error;
 mod events;
 mod id_window;
 pub mod log_compaction;
+mod log_retention;
 pub mod log_rewrite;
 #[cfg(feature = "nats")]
 pub mod nats_source;
@@ -38,6 +39,7 @@ mod offline_log;
 mod publisher;
 mod serving_store;
 mod snapshot_file;
+mod state_retention;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::{IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
@@ -45,8 +47,11 @@ pub use erase_states::{engine_files, erase_entity_states, StateErasure};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
+pub use engine::StreamRetentionReport;
+pub use log_retention::{apply_log_retention, LogRetentionReport};
 pub use log_rewrite::{
     rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport, RowPredicate,
 };
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;
+pub use state_retention::apply_state_retention_files;

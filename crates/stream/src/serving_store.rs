@@ -115,6 +115,15 @@ impl OnlineStore for ServingStore {
         self.store.future_rows(view, keys, beyond_us, drop).await
     }
 
+    async fn rows_before(
+        &self,
+        view: &str,
+        before_us: i64,
+        drop: bool,
+    ) -> tessera_online::Result<Vec<(EntityKey, tessera_online::Stamp)>> {
+        self.store.rows_before(view, before_us, drop).await
+    }
+
     async fn high_water_mark(&self, view: &str) -> tessera_online::Result<Option<i64>> {
         self.store.high_water_mark(view).await
     }

@@ -72,6 +72,16 @@ impl SnapshotFile {
         read_states(&self.db, &self.path, view)
     }
 
+    /// Deletes (with `drop`; counts without) the states older than each view's cutoff
+    /// ([`crate::state_retention`]).
+    pub(crate) fn prune(
+        &self,
+        cutoffs: &[(String, i64)],
+        drop: bool,
+    ) -> Result<Vec<(String, u64)>> {
+        crate::state_retention::prune_states(&self.db, &self.path, cutoffs, drop)
+    }
+
     /// Writes one snapshot of `source` covering every batch before `seq`: drops the stored
     /// states of the views in `replace` first (a whole snapshot), then stores `states`, in
     /// one transaction.

@@ -174,7 +174,8 @@ pub(crate) async fn run(args: &GetArgs) -> Result<()> {
             ..AccessConfig::default()
         },
     )
-    .online_store(store);
+    .online_store(store)
+    .entity_hasher(super::serve::privacy_hasher(&args.repo)?);
     if let Some(c) = content {
         builder = builder.provider(c);
     }

@@ -20,8 +20,13 @@ pub(crate) mod minimise_listing;
 pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;
+pub(crate) mod retention;
+pub(crate) mod retention_pass;
 pub(crate) mod serve;
+pub(crate) mod serve_retention;
+pub(crate) mod subject_report;
 pub(crate) mod training_set;
+pub(crate) mod training_set_entities;
 pub(crate) mod unregistered;
 
 use std::path::{Path, PathBuf};

@@ -88,6 +88,10 @@ pub(crate) struct ServeArgs {
     /// 30s, or `server.drain_timeout`].
     #[arg(long, value_name = "DURATION", value_parser = tessera_core::parse_duration_flag)]
     pub drain_timeout: Option<Duration>,
+    /// How often to delete data older than its retention (`retention:` on sources and
+    /// views), as `tessera retention apply` does; `0s` turns it off.
+    #[arg(long, value_name = "DURATION", default_value = super::serve_retention::DEFAULT_EVERY, value_parser = tessera_core::parse_duration_flag)]
+    pub retention_every: Duration,
 }
 
 /// What [`prepare`] builds: the server state over the registered definitions.
@@ -180,7 +184,8 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         Some(e) => e.serving_store(),
         None => store,
     })
-    .observer(metrics.clone());
+    .observer(metrics.clone())
+    .entity_hasher(privacy_hasher(&args.repo)?);
     if let Some(c) = content {
         builder = builder.provider(c);
     }
@@ -305,6 +310,13 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
             }));
         }
     }
+    let retention = super::serve_retention::spawn(
+        args.retention_every,
+        args.repo.clone(),
+        state.access.clone(),
+        engine.clone(),
+        stop_rx.clone(),
+    );
     let http = serve_http(listener, state.clone(), stopped(stop_rx.clone()));
     let grpc = grpc_listener.map(|l| {
         eprintln!(
@@ -321,6 +333,9 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
             ingest_failed = Some(e);
         }
     }
+    if let Some(r) = retention {
+        let _ = r.await;
+    }
     if let Some(engine) = &engine {
         super::ingest::finish_engine(engine).await?;
     }
@@ -330,6 +345,13 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
     }
     // The server's own log line ("audit log flushed; stopped") says it, once.
     Ok(())
+}
+
+/// The repository's entity hasher, which names entities in audit records.
+pub(crate) fn privacy_hasher(repo: &std::path::Path) -> Result<Arc<tessera_core::EntityHasher>> {
+    Ok(Arc::new(
+        tessera_core::EntityHasher::for_repo(repo).context("reading the privacy key")?,
+    ))
 }
 
 /// Resolves once `stop` is set.

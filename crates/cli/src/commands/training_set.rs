@@ -131,6 +131,17 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
     }
 
     let consent = super::consent::open_if_needed(&catalog, &args.repo)?;
+    // The spine's join keys, whose values the audit record names as keyed hashes.
+    let mut join_keys: Vec<String> = Vec::new();
+    for f in &features {
+        if let Ok(view) = catalog.view(&f.view) {
+            for k in catalog.join_keys(view) {
+                if !join_keys.contains(&k) {
+                    join_keys.push(k);
+                }
+            }
+        }
+    }
     let catalog = Arc::new(catalog);
     let engine = OfflineEngine::new(&args.repo, catalog.clone());
     let req = TrainingSetRequest {
@@ -212,6 +223,14 @@ pub(crate) async fn run(args: &TrainingSetArgs) -> Result<()> {
             d.push_str(&format!(" no_consent_rows={withheld}"));
         }
     }
+    let audit_dir = audit.path().parent().unwrap_or(&args.repo).to_path_buf();
+    super::training_set_entities::record_entities(
+        &mut record,
+        &set.batch,
+        &join_keys,
+        &*super::serve::privacy_hasher(&args.repo)?,
+        &audit_dir,
+    )?;
     audit.append(&record)?;
     let seconds = started.elapsed().as_secs_f64();
     if args.explain == Some(ExplainMode::Analyze) {

@@ -15,6 +15,7 @@ mod first_hour;
 mod minimise_parity;
 mod on_demand_parity;
 mod online;
+mod retention;
 mod streaming;
 
 fn tessera(args: &[&str]) -> Output {

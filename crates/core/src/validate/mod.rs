@@ -11,6 +11,7 @@ mod minimise;
 mod min_contributors;
 mod names;
 mod on_demand;
+mod retention;
 mod services;
 mod sources;
 mod token_envs;
@@ -35,6 +36,7 @@ const CHECKS: &[Check] = &[
     token_envs::check_shared_token_envs,
     services::check_services,
     minimise::check_minimise,
+    retention::check_retention,
 ];
 
 /// Runs every check.

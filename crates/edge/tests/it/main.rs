@@ -8,5 +8,6 @@ mod fixtures;
 mod local_store;
 mod minimised_device;
 mod remote_cache;
+mod retention;
 mod test_server;
 mod wire_capture;

@@ -5,3 +5,4 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod conformance;
+mod retention;

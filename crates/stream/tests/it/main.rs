@@ -10,3 +10,4 @@ mod ingest;
 mod log_compaction;
 mod nats;
 mod parity;
+mod retention;
