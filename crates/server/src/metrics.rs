@@ -50,7 +50,7 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 11] = [
+    const ALL: [Route; 12] = [
         Route::GetOnlineFeatures,
         Route::Push,
         Route::WriteToOnlineStore,
