@@ -527,13 +527,24 @@ feature_views:
 purposes:
   - { name: ranking, allows: [public, internal, personal], description: Ranking recommendations for the user }
   - { name: training, allows: [public, internal, personal], description: Training ranking models }
-  - { name: analytics, allows: [public, internal], description: "Aggregate reporting, no personal data" }
+  - name: analytics
+    allows: [public, internal]
+    description: "Aggregate reporting: no personal data, except in the reduced forms below"
+    minimise:                                         # docs/MINIMISATION.md
+      user_activity:top_genre_1d:   { keep: [pop, rock, jazz], other: other }
+      user_activity:avg_dwell_s_1d: { round: 60 }
+      user_activity:skips_1d:       { bucketize: [1, 5, 20] }
+  - { name: personalised_ads, allows: [public, internal, personal], requires_consent: true,
+      description: "Ads chosen from listening history, only for users who agreed (docs/CONSENT.md)" }
 
 consumers:
   - { name: ranker, token_env: TESSERA_TOKEN_RANKER, purposes: [ranking], default_purpose: ranking }
   - { name: player_app, token_env: TESSERA_TOKEN_PLAYER_APP, purposes: [ranking], writes: [live_plays] }
   - { name: trainer, token_env: TESSERA_TOKEN_TRAINER, purposes: [training] }
   - { name: dashboard, token_env: TESSERA_TOKEN_DASHBOARD, purposes: [analytics] }
+  - { name: ads, token_env: TESSERA_TOKEN_ADS, purposes: [personalised_ads] }
+  - { name: privacy_desk, token_env: TESSERA_TOKEN_PRIVACY_DESK, purposes: [analytics],
+      consent: true, erase: true }                    # records consent; erases (docs/ERASURE.md)
 
 feature_services:
   - name: ranker_v1

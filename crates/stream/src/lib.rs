@@ -42,12 +42,12 @@ mod snapshot_file;
 mod state_retention;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
+pub use engine::StreamRetentionReport;
 pub use engine::{IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
 pub use erase_states::{engine_files, erase_entity_states, StateErasure};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
-pub use engine::StreamRetentionReport;
 pub use log_retention::{apply_log_retention, LogRetentionReport};
 pub use log_rewrite::{
     rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport, RowPredicate,

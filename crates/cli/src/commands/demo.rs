@@ -1,7 +1,8 @@
 //! `tessera demo`: the guided tour. Creates a repository of generated media data, registers
 //! it, builds a training set, shows a refused read and its audit record; then materialises,
 //! serves, and reads online as a consumer (see `demo_online`), and runs a device against the
-//! server behind a byte-recording proxy (see `demo_device`).
+//! server behind a byte-recording proxy (see `demo_device`); then shows minimisation, consent
+//! and erasure (see `demo_privacy`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -111,10 +112,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         json: false,
     })?;
 
-    super::demo_online::run(dir, 7).await?;
+    let next = super::demo_online::run(dir, 7).await?;
+    super::demo_privacy::run(dir, next).await?;
 
     println!(
-        "\nDone in {:.1}s ({} build). Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=7 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
+        "\nDone in {:.1}s ({} build). Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=8 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",
         t0.elapsed().as_secs_f64(),
         crate::BUILD,
         d = dir.display()

@@ -32,8 +32,9 @@ const RANKER_FEATURES: [&str; 8] = [
 /// Requests per latency series.
 const LATENCY_REQUESTS: usize = 2_000;
 
-/// Runs steps 7–15 of the demo in `dir` (already generated and applied).
-pub(crate) async fn run(dir: &Path, first_step: usize) -> Result<()> {
+/// Runs steps 7–15 of the demo in `dir` (already generated and applied); returns the next
+/// step number.
+pub(crate) async fn run(dir: &Path, first_step: usize) -> Result<usize> {
     let mut step = first_step;
     println!("\n{step}. Materialise the latest values into the embedded online store (tessera materialize --incremental):");
     super::materialize::run(&MaterializeArgs {
@@ -94,7 +95,7 @@ pub(crate) async fn run(dir: &Path, first_step: usize) -> Result<()> {
         lines: 2,
         json: false,
     })?;
-    Ok(())
+    Ok(step + 1)
 }
 
 async fn requests(
@@ -344,7 +345,7 @@ fn print_feast_response(body: &Value) {
 }
 
 /// A token nobody can guess (128 bits from the process's random hasher keys).
-fn random_token(consumer: &str) -> String {
+pub(super) fn random_token(consumer: &str) -> String {
     let mut out = format!("demo-{consumer}-");
     for i in 0..2u64 {
         let mut h = RandomState::new().build_hasher();

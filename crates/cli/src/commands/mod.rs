@@ -8,6 +8,7 @@ pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;
 pub(crate) mod demo_online;
+mod demo_privacy;
 pub(crate) mod doctor;
 pub(crate) mod erase;
 pub(crate) mod explain_request;

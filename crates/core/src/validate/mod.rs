@@ -7,8 +7,8 @@
 mod aggregations;
 mod consumers;
 mod entities;
-mod minimise;
 mod min_contributors;
+mod minimise;
 mod names;
 mod on_demand;
 mod retention;
