@@ -63,6 +63,13 @@ expect() {
   tessera completions bash > /dev/null
   tessera man > tessera.1
   tessera doctor --repo shop
+  # README's privacy commands, with a purpose that requires consent added to the tutorial repo
+  printf 'purposes:\n  - { name: ads, allows: [public, internal, personal], requires_consent: true }\n' > shop/features/ads.yaml
+  tessera apply --repo shop
+  tessera consent set --repo shop --purpose ads --entity customer_id=42 --state withdrawn
+  tessera retention apply --repo shop
+  tessera erase --repo shop --entity customer_id=42 --verify
+  tessera subject-report --repo shop --entity customer_id=42
 } >> tutorial.log 2>&1 || { cat tutorial.log; echo "tutorial FAILED (README's other commands)" >&2; exit 1; }
 expect "Created a feature repository in shop"
 expect "Registered version 1"
@@ -72,6 +79,8 @@ expect '17.99'
 expect 'products'
 expect "debug build"
 expect "registry version 1 matches the definitions"
+expect "Registered version 2"
+expect "nothing found"
 if [ -n "$PY" ]; then
   expect "'price': [17.99, 42.0]"
 else
