@@ -11,6 +11,9 @@ use tessera_audit::{AuditDecision, AuditLog, AuditSink, SinkConfig};
 use tessera_consent::{ConsentState, ConsentStore};
 use tessera_core::{Catalog, Definitions, EntityHasher};
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore, Stamp, Value, WriteBatch};
+use tessera_server::grpc::proto::{
+    key_value, GetFeaturesRequest, KeyColumn, KeyValue, ValueStatus,
+};
 use tessera_server::{app, AppState, Auth, Limits, Metrics, TokenTable};
 
 use crate::fixtures::{fresh_ts, Options, TestServer};
@@ -201,6 +204,30 @@ async fn consent_route_and_gate() {
         r.json["results"][1]["statuses"],
         serde_json::json!(["PRESENT", "NOT_FOUND"])
     );
+    // gRPC: the same gate, status MISSING.
+    let mut grpc = s.grpc().await;
+    let mut req = tonic::Request::new(GetFeaturesRequest {
+        features: vec!["user_stats:plays".into()],
+        entities: vec![KeyColumn {
+            name: "user_id".into(),
+            values: [1, 2]
+                .into_iter()
+                .map(|i| KeyValue {
+                    kind: Some(key_value::Kind::Int64Value(i)),
+                })
+                .collect(),
+        }],
+        purpose: "ads".into(),
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {RANKER}").parse().unwrap());
+    let r = grpc.client.get_features(req).await.unwrap().into_inner();
+    assert_eq!(
+        r.features[0].statuses,
+        [ValueStatus::Present as i32, ValueStatus::Missing as i32]
+    );
+    grpc.stop().await;
     // The audit record keeps keyed hashes only.
     let records = s.audit_records().await;
     let rec = records
