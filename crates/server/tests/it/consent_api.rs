@@ -175,12 +175,12 @@ async fn consent_route_and_gate() {
         .await;
     assert_eq!(statuses(&r.json), ["present", "present"]);
 
-    // User 1 grants (integer and string keys hash alike).
+    // User 1 grants (an integer key sent as text hashes as the integer).
     let r = s
         .post(
             "/v1/consent",
             Some(ADMIN),
-            r#"{"purpose":"ads","entities":{"user_id":[1]},"state":"granted","at":"2026-01-01T00:00:00Z"}"#,
+            r#"{"purpose":"ads","entities":{"user_id":["01"]},"state":"granted","at":"2026-01-01T00:00:00Z"}"#,
         )
         .await;
     r.expect(200);
