@@ -18,8 +18,8 @@ use tessera_server::{app, AppState, Auth, Limits, Metrics, TokenTable};
 
 use crate::fixtures::{fresh_ts, Options, TestServer};
 
-const RANKER: &str = "ranker-token-0123456789abcdef";
-const ADMIN: &str = "admin-token-0123456789abcdef01";
+pub(crate) const RANKER: &str = "ranker-token-0123456789abcdef";
+pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef01";
 
 const DEFS: &str = r#"
 entities: [{ name: user, join_keys: [user_id] }]
@@ -51,6 +51,16 @@ async fn server() -> (TestServer, std::path::PathBuf) {
         );
     }
     store.write(b).await.unwrap();
+    server_over(store, dir, DEFS)
+}
+
+/// A test server over `store` with the definitions `defs`, consumers `ranker` and `admin`
+/// (tokens [`RANKER`], [`ADMIN`]) and a consent log in `dir`.
+pub(crate) fn server_over(
+    store: Arc<dyn OnlineStore>,
+    dir: tempfile::TempDir,
+    defs: &str,
+) -> (TestServer, std::path::PathBuf) {
     let audit_log = AuditLog::new(&dir.path().join("audit"));
     let audit = Arc::new(
         AuditSink::spawn(
@@ -64,7 +74,7 @@ async fn server() -> (TestServer, std::path::PathBuf) {
     );
     let catalog = Arc::new(
         Catalog::build(vec![
-            Definitions::from_yaml_str(DEFS, "f.yaml".as_ref()).unwrap()
+            Definitions::from_yaml_str(defs, "f.yaml".as_ref()).unwrap()
         ])
         .unwrap(),
     );
