@@ -88,7 +88,7 @@ fn change(
     at: Option<&str>,
 ) -> Result<Change> {
     check_purpose(catalog, purpose)?;
-    let state = ConsentState::parse(state).context("hint: write `granted` or `withdrawn`")?;
+    let state = ConsentState::parse(state)?;
     let at_us = match at.map(str::trim).filter(|a| !a.is_empty()) {
         Some(a) => parse_time(a)?,
         None => now_us(),
