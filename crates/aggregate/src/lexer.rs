@@ -128,6 +128,10 @@ pub fn syntax(src: &str, pos: usize, expected: &str, found: impl Into<String>) -
 
 /// Splits `src` into tokens, ending with [`Tok::End`]. Arithmetic operators are tokens
 /// here; the filter parser refuses them where it expects something else.
+//
+// One function on purpose (~180 lines): a lexer is one loop over the characters with one
+// match arm per token class, read top to bottom like the grammar; split up, the arms would
+// only pass the cursor around.
 pub fn lex(src: &str) -> Result<Vec<Token>> {
     let chars: Vec<char> = src.chars().collect();
     let mut toks = Vec::new();

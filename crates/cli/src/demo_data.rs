@@ -128,15 +128,30 @@ fn write(path: &Path, batch: &RecordBatch, files: &mut DemoFiles) -> Result<()> 
 pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> Result<DemoFiles> {
     let mut rng = Rng::new(seed);
     let mut files = DemoFiles::default();
-    let DemoSizes {
-        users,
-        items,
-        events,
-        days,
-        spine,
-    } = sizes;
+    let items = write_items(dir, &mut rng, sizes.items, t0_us, &mut files)?;
+    let ev = write_play_events(dir, &mut rng, sizes, t0_us, &items, &mut files)?;
+    write_daily(dir, &mut rng, &ev, &items.genre, t0_us, &mut files)?;
+    write_spine(dir, &mut rng, &ev, sizes.spine, &mut files)?;
+    Ok(files)
+}
 
-    // Content metadata: one row per item, timestamped at its release (catalog ingestion).
+/// What the later tables need of the items: each item's genre and duration.
+struct ItemFacts {
+    genre: Vec<usize>,
+    duration: Vec<i64>,
+}
+
+/// One play event: (time µs, user, item, action index, dwell seconds).
+type PlayEvent = (i64, i64, i64, usize, f64);
+
+/// Content metadata: one row per item, timestamped at its release (catalog ingestion).
+fn write_items(
+    dir: &Path,
+    rng: &mut Rng,
+    items: u64,
+    t0_us: i64,
+    files: &mut DemoFiles,
+) -> Result<ItemFacts> {
     let genre: Vec<usize> = (0..items)
         .map(|_| rng.below(GENRES.len() as u64) as usize)
         .collect();
@@ -169,13 +184,32 @@ pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> R
             Arc::new(Int64Array::from(year)),
         ],
     )?;
-    write(&dir.join("items.parquet"), &batch, &mut files)?;
+    write(&dir.join("items.parquet"), &batch, files)?;
 
-    // Play events, sorted by time. Each user prefers one genre.
+    Ok(ItemFacts { genre, duration })
+}
+
+/// Play events, sorted by time. Each user prefers one genre.
+fn write_play_events(
+    dir: &Path,
+    rng: &mut Rng,
+    sizes: DemoSizes,
+    t0_us: i64,
+    items_facts: &ItemFacts,
+    files: &mut DemoFiles,
+) -> Result<Vec<PlayEvent>> {
+    let DemoSizes {
+        users,
+        items,
+        events,
+        days,
+        ..
+    } = sizes;
+    let (genre, duration) = (&items_facts.genre, &items_facts.duration);
     let fav: Vec<usize> = (0..users)
         .map(|_| rng.below(GENRES.len() as u64) as usize)
         .collect();
-    let mut ev: Vec<(i64, i64, i64, usize, f64)> = (0..events)
+    let mut ev: Vec<PlayEvent> = (0..events)
         .map(|_| {
             let u = rng.skewed(users) as i64;
             let mut it = rng.skewed(items) as i64;
@@ -228,15 +262,26 @@ pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> R
             Arc::new(Float64Array::from_iter_values(ev.iter().map(|e| e.4))),
         ],
     )?;
-    write(&dir.join("play_events.parquet"), &batch, &mut files)?;
+    write(&dir.join("play_events.parquet"), &batch, files)?;
 
-    // Daily statistics, stamped at the end of each day (knowable from then on); `created`
-    // is when the daily job wrote the row. A re-run rewrites a few rows with a later
-    // `created`: the tie-break must pick the re-run.
+    Ok(ev)
+}
+
+/// Daily statistics, stamped at the end of each day (knowable from then on); `created`
+/// is when the daily job wrote the row. A re-run rewrites a few rows with a later
+/// `created`: the tie-break must pick the re-run.
+fn write_daily(
+    dir: &Path,
+    rng: &mut Rng,
+    ev: &[PlayEvent],
+    genre: &[usize],
+    t0_us: i64,
+    files: &mut DemoFiles,
+) -> Result<()> {
     type Acc = (i64, i64, i64, f64, [i64; 8]);
     let mut user_day: std::collections::BTreeMap<(i64, i64), Acc> = Default::default();
     let mut item_day: std::collections::BTreeMap<(i64, i64), (i64, i64)> = Default::default();
-    for &(t, u, it, a, d) in &ev {
+    for &(t, u, it, a, d) in ev {
         let day = (t - t0_us) / DAY_US;
         let e = user_day.entry((u, day)).or_insert((0, 0, 0, 0.0, [0; 8]));
         match a {
@@ -312,7 +357,7 @@ pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> R
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.7))),
         ],
     )?;
-    write(&dir.join("user_daily.parquet"), &batch, &mut files)?;
+    write(&dir.join("user_daily.parquet"), &batch, files)?;
 
     let schema = Arc::new(Schema::new(vec![
         Field::new("item_id", DataType::Int64, false),
@@ -336,9 +381,20 @@ pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> R
             )),
         ],
     )?;
-    write(&dir.join("item_daily.parquet"), &batch, &mut files)?;
+    write(&dir.join("item_daily.parquet"), &batch, files)?;
 
-    // Spine: sampled play events (the moment a recommendation was shown), label = liked.
+    Ok(())
+}
+
+/// Spine: sampled play events (the moment a recommendation was shown), label = liked.
+fn write_spine(
+    dir: &Path,
+    rng: &mut Rng,
+    ev: &[PlayEvent],
+    spine: u64,
+    files: &mut DemoFiles,
+) -> Result<()> {
+    let events = ev.len() as u64;
     let mut sp: Vec<(i64, i64, i64, bool)> = (0..spine.min(events))
         .map(|_| {
             let e = ev[rng.below(ev.len() as u64) as usize];
@@ -363,8 +419,8 @@ pub(crate) fn generate(dir: &Path, sizes: DemoSizes, seed: u64, t0_us: i64) -> R
             )),
         ],
     )?;
-    write(&dir.join("spine.parquet"), &batch, &mut files)?;
-    Ok(files)
+    write(&dir.join("spine.parquet"), &batch, files)?;
+    Ok(())
 }
 
 /// The demo repository's `tessera.yaml`.

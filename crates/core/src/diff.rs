@@ -5,7 +5,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::definitions::{Definitions, FeatureViewDef};
+use crate::definitions::{
+    ConsumerDef, Definitions, EntityDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
+};
+use crate::on_demand::OnDemandViewDef;
 
 /// Added, removed or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,14 +54,7 @@ impl DefinitionsDiff {
             &old.entities,
             &new.entities,
             |e| &e.name,
-            |o, n, br| {
-                if o.join_keys != n.join_keys {
-                    br.push(format!(
-                        "join keys change from {:?} to {:?}: stored rows no longer match",
-                        o.join_keys, n.join_keys
-                    ));
-                }
-            },
+            entity_breaking,
         );
         diff_kind(
             &mut changes,
@@ -82,13 +78,7 @@ impl DefinitionsDiff {
             &old.purposes,
             &new.purposes,
             |e| &e.name,
-            |o, n, br| {
-                for c in &o.allows {
-                    if !n.allows.contains(c) {
-                        br.push(format!("no longer allows `{c}`: readers of such features for this purpose will be refused"));
-                    }
-                }
-            },
+            purpose_breaking,
         );
         diff_kind(
             &mut changes,
@@ -96,13 +86,7 @@ impl DefinitionsDiff {
             &old.consumers,
             &new.consumers,
             |e| &e.name,
-            |o, n, br| {
-                for p in &o.purposes {
-                    if !n.purposes.contains(p) {
-                        br.push(format!("loses purpose `{p}`"));
-                    }
-                }
-            },
+            consumer_breaking,
         );
         diff_kind(
             &mut changes,
@@ -110,15 +94,7 @@ impl DefinitionsDiff {
             &old.feature_services,
             &new.feature_services,
             |e| &e.name,
-            |o, n, br| {
-                for f in &o.features {
-                    if !n.features.contains(f) {
-                        br.push(format!(
-                            "drops `{f}`: models built on this service lose an input"
-                        ));
-                    }
-                }
-            },
+            service_breaking,
         );
         diff_kind(
             &mut changes,
@@ -126,38 +102,9 @@ impl DefinitionsDiff {
             &old.on_demand_views,
             &new.on_demand_views,
             |e| &e.name,
-            |o, n, br| {
-                for f in &o.features {
-                    match n.features.iter().find(|x| x.name == f.name) {
-                        None => br.push(format!("drops feature `{}`", f.name)),
-                        Some(nf) if nf.expression != f.expression => br.push(format!(
-                            "changes the expression of `{}`: served values change",
-                            f.name
-                        )),
-                        Some(_) => {}
-                    }
-                }
-            },
+            on_demand_breaking,
         );
-        // Removing a view that a registered service reads is breaking.
-        for c in changes.iter_mut() {
-            if c.kind == ChangeKind::Removed {
-                match c.object.as_str() {
-                    "feature_view" => {
-                        for s in &old.feature_services {
-                            if s.features.iter().any(|f| f.view == c.name) {
-                                c.breaking
-                                    .push(format!("feature service `{}` reads it", s.name));
-                            }
-                        }
-                    }
-                    "feature_service" | "entity" | "purpose" | "consumer" => c
-                        .breaking
-                        .push("removed: callers that name it will fail".to_string()),
-                    _ => {}
-                }
-            }
-        }
+        mark_removals(&mut changes, old);
         Self { changes }
     }
 
@@ -352,6 +299,79 @@ impl fmt::Display for DefinitionsDiff {
             f,
             "{a} to add, {ch} to change, {r} to remove; {nb} breaking."
         )
+    }
+}
+
+fn entity_breaking(o: &EntityDef, n: &EntityDef, br: &mut Vec<String>) {
+    if o.join_keys != n.join_keys {
+        br.push(format!(
+            "join keys change from {:?} to {:?}: stored rows no longer match",
+            o.join_keys, n.join_keys
+        ));
+    }
+}
+
+fn purpose_breaking(o: &PurposeDef, n: &PurposeDef, br: &mut Vec<String>) {
+    for c in &o.allows {
+        if !n.allows.contains(c) {
+            br.push(format!(
+                "no longer allows `{c}`: readers of such features for this purpose will be refused"
+            ));
+        }
+    }
+}
+
+fn consumer_breaking(o: &ConsumerDef, n: &ConsumerDef, br: &mut Vec<String>) {
+    for p in &o.purposes {
+        if !n.purposes.contains(p) {
+            br.push(format!("loses purpose `{p}`"));
+        }
+    }
+}
+
+fn service_breaking(o: &FeatureServiceDef, n: &FeatureServiceDef, br: &mut Vec<String>) {
+    for f in &o.features {
+        if !n.features.contains(f) {
+            br.push(format!(
+                "drops `{f}`: models built on this service lose an input"
+            ));
+        }
+    }
+}
+
+fn on_demand_breaking(o: &OnDemandViewDef, n: &OnDemandViewDef, br: &mut Vec<String>) {
+    for f in &o.features {
+        match n.features.iter().find(|x| x.name == f.name) {
+            None => br.push(format!("drops feature `{}`", f.name)),
+            Some(nf) if nf.expression != f.expression => br.push(format!(
+                "changes the expression of `{}`: served values change",
+                f.name
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Removing a view that a registered service reads, or an object callers name, is breaking.
+fn mark_removals(changes: &mut [Change], old: &Definitions) {
+    for c in changes.iter_mut() {
+        if c.kind != ChangeKind::Removed {
+            continue;
+        }
+        match c.object.as_str() {
+            "feature_view" => {
+                for s in &old.feature_services {
+                    if s.features.iter().any(|f| f.view == c.name) {
+                        c.breaking
+                            .push(format!("feature service `{}` reads it", s.name));
+                    }
+                }
+            }
+            "feature_service" | "entity" | "purpose" | "consumer" => c
+                .breaking
+                .push("removed: callers that name it will fail".to_string()),
+            _ => {}
+        }
     }
 }
 

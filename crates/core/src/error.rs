@@ -55,7 +55,7 @@ impl std::error::Error for ValidationErrors {}
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -154,4 +154,23 @@ pub(crate) fn known_hint<'a>(name: &str, known: impl Iterator<Item = &'a str>) -
     }
     s.push(')');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The rule of docs/ERRORS.md: a variant prints its inner error or exposes it as its
+    /// source, never both, so a printer that walks the chain shows each cause once.
+    #[test]
+    fn io_errors_expose_their_cause_without_printing_it() {
+        let e = Error::Io {
+            path: PathBuf::from("/repo/tessera.yaml"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone missing"),
+        };
+        assert!(!e.to_string().contains("gone missing"), "{e}");
+        let cause = e.source().map(|c| c.to_string());
+        assert_eq!(cause.as_deref(), Some("gone missing"));
+    }
 }

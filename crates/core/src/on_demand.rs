@@ -136,13 +136,53 @@ pub(crate) fn check(
             "add `features:` with a name, a type and an expression each".into(),
         ));
     }
-    // Inputs, their names in expressions, the strictest classification and placement.
-    let mut names: Vec<(String, ExprType)> = Vec::new();
-    let mut slots: Vec<InputSlot> = Vec::new();
-    let mut entities: Vec<String> = Vec::new();
-    let mut strictest = Classification::Public;
-    let mut device_only = false;
-    let mut inputs: Vec<(&FeatureRef, ExprType)> = Vec::new();
+    let inputs = resolve_inputs(def, views, &mut problems);
+    let (names, slots) = expression_names(def, &inputs.typed, &mut problems);
+    let (features, expressions) = compile_features(def, &inputs, &names, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(OnDemandView {
+        view: FeatureViewDef {
+            name: def.name.clone(),
+            entities: inputs.entities,
+            source: String::new(),
+            ttl: Default::default(),
+            owner: def.owner.clone(),
+            tags: def.tags.clone(),
+            description: def.description.clone(),
+            online: true,
+            features,
+            aggregations: Vec::new(),
+            classification: None,
+            provider: Default::default(),
+        },
+        def: def.clone(),
+        expressions,
+        slots,
+    })
+}
+
+/// An on-demand view's inputs, resolved: their expression types, the entities they are
+/// keyed by, and the strictest classification and placement among them.
+struct Inputs<'a> {
+    typed: Vec<(&'a FeatureRef, ExprType)>,
+    entities: Vec<String>,
+    strictest: Classification,
+    device_only: bool,
+}
+
+fn resolve_inputs<'a>(
+    def: &'a OnDemandViewDef,
+    views: &BTreeMap<String, FeatureViewDef>,
+    problems: &mut Vec<(String, String)>,
+) -> Inputs<'a> {
+    let mut out = Inputs {
+        typed: Vec::new(),
+        entities: Vec::new(),
+        strictest: Classification::Public,
+        device_only: false,
+    };
     for r in &def.inputs {
         let Some(view) = views.get(&r.view) else {
             problems.push((
@@ -178,7 +218,7 @@ pub(crate) fn check(
             ));
             continue;
         };
-        if inputs.iter().any(|(x, _)| *x == r) {
+        if out.typed.iter().any(|(x, _)| *x == r) {
             problems.push((
                 format!("input `{r}` is listed twice"),
                 "list it once".into(),
@@ -191,16 +231,28 @@ pub(crate) fn check(
                 "read inputs from online views".into(),
             ));
         }
-        strictest = strictest.max(f.classification);
-        device_only |= f.placement == Placement::DeviceOnly;
+        out.strictest = out.strictest.max(f.classification);
+        out.device_only |= f.placement == Placement::DeviceOnly;
         for e in &view.entities {
-            if !entities.contains(e) {
-                entities.push(e.clone());
+            if !out.entities.contains(e) {
+                out.entities.push(e.clone());
             }
         }
-        inputs.push((r, t));
+        out.typed.push((r, t));
     }
-    for (r, t) in &inputs {
+    out
+}
+
+/// The names expressions may use (inputs, bare where unambiguous, and request fields) and
+/// the slot each name reads.
+fn expression_names(
+    def: &OnDemandViewDef,
+    inputs: &[(&FeatureRef, ExprType)],
+    problems: &mut Vec<(String, String)>,
+) -> (Vec<(String, ExprType)>, Vec<InputSlot>) {
+    let mut names: Vec<(String, ExprType)> = Vec::new();
+    let mut slots: Vec<InputSlot> = Vec::new();
+    for (r, t) in inputs {
         let bare_unique = inputs
             .iter()
             .filter(|(x, _)| x.feature == r.feature)
@@ -231,6 +283,18 @@ pub(crate) fn check(
         names.push((q.name.clone(), t));
         slots.push(InputSlot::Request(q.name.clone(), t));
     }
+    (names, slots)
+}
+
+/// Each feature's classification, placement and compiled expression.
+fn compile_features(
+    def: &OnDemandViewDef,
+    inputs: &Inputs<'_>,
+    names: &[(String, ExprType)],
+    problems: &mut Vec<(String, String)>,
+) -> (Vec<FeatureDef>, Vec<Expr>) {
+    let strictest = inputs.strictest;
+    let device_only = inputs.device_only;
     let mut expressions = Vec::new();
     let mut features = Vec::new();
     for f in &def.features {
@@ -270,7 +334,7 @@ pub(crate) fn check(
             None if device_only => Placement::DeviceOnly,
             None => Placement::Cloud,
         };
-        match Expr::compile(&f.expression, &names) {
+        match Expr::compile(&f.expression, names) {
             Ok(e) => {
                 let fits = matches!(
                     (e.result_type(), &f.dtype),
@@ -308,26 +372,5 @@ pub(crate) fn check(
             derived: None,
         });
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(OnDemandView {
-        view: FeatureViewDef {
-            name: def.name.clone(),
-            entities,
-            source: String::new(),
-            ttl: Default::default(),
-            owner: def.owner.clone(),
-            tags: def.tags.clone(),
-            description: def.description.clone(),
-            online: true,
-            features,
-            aggregations: Vec::new(),
-            classification: None,
-            provider: Default::default(),
-        },
-        def: def.clone(),
-        expressions,
-        slots,
-    })
+    (features, expressions)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The definitions could not be loaded or do not validate.
-    #[error("cannot load the definitions: {0}")]
+    #[error("cannot load the definitions")]
     Definitions(#[source] tessera_core::Error),
     /// A name the caller gave is not declared.
     #[error("unknown {kind} `{name}` (hint: {hint})")]

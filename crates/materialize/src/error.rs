@@ -13,7 +13,7 @@ pub enum Error {
     #[error("{0}")]
     Materialize(String),
     /// An aggregation failed.
-    #[error("aggregation: {0}")]
+    #[error(transparent)]
     Aggregate(#[from] tessera_aggregate::Error),
     /// The definitions could not be used.
     #[error(transparent)]

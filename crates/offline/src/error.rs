@@ -36,16 +36,16 @@ pub enum Error {
         message: String,
     },
     /// DataFusion failed.
-    #[error("query engine: {0}")]
+    #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     /// Arrow failed.
-    #[error("arrow: {0}")]
+    #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
     /// Parquet failed.
-    #[error("parquet: {0}")]
+    #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

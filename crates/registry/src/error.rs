@@ -4,7 +4,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A registry file could not be read or written.
-    #[error("registry {path}: {source}")]
+    #[error("registry {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -13,7 +13,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A registry file is not a valid version snapshot.
-    #[error("registry {path} is corrupt: {source} (hint: restore it from version control or remove it and re-apply)")]
+    #[error("registry {path} is corrupt (hint: restore it from version control or remove it and re-apply)")]
     Corrupt {
         /// The file.
         path: PathBuf,
