@@ -69,12 +69,7 @@ async fn record(
     let b: ConsentBody = serde_json::from_slice(&bytes).map_err(json_error)?;
     let catalog = state.access.catalog();
     check_purpose(catalog, &b.purpose).map_err(|e| invalid("bad_purpose", &e))?;
-    let st = ConsentState::parse(&b.state).map_err(|e| {
-        ApiError::unprocessable(
-            "bad_state",
-            format!("{e} (hint: send \"granted\" or \"withdrawn\")"),
-        )
-    })?;
+    let st = ConsentState::parse(&b.state).map_err(|e| invalid("bad_state", &e))?;
     let at_us = match b.at.as_deref() {
         Some(t) => parse_time(t).map_err(|e| invalid("bad_time", &e))?,
         None => now_us(),
