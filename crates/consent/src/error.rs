@@ -24,7 +24,7 @@ pub enum Error {
         known: String,
     },
     /// A state other than `granted` / `withdrawn`.
-    #[error("consent state `{0}` is not `granted` or `withdrawn`")]
+    #[error("consent state `{0}` is not `granted` or `withdrawn` (hint: write one of them)")]
     BadState(String),
     /// A time that does not parse.
     #[error("`{0}` is not a time (hint: write RFC 3339, e.g. `2026-12-01T00:00:00Z`)")]

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use tessera_access::{consent_record, Caller, ACTION_CONSENT};
+use tessera_access::{consent_record, Caller, KeyType, ACTION_CONSENT};
 use tessera_consent::{
     check_key_name, check_purpose, format_time, now_us, parse_time, ConsentState,
 };
@@ -69,12 +69,7 @@ async fn record(
     let b: ConsentBody = serde_json::from_slice(&bytes).map_err(json_error)?;
     let catalog = state.access.catalog();
     check_purpose(catalog, &b.purpose).map_err(|e| invalid("bad_purpose", &e))?;
-    let st = ConsentState::parse(&b.state).map_err(|e| {
-        ApiError::unprocessable(
-            "bad_state",
-            format!("{e} (hint: send \"granted\" or \"withdrawn\")"),
-        )
-    })?;
+    let st = ConsentState::parse(&b.state).map_err(|e| invalid("bad_state", &e))?;
     let at_us = match b.at.as_deref() {
         Some(t) => parse_time(t).map_err(|e| invalid("bad_time", &e))?,
         None => now_us(),
@@ -105,8 +100,14 @@ async fn record(
     let mut digests = Vec::with_capacity(n);
     for (name, values) in &b.entities {
         check_key_name(catalog, name).map_err(|e| invalid("unknown_join_key", &e))?;
+        let int_key = state.access.config().key_types.get(name) == Some(&KeyType::Int64);
         for v in values {
             let text = match v {
+                // An integer key sent as text hashes as the integer a read would send.
+                serde_json::Value::String(s) if int_key => match s.trim().parse::<i64>() {
+                    Ok(i) => i.to_string(),
+                    Err(_) => s.clone(),
+                },
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(x) if x.is_i64() => x.to_string(),
                 other => {

@@ -26,7 +26,8 @@ pub(crate) enum ConsentCommand {
     /// now).
     Set(SetArgs),
     /// Record the consent changes of a CSV or JSONL file (columns / fields `entity`
-    /// (`user_id=u1`), `purpose`, `state`, optional `at`); all or nothing.
+    /// (`user_id=u1`, or a CSV column named after the join key), `purpose`, `state`,
+    /// optional `at`); all or nothing.
     Import(ImportArgs),
 }
 
@@ -56,7 +57,8 @@ pub(crate) struct ImportArgs {
     /// The feature repository.
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
-    /// A `.csv` file with a header `entity,purpose,state,at`, or a `.jsonl` file of
+    /// A `.csv` file with a header `entity,purpose,state,at` (or `user_id,purpose,state,at`:
+    /// a column named after a join key), or a `.jsonl` file of
     /// `{"entity": "user_id=u1", "purpose": "ads", "state": "granted", "at": "…"}`.
     pub file: PathBuf,
 }
@@ -86,7 +88,7 @@ fn change(
     at: Option<&str>,
 ) -> Result<Change> {
     check_purpose(catalog, purpose)?;
-    let state = ConsentState::parse(state).context("hint: write `granted` or `withdrawn`")?;
+    let state = ConsentState::parse(state)?;
     let at_us = match at.map(str::trim).filter(|a| !a.is_empty()) {
         Some(a) => parse_time(a)?,
         None => now_us(),
@@ -164,8 +166,20 @@ async fn import(args: &ImportArgs) -> Result<()> {
         };
         let cols: Vec<&str> = header.split(',').map(str::trim).collect();
         let col = |name: &str| cols.iter().position(|c| *c == name);
-        let (Some(e), Some(p), Some(s)) = (col("entity"), col("purpose"), col("state")) else {
-            bail!("{}: the header must name the columns `entity`, `purpose`, `state` and optionally `at`; it is `{header}`", at_line(1));
+        // The entity: an `entity` column (`user_id=u1`), or a column named after a join key
+        // (`user_id`, as exports usually have it).
+        let join_keys: Vec<&str> = catalog
+            .entities()
+            .values()
+            .flat_map(|e| e.join_keys.iter().map(String::as_str))
+            .collect();
+        let entity = col("entity").map(|e| (e, None)).or_else(|| {
+            cols.iter()
+                .position(|c| join_keys.contains(c))
+                .map(|e| (e, Some(cols[e])))
+        });
+        let (Some((e, key)), Some(p), Some(s)) = (entity, col("purpose"), col("state")) else {
+            bail!("{}: the header must name the columns `entity` (or a join key such as `user_id`), `purpose`, `state` and optionally `at`; it is `{header}`", at_line(1));
         };
         let a = col("at");
         for (i, line) in lines {
@@ -174,8 +188,12 @@ async fn import(args: &ImportArgs) -> Result<()> {
             }
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
             let get = |k: usize| f.get(k).copied().unwrap_or("");
+            let entity = match key {
+                Some(k) => format!("{k}={}", get(e)),
+                None => get(e).to_string(),
+            };
             changes.push(
-                change(&catalog, get(e), get(p), get(s), a.map(get))
+                change(&catalog, &entity, get(p), get(s), a.map(get))
                     .with_context(|| at_line(i + 1))?,
             );
         }

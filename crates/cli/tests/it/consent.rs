@@ -141,7 +141,7 @@ fn one_consent_history_online_and_in_training_sets() {
     let csv = repo.join("consent.csv");
     std::fs::write(
         &csv,
-        "entity,purpose,state,at\nuser_id=u1,ads,granted,2026-01-01T00:00:00Z\nuser_id=u1,ads,withdrawn,2026-01-10T00:00:00Z\n",
+        "user_id,purpose,state,at\nu1,ads,granted,2026-01-01T00:00:00Z\nu1,ads,withdrawn,2026-01-10T00:00:00Z\n",
     )
     .unwrap();
     assert!(

@@ -11,12 +11,15 @@ use tessera_audit::{AuditDecision, AuditLog, AuditSink, SinkConfig};
 use tessera_consent::{ConsentState, ConsentStore};
 use tessera_core::{Catalog, Definitions, EntityHasher};
 use tessera_online::{EmbeddedStore, EntityKey, OnlineStore, Stamp, Value, WriteBatch};
+use tessera_server::grpc::proto::{
+    key_value, GetFeaturesRequest, KeyColumn, KeyValue, ValueStatus,
+};
 use tessera_server::{app, AppState, Auth, Limits, Metrics, TokenTable};
 
 use crate::fixtures::{fresh_ts, Options, TestServer};
 
-const RANKER: &str = "ranker-token-0123456789abcdef";
-const ADMIN: &str = "admin-token-0123456789abcdef01";
+pub(crate) const RANKER: &str = "ranker-token-0123456789abcdef";
+pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef01";
 
 const DEFS: &str = r#"
 entities: [{ name: user, join_keys: [user_id] }]
@@ -48,6 +51,16 @@ async fn server() -> (TestServer, std::path::PathBuf) {
         );
     }
     store.write(b).await.unwrap();
+    server_over(store, dir, DEFS)
+}
+
+/// A test server over `store` with the definitions `defs`, consumers `ranker` and `admin`
+/// (tokens [`RANKER`], [`ADMIN`]) and a consent log in `dir`.
+pub(crate) fn server_over(
+    store: Arc<dyn OnlineStore>,
+    dir: tempfile::TempDir,
+    defs: &str,
+) -> (TestServer, std::path::PathBuf) {
     let audit_log = AuditLog::new(&dir.path().join("audit"));
     let audit = Arc::new(
         AuditSink::spawn(
@@ -61,7 +74,7 @@ async fn server() -> (TestServer, std::path::PathBuf) {
     );
     let catalog = Arc::new(
         Catalog::build(vec![
-            Definitions::from_yaml_str(DEFS, "f.yaml".as_ref()).unwrap()
+            Definitions::from_yaml_str(defs, "f.yaml".as_ref()).unwrap()
         ])
         .unwrap(),
     );
@@ -172,12 +185,12 @@ async fn consent_route_and_gate() {
         .await;
     assert_eq!(statuses(&r.json), ["present", "present"]);
 
-    // User 1 grants (integer and string keys hash alike).
+    // User 1 grants (an integer key sent as text hashes as the integer).
     let r = s
         .post(
             "/v1/consent",
             Some(ADMIN),
-            r#"{"purpose":"ads","entities":{"user_id":[1]},"state":"granted","at":"2026-01-01T00:00:00Z"}"#,
+            r#"{"purpose":"ads","entities":{"user_id":["01"]},"state":"granted","at":"2026-01-01T00:00:00Z"}"#,
         )
         .await;
     r.expect(200);
@@ -201,6 +214,30 @@ async fn consent_route_and_gate() {
         r.json["results"][1]["statuses"],
         serde_json::json!(["PRESENT", "NOT_FOUND"])
     );
+    // gRPC: the same gate, status MISSING.
+    let mut grpc = s.grpc().await;
+    let mut req = tonic::Request::new(GetFeaturesRequest {
+        features: vec!["user_stats:plays".into()],
+        entities: vec![KeyColumn {
+            name: "user_id".into(),
+            values: [1, 2]
+                .into_iter()
+                .map(|i| KeyValue {
+                    kind: Some(key_value::Kind::Int64Value(i)),
+                })
+                .collect(),
+        }],
+        purpose: "ads".into(),
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {RANKER}").parse().unwrap());
+    let r = grpc.client.get_features(req).await.unwrap().into_inner();
+    assert_eq!(
+        r.features[0].statuses,
+        [ValueStatus::Present as i32, ValueStatus::Missing as i32]
+    );
+    grpc.stop().await;
     // The audit record keeps keyed hashes only.
     let records = s.audit_records().await;
     let rec = records

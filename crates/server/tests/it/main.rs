@@ -7,6 +7,7 @@
 mod audit_metrics;
 mod auth_policy;
 mod bad_input;
+mod cohort_api;
 mod connections;
 mod consent_api;
 mod content_view;

@@ -1,13 +1,16 @@
 //! k-thresholds through the stream engine: an item's cohort count is suppressed until k
 //! distinct users contributed (one who plays 100 times counts once), in the engine's
-//! states and in what it writes to the online store (read back with the status the
-//! access layer gives: `None` = suppressed).
+//! states, in what it writes to the online store (read back with the status the access
+//! layer gives: `None` = suppressed), and in the batch backfill over its offline log.
 
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
+use arrow::array::{Int64Array, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
 use tessera_core::aggregate::Value;
-use tessera_core::FeatureRepo;
+use tessera_core::{ArrowValues, FeatureRef, FeatureRepo};
 use tessera_online::{
     selected_aggregate_values, EmbeddedStore, EntityKey, KeyValue, OnlineStore, STATE_FEATURE,
 };
@@ -119,4 +122,56 @@ async fn cohorts_below_k_are_suppressed_in_the_stream_engine_and_online() {
         .await
         .unwrap();
     assert_eq!(engine_value(100).await, [Value::Int64(102)]);
+
+    // The batch backfill over the offline log the engine left gives the same values: item
+    // 100 before its third contributor suppressed, after it shown; item 101 shown.
+    let spine = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("item_id", DataType::Int64, false),
+            Field::new(
+                "event_timestamp",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+        ])),
+        vec![
+            Arc::new(Int64Array::from(vec![100, 100, 101])),
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                now - 2 * HOUR / 3,
+                now,
+                now,
+            ])),
+        ],
+    )
+    .unwrap();
+    let spine_path = d.path().join("spine.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&spine_path).unwrap(),
+        spine.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&spine).unwrap();
+    w.close().unwrap();
+    let offline_repo = tessera_offline::load_repo(d.path()).await.unwrap();
+    let offline = tessera_offline::OfflineEngine::new(d.path(), Arc::new(offline_repo.catalog));
+    let prepared = offline
+        .prepare(&tessera_offline::TrainingSetRequest {
+            spine: spine_path,
+            features: vec![FeatureRef::parse("item_cohort:count_1d").unwrap()],
+            timestamp_column: "event_timestamp".into(),
+            short_names: false,
+        })
+        .await
+        .unwrap();
+    let set = offline
+        .run(prepared, Arc::new(tessera_offline::NoProgress))
+        .await
+        .unwrap();
+    let col = set.batch.column_by_name("item_cohort__count_1d").unwrap();
+    let values = ArrowValues::new(col).unwrap();
+    assert_eq!(
+        (0..3).map(|i| values.get(i)).collect::<Vec<_>>(),
+        [Value::Null, Value::Int64(102), Value::Int64(3)]
+    );
 }
