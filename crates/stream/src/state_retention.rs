@@ -65,9 +65,10 @@ pub(crate) fn prune_states(
     Ok(out)
 }
 
-/// Prunes the stored states, as `prune_states` does, in the engine's files under `root` (`.tessera/stream/`), opened here:
-/// fails when a running engine holds them. Files that do not exist are skipped. Returns
-/// (view, states) summed over both files.
+/// Deletes (with `drop`; counts without) the stored states older than each view's cutoff
+/// in the engine's files under `root` (`.tessera/stream/`), opened here: fails when a
+/// running engine holds them. Files that do not exist are skipped. Returns (view, states)
+/// summed over both files.
 pub fn apply_state_retention_files(
     root: &Path,
     cutoffs: &[(String, i64)],
