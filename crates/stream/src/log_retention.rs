@@ -5,29 +5,28 @@
 //! Which case a file is in is read from its Parquet footer (the event-time column's
 //! min/max statistics, which the log's writer always records), so a pass reads only the
 //! files that straddle the cutoff — at most a few per source, since the log is written in
-//! event-time order. A rewrite goes to a hidden temporary file (which no reader reads),
-//! is synced, renamed over the original (readers see the old file or the new one, never a
-//! mix) and the directory is synced, as the compactor does ([`crate::log_compaction`]).
+//! event-time order. A rewrite is [`crate::log_rewrite::rewrite_keeping`] (the primitive
+//! erasure uses too): a hidden temporary file (which no reader reads), synced, renamed over
+//! the original (readers see the old file or the new one, never a mix), directory synced.
 //!
 //! Every log file of the source is handled, superseded ones included (they still hold
-//! bytes until the compactor deletes them). A compaction that read a file before a rewrite
+//! bytes until the compactor deletes them) and first, so that a merged file is never
+//! deleted while files it covers are still there. A compaction that read a file before a rewrite
 //! may publish the old rows again in its merged file; the next pass removes them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, TimestampMicrosecondArray};
-use arrow::compute::filter_record_batch;
-use arrow::record_batch::{RecordBatch, RecordBatchReader};
+use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use tessera_core::log_files::LogFile;
 
 use crate::error::{BoxError, Error, Result};
+use crate::log_rewrite::{rewrite_keeping, RewriteOptions, RowPredicate};
 
 /// What one retention pass over a source's log did (or, without `drop`, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,7 +61,13 @@ pub fn apply_log_retention(
     };
     let mut names = crate::log_compaction::file_names(dir)?;
     names.retain(|n| LogFile::parse(n, source).is_some());
-    names.sort();
+    // Superseded files first: deleting a merged file while the files it covers are still
+    // there would make readers read those again.
+    let live: std::collections::HashSet<String> =
+        tessera_core::log_files::live_files(names.clone(), source)
+            .into_iter()
+            .collect();
+    names.sort_by_key(|n| (live.contains(n), n.clone()));
     for name in names {
         let path = dir.join(&name);
         report.files += 1;
@@ -133,51 +138,40 @@ fn time_range(meta: &ParquetMetaData, ts_column: &str) -> Option<(i64, i64)> {
 }
 
 /// Rewrites `path` keeping the rows at or after the cutoff (rows with no event time are
-/// kept); deletes it when none is left. Returns the rows removed.
+/// kept), with [`crate::log_rewrite::rewrite_keeping`]; deletes it when none is left.
+/// Without `drop`, only counts (reading the event-time column alone). Returns the rows
+/// removed.
 fn rewrite(path: &Path, ts_column: &str, cutoff_us: i64, drop: bool) -> Result<u64> {
+    let keep = RowPredicate::new(vec![ts_column.to_string()], |b| {
+        Ok(keep_mask(b, ts_column, cutoff_us)
+            .unwrap_or_else(|| BooleanArray::from(vec![true; b.num_rows()])))
+    });
+    if drop {
+        let options = RewriteOptions {
+            remove_when_empty: true,
+        };
+        return Ok(rewrite_keeping(path, &keep, &options)?.rows_removed());
+    }
     let read = |e: BoxError| Error::log(path, "reading", e);
     let f = std::fs::File::open(path).map_err(|e| read(e.into()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.build())
-        .map_err(|e| read(e.into()))?;
-    let schema = reader.schema();
-    let mut kept: Vec<RecordBatch> = Vec::new();
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read(e.into()))?;
+    let schema = b.parquet_schema();
+    let Some(idx) = (0..schema.num_columns()).find(|&i| schema.column(i).name() == ts_column)
+    else {
+        return Ok(0);
+    };
+    let mask = ProjectionMask::leaves(schema, [idx]);
     let mut removed = 0u64;
-    for b in reader {
-        let b = b.map_err(|e| read(e.into()))?;
-        let keep = keep_mask(&b, ts_column, cutoff_us);
-        let Some(keep) = keep else {
-            kept.push(b); // no timestamp column of the log's type: left as is
-            continue;
-        };
-        let out = filter_record_batch(&b, &keep)?;
-        removed += (b.num_rows() - out.num_rows()) as u64;
-        if out.num_rows() > 0 {
-            kept.push(out);
-        }
-    }
-    if removed == 0 || !drop {
-        return Ok(removed);
-    }
-    if kept.is_empty() {
-        remove(path)?;
-        return Ok(removed);
-    }
-    let tmp = temp_path(path);
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
+    for batch in b
+        .with_projection(mask)
+        .build()
+        .map_err(|e| read(e.into()))?
     {
-        let write = |e: BoxError| Error::log(&tmp, "writing", e);
-        let f = std::fs::File::create(&tmp).map_err(|e| write(e.into()))?;
-        let mut w = ArrowWriter::try_new(f, schema, Some(props)).map_err(|e| write(e.into()))?;
-        for b in &kept {
-            w.write(b).map_err(|e| write(e.into()))?;
+        let batch = batch.map_err(|e| read(e.into()))?;
+        if let Some(m) = keep_mask(&batch, ts_column, cutoff_us) {
+            removed += m.iter().filter(|v| *v == Some(false)).count() as u64;
         }
-        let f = w.into_inner().map_err(|e| write(e.into()))?;
-        f.sync_all().map_err(|e| write(e.into()))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::log(path, "renaming into place", e))?;
     Ok(removed)
 }
 
@@ -192,14 +186,6 @@ fn keep_mask(b: &RecordBatch, ts_column: &str, cutoff_us: i64) -> Option<Boolean
             .map(|i| Some(ts.is_null(i) || ts.value(i) >= cutoff_us))
             .collect(),
     )
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!(".retention-{name}.tmp"))
 }
 
 fn remove(path: &Path) -> Result<()> {

@@ -6,7 +6,7 @@
 //! The files belong to the process that runs the stream engine; this pass opens them
 //! itself, so it runs when no engine holds them (`tessera retention apply` while no
 //! `tessera serve`/`ingest` runs the repository's stream sources). A running engine applies
-//! retention through [`crate::StreamEngine::apply_state_retention`].
+//! retention through [`crate::StreamEngine::apply_retention`].
 
 use std::path::Path;
 
@@ -65,9 +65,10 @@ pub(crate) fn prune_states(
     Ok(out)
 }
 
-/// [`prune_states`] over the engine's files under `root` (`.tessera/stream/`), opened here:
-/// fails when a running engine holds them. Files that do not exist are skipped. Returns
-/// (view, states) summed over both files.
+/// Deletes (with `drop`; counts without) the stored states older than each view's cutoff
+/// in the engine's files under `root` (`.tessera/stream/`), opened here: fails when a
+/// running engine holds them. Files that do not exist are skipped. Returns (view, states)
+/// summed over both files.
 pub fn apply_state_retention_files(
     root: &Path,
     cutoffs: &[(String, i64)],

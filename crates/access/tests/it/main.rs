@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod entity_digests;
 mod fixtures;
 mod minimised_reads;
 mod providers;

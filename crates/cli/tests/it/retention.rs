@@ -250,3 +250,89 @@ fn subject_report_and_audit_digests() {
     assert!(none["offline"].as_array().unwrap().is_empty());
     assert!(none["reads"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn the_server_applies_retention_periodically_through_its_own_store() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("repo");
+    let r = s(&dir);
+    repo(&dir, None, "100000d");
+    ok(&["apply", "--repo", r]);
+    ok(&[
+        "materialize",
+        "--repo",
+        r,
+        "--start",
+        "1960-01-01",
+        "--end",
+        &ago(0),
+        "-q",
+    ]);
+    repo(&dir, Some("30d"), "30d");
+    ok(&["apply", "--repo", r]);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "serve",
+            "--repo",
+            r,
+            "--addr",
+            "127.0.0.1:0",
+            "--auth",
+            "none",
+            "--retention-every",
+            "1s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    // The pass logs each run; wait for the first.
+    let mut seen = Vec::new();
+    let found = loop {
+        let Some(Ok(line)) = lines.next() else {
+            break false;
+        };
+        let done = line.contains("retention pass:");
+        seen.push(line);
+        if done {
+            break true;
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    assert!(found, "{}", seen.join("\n"));
+    assert!(status.success(), "serve exited with {status}");
+    let audit = ok(&[
+        "audit",
+        "query",
+        "--repo",
+        r,
+        "--action",
+        "retention",
+        "--json",
+    ]);
+    let first = audit.lines().next().unwrap_or_default();
+    assert!(first.contains("\"consumer\":\"server\""), "{audit}");
+    assert!(first.contains("online_rows=2"), "{audit}");
+    // The rows are gone from the store the server held.
+    let got = ok(&[
+        "get",
+        "--repo",
+        r,
+        "--entity",
+        "customer_id='subject-outside'",
+        "--features",
+        "customer_stats:orders_7d",
+        "--purpose",
+        "personalization",
+    ]);
+    assert!(got.contains("missing"), "{got}");
+}

@@ -153,3 +153,54 @@ async fn old_log_rows_and_states_go_newer_stay() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[tokio::test]
+async fn retention_over_a_compacted_log_keeps_each_newer_event_once() {
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("100000d"));
+    let repo = FeatureRepo::load(d.path()).unwrap();
+    let store: Arc<dyn OnlineStore> =
+        Arc::new(EmbeddedStore::open(&d.path().join(".tessera/online")).unwrap());
+    let config = StreamConfig {
+        clock: Arc::new(|| T0),
+        ..StreamConfig::default()
+    };
+    let engine = StreamEngine::open(d.path(), Arc::new(repo.catalog), store, config)
+        .await
+        .unwrap();
+    let cutoff = T0 - 10 * SEC;
+    for (i, ts) in [cutoff - 2 * SEC, cutoff - SEC, cutoff + SEC]
+        .into_iter()
+        .enumerate()
+    {
+        engine
+            .ingest("plays", columns(&[ev(1, ts, &format!("e{i}"))]))
+            .await
+            .unwrap();
+    }
+    engine.snapshot().await.unwrap();
+    // Merged into one file; the three batch files stay for the grace period.
+    let settings = tessera_stream::CompactionSettings {
+        min_files: 2,
+        target_rows: 1000,
+        grace: std::time::Duration::from_secs(3600),
+    };
+    let c = engine.compact_logs(&settings).await.unwrap();
+    assert_eq!((c[0].written_files, c[0].kept_files), (1, 3), "{c:?}");
+    let r = engine
+        .apply_retention(&[("plays".into(), cutoff)], &[], true)
+        .await
+        .unwrap();
+    // The merged file is rewritten; the two old batch files are deleted, the new one kept.
+    assert_eq!(
+        (
+            r.logs[0].files,
+            r.logs[0].dropped_files,
+            r.logs[0].rewritten_files
+        ),
+        (4, 2, 1),
+        "{:?}",
+        r.logs
+    );
+    assert_eq!(ids(d.path()).await, ["e2"]);
+}
