@@ -255,7 +255,7 @@ pub enum Error {
     },
     /// A feature's minimisation cannot be applied in this process (its pseudonymisation
     /// key is unset); nothing is returned, never the raw value.
-    #[error("cannot minimise `{feature}`: {source}")]
+    #[error("cannot minimise `{feature}`")]
     Minimise {
         /// The feature.
         feature: String,

@@ -117,6 +117,9 @@ impl From<tessera_access::Error> for ApiError {
                     tessera_access::Error::Provider { kind, .. } => {
                         format!("the {kind} provider is unavailable; retry later")
                     }
+                    tessera_access::Error::Minimise { feature, .. } => format!(
+                        "`{feature}` cannot be minimised by this server (its pseudonymisation key is not configured); ask its operator"
+                    ),
                     _ => "the online store is unavailable; retry later".to_string(),
                 };
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, public);

@@ -267,7 +267,10 @@ async fn a_pseudonymisation_key_unset_in_the_serving_process_refuses_the_read() 
         .await
         .unwrap_err();
     assert_eq!(err.code(), "minimise_unavailable");
-    let text = err.to_string();
+    let cause = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let text = format!("{err}: {cause}");
     assert!(
         text.contains("user_profile:user_ref")
             && text.contains("TESSERA_TEST_PSEUDONYM_KEY_NEVER_SET"),
