@@ -164,8 +164,6 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         root: args.repo.clone(),
         store: store.clone(),
         engine: engine.clone(),
-        hasher: tessera_core::EntityHasher::for_repo(&args.repo)
-            .context("opening the repository's privacy key")?,
     };
     let mut builder = AccessLayer::builder(
         catalog,

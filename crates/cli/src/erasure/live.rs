@@ -27,15 +27,16 @@ pub(crate) struct LiveEraser {
     pub root: PathBuf,
     pub store: Arc<dyn OnlineStore>,
     pub engine: Option<Arc<StreamEngine>>,
-    pub hasher: EntityHasher,
 }
 
 impl LiveEraser {
     async fn run(&self, entities: Vec<EraseKey>) -> Result<Value> {
         let started = std::time::Instant::now();
+        // Opened here, not at start: a server that never erases creates no privacy key.
+        let hasher = EntityHasher::for_repo(&self.root)?;
         let subjects: Vec<Subject> = entities
             .into_iter()
-            .map(|p| Subject::from_parts(p, &self.hasher))
+            .map(|p| Subject::from_parts(p, &hasher))
             .collect();
         let digests: Vec<String> = subjects.iter().map(|s| s.digest.clone()).collect();
         let mut journal = Journal::begin(&self.root, &digests)?;

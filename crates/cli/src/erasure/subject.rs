@@ -70,3 +70,44 @@ impl Subject {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher() -> EntityHasher {
+        EntityHasher::from_key(&[7u8; 32])
+    }
+
+    #[test]
+    fn parts_are_sorted_and_the_digest_ignores_order_and_quotes() {
+        let a = Subject::parse("user_id=42,item_id='a7'", &hasher()).unwrap();
+        let b = Subject::parse("item_id=a7, user_id=42", &hasher()).unwrap();
+        assert_eq!(
+            a.parts,
+            vec![
+                ("item_id".into(), "a7".into()),
+                ("user_id".into(), "42".into())
+            ]
+        );
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(a.digest.len(), 64);
+        assert!(!a.digest.contains("42"));
+        assert!(Subject::parse("user_id", &hasher()).is_err());
+        assert!(Subject::parse("user_id=", &hasher()).is_err());
+    }
+
+    #[test]
+    fn an_integer_looking_value_is_erased_in_both_forms() {
+        let s = Subject::parse("user_id=42", &hasher()).unwrap();
+        let keys = s.store_keys().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.contains(&EntityKey::int("user_id", 42)));
+        assert!(keys.contains(&EntityKey::string("user_id", "42")));
+        let t = Subject::parse("user_id=u42", &hasher()).unwrap();
+        assert_eq!(
+            t.store_keys().unwrap(),
+            vec![EntityKey::string("user_id", "u42")]
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use serde_json::{json, Value};
 use tessera_core::{Catalog, OnlineStoreConfig, RepoConfig, SourceType};
@@ -260,6 +260,14 @@ pub(crate) fn keep_rows(
                 usable = false;
                 break;
             };
+            // Integers compare as integers (no text per row); everything else as text.
+            if let Some(ints) = c.as_any().downcast_ref::<Int64Array>() {
+                let want = value.parse::<i64>().ok();
+                for (i, h) in hit.iter_mut().enumerate() {
+                    *h = *h && want.is_some() && ints.is_valid(i) && Some(ints.value(i)) == want;
+                }
+                continue;
+            }
             let text = arrow::compute::cast(c, &DataType::Utf8)?;
             let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
                 usable = false;
@@ -394,4 +402,45 @@ async fn sources(e: &Erasure<'_>, rewrite: bool) -> Result<TierReport> {
         ),
         json!({"rewritten": true, "rows_removed": rows, "files_rewritten": rewritten, "files_scanned": files.len(), "files": details}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc as StdArc;
+
+    #[test]
+    fn rows_of_a_subject_are_found_in_integer_and_text_columns() {
+        let hasher = tessera_core::EntityHasher::from_key(&[1u8; 32]);
+        let subjects = vec![Subject::parse("user_id=42", &hasher).unwrap()];
+        let ints = RecordBatch::try_from_iter(vec![(
+            "user_id",
+            StdArc::new(Int64Array::from(vec![Some(41), Some(42), None, Some(420)]))
+                as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        assert_eq!(
+            keep_rows(&subjects, &ints).unwrap(),
+            vec![true, false, true, true]
+        );
+        let texts = RecordBatch::try_from_iter(vec![(
+            "user_id",
+            StdArc::new(StringArray::from(vec!["42", "042", "x"])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        assert_eq!(
+            keep_rows(&subjects, &texts).unwrap(),
+            vec![false, true, true]
+        );
+        let other = RecordBatch::try_from_iter(vec![(
+            "item_id",
+            StdArc::new(Int64Array::from(vec![42])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        assert_eq!(
+            keep_rows(&subjects, &other).unwrap(),
+            vec![true],
+            "another key's column"
+        );
+    }
 }

@@ -133,3 +133,49 @@ fn key_text(v: &tessera_online::KeyValue) -> String {
         tessera_online::KeyValue::String(s) => s.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn tombstones_hold_hashes_and_filter_rows_of_erased_entities() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert!(TombstoneFilter::for_repo(root).unwrap().is_none());
+        let hasher = EntityHasher::for_repo(root).unwrap();
+        let d = hasher.digest(&[("user_id", "42")]);
+        assert_eq!(add(root, std::slice::from_ref(&d)).unwrap(), 1);
+        assert_eq!(
+            add(root, std::slice::from_ref(&d)).unwrap(),
+            0,
+            "idempotent"
+        );
+        let text = std::fs::read_to_string(root.join(TOMBSTONES)).unwrap();
+        assert_eq!(text, format!("{d}\n"));
+        let f = TombstoneFilter::for_repo(root).unwrap().unwrap();
+        assert!(f.erased_key(&tessera_online::EntityKey::int("user_id", 42)));
+        assert!(f.erased_key(&tessera_online::EntityKey::string("user_id", "42")));
+        assert!(!f.erased_key(&tessera_online::EntityKey::int("user_id", 43)));
+        let catalog = tessera_core::Catalog::build(vec![serde_yaml::from_str(
+            "entities: [{ name: user, join_keys: [user_id] }]",
+        )
+        .unwrap()])
+        .unwrap();
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "user_id",
+                Arc::new(arrow::array::Int64Array::from(vec![41, 42, 43]))
+                    as arrow::array::ArrayRef,
+            ),
+            (
+                "label",
+                Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let (out, dropped) = f.filter_batch(&catalog, &batch).unwrap();
+        assert_eq!((out.num_rows(), dropped), (2, 1));
+    }
+}

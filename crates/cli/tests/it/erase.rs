@@ -28,8 +28,25 @@ const STREAM: &str = r#"
 /// A minimal repository whose customer `c-secret-1701` is in the CSV source, the online
 /// store (materialised) and the offline log of a stream source.
 fn repo(dir: &Path) -> String {
+    repo_with(dir, None)
+}
+
+/// [`repo`], with the online store in Redis under a project of its own when `redis` names one.
+fn repo_with(dir: &Path, redis: Option<&str>) -> String {
     let r = s(dir).to_string();
     ok(&["init", &r]);
+    if let Some(project) = redis {
+        let cfg = dir.join("tessera.yaml");
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("project: my_features", &format!("project: {project}"))
+            .replace(
+                "online_store: { type: embedded, path: .tessera/online }",
+                "online_store: { type: redis, url: redis://127.0.0.1:6379/0 }",
+            );
+        assert!(text.contains("type: redis"), "{text}");
+        std::fs::write(cfg, text).unwrap();
+    }
     std::fs::write(
         dir.join("data/customer_stats.csv"),
         format!("customer_id,event_timestamp,orders_7d,spend_7d,favourite_category\nc1,2026-12-03T00:00:00Z,3,40.50,garden\n{SECRET_KEY},2026-12-03T00:00:00Z,6,87.00,{SECRET_VALUE}\nc3,2026-12-03T00:00:00Z,2,31.00,toys\n"),
@@ -393,4 +410,55 @@ fn the_running_server_erases_through_its_own_stores() {
         audit.contains("privacy_officer") && !audit.contains(SECRET_KEY),
         "{audit}"
     );
+}
+
+#[test]
+fn erase_from_the_redis_store() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("repo");
+    let project = format!("erase_test_{}", std::process::id());
+    let r = repo_with(&dir, Some(&project));
+    assert!(get(&r).contains(SECRET_VALUE), "{}", get(&r));
+    let entity = format!("customer_id={SECRET_KEY}");
+    let out = ok(&[
+        "erase", "--repo", &r, "--entity", &entity, "--verify", "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let online = report["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tier"] == "online")
+        .unwrap()
+        .clone();
+    assert_eq!(online["store"], "redis", "{out}");
+    assert!(online["rows_removed"].as_u64().unwrap() >= 1, "{out}");
+    assert_eq!(report["verify"]["clean"], true, "{out}");
+    let after = get(&r);
+    assert!(
+        after.contains("missing") && !after.contains(SECRET_VALUE),
+        "{after}"
+    );
+    // The other customers stay in Redis.
+    let other = ok(&[
+        "get",
+        "--repo",
+        &r,
+        "--entity",
+        "customer_id=c3",
+        "--features",
+        "customer_stats:favourite_category",
+        "--purpose",
+        "personalization",
+    ]);
+    assert!(other.contains("toys"), "{other}");
+    // Leave the shared Redis as it was: this project's keys go (best effort).
+    let keys = Command::new("redis-cli")
+        .args(["--scan", "--pattern", &format!("tessera:{project}:*")])
+        .output();
+    if let Ok(keys) = keys {
+        for k in String::from_utf8_lossy(&keys.stdout).lines() {
+            let _ = Command::new("redis-cli").args(["del", k]).output();
+        }
+    }
 }
