@@ -76,7 +76,7 @@ fn init_plan_apply_training_set_audit() {
             && plan.contains("+ feature_view `user_live`")
             && plan.contains("+ source `device_plays`")
             && plan.contains("+ on_demand_view `user_item_affinity`")
-            && plan.contains("25 to add"),
+            && plan.contains("28 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));
