@@ -55,7 +55,7 @@ impl LiveEraser {
                 Ok(BooleanArray::from(keep_rows(&owned, b)?))
             });
             let r = engine.erase_entities(&keys, keep).await?;
-            tiers.push(json!({"tier": "stream_state", "states_removed": r.states_removed, "stored_states_removed": r.stored_states_removed}));
+            tiers.push(json!({"tier": "stream_state", "states_removed": r.states_removed, "stored_states_removed": r.stored_states_removed, "event_ids_removed": r.event_ids_removed}));
             journal.mark("stream_state")?;
             tiers.push(json!({"tier": "offline_log", "rows_removed": r.log_rows_removed, "files_rewritten": r.log_files_rewritten}));
             journal.mark("offline_log")?;
