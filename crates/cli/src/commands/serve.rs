@@ -160,10 +160,11 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
-    let eraser = crate::erasure::live::LiveEraser {
+    let mut eraser = crate::erasure::live::LiveEraser {
         root: args.repo.clone(),
         store: store.clone(),
         engine: engine.clone(),
+        consent: None,
     };
     let mut builder = AccessLayer::builder(
         catalog,
@@ -188,6 +189,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         builder = builder.provider(c);
     }
     let access = super::consent::attach(builder.build(), &args.repo)?;
+    eraser.consent = access.consent().cloned();
     let access = match &engine {
         Some(e) => access.with_ingest(e.clone()),
         None => access,

@@ -27,6 +27,9 @@ pub(crate) struct LiveEraser {
     pub root: PathBuf,
     pub store: Arc<dyn OnlineStore>,
     pub engine: Option<Arc<StreamEngine>>,
+    /// The server's consent store (its index forgets the erased at once); `None` when no
+    /// purpose requires consent (a log left on disk is then rewritten directly).
+    pub consent: Option<Arc<tessera_consent::ConsentStore>>,
 }
 
 impl LiveEraser {
@@ -64,6 +67,17 @@ impl LiveEraser {
         for k in &keys {
             removed += self.store.delete_entity(k).await?;
         }
+        let opened;
+        let consent = match &self.consent {
+            Some(c) => c.as_ref(),
+            None => {
+                opened = tessera_consent::ConsentStore::open(&self.root)?;
+                &opened
+            }
+        };
+        let lines = super::tiers::erase_consent(consent, &subjects)?;
+        tiers.push(json!({"tier": "consent", "lines_removed": lines}));
+        journal.mark("consent")?;
         tiers.push(json!({"tier": "online", "store": self.store.name(), "rows_removed": removed,
             "detail": "rows deleted live; the store file is compacted by `tessera erase` of the same entity while the server is stopped"}));
         // `online` stays open in the journal: its compaction needs the store to itself.

@@ -76,11 +76,7 @@ pub(crate) async fn run(tier: &str, e: &Erasure<'_>, rewrite_sources: bool) -> R
             "no record holds an entity key (records carry counts, features and reasons); this erasure is audited by keyed hash",
             json!({"records_rewritten": 0}),
         )),
-        "consent" => Ok(TierReport::new(
-            "consent",
-            "TODO(consent history): no consent store on this build; its erasure hook goes here",
-            json!({}),
-        )),
+        "consent" => consent(e, None),
         "content" => Ok(TierReport::new(
             "content",
             "content views are loaded from their sources when `tessera serve` starts: rewritten sources (--rewrite-sources) no longer hold the entity",
@@ -98,6 +94,51 @@ fn tombstone(e: &Erasure<'_>) -> Result<TierReport> {
         &format!("{added} keyed hash(es) added to {} (offline reads of sources Tessera does not own skip them)", super::tombstones::TOMBSTONES),
         json!({"added": added}),
     ))
+}
+
+/// Erases the subjects' consent history: every change recorded for each of their join-key
+/// values (consent is recorded per single join key, by keyed hash). Through `store` (a
+/// running server's, so its index drops them at once) or the repository's log.
+pub(crate) fn consent(
+    e: &Erasure<'_>,
+    store: Option<&tessera_consent::ConsentStore>,
+) -> Result<TierReport> {
+    let opened;
+    let store = match store {
+        Some(s) => s,
+        None => {
+            opened =
+                tessera_consent::ConsentStore::open(e.root).context("opening the consent log")?;
+            &opened
+        }
+    };
+    let removed = erase_consent(store, e.subjects)?;
+    Ok(TierReport::new(
+        "consent",
+        &format!(
+            "{removed} consent change(s) removed from {} (log rewritten atomically)",
+            store.path().display()
+        ),
+        json!({"lines_removed": removed}),
+    ))
+}
+
+/// Removes every consent change of each join-key value of `subjects`; returns how many.
+pub(crate) fn erase_consent(
+    store: &tessera_consent::ConsentStore,
+    subjects: &[Subject],
+) -> Result<usize> {
+    let mut digests: Vec<String> = subjects
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|(n, v)| store.digest(n, v)))
+        .collect();
+    digests.sort();
+    digests.dedup();
+    let mut removed = 0;
+    for d in &digests {
+        removed += store.erase(d).context("erasing from the consent log")?;
+    }
+    Ok(removed)
 }
 
 /// The feature views whose join keys include every part of some subject.
