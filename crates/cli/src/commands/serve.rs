@@ -165,6 +165,7 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         store: store.clone(),
         engine: engine.clone(),
         consent: None,
+        tombstones: None,
     };
     let mut builder = AccessLayer::builder(
         catalog,
@@ -185,10 +186,15 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     })
     .observer(metrics.clone())
     .entity_hasher(privacy_hasher(&args.repo)?);
+    let tombstones = Arc::new(tessera_access::Tombstones::open(
+        args.repo.join(crate::erasure::tombstones::TOMBSTONES),
+        privacy_hasher(&args.repo)?,
+    ));
+    eraser.tombstones = Some(tombstones.clone());
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let access = super::consent::attach(builder.build(), &args.repo)?;
+    let access = super::consent::attach(builder.build(), &args.repo)?.with_tombstones(tombstones);
     eraser.consent = access.consent().cloned();
     let access = match &engine {
         Some(e) => access.with_ingest(e.clone()),

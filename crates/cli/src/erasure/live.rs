@@ -30,6 +30,9 @@ pub(crate) struct LiveEraser {
     /// The server's consent store (its index forgets the erased at once); `None` when no
     /// purpose requires consent (a log left on disk is then rewritten directly).
     pub consent: Option<Arc<tessera_consent::ConsentStore>>,
+    /// The server's tombstones, reloaded once this erasure's are written (reads of the
+    /// erased answer `erased` at once).
+    pub tombstones: Option<Arc<tessera_access::Tombstones>>,
 }
 
 impl LiveEraser {
@@ -45,6 +48,9 @@ impl LiveEraser {
         let mut journal = Journal::begin(&self.root, &digests)?;
         let mut tiers = Vec::new();
         let added = super::tombstones::add(&self.root, &digests)?;
+        if let Some(t) = &self.tombstones {
+            t.reload();
+        }
         tiers.push(json!({"tier": "tombstone", "added": added}));
         journal.mark("tombstone")?;
         let mut keys = Vec::new();

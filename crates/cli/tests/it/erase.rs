@@ -404,6 +404,11 @@ fn the_running_server_erases_through_its_own_stores() {
     );
     assert_eq!(status, 200, "{answer}");
     assert!(!answer.contains(SECRET_VALUE), "{answer}");
+    assert!(
+        answer.contains("\"erased\""),
+        "read as erased, not missing: {answer}"
+    );
+    assert!(!answer.contains("\"missing\""), "{answer}");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
