@@ -90,6 +90,14 @@ impl Tombstones {
         }
     }
 
+    /// Whether the entity `name=text` (one join key, its value as text) is erased; the
+    /// stream engine's check of incoming events.
+    pub fn is_erased(&self, name: &str, text: &str) -> bool {
+        self.reload_if_due();
+        let digests = self.digests.read().unwrap_or_else(PoisonError::into_inner);
+        !digests.is_empty() && digests.contains(&self.hasher.digest(&[(name, text)]))
+    }
+
     /// Per entity row: whether it is erased.
     pub(crate) fn erased_rows(&self, entities: &EntityRows) -> Vec<bool> {
         self.reload_if_due();

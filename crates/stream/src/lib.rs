@@ -44,7 +44,7 @@ mod state_retention;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::StreamRetentionReport;
-pub use engine::{IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
+pub use engine::{ErasedCheck, IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
 pub use erase_ids::{collect_event_ids, SourceIds};
 pub use erase_states::{
     engine_files, erase_entity_states, erase_entity_states_and_ids, StateErasure,

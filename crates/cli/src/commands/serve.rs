@@ -151,10 +151,16 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
     let catalog = Arc::new(catalog);
+    let tombstones = super::ingest::tombstones(&args.repo)?;
     let (engine, engine_owner) = if catalog.sources().values().any(|s| s.stream.is_some()) {
-        let (engine, owner) =
-            super::ingest::open_engine(&args.repo, catalog.clone(), store.clone(), "tessera serve")
-                .await?;
+        let (engine, owner) = super::ingest::open_engine(
+            &args.repo,
+            catalog.clone(),
+            store.clone(),
+            "tessera serve",
+            tombstones.clone(),
+        )
+        .await?;
         (Some(engine), Some(owner))
     } else {
         (None, None)
@@ -186,10 +192,6 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     })
     .observer(metrics.clone())
     .entity_hasher(privacy_hasher(&args.repo)?);
-    let tombstones = Arc::new(tessera_access::Tombstones::open(
-        args.repo.join(crate::erasure::tombstones::TOMBSTONES),
-        privacy_hasher(&args.repo)?,
-    ));
     eraser.tombstones = Some(tombstones.clone());
     if let Some(c) = content {
         builder = builder.provider(c);

@@ -247,3 +247,54 @@ async fn a_running_engine_erases_memory_files_log_and_store() {
         before_kept
     );
 }
+
+/// Events of an erased entity (`StreamConfig::erased`) are dropped as they arrive, so a
+/// redelivery cannot bring it back; the others are applied.
+#[tokio::test]
+async fn events_of_an_erased_entity_are_dropped() {
+    let d = tempfile::tempdir().unwrap();
+    write_repo(d.path(), &defs("1h"));
+    let clock = Arc::new(AtomicI64::new(T0 + 3_600_000_000));
+    let now = clock.load(Ordering::SeqCst);
+    let store: Arc<dyn OnlineStore> =
+        Arc::new(EmbeddedStore::open(&d.path().join(".tessera/online")).unwrap());
+    let config = StreamConfig {
+        clock: {
+            let c = clock.clone();
+            Arc::new(move || c.load(Ordering::SeqCst))
+        },
+        erased: Some(Arc::new(|name: &str, text: &str| {
+            name == "user_id" && text == "1234567"
+        })),
+        ..StreamConfig::default()
+    };
+    let repo = FeatureRepo::load(d.path()).unwrap();
+    let engine = StreamEngine::open(d.path(), Arc::new(repo.catalog), store, config)
+        .await
+        .unwrap();
+    let evs: Vec<Ev> = (0..4)
+        .map(|i| Ev {
+            user: if i % 2 == 0 { 1_234_567 } else { 2 },
+            item: 7,
+            action: "play",
+            dwell: Some(10.0),
+            ts: T0 + i,
+            id: format!("r-{i}"),
+        })
+        .collect();
+    let r = engine.ingest("plays", columns(&evs)).await.unwrap();
+    assert_eq!((r.erased, r.applied), (2, 2), "{r:?}");
+    let erased = EntityKey::int("user_id", 1_234_567);
+    let never = EntityKey::int("user_id", 99);
+    assert_eq!(
+        engine.values_at("user_plays", &erased, now).await.unwrap(),
+        engine.values_at("user_plays", &never, now).await.unwrap()
+    );
+    assert_ne!(
+        engine
+            .values_at("user_plays", &EntityKey::int("user_id", 2), now)
+            .await
+            .unwrap(),
+        engine.values_at("user_plays", &never, now).await.unwrap()
+    );
+}
