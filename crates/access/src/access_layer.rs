@@ -78,6 +78,8 @@ pub struct AccessLayer {
     pub(crate) consent: Option<Arc<tessera_consent::ConsentStore>>,
     /// Hashes the entities of each read into its audit record (none recorded without).
     pub(crate) entity_hasher: Option<Arc<tessera_core::EntityHasher>>,
+    /// Erased entities, read as `erased` (`tombstone_gate.rs`).
+    pub(crate) tombstones: Option<Arc<crate::tombstone_gate::Tombstones>>,
 }
 
 impl AccessLayer {
@@ -276,6 +278,7 @@ impl AccessLayer {
         }
         columns.truncate(plan.features().len());
         self.consent_gate(plan.purpose(), &entities, &mut columns)?;
+        self.tombstone_gate(&entities, &mut columns);
         crate::minimise_columns::minimise_columns(&plan.minimise, &mut columns);
         self.observer.read_done(n, plan.features().len());
         Ok(ReadResult {

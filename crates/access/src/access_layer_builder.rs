@@ -103,6 +103,7 @@ impl AccessLayerBuilder {
             observer: self.observer,
             ingest: self.ingest,
             consent: None,
+            tombstones: None,
             entity_hasher: self.entity_hasher,
         }
     }

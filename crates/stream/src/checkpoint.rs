@@ -100,11 +100,11 @@ pub(crate) type TimedIds = Vec<(Vec<u8>, i64)>;
 /// The event ids of one committed batch: (sequence, newest event time, ids with times).
 pub(crate) type BatchIds = (u64, i64, TimedIds);
 
-fn idlog_table(source: &str) -> String {
+pub(crate) fn idlog_table(source: &str) -> String {
     format!("idlog/{source}")
 }
 
-fn encode_ids(ids: &[(Vec<u8>, i64)]) -> Vec<u8> {
+pub(crate) fn encode_ids(ids: &[(Vec<u8>, i64)]) -> Vec<u8> {
     let max = ids.iter().map(|(_, t)| *t).max().unwrap_or(i64::MIN);
     let mut b = Vec::with_capacity(8 + ids.iter().map(|(id, _)| id.len() + 12).sum::<usize>());
     b.extend_from_slice(&max.to_le_bytes());
@@ -116,7 +116,7 @@ fn encode_ids(ids: &[(Vec<u8>, i64)]) -> Vec<u8> {
     b
 }
 
-fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
+pub(crate) fn decode_ids(b: &[u8]) -> Option<(i64, TimedIds)> {
     let max = i64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
     let mut at = 8;
     let mut ids = Vec::new();
@@ -194,6 +194,11 @@ impl Checkpoint {
     /// Removes the states of `keys` older builds kept here (erasure); returns how many.
     pub(crate) fn erase_states(&self, keys: &[tessera_online::EntityKey]) -> Result<u64> {
         crate::erase_states::remove_states(&self.db, &self.path, keys)
+    }
+
+    /// Removes erased entities' event ids from the sources' id logs; returns how many.
+    pub(crate) fn erase_ids(&self, sources: &[crate::erase_ids::SourceIds]) -> Result<u64> {
+        crate::erase_ids::remove_ids(&self.db, &self.path, sources)
     }
 
     /// A source's progress (`None` when this checkpoint never committed a batch of it).

@@ -81,7 +81,14 @@ pub struct StreamConfig {
     /// Write a snapshot of the changed states to the checkpoint every this many batches of
     /// a source (at least 1). Fewer means shorter replays on open, more means less writing.
     pub snapshot_every: u64,
+    /// Whether an entity, by one join key and its value as text (`user_id`, `42`), was
+    /// erased: its incoming events are dropped (counted as `erased`), so a redelivery cannot
+    /// bring it back. `None`: nothing is checked.
+    pub erased: Option<ErasedCheck>,
 }
+
+/// See [`StreamConfig::erased`].
+pub type ErasedCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for StreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +109,7 @@ impl Default for StreamConfig {
                     .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
             }),
             snapshot_every: 256,
+            erased: None,
         }
     }
 }
@@ -121,6 +129,8 @@ pub struct IngestReport {
     pub late: u64,
     /// Events stamped too far ahead of the clock: not applied.
     pub future: u64,
+    /// Events of erased entities ([`StreamConfig::erased`]): not applied.
+    pub erased: u64,
     /// The batch sequence number, when something was applied.
     pub seq: Option<u64>,
 }

@@ -14,6 +14,7 @@ use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
 use tessera_online::EntityKey;
 
 use crate::checkpoint::{file_error, open_exclusive};
+use crate::erase_ids::SourceIds;
 use crate::error::Result;
 
 /// What erasing entities did to one of the engine's files.
@@ -23,6 +24,8 @@ pub struct StateErasure {
     pub file: PathBuf,
     /// States removed (one per view and entity).
     pub states_removed: u64,
+    /// Event ids removed from the id logs (the checkpoint only).
+    pub ids_removed: u64,
     /// File size before, in bytes.
     pub bytes_before: u64,
     /// File size after the compaction, in bytes.
@@ -38,29 +41,53 @@ pub fn engine_files(root: &Path) -> Vec<PathBuf> {
 /// Removes the states of `keys` (and of every composite key containing one of them) from
 /// the engine's files under `root`, and compacts them. Files that do not exist are skipped.
 pub fn erase_entity_states(root: &Path, keys: &[EntityKey]) -> Result<Vec<StateErasure>> {
+    erase_entity_states_and_ids(root, keys, &[])
+}
+
+/// [`erase_entity_states`], and also removes the entities' event `ids` (read from their
+/// offline-log rows with [`crate::collect_event_ids`] before the log is rewritten) from the
+/// checkpoint's id logs, before the compaction.
+pub fn erase_entity_states_and_ids(
+    root: &Path,
+    keys: &[EntityKey],
+    ids: &[SourceIds],
+) -> Result<Vec<StateErasure>> {
     let mut out = Vec::new();
     for path in engine_files(root) {
         if !path.exists() {
             continue;
         }
-        out.push(erase_in_file(&path, keys)?);
+        out.push(erase_in_file(&path, keys, ids)?);
     }
     Ok(out)
 }
 
-fn erase_in_file(path: &Path, keys: &[EntityKey]) -> Result<StateErasure> {
+fn erase_in_file(path: &Path, keys: &[EntityKey], ids: &[SourceIds]) -> Result<StateErasure> {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let bytes_before = size(path);
     let mut db = open_exclusive(path, false)?;
     let states_removed = remove_states(&db, path, keys)?;
+    let ids_removed = crate::erase_ids::remove_ids(&db, path, ids)?;
     let mut rounds = 0;
     while db.compact().map_err(file_error(path, "compacting"))? && rounds < 8 {
         rounds += 1;
     }
+    // Erased event ids: an id log record rewritten without them may leave its old bytes in
+    // a freed page the compaction keeps, so the checkpoint is rebuilt as a fresh copy
+    // (also on a rerun that finds them already removed: the crash may have come first).
+    let rebuilt = if ids.iter().any(|s| !s.ids.is_empty()) {
+        crate::erase_ids::rebuild_copy(&db, path)?
+    } else {
+        None
+    };
     drop(db);
+    if let Some(tmp) = rebuilt {
+        crate::erase_ids::replace_with(&tmp, path)?;
+    }
     Ok(StateErasure {
         file: path.to_path_buf(),
         states_removed,
+        ids_removed,
         bytes_before,
         bytes_after: size(path),
     })

@@ -26,6 +26,7 @@
 
 mod checkpoint;
 pub mod engine;
+mod erase_ids;
 mod erase_states;
 mod error;
 mod events;
@@ -43,8 +44,11 @@ mod state_retention;
 
 pub use checkpoint::{Checkpoint, SourceMeta};
 pub use engine::StreamRetentionReport;
-pub use engine::{IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
-pub use erase_states::{engine_files, erase_entity_states, StateErasure};
+pub use engine::{ErasedCheck, IngestReport, LiveErasure, StreamConfig, StreamEngine, Visibility};
+pub use erase_ids::{collect_event_ids, SourceIds};
+pub use erase_states::{
+    engine_files, erase_entity_states, erase_entity_states_and_ids, StateErasure,
+};
 pub use error::{Error, Result};
 pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};

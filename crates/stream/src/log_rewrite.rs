@@ -82,7 +82,7 @@ impl<'a> RowPredicate<'a> {
     }
 
     /// The mask of rows to keep, nulls made `true`; checked to have one value per row.
-    fn mask(&self, batch: &RecordBatch, path: &Path) -> Result<BooleanArray> {
+    pub(crate) fn mask(&self, batch: &RecordBatch, path: &Path) -> Result<BooleanArray> {
         let m = (self.keep)(batch)?;
         if m.len() != batch.num_rows() {
             return Err(Error::LogFile {

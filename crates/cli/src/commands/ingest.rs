@@ -26,6 +26,14 @@ pub(crate) struct IngestArgs {
     pub report_every: u64,
 }
 
+/// The repository's tombstones (erased entities), as the engine and the server check them.
+pub(crate) fn tombstones(repo: &std::path::Path) -> Result<Arc<tessera_access::Tombstones>> {
+    Ok(Arc::new(tessera_access::Tombstones::open(
+        repo.join(crate::erasure::tombstones::TOMBSTONES),
+        super::serve::privacy_hasher(repo)?,
+    )))
+}
+
 /// Opens the stream engine of a repository over its online store, after claiming it for
 /// this process (`command` says what runs it, e.g. `tessera serve`): a second process on
 /// the same repository is refused with the first one's pid and address.
@@ -34,11 +42,16 @@ pub(crate) async fn open_engine(
     catalog: Arc<tessera_core::Catalog>,
     store: Arc<dyn tessera_online::OnlineStore>,
     command: &str,
+    tombstones: Arc<tessera_access::Tombstones>,
 ) -> Result<(Arc<StreamEngine>, EngineOwner)> {
     let owner = EngineOwner::claim(repo, command)?;
     let cfg = tessera_core::FeatureRepo::load_config(repo)?;
     let config = StreamConfig {
         future: tessera_online::FutureBound::of_repo(&cfg),
+        // Events of erased entities are dropped: a redelivery cannot bring them back.
+        erased: Some(Arc::new(move |name: &str, text: &str| {
+            tombstones.is_erased(name, text)
+        })),
         ..StreamConfig::default()
     };
     let engine = StreamEngine::open(repo, catalog, store, config)
@@ -142,8 +155,14 @@ pub(crate) async fn run(args: &IngestArgs) -> Result<()> {
         .await
         .context("opening the online store")?;
     let catalog = Arc::new(catalog);
-    let (engine, _owner) =
-        open_engine(&args.repo, catalog, store.clone(), "tessera ingest").await?;
+    let (engine, _owner) = open_engine(
+        &args.repo,
+        catalog,
+        store.clone(),
+        "tessera ingest",
+        tombstones(&args.repo)?,
+    )
+    .await?;
     eprintln!(
         "ingesting {} from NATS into the {} online store (registry version {version}); stop with Ctrl-C or SIGTERM",
         sources

@@ -151,19 +151,27 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     let metrics = Arc::new(Metrics::new(store.name()));
     let store_name = store.name();
     let catalog = Arc::new(catalog);
+    let tombstones = super::ingest::tombstones(&args.repo)?;
     let (engine, engine_owner) = if catalog.sources().values().any(|s| s.stream.is_some()) {
-        let (engine, owner) =
-            super::ingest::open_engine(&args.repo, catalog.clone(), store.clone(), "tessera serve")
-                .await?;
+        let (engine, owner) = super::ingest::open_engine(
+            &args.repo,
+            catalog.clone(),
+            store.clone(),
+            "tessera serve",
+            tombstones.clone(),
+        )
+        .await?;
         (Some(engine), Some(owner))
     } else {
         (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
-    let eraser = crate::erasure::live::LiveEraser {
+    let mut eraser = crate::erasure::live::LiveEraser {
         root: args.repo.clone(),
         store: store.clone(),
         engine: engine.clone(),
+        consent: None,
+        tombstones: None,
     };
     let mut builder = AccessLayer::builder(
         catalog,
@@ -184,10 +192,12 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     })
     .observer(metrics.clone())
     .entity_hasher(privacy_hasher(&args.repo)?);
+    eraser.tombstones = Some(tombstones.clone());
     if let Some(c) = content {
         builder = builder.provider(c);
     }
-    let access = super::consent::attach(builder.build(), &args.repo)?;
+    let access = super::consent::attach(builder.build(), &args.repo)?.with_tombstones(tombstones);
+    eraser.consent = access.consent().cloned();
     let access = match &engine {
         Some(e) => access.with_ingest(e.clone()),
         None => access,

@@ -27,6 +27,12 @@ pub(crate) struct LiveEraser {
     pub root: PathBuf,
     pub store: Arc<dyn OnlineStore>,
     pub engine: Option<Arc<StreamEngine>>,
+    /// The server's consent store (its index forgets the erased at once); `None` when no
+    /// purpose requires consent (a log left on disk is then rewritten directly).
+    pub consent: Option<Arc<tessera_consent::ConsentStore>>,
+    /// The server's tombstones, reloaded once this erasure's are written (reads of the
+    /// erased answer `erased` at once).
+    pub tombstones: Option<Arc<tessera_access::Tombstones>>,
 }
 
 impl LiveEraser {
@@ -42,6 +48,9 @@ impl LiveEraser {
         let mut journal = Journal::begin(&self.root, &digests)?;
         let mut tiers = Vec::new();
         let added = super::tombstones::add(&self.root, &digests)?;
+        if let Some(t) = &self.tombstones {
+            t.reload();
+        }
         tiers.push(json!({"tier": "tombstone", "added": added}));
         journal.mark("tombstone")?;
         let mut keys = Vec::new();
@@ -55,7 +64,7 @@ impl LiveEraser {
                 Ok(BooleanArray::from(keep_rows(&owned, b)?))
             });
             let r = engine.erase_entities(&keys, keep).await?;
-            tiers.push(json!({"tier": "stream_state", "states_removed": r.states_removed, "stored_states_removed": r.stored_states_removed}));
+            tiers.push(json!({"tier": "stream_state", "states_removed": r.states_removed, "stored_states_removed": r.stored_states_removed, "event_ids_removed": r.event_ids_removed}));
             journal.mark("stream_state")?;
             tiers.push(json!({"tier": "offline_log", "rows_removed": r.log_rows_removed, "files_rewritten": r.log_files_rewritten}));
             journal.mark("offline_log")?;
@@ -64,6 +73,17 @@ impl LiveEraser {
         for k in &keys {
             removed += self.store.delete_entity(k).await?;
         }
+        let opened;
+        let consent = match &self.consent {
+            Some(c) => c.as_ref(),
+            None => {
+                opened = tessera_consent::ConsentStore::open(&self.root)?;
+                &opened
+            }
+        };
+        let lines = super::tiers::erase_consent(consent, &subjects)?;
+        tiers.push(json!({"tier": "consent", "lines_removed": lines}));
+        journal.mark("consent")?;
         tiers.push(json!({"tier": "online", "store": self.store.name(), "rows_removed": removed,
             "detail": "rows deleted live; the store file is compacted by `tessera erase` of the same entity while the server is stopped"}));
         // `online` stays open in the journal: its compaction needs the store to itself.

@@ -76,11 +76,7 @@ pub(crate) async fn run(tier: &str, e: &Erasure<'_>, rewrite_sources: bool) -> R
             "no record holds an entity key (records carry counts, features and reasons); this erasure is audited by keyed hash",
             json!({"records_rewritten": 0}),
         )),
-        "consent" => Ok(TierReport::new(
-            "consent",
-            "TODO(consent history): no consent store on this build; its erasure hook goes here",
-            json!({}),
-        )),
+        "consent" => consent(e, None),
         "content" => Ok(TierReport::new(
             "content",
             "content views are loaded from their sources when `tessera serve` starts: rewritten sources (--rewrite-sources) no longer hold the entity",
@@ -98,6 +94,51 @@ fn tombstone(e: &Erasure<'_>) -> Result<TierReport> {
         &format!("{added} keyed hash(es) added to {} (offline reads of sources Tessera does not own skip them)", super::tombstones::TOMBSTONES),
         json!({"added": added}),
     ))
+}
+
+/// Erases the subjects' consent history: every change recorded for each of their join-key
+/// values (consent is recorded per single join key, by keyed hash). Through `store` (a
+/// running server's, so its index drops them at once) or the repository's log.
+pub(crate) fn consent(
+    e: &Erasure<'_>,
+    store: Option<&tessera_consent::ConsentStore>,
+) -> Result<TierReport> {
+    let opened;
+    let store = match store {
+        Some(s) => s,
+        None => {
+            opened =
+                tessera_consent::ConsentStore::open(e.root).context("opening the consent log")?;
+            &opened
+        }
+    };
+    let removed = erase_consent(store, e.subjects)?;
+    Ok(TierReport::new(
+        "consent",
+        &format!(
+            "{removed} consent change(s) removed from {} (log rewritten atomically)",
+            store.path().display()
+        ),
+        json!({"lines_removed": removed}),
+    ))
+}
+
+/// Removes every consent change of each join-key value of `subjects`; returns how many.
+pub(crate) fn erase_consent(
+    store: &tessera_consent::ConsentStore,
+    subjects: &[Subject],
+) -> Result<usize> {
+    let mut digests: Vec<String> = subjects
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|(n, v)| store.digest(n, v)))
+        .collect();
+    digests.sort();
+    digests.dedup();
+    let mut removed = 0;
+    for d in &digests {
+        removed += store.erase(d).context("erasing from the consent log")?;
+    }
+    Ok(removed)
 }
 
 /// The feature views whose join keys include every part of some subject.
@@ -196,28 +237,53 @@ fn collect_strings(v: &tessera_online::Value, f: &mut impl FnMut(&str)) {
     }
 }
 
+/// The event ids of the subjects' offline-log rows, per stream source that declares an
+/// `event_id_field`. Read before `offline_log` rewrites the rows away (a rerun after a
+/// crash reads them again while the rows are still there).
+fn event_ids(e: &Erasure<'_>) -> Result<Vec<tessera_stream::SourceIds>> {
+    let keep = predicate(e);
+    let mut out = Vec::new();
+    for s in e.catalog.sources().values() {
+        let Some(field) = s.stream.as_ref().and_then(|st| st.event_id_field.as_ref()) else {
+            continue;
+        };
+        let files = data_files(&s.resolved_path(e.root));
+        let ids = tessera_stream::collect_event_ids(&files, field, &keep)
+            .with_context(|| format!("reading the event ids of stream source `{}`", s.name))?;
+        out.push(tessera_stream::SourceIds {
+            source: s.name.clone(),
+            ids,
+        });
+    }
+    Ok(out)
+}
+
 async fn stream_state(e: &Erasure<'_>) -> Result<TierReport> {
     let keys = e.store_keys()?;
+    let ids = event_ids(e)?;
     let root = e.root.to_path_buf();
-    let reports = tokio::task::spawn_blocking(move || tessera_stream::erase_entity_states(&root, &keys))
+    let reports = tokio::task::spawn_blocking(move || {
+        tessera_stream::erase_entity_states_and_ids(&root, &keys, &ids)
+    })
         .await
         .context("the erasure task failed")?
         .context("erasing the stream engine's states (hint: stop `tessera serve`/`tessera ingest` on this repository first)")?;
     let removed: u64 = reports.iter().map(|r| r.states_removed).sum();
+    let ids_removed: u64 = reports.iter().map(|r| r.ids_removed).sum();
     let files: Vec<Value> = reports
         .iter()
         .map(|r| {
-            json!({"file": r.file.display().to_string(), "states_removed": r.states_removed,
+            json!({"file": r.file.display().to_string(), "states_removed": r.states_removed, "ids_removed": r.ids_removed,
                    "bytes_before": r.bytes_before, "bytes_after": r.bytes_after})
         })
         .collect();
     Ok(TierReport::new(
         "stream_state",
         &format!(
-            "{removed} state(s) removed from {} file(s) (checkpoint, snapshots), compacted",
+            "{removed} state(s) and {ids_removed} event id(s) removed from {} file(s) (checkpoint, snapshots), compacted",
             reports.len()
         ),
-        json!({"states_removed": removed, "files": files}),
+        json!({"states_removed": removed, "event_ids_removed": ids_removed, "files": files}),
     ))
 }
 

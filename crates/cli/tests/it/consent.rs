@@ -224,3 +224,60 @@ fn one_consent_history_online_and_in_training_sets() {
 fn line_of(text: &str, who: &str) -> String {
     text.lines().find(|l| l.contains(who)).unwrap().to_string()
 }
+
+/// `tessera erase` erases the entity's consent history (every change recorded for it) and
+/// reports how many lines it removed; other entities' history stays.
+#[test]
+fn erase_removes_the_consent_history() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    let r = s(&repo);
+    std::fs::create_dir_all(repo.join("features")).unwrap();
+    std::fs::create_dir_all(repo.join("data")).unwrap();
+    std::fs::write(repo.join("tessera.yaml"), CONFIG).unwrap();
+    std::fs::write(repo.join("features/defs.yaml"), DEFS).unwrap();
+    std::fs::write(
+        repo.join("data/stats.csv"),
+        "ts,user_id,plays\n2025-12-01T00:00:00Z,u1,5\n2025-12-01T00:00:00Z,u2,7\n",
+    )
+    .unwrap();
+    ok(&["apply", "--repo", r]);
+    for (who, state) in [("u1", "granted"), ("u1", "withdrawn"), ("u2", "granted")] {
+        ok(&[
+            "consent",
+            "set",
+            "--repo",
+            r,
+            "--purpose",
+            "ads",
+            "--entity",
+            &format!("user_id={who}"),
+            "--state",
+            state,
+        ]);
+    }
+    let log = repo.join(tessera_consent::CONSENT_LOG);
+    let lines = || std::fs::read_to_string(&log).unwrap().lines().count();
+    assert_eq!(lines(), 3);
+    let out = ok(&["erase", "--repo", r, "--entity", "user_id=u1", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let consent = report["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tier"] == "consent")
+        .unwrap()
+        .clone();
+    assert_eq!(consent["lines_removed"], 2, "{out}");
+    assert_eq!(lines(), 1, "u2's grant stays");
+    let h = tessera_core::EntityHasher::for_repo(&repo).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(&h.digest(&[("user_id", "u1")])), "{text}");
+    assert!(text.contains(&h.digest(&[("user_id", "u2")])), "{text}");
+    // Run again: nothing left to remove.
+    let out = ok(&["erase", "--repo", r, "--entity", "user_id=u1", "--json"]);
+    assert!(
+        out.contains("\"lines_removed\": 0") || out.contains("\"lines_removed\":0"),
+        "{out}"
+    );
+}

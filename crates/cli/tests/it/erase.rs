@@ -326,6 +326,17 @@ fn the_running_server_erases_through_its_own_stores() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("repo");
     let r = repo(&dir);
+    // A consent history of the entity (and of another one) in the repository's log.
+    let hasher = tessera_core::EntityHasher::for_repo(&dir).unwrap();
+    let consent_log = dir.join(tessera_consent::CONSENT_LOG);
+    std::fs::create_dir_all(consent_log.parent().unwrap()).unwrap();
+    let line = |who: &str| {
+        format!(
+            "{{\"entity\":\"{}\",\"purpose\":\"personalization\",\"state\":\"granted\",\"at_us\":1767225600000000,\"at\":\"2026-01-01T00:00:00Z\",\"recorded_us\":1767225600000000}}\n",
+            hasher.digest(&[("customer_id", who)])
+        )
+    };
+    std::fs::write(&consent_log, line(SECRET_KEY) + &line("c1")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["serve", "--repo", &r, "--addr", "127.0.0.1:0"])
         .env("TESSERA_TOKEN_MY_APP", APP_TOKEN)
@@ -375,6 +386,9 @@ fn the_running_server_erases_through_its_own_stores() {
             .unwrap_or_else(|| panic!("no tier {name}: {answer}"))
     };
     assert_eq!(tier("offline_log")["rows_removed"], 3, "{answer}");
+    assert_eq!(tier("consent")["lines_removed"], 1, "{answer}");
+    let left = std::fs::read_to_string(&consent_log).unwrap();
+    assert_eq!(left, line("c1"), "only the other entity's history stays");
     assert!(
         tier("online")["rows_removed"].as_u64().unwrap() >= 1,
         "{answer}"
@@ -390,6 +404,11 @@ fn the_running_server_erases_through_its_own_stores() {
     );
     assert_eq!(status, 200, "{answer}");
     assert!(!answer.contains(SECRET_VALUE), "{answer}");
+    assert!(
+        answer.contains("\"erased\""),
+        "read as erased, not missing: {answer}"
+    );
+    assert!(!answer.contains("\"missing\""), "{answer}");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

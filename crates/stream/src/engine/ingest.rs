@@ -196,6 +196,23 @@ fn classify(
             report.late += 1;
             continue;
         }
+        if let Some(erased) = &config.erased {
+            let hit = rt.schema.keys.iter().any(|&c| {
+                let text = match events.cols[c].get(row) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Int64(n)) => n.to_string(),
+                    _ => return false,
+                };
+                rt.schema
+                    .columns
+                    .get(c)
+                    .is_some_and(|(name, _)| erased(name, &text))
+            });
+            if hit {
+                report.erased += 1;
+                continue;
+            }
+        }
         if let Some(id) = &ids[row] {
             if rt.ids.contains(id) || !batch_ids.insert(id.as_slice()) {
                 report.duplicates += 1;

@@ -7,12 +7,15 @@
 //! 3. the publisher's pending writes are flushed, so none of them lands after step 5;
 //! 4. their stored states leave the snapshot file and the checkpoint (one transaction
 //!    each; the files are compacted when the engine is next opened by `tessera erase`);
-//! 5. under the compaction guard (so no merge reads a file while it is rewritten), every
-//!    log file holding their rows is rewritten without them ([`crate::log_rewrite`]);
+//! 5. under the compaction guard (so no merge reads a file while it is rewritten), the
+//!    event ids of their offline-log rows are read and removed from the checkpoint's id
+//!    logs, then every log file holding their rows is rewritten without them
+//!    ([`crate::log_rewrite`]);
 //! 6. their rows leave the online store (every view, aggregation states included).
 
 use super::snapshots::settle_snapshot;
 use super::{StreamEngine, ViewKind};
+use crate::erase_ids::{collect_event_ids, SourceIds};
 use crate::error::{Error, Result};
 use crate::log_rewrite::{rewrite_keeping, RewriteOptions, RewriteOutcome, RowPredicate};
 use tessera_online::EntityKey;
@@ -28,6 +31,8 @@ pub struct LiveErasure {
     pub log_rows_removed: u64,
     /// Offline-log files rewritten.
     pub log_files_rewritten: u64,
+    /// Event ids removed from the checkpoint's id logs.
+    pub event_ids_removed: u64,
     /// Online-store rows removed.
     pub online_rows_removed: u64,
 }
@@ -64,7 +69,12 @@ impl StreamEngine {
                 .map(|(_, kb)| kb.clone())
                 .collect();
             rt.unsnapshotted.retain(|(_, kb), _| !doomed.contains(kb));
-            dirs.push(rt.log_dir.clone());
+            let id_field = rt
+                .schema
+                .event_id
+                .and_then(|c| rt.schema.columns.get(c))
+                .map(|(n, _)| n.clone());
+            dirs.push((rt.log_dir.clone(), rt.schema.name.clone(), id_field));
         }
         self.publisher.flush().await?;
         let (snapshots, checkpoint, owned) = (
@@ -73,24 +83,36 @@ impl StreamEngine {
             keys.to_vec(),
         );
         let _log_guard = self.log_guard.lock().await;
-        let (stored, rows, files) =
-            tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
+        let (stored, rows, files, ids_removed) =
+            tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64, u64)> {
                 let stored = snapshots.erase_states(&owned)? + checkpoint.erase_states(&owned)?;
+                let mut logs = Vec::new();
+                let mut ids = Vec::new();
+                for (dir, source, id_field) in dirs {
+                    let files: Vec<std::path::PathBuf> = crate::log_compaction::file_names(&dir)?
+                        .into_iter()
+                        .filter(|n| !n.starts_with('.') && n.ends_with(".parquet"))
+                        .map(|n| dir.join(n))
+                        .collect();
+                    // The event ids of the rows about to go, before they go.
+                    if let Some(f) = id_field {
+                        ids.push(SourceIds {
+                            source,
+                            ids: collect_event_ids(&files, &f, &keep)?,
+                        });
+                    }
+                    logs.push(files);
+                }
+                let ids_removed = checkpoint.erase_ids(&ids)?;
                 let (mut rows, mut files) = (0u64, 0u64);
-                for dir in dirs {
-                    for name in crate::log_compaction::file_names(&dir)? {
-                        if name.starts_with('.') || !name.ends_with(".parquet") {
-                            continue;
-                        }
-                        let r =
-                            rewrite_keeping(&dir.join(&name), &keep, &RewriteOptions::default())?;
-                        if r.outcome != RewriteOutcome::Unchanged {
-                            rows += r.rows_removed();
-                            files += 1;
-                        }
+                for file in logs.into_iter().flatten() {
+                    let r = rewrite_keeping(&file, &keep, &RewriteOptions::default())?;
+                    if r.outcome != RewriteOutcome::Unchanged {
+                        rows += r.rows_removed();
+                        files += 1;
                     }
                 }
-                Ok((stored, rows, files))
+                Ok((stored, rows, files, ids_removed))
             })
             .await
             .map_err(|source| Error::Task {
@@ -100,6 +122,7 @@ impl StreamEngine {
         report.stored_states_removed = stored;
         report.log_rows_removed = rows;
         report.log_files_rewritten = files;
+        report.event_ids_removed = ids_removed;
         for k in keys {
             report.online_rows_removed += self.store.delete_entity(k).await?;
         }
