@@ -56,10 +56,11 @@ pub(crate) fn spawn(
                 Ok(report) => {
                     let mut rec = super::retention::audit_record(&report, "server");
                     rec.latency_us = started.elapsed().as_micros() as u64;
-                    tracing::info!("retention pass: {}", report.summary());
+                    // Audited first, then logged: whoever sees the log line finds the record.
                     if let Err(e) = access.audit().record(rec).await {
                         tracing::error!("retention pass: the audit record was not written: {e}");
                     }
+                    tracing::info!("retention pass: {}", report.summary());
                 }
                 Err(e) => tracing::error!("retention pass failed: {e:#}"),
             }
