@@ -28,20 +28,47 @@ const BLOCK: usize = 64;
 
 /// HMAC-SHA256 of `msg` under `key`.
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
+    HmacKey::new(key, b"").mac(msg)
+}
+
+/// HMAC-SHA256 (RFC 2104) under one key, with an optional message prefix, its padded-key
+/// states hashed once: each message then costs two SHA-256 compressions instead of four.
+/// The one HMAC of the crate: [`hmac_sha256`], [`EntityHasher`] and the pseudonymising
+/// transform use it.
+#[derive(Clone)]
+pub(crate) struct HmacKey {
+    /// SHA-256 after `key ⊕ ipad` and the prefix.
+    inner: Sha256,
+    /// SHA-256 after `key ⊕ opad`.
+    outer: Sha256,
+}
+
+impl HmacKey {
+    /// The key blocks of `key` (hashed first when longer than a block), the inner state
+    /// also absorbing `prefix`.
+    pub(crate) fn new(key: &[u8], prefix: &[u8]) -> Self {
+        let mut k = [0u8; BLOCK];
+        if key.len() > BLOCK {
+            k[..32].copy_from_slice(&Sha256::digest(key));
+        } else {
+            k[..key.len()].copy_from_slice(key);
+        }
+        let mut inner = Sha256::new();
+        inner.update(k.map(|b| b ^ 0x36));
+        inner.update(prefix);
+        let mut outer = Sha256::new();
+        outer.update(k.map(|b| b ^ 0x5c));
+        Self { inner, outer }
     }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+
+    /// HMAC-SHA256 of the prefix followed by `msg`.
+    pub(crate) fn mac(&self, msg: &[u8]) -> [u8; 32] {
+        let mut inner = self.inner.clone();
+        inner.update(msg);
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
+    }
 }
 
 /// Lower-case hex of `bytes`.
@@ -69,10 +96,7 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
 /// Hashes entity keys under the repository's privacy key.
 #[derive(Clone)]
 pub struct EntityHasher {
-    /// SHA-256 after absorbing the key XOR ipad / opad: HMAC's two key blocks, hashed once
-    /// here instead of on every digest (they are half the work of a short message's HMAC).
-    inner: Sha256,
-    outer: Sha256,
+    key: HmacKey,
 }
 
 impl fmt::Debug for EntityHasher {
@@ -90,13 +114,9 @@ impl EntityHasher {
         } else {
             k.copy_from_slice(&Sha256::digest(key));
         }
-        let mut block = [0u8; BLOCK];
-        block[..32].copy_from_slice(&k);
-        let mut inner = Sha256::new();
-        inner.update(block.map(|b| b ^ 0x36));
-        let mut outer = Sha256::new();
-        outer.update(block.map(|b| b ^ 0x5c));
-        Self { inner, outer }
+        Self {
+            key: HmacKey::new(&k, b""),
+        }
     }
 
     /// The hasher of the repository at `root`: the key from [`PRIVACY_KEY_ENV`], else from
@@ -146,17 +166,7 @@ impl EntityHasher {
             msg.extend_from_slice(value.as_bytes());
             msg.push(0x1e);
         }
-        to_hex(&self.mac(&msg))
-    }
-
-    /// HMAC-SHA256 of `msg` under this hasher's key, from the precomputed key blocks.
-    fn mac(&self, msg: &[u8]) -> [u8; 32] {
-        let mut inner = self.inner.clone();
-        inner.update(msg);
-        let inner = inner.finalize();
-        let mut outer = self.outer.clone();
-        outer.update(inner);
-        outer.finalize().into()
+        to_hex(&self.key.mac(&msg))
     }
 
     /// The keyed hash of arbitrary bytes under this key, with a `domain` label so hashes made
@@ -166,7 +176,7 @@ impl EntityHasher {
         msg.extend_from_slice(domain.as_bytes());
         msg.push(0);
         msg.extend_from_slice(bytes);
-        self.mac(&msg)
+        self.key.mac(&msg)
     }
 }
 
@@ -226,7 +236,7 @@ mod tests {
             } else {
                 Sha256::digest(key).to_vec()
             };
-            assert_eq!(h.mac(b"user_id"), hmac_sha256(&k32, b"user_id"));
+            assert_eq!(h.key.mac(b"user_id"), hmac_sha256(&k32, b"user_id"));
         }
     }
 

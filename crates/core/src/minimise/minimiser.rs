@@ -5,13 +5,12 @@ use std::fmt;
 
 use arrow::array::ArrayRef;
 use arrow::error::ArrowError;
-use sha2::{Digest, Sha256};
 use tessera_aggregate::Value;
 
 use crate::arrow_values::{values_to_array, ArrowValues};
 use crate::error::{Error, Result};
 use crate::feature_type::FeatureType;
-use crate::keyed_hash::to_hex;
+use crate::keyed_hash::{to_hex, HmacKey};
 use crate::minimise::transform::Transform;
 
 /// Hex digits of a pseudonym: the first 16 bytes (128 bits) of the HMAC-SHA256. Two
@@ -32,42 +31,7 @@ pub struct Minimiser {
     int_out: bool,
     /// To pseudonymise: HMAC-SHA256 under the key, its message prefixed by the domain and
     /// the purpose.
-    keyed: Option<KeyedHash>,
-}
-
-/// HMAC-SHA256 ([`crate::hmac_sha256`]) under one key with one message prefix, its padded-key
-/// states computed once: each value then costs two SHA-256 compressions instead of four.
-#[derive(Clone)]
-struct KeyedHash {
-    /// SHA-256 after `key ⊕ ipad` and the prefix.
-    inner: Sha256,
-    /// SHA-256 after `key ⊕ opad`.
-    outer: Sha256,
-}
-
-impl KeyedHash {
-    fn new(key: &[u8], prefix: &[u8]) -> Self {
-        let mut k = [0u8; 64];
-        if key.len() > 64 {
-            k[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            k[..key.len()].copy_from_slice(key);
-        }
-        let mut inner = Sha256::new();
-        inner.update(k.map(|b| b ^ 0x36));
-        inner.update(prefix);
-        let mut outer = Sha256::new();
-        outer.update(k.map(|b| b ^ 0x5c));
-        Self { inner, outer }
-    }
-
-    fn mac(&self, value: &[u8]) -> [u8; 32] {
-        let mut inner = self.inner.clone();
-        inner.update(value);
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        outer.finalize().into()
-    }
+    keyed: Option<HmacKey>,
 }
 
 impl fmt::Debug for Minimiser {
@@ -101,7 +65,7 @@ impl Minimiser {
             let mut prefix = PSEUDONYM_DOMAIN.to_vec();
             prefix.extend_from_slice(purpose.as_bytes());
             prefix.push(0);
-            keyed = Some(KeyedHash::new(key.as_bytes(), &prefix));
+            keyed = Some(HmacKey::new(key.as_bytes(), &prefix));
         }
         Ok(Self {
             int_out: output == FeatureType::Int64,
@@ -428,7 +392,7 @@ mod tests {
     #[test]
     fn the_precomputed_hmac_is_hmac_sha256() {
         for key in [&b"k"[..], &[7u8; 64][..], &[9u8; 100][..]] {
-            let k = KeyedHash::new(key, b"prefix\0");
+            let k = HmacKey::new(key, b"prefix\0");
             for value in [&b""[..], b"u42", &[1u8; 200][..]] {
                 let mut msg = b"prefix\0".to_vec();
                 msg.extend_from_slice(value);
