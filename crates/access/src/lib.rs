@@ -121,5 +121,5 @@ pub use read_explain::{Explanation, FeatureExplanation};
 pub use read_plan::ReadPlan;
 pub use read_request::{FeatureSelection, ReadRequest};
 pub use read_result::{FeatureColumn, ReadResult, ValueStatus};
-pub use tombstone_gate::Tombstones;
+pub use tombstone_gate::{tombstone_digests, Tombstones, TOMBSTONE_FILE};
 pub use write_request::{WriteOutcome, WriteRequest, WriteTarget};

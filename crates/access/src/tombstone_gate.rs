@@ -22,6 +22,15 @@ use crate::consent_gate::key_text;
 use crate::entity_rows::EntityRows;
 use crate::read_result::{FeatureColumn, ValueStatus};
 
+/// The tombstone file, relative to the repository root.
+pub const TOMBSTONE_FILE: &str = ".tessera/erasure/tombstones";
+
+/// The digests listed in the text of a tombstone file (one per line, 64 hex digits; other
+/// lines are ignored). The one reader of the format: the gate here and the CLI's erasure.
+pub fn tombstone_digests(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| l.len() == 64)
+}
+
 /// What identifies one version of the file: size, modification time, inode.
 type Version = (u64, Option<SystemTime>, u64);
 
@@ -66,13 +75,7 @@ impl Tombstones {
             return;
         }
         let digests: HashSet<String> = std::fs::read_to_string(&self.path)
-            .map(|t| {
-                t.lines()
-                    .map(str::trim)
-                    .filter(|l| l.len() == 64)
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|t| tombstone_digests(&t).map(str::to_string).collect())
             .unwrap_or_default();
         *self.digests.write().unwrap_or_else(PoisonError::into_inner) = digests;
         seen.0 = v;

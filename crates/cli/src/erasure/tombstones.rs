@@ -12,16 +12,13 @@ use arrow::datatypes::DataType;
 use tessera_core::EntityHasher;
 
 /// The tombstone file, relative to the repository.
-pub(crate) const TOMBSTONES: &str = ".tessera/erasure/tombstones";
+pub(crate) const TOMBSTONES: &str = tessera_access::TOMBSTONE_FILE;
 
 /// The listed digests.
 pub(crate) fn load(root: &Path) -> Result<BTreeSet<String>> {
     let path = root.join(TOMBSTONES);
     match std::fs::read_to_string(&path) {
-        Ok(t) => Ok(t
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.len() == 64)
+        Ok(t) => Ok(tessera_access::tombstone_digests(&t)
             .map(str::to_string)
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
