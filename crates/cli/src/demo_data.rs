@@ -563,6 +563,35 @@ feature_services:
 /// views over them, which a device computes locally (the edge crate's example file).
 pub(crate) const DEMO_DEVICE_DEFINITIONS: &str = include_str!("../../edge/examples/device.yaml");
 
+/// The demo repository's local-DP report (`features/ldp.yaml`): the genre each device last
+/// played, counted across devices under local differential privacy (`docs/LOCAL_DP.md`).
+pub(crate) const DEMO_LDP_DEFINITIONS: &str = r#"# Local differential privacy: each device randomises its own report before it leaves.
+sources:
+  - name: device_listening
+    type: device
+    timestamp_field: ts
+    description: The genre of each item as it is played on this device
+    device: { schema: { user_id: int64, genre: string } }
+feature_views:
+  - name: device_taste
+    entities: [user]
+    source: device_listening
+    ttl: 30d
+    description: What this device last played; never sent anywhere as it is
+    features:
+      - { name: genre, type: string, classification: personal, placement: device_only }
+ldp_reports:
+  - name: genre_plays
+    feature: device_taste:genre            # read on the device, from its local store
+    description: How many devices last played each genre; no device's genre is learnt
+    domain: { values: [pop, rock, jazz, classical, hiphop, electronic, country, podcast] }
+    mechanism: cms                         # Count-Mean-Sketch: m randomised bits per report
+    epsilon: 4                             # ε of one report
+    k: 16                                  # hash functions (sketch rows)
+    m: 1024                                # sketch columns
+    cap: { epsilon: 8, per: 1d }           # a device refuses a third report within any day
+"#;
+
 /// The demo repository's on-demand views (`features/on_demand.yaml`).
 pub(crate) const DEMO_ON_DEMAND: &str = r#"# Features computed at request time from other features and request-context fields.
 on_demand_views:

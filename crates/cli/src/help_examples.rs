@@ -25,6 +25,7 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["device", "record"], "tessera device --repo media_demo --dir /tmp/device record device_plays --event '{\"user_id\": 7, \"item_id\": 3}'"),
     (&["device", "get"], "tessera device --repo media_demo --dir /tmp/device get --entity user_id=7 --features device_recent:plays_1h"),
     (&["device", "session"], "echo '{\"get\": [\"device_recent:plays_1h\"], \"entities\": {\"user_id\": [7]}}' | tessera device --repo media_demo session"),
+    (&["device", "ldp-report"], "tessera device --repo media_demo --dir /tmp/device --server http://127.0.0.1:6566 --token-env TESSERA_TOKEN_MOBILE_APP ldp-report genre_plays --entity user_id=7"),
     (&["demo"], "tessera demo /tmp/tessera-demo"),
     (&["completions"], "tessera completions bash > ~/.local/share/bash-completion/completions/tessera"),
     (&["man"], "tessera man > tessera.1 && man ./tessera.1\n  tessera man --dir man/   # one page per command"),
@@ -38,6 +39,9 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["erase"], "tessera erase --repo media_demo --entity user_id=42 --verify   # --rewrite-sources also rewrites batch sources; --json"),
     (&["retention"], "tessera retention apply --repo media_demo --dry-run"),
     (&["subject-report"], "tessera subject-report --repo media_demo --entity user_id=42 --json"),
+    (&["ldp"], "tessera ldp simulate --mechanism cms --epsilon 4 --k 16 --m 1024 --devices 100000 --domain 50 --distribution zipf:1.1 --seed 1"),
+    (&["ldp", "simulate"], "tessera ldp simulate --mechanism hcms --epsilon 4 --k 16 --m 1024 --devices 1000000 --domain 100 --distribution zipf:1.1 --seed 7 --top 10 --json"),
+    (&["ldp", "estimate"], "tessera ldp estimate --repo media_demo --report genre_plays --purpose analytics\n  tessera ldp estimate --repo media_demo --report genre_plays --purpose analytics --candidates genres.txt --json"),
     (&["retention", "apply"], "tessera retention apply --repo media_demo --json   # what was removed, per tier"),
 ];
 

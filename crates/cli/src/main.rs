@@ -111,6 +111,11 @@ enum Command {
     /// subject access report).
     #[command(name = "subject-report")]
     SubjectReport(commands::subject_report::SubjectReportArgs),
+    /// Local differential privacy: `simulate` runs simulated devices through the real
+    /// CMS/HCMS randomiser and sketch; `estimate` reads the frequencies of a declared
+    /// `ldp_reports:` definition from the sketch the server accumulated.
+    #[command(subcommand)]
+    Ldp(commands::ldp::LdpCommand),
     /// Consume the stream sources from NATS JetStream into the online store and offline log.
     Ingest(commands::ingest::IngestArgs),
     /// Serve features over HTTP: Feast-compatible routes, the native /v1 API, /metrics.
@@ -208,6 +213,7 @@ fn main() -> ExitCode {
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,
             Command::Serve(a) => commands::serve::run(&a).await,
             Command::Ingest(a) => commands::ingest::run(&a).await,
+            Command::Ldp(c) => commands::ldp::run(&c),
             Command::Catalog(a) => commands::catalog::run(&a),
             Command::Audit(c) => commands::audit::run(c),
             Command::Demo { dir } => commands::demo::run(&dir).await,

@@ -7,6 +7,7 @@ use crate::definitions::{
 };
 use crate::error::{known_hint, Error, Result, ValidationError, ValidationErrors};
 use crate::feature_ref::FeatureRef;
+use crate::ldp_report_def::LdpReportDef;
 use crate::on_demand::{OnDemandView, OnDemandViewDef};
 
 /// Validated definitions, indexed by name. Every other crate works from this.
@@ -23,6 +24,7 @@ pub struct Catalog {
     pub(crate) consumers: BTreeMap<String, ConsumerDef>,
     pub(crate) feature_services: BTreeMap<String, FeatureServiceDef>,
     pub(crate) on_demand_views: BTreeMap<String, OnDemandView>,
+    pub(crate) ldp_reports: BTreeMap<String, LdpReportDef>,
     /// The file each object was declared in, keyed by (kind, name).
     origins: BTreeMap<(&'static str, String), PathBuf>,
 }
@@ -43,6 +45,7 @@ pub(crate) const PURPOSE: &str = "purpose";
 pub(crate) const CONSUMER: &str = "consumer";
 pub(crate) const ON_DEMAND: &str = "on_demand_view";
 pub(crate) const SERVICE: &str = "feature_service";
+pub(crate) const LDP_REPORT: &str = "ldp_report";
 
 impl Catalog {
     /// Validates definitions that carry no file information (e.g. a registry snapshot).
@@ -67,6 +70,7 @@ impl Catalog {
             consumers: BTreeMap::new(),
             feature_services: BTreeMap::new(),
             on_demand_views: BTreeMap::new(),
+            ldp_reports: BTreeMap::new(),
             origins: BTreeMap::new(),
         };
         let mut errs = Vec::new();
@@ -86,6 +90,7 @@ impl Catalog {
             add.all(&mut c.feature_services, SERVICE, d.feature_services, |e| {
                 &e.name
             });
+            add.all(&mut c.ldp_reports, LDP_REPORT, d.ldp_reports, |e| &e.name);
         }
         crate::validate::derive_aggregation_features(&mut c, &mut errs);
         crate::validate::compile_on_demand(&mut c, on_demand, &mut errs);
@@ -174,8 +179,23 @@ impl Catalog {
                 .values()
                 .map(|v| v.def.clone())
                 .collect(),
+            ldp_reports: self.ldp_reports.values().cloned().collect(),
         }
         .sorted()
+    }
+
+    /// Local-DP report definitions by name.
+    pub fn ldp_reports(&self) -> &BTreeMap<String, LdpReportDef> {
+        &self.ldp_reports
+    }
+
+    /// A local-DP report definition by name, or an error naming the declared ones.
+    pub fn ldp_report(&self, name: &str) -> Result<&LdpReportDef> {
+        self.ldp_reports.get(name).ok_or_else(|| Error::Unknown {
+            kind: "ldp_report",
+            name: name.to_string(),
+            hint: known_hint(name, self.ldp_reports.keys().map(String::as_str)),
+        })
     }
 
     /// An on-demand view by name.

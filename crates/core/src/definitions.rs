@@ -36,6 +36,9 @@ pub struct Definitions {
     /// Features computed at request time from other features and request-context fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_demand_views: Vec<crate::on_demand::OnDemandViewDef>,
+    /// Frequencies devices report under local differential privacy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ldp_reports: Vec<crate::ldp_report_def::LdpReportDef>,
 }
 
 impl Definitions {
@@ -68,6 +71,7 @@ impl Definitions {
         self.consumers.sort_by(|a, b| a.name.cmp(&b.name));
         self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
         self.on_demand_views.sort_by(|a, b| a.name.cmp(&b.name));
+        self.ldp_reports.sort_by(|a, b| a.name.cmp(&b.name));
         self
     }
 }

@@ -104,6 +104,14 @@ impl DefinitionsDiff {
             |e| &e.name,
             on_demand_breaking,
         );
+        diff_kind(
+            &mut changes,
+            "ldp_report",
+            &old.ldp_reports,
+            &new.ldp_reports,
+            |e| &e.name,
+            ldp_report_breaking,
+        );
         mark_removals(&mut changes, old);
         Self { changes }
     }
@@ -349,6 +357,24 @@ fn on_demand_breaking(o: &OnDemandViewDef, n: &OnDemandViewDef, br: &mut Vec<Str
             )),
             Some(_) => {}
         }
+    }
+}
+
+/// Changing a local-DP report's mechanism, ε, k, m or feature makes the accumulated
+/// sketch unusable with new reports (the server refuses to mix them).
+fn ldp_report_breaking(
+    o: &crate::ldp_report_def::LdpReportDef,
+    n: &crate::ldp_report_def::LdpReportDef,
+    br: &mut Vec<String>,
+) {
+    if (&o.mechanism, o.epsilon, o.k, o.m) != (&n.mechanism, n.epsilon, n.k, n.m) {
+        br.push(
+            "changes the mechanism or its parameters: the accumulated sketch cannot take new reports (move `.tessera/ldp/NAME.sketch` away)"
+                .to_string(),
+        );
+    }
+    if o.feature != n.feature {
+        br.push(format!("reports `{}` instead of `{}`", n.feature, o.feature));
     }
 }
 

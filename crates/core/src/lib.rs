@@ -54,6 +54,7 @@ mod feature_ref;
 mod feature_repo;
 mod feature_type;
 mod keyed_hash;
+mod ldp_report_def;
 pub mod log_files;
 mod minimise;
 mod on_demand;
@@ -85,6 +86,7 @@ pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
 pub use feature_type::FeatureType;
+pub use ldp_report_def::{LdpCapDef, LdpDomainDef, LdpReportDef};
 pub use keyed_hash::{hmac_sha256, to_hex, EntityHasher, PRIVACY_KEY_ENV, PRIVACY_KEY_FILE};
 pub use minimise::{
     MinimiseOrigin, MinimiseSpec, Minimiser, PlannedForm, PseudonymiseSpec, Transform,

@@ -97,6 +97,16 @@ pub enum DeviceCommand {
     /// `{"get": ["view:feature", ...], "entities": {"user_id": [7]}, "context": {...}}`;
     /// prints one JSON line per `get`.
     Session,
+    /// Sends one local-DP report (`ldp_reports:`) of the entity's value: randomised on the
+    /// device, charged to the device's ε cap (refused beyond it), with no identifier.
+    #[command(name = "ldp-report")]
+    LdpReport {
+        /// The `ldp_reports:` definition.
+        report: String,
+        /// The device's user: `join_key=value`.
+        #[arg(long = "entity", value_name = "KEY=VALUE")]
+        entity: String,
+    },
 }
 
 /// Runs the command line given as arguments (the first is the program name).
@@ -222,6 +232,24 @@ pub fn run(args: DeviceArgs) -> Result<()> {
             if let Some(e) = device.cloud_error() {
                 eprintln!("note: the cloud did not answer: {e}");
             }
+        }
+        DeviceCommand::LdpReport { report, entity } => {
+            let mut parsed = parse_entities(std::slice::from_ref(&entity))?;
+            let (key, mut values) = parsed.pop().ok_or_else(|| Error::BadInput {
+                message: "no entity".into(),
+                hint: "give --entity user_id=7".into(),
+            })?;
+            let value = values.pop().ok_or_else(|| Error::BadInput {
+                message: "no entity value".into(),
+                hint: "give --entity user_id=7".into(),
+            })?;
+            let sent = device.ldp_report(&report, &key, value)?;
+            writeln!(
+                out,
+                "sent 1 local-DP report of {report} ({} bytes, ε = {}); ε left in the cap's window: {}",
+                sent.bytes, sent.epsilon, sent.remaining
+            )
+            .map_err(io)?;
         }
         DeviceCommand::Session => {
             let stdin = std::io::stdin();

@@ -9,6 +9,7 @@ use tessera_access::{
 };
 use tessera_audit::{AuditLog, AuditSink, SinkConfig};
 use tessera_core::Catalog;
+use tessera_ldp::Randomiser;
 use tessera_online::{EmbeddedStore, EntityKey, KeyValue};
 
 use crate::device_config::DeviceConfig;
@@ -16,6 +17,7 @@ use crate::device_provider::DeviceProvider;
 use crate::device_values::DeviceValues;
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::ldp_ledger::LdpLedgers;
 use crate::local_store::LocalStore;
 use crate::remote::Remote;
 use crate::remote_provider::RemoteProvider;
@@ -63,6 +65,8 @@ struct Inner {
     /// A handle of the store the local store and the cloud cache share, closed by
     /// [`Device::close`].
     store: EmbeddedStore,
+    /// The ε each local-DP report has spent, per report.
+    ledgers: LdpLedgers,
 }
 
 impl std::fmt::Debug for Device {
@@ -123,6 +127,7 @@ impl Device {
                 caller,
                 config,
                 store,
+                ledgers: LdpLedgers::new(dir),
             }
         };
         Ok(Self {
@@ -187,6 +192,84 @@ impl Device {
             })?
     }
 
+    /// Sends one local-DP report of the `ldp_reports:` definition `report` about the
+    /// entity `key = value` (the device's user): reads the report's feature from the local
+    /// store, charges its ε to the device's own cap (refusing with
+    /// [`tessera_ldp::Error::CapExceeded`] beyond it, whatever the app asks; the charge is
+    /// stored durably before anything is sent, so it survives restarts and is kept even
+    /// if the send fails), randomises the value with a fresh OS-seeded generator, and
+    /// sends `POST /v1/ldp/reports`. The request holds the report's name and parameters
+    /// and the randomised bits: no identifier, no other feature, no device value.
+    pub fn ldp_report(&self, report: &str, key: &str, value: KeyValue) -> Result<LdpReceipt> {
+        let def = self
+            .catalog()
+            .ldp_report(report)
+            .map_err(|e| Error::BadInput {
+                message: e.to_string(),
+                hint: "report a registered `ldp_reports:` definition".into(),
+            })?
+            .clone();
+        let bad = |message: String| Error::BadInput {
+            message,
+            hint: "fix the `ldp_reports:` definition and `tessera apply`".into(),
+        };
+        let params = def.params()?;
+        let cap = def.epsilon_cap().map_err(bad)?;
+        if !self.inner.remote.has_server() {
+            return Err(Error::BadInput {
+                message: format!("cannot send local-DP report `{report}`: this device has no server"),
+                hint: "configure the server URL (DeviceConfig::server_url, --server)".into(),
+            });
+        }
+        let got = self.get(&[def.feature.as_str()], &[(key, vec![value])], &RequestContext::default())?;
+        let text = match got.get(&def.feature, 0) {
+            Some(v) if v.status == crate::Status::Present => ldp_value_text(v.value),
+            _ => None,
+        };
+        let Some(text) = text else {
+            return Err(Error::BadInput {
+                message: format!(
+                    "nothing to report for `{report}`: feature `{}` has no value on this device for {key}",
+                    def.feature
+                ),
+                hint: "record the device events it is computed from first".into(),
+            });
+        };
+        let now_s = crate::clock::now_us().div_euclid(1_000_000);
+        let remaining = self
+            .inner
+            .ledgers
+            .charge(report, &cap, params.epsilon(), now_s)?;
+        let mut rng = tessera_ldp::os_rng()?;
+        let privatised = Randomiser::new(params, report.as_bytes()).randomise(text.as_bytes(), &mut rng);
+        let batch = tessera_ldp::wire::encode_batch(report, &params, &[privatised])?;
+        let bytes = batch.len();
+        let timeout = self.inner.config.remote_timeout.max(std::time::Duration::from_secs(2));
+        self.runtime
+            .block_on(self.inner.remote.post_ldp(batch, timeout))?;
+        Ok(LdpReceipt {
+            report: report.to_string(),
+            epsilon: params.epsilon(),
+            remaining,
+            bytes,
+        })
+    }
+
+    /// ε of local-DP report `report` this device may still spend now.
+    pub fn ldp_remaining(&self, report: &str) -> Result<f64> {
+        let def = self.catalog().ldp_report(report).map_err(|e| Error::BadInput {
+            message: e.to_string(),
+            hint: "name a registered `ldp_reports:` definition".into(),
+        })?;
+        let cap = def.epsilon_cap().map_err(|message| Error::BadInput {
+            message,
+            hint: "fix the definition's `cap`".into(),
+        })?;
+        let now_s = crate::clock::now_us().div_euclid(1_000_000);
+        let ledger = self.inner.ledgers.load(report)?;
+        Ok((cap.epsilon() - ledger.spent(&cap, now_s)).max(0.0))
+    }
+
     /// How many calls this device made to the cloud.
     pub fn cloud_calls(&self) -> u64 {
         self.inner.remote.calls()
@@ -234,6 +317,31 @@ impl Device {
             store.close();
         }
         audited
+    }
+}
+
+/// What one local-DP report cost ([`Device::ldp_report`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdpReceipt {
+    /// The report's name.
+    pub report: String,
+    /// ε spent.
+    pub epsilon: f64,
+    /// ε left in the cap's current window.
+    pub remaining: f64,
+    /// Bytes of the request body sent.
+    pub bytes: usize,
+}
+
+/// The categorical value a report carries, as text (strings as they are, integers and
+/// booleans in decimal / `true`/`false`); other types are not reportable.
+fn ldp_value_text(v: &tessera_online::Value) -> Option<String> {
+    use tessera_online::Value;
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Int64(i) => Some(i.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 

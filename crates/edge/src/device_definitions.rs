@@ -95,6 +95,9 @@ pub fn catalog_from_repo(repo: &Path) -> Result<Catalog> {
                 .into_iter()
                 .filter(|v| !on_demand.contains(&v.name))
                 .collect(),
+            // Local-DP reports come from the registered version only: the server accepts
+            // reports only for the parameters it registered.
+            ldp_reports: Vec::new(),
         };
         out.push((path, extra));
     }

@@ -79,6 +79,9 @@ pub enum Error {
     /// The access layer refused or failed the read.
     #[error(transparent)]
     Access(#[from] tessera_access::Error),
+    /// A local-DP report refused (beyond the device's cap) or malformed.
+    #[error(transparent)]
+    Ldp(#[from] tessera_ldp::Error),
     /// The audit log could not be opened.
     #[error("cannot open the device's audit log")]
     Audit(#[source] tessera_audit::Error),

@@ -80,6 +80,7 @@ mod device_values;
 mod entity_keys;
 mod error;
 mod event;
+mod ldp_ledger;
 mod local_store;
 mod remote;
 mod remote_cache;
@@ -90,7 +91,7 @@ mod remote_response;
 #[cfg(feature = "wire-capture")]
 pub mod wire_capture;
 
-pub use device::{Device, RequestContext};
+pub use device::{Device, LdpReceipt, RequestContext};
 pub use device_config::DeviceConfig;
 pub use device_definitions::{catalog_from_repo, catalog_from_yaml};
 pub use device_provider::DeviceProvider;

@@ -359,6 +359,32 @@ impl Remote {
         Ok((resp.status, cols, resp.body))
     }
 
+    /// Whether a server is configured.
+    pub(crate) fn has_server(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// `POST /v1/ldp/reports` with an encoded batch (the binary format of
+    /// `tessera_ldp::wire`: the report's name, parameters and randomised bits, nothing
+    /// else). Bounded by the device's remote timeout.
+    pub(crate) async fn post_ldp(&self, batch: Vec<u8>, timeout: std::time::Duration) -> Result<()> {
+        let client = self.client.as_ref().ok_or_else(|| Error::Remote {
+            message: "no server is configured".into(),
+        })?;
+        let call = client.post("/v1/ldp/reports", tessera_ldp::wire::CONTENT_TYPE, batch);
+        let resp = tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| Error::Remote {
+                message: format!("no answer to the local-DP report within {timeout:?}"),
+            })??;
+        match resp.status {
+            200 => Ok(()),
+            s => Err(Error::Remote {
+                message: error_message(s, &resp.body),
+            }),
+        }
+    }
+
     fn refresh_in_background(
         self: &Arc<Self>,
         cloud: &[RemoteFeature],

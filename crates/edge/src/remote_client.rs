@@ -81,13 +81,23 @@ impl RemoteClient {
 
     /// `POST {base}/v1/features` with a JSON body.
     pub(crate) async fn post_features(&self, body: Vec<u8>) -> Result<RemoteResponse> {
+        self.post("/v1/features", "application/json", body).await
+    }
+
+    /// `POST {base}{path}` with a body of `content_type`.
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<RemoteResponse> {
         let mut sender = match self.take_idle() {
             Some(s) => s,
             None => self.connect().await?,
         };
-        let mut req = Request::post(format!("{}/v1/features", self.base_path))
+        let mut req = Request::post(format!("{}{path}", self.base_path))
             .header("host", &self.addr)
-            .header("content-type", "application/json");
+            .header("content-type", content_type);
         if let Some(a) = &self.authorization {
             req = req.header("authorization", a);
         }

@@ -37,6 +37,10 @@ pub enum Route {
     V1Consent,
     /// `POST /v1/erase`
     V1Erase,
+    /// `POST /v1/ldp/reports`
+    V1LdpReports,
+    /// `GET /v1/ldp/{report}/estimates`
+    V1LdpEstimates,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -50,7 +54,7 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 12] = [
+    const ALL: [Route; 14] = [
         Route::GetOnlineFeatures,
         Route::Push,
         Route::WriteToOnlineStore,
@@ -58,6 +62,8 @@ impl Route {
         Route::V1Push,
         Route::V1Consent,
         Route::V1Erase,
+        Route::V1LdpReports,
+        Route::V1LdpEstimates,
         Route::Health,
         Route::Metrics,
         Route::GrpcGetFeatures,
@@ -75,6 +81,8 @@ impl Route {
             Route::V1Push => "/v1/push",
             Route::V1Consent => "/v1/consent",
             Route::V1Erase => "/v1/erase",
+            Route::V1LdpReports => "/v1/ldp/reports",
+            Route::V1LdpEstimates => "/v1/ldp/{report}/estimates",
             Route::Health => "/health",
             Route::Metrics => "/metrics",
             Route::GrpcGetFeatures => "/tessera.serving.v1.FeatureService/GetFeatures",

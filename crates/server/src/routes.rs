@@ -12,7 +12,9 @@ use axum::Router;
 use crate::api_error::{ApiError, ErrorDetail};
 use crate::metrics::Route;
 use crate::state::AppState;
-use crate::{erase_route, feast_read, feast_write, native_consent, native_push, native_read};
+use crate::{
+    erase_route, feast_read, feast_write, ldp_route, native_consent, native_push, native_read,
+};
 
 /// The router: Feast's feature-server routes, the native API, `/health` and `/metrics`.
 ///
@@ -23,6 +25,8 @@ use crate::{erase_route, feast_read, feast_write, native_consent, native_push, n
 /// | `POST /v1/features` | native read: typed values, per-value status |
 /// | `POST /v1/consent` | consent changes (a consumer with `consent: true`) |
 /// | `POST /v1/erase` | erase entities from every tier (consumers with `erase: true`) |
+/// | `POST /v1/ldp/reports` | batches of local-DP reports (sketch accumulated, persisted) |
+/// | `GET /v1/ldp/{report}/estimates` | local-DP frequency estimates per candidate |
 /// | `GET /health` | 200 when the online store answers, else 503 |
 /// | `GET /metrics` | Prometheus text format |
 pub fn app(state: AppState) -> Router {
@@ -40,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .route(Route::V1Push.path(), post(native_push::native_push))
         .route(Route::V1Consent.path(), post(native_consent::consent))
         .route(Route::V1Erase.path(), post(erase_route::erase))
+        .route(Route::V1LdpReports.path(), post(ldp_route::ldp_reports))
+        .route(Route::V1LdpEstimates.path(), get(ldp_route::ldp_estimates))
         .route(Route::Health.path(), get(health))
         .route(Route::Metrics.path(), get(metrics))
         .fallback(not_found)

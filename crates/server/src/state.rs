@@ -25,6 +25,8 @@ pub struct AppState {
     pub(crate) decode_slots: Arc<Semaphore>,
     /// What erases entities for `POST /v1/erase` (none: the route answers 501).
     pub(crate) eraser: Option<crate::erase_route::SharedEraser>,
+    /// The local-DP sketches (none: the `/v1/ldp` routes answer 501).
+    pub(crate) ldp: Option<Arc<crate::ldp_sketches::LdpSketches>>,
 }
 
 impl AppState {
@@ -44,7 +46,15 @@ impl AppState {
             metrics,
             decode_slots: Arc::new(Semaphore::new(cpus)),
             eraser: None,
+            ldp: None,
         }
+    }
+
+    /// Installs the local-DP sketches of `POST /v1/ldp/reports` and
+    /// `GET /v1/ldp/{report}/estimates`.
+    pub fn with_ldp(mut self, sketches: Arc<crate::ldp_sketches::LdpSketches>) -> Self {
+        self.ldp = Some(sketches);
+        self
     }
 
     /// Installs what erases entities for `POST /v1/erase`.

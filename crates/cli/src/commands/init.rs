@@ -8,7 +8,7 @@ use clap::ValueEnum;
 
 use crate::demo_data::{
     generate, DemoSizes, DAY_US, DEMO_CONFIG, DEMO_DEFINITIONS, DEMO_DEVICE_DEFINITIONS,
-    DEMO_ON_DEMAND,
+    DEMO_LDP_DEFINITIONS, DEMO_ON_DEMAND,
 };
 use crate::init_template as minimal;
 
@@ -128,6 +128,7 @@ pub(crate) fn scaffold(dir: &Path, sizes: DemoSizes) -> Result<crate::demo_data:
     write(dir, "features/media.yaml", DEMO_DEFINITIONS)?;
     write(dir, "features/on_demand.yaml", DEMO_ON_DEMAND)?;
     write(dir, "features/device.yaml", DEMO_DEVICE_DEFINITIONS)?;
+    write(dir, "features/ldp.yaml", DEMO_LDP_DEFINITIONS)?;
     write(dir, ".gitignore", MEDIA_GITIGNORE)?;
     generate(
         &dir.join("data"),

@@ -203,8 +203,10 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         None => access,
     };
     let limits = limits(args, &cfg.server);
-    let state =
-        AppState::new(Arc::new(access), auth, limits, metrics).with_eraser(Arc::new(eraser));
+    let ldp = tessera_server::LdpSketches::new(&args.repo, access.catalog());
+    let state = AppState::new(Arc::new(access), auth, limits, metrics)
+        .with_eraser(Arc::new(eraser))
+        .with_ldp(ldp);
     Ok(Prepared {
         state,
         version,

@@ -7,6 +7,7 @@
 mod aggregations;
 mod consumers;
 mod entities;
+mod ldp_reports;
 mod min_contributors;
 mod minimise;
 mod names;
@@ -37,6 +38,7 @@ const CHECKS: &[Check] = &[
     services::check_services,
     minimise::check_minimise,
     retention::check_retention,
+    ldp_reports::check_ldp_reports,
 ];
 
 /// Runs every check.

@@ -5,6 +5,7 @@
 mod aggregation_parity;
 mod erase;
 mod fixtures;
+mod ldp_report;
 mod local_store;
 mod minimised_device;
 mod remote_cache;

@@ -15,11 +15,11 @@ use tessera_online::{KeyValue, Value};
 
 use super::fixtures::{config, now_us, CLOUD_DEFINITIONS, DEVICE_DEFINITIONS};
 
-const TOKEN: &str = "wire-test-player-app-token-0123456789";
+pub(crate) const TOKEN: &str = "wire-test-player-app-token-0123456789";
 
 /// The `tessera` binary: `$TESSERA_BIN`, or next to this test's target directory (built
 /// with `cargo build -p tessera-cli --bin tessera` when missing).
-fn tessera_bin() -> PathBuf {
+pub(crate) fn tessera_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("TESSERA_BIN") {
         return PathBuf::from(p);
     }
@@ -39,7 +39,7 @@ fn tessera_bin() -> PathBuf {
     bin
 }
 
-fn run(bin: &Path, args: &[&str]) -> String {
+pub(crate) fn run(bin: &Path, args: &[&str]) -> String {
     let out = Command::new(bin).args(args).output().unwrap();
     assert!(
         out.status.success(),
@@ -50,7 +50,7 @@ fn run(bin: &Path, args: &[&str]) -> String {
 }
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub(crate) struct Server(Child);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -58,7 +58,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(bin: &Path, repo: &str) -> (Server, SocketAddr) {
+pub(crate) fn start_server(bin: &Path, repo: &str) -> (Server, SocketAddr) {
     let mut child = Command::new(bin)
         .args(["serve", "--repo", repo, "--addr", "127.0.0.1:0"])
         .env("TESSERA_TOKEN_PLAYER_APP", TOKEN)

@@ -16,6 +16,7 @@ mod feast_errors;
 mod fixtures;
 mod grpc_api;
 mod grpc_limits;
+mod ldp_api;
 mod lifecycle;
 mod minimised_routes;
 mod native_api;
