@@ -53,6 +53,20 @@ pub(crate) fn run(args: &RepoArgs) -> Result<()> {
             ));
         }
     }
+    if !cat.ldp_reports().is_empty() {
+        println!("\nLocal-DP reports (devices randomise before sending; docs/LOCAL_DP.md):");
+        for r in cat.ldp_reports().values() {
+            let domain = if r.domain.open {
+                "open domain".to_string()
+            } else {
+                format!("{} candidates", r.domain.values.len())
+            };
+            fit(format!(
+                "  {} of {}: {} ε={} k={} m={}, device cap ε={} per {}, {domain}",
+                r.name, r.feature, r.mechanism, r.epsilon, r.k, r.m, r.cap.epsilon, r.cap.per
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -91,3 +91,71 @@ pub(crate) fn check_ldp_reports(c: &Catalog, errs: &mut Vec<ValidationError>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Catalog, Definitions};
+
+    const BASE: &str = r#"
+entities: [{ name: user, join_keys: [user_id] }]
+sources:
+  - { name: listening, type: device, timestamp_field: ts, device: { schema: { user_id: int64, genre: string, dwell: float64 } } }
+  - { name: daily, type: batch, path: d.csv, timestamp_field: ts }
+feature_views:
+  - name: taste
+    entities: [user]
+    source: listening
+    features:
+      - { name: genre, type: string, classification: personal, placement: device_only }
+      - { name: dwell, type: float64, classification: personal, placement: device_only }
+  - name: cloud
+    entities: [user]
+    source: daily
+    features: [{ name: genre, type: string, classification: personal }]
+"#;
+
+    fn build(reports: &str) -> Result<Catalog, String> {
+        let text = format!("{BASE}ldp_reports:\n{reports}");
+        let defs = Definitions::from_yaml_str(&text, "f.yaml".as_ref()).map_err(|e| e.to_string())?;
+        Catalog::build(vec![defs]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_good_report_registers() {
+        let c = build("  - { name: g, feature: taste:genre, domain: { values: [a, b] }, mechanism: cms, epsilon: 4, k: 16, m: 1024, cap: { epsilon: 8, per: 1d } }\n").unwrap();
+        let r = c.ldp_report("g").unwrap();
+        assert_eq!(r.params().unwrap().m(), 1024);
+        assert_eq!(r.epsilon_cap().unwrap().per_seconds(), 86_400);
+        assert!(c.ldp_report("h").is_err());
+        assert_eq!(c.definitions().ldp_reports.len(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_named_with_a_fix() {
+        let e = build(concat!(
+            "  - { name: a, feature: taste:genre, domain: { values: [x] }, mechanism: hcms, epsilon: 4, k: 16, m: 1000, cap: { epsilon: 8, per: 1d } }\n",
+            "  - { name: b, feature: cloud:genre, domain: { values: [x, x] }, mechanism: cms, epsilon: 4, k: 16, m: 64, cap: { epsilon: 2, per: 1d } }\n",
+            "  - { name: c, feature: taste:dwell, domain: {}, mechanism: laplace, epsilon: 0, k: 16, m: 64, cap: { epsilon: 8, per: 1 day } }\n",
+            "  - { name: d, feature: taste:nope, domain: { open: true, values: [x] }, mechanism: cms, epsilon: 1, k: 1, m: 64, cap: { epsilon: 1, per: 1h } }\n",
+        ))
+        .unwrap_err();
+        for expected in [
+            "ldp_report `a`: invalid local-DP parameter `m`: 1000 is not a power of two",
+            "use 1024",
+            "ldp_report `b`",
+            "is not computed on the device",
+            "lists the domain value `x` twice",
+            "is below the ε of one report",
+            "ldp_report `c`",
+            "`laplace` is not a mechanism",
+            "bad `cap`",
+            "has no domain",
+            "has type float64, which is not a categorical value",
+            "ldp_report `d`",
+            "declares both `domain.values` and `domain.open: true`",
+            "unknown feature",
+        ] {
+            assert!(e.contains(expected), "missing `{expected}` in:\n{e}");
+        }
+    }
+}
