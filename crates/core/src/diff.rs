@@ -374,7 +374,10 @@ fn ldp_report_breaking(
         );
     }
     if o.feature != n.feature {
-        br.push(format!("reports `{}` instead of `{}`", n.feature, o.feature));
+        br.push(format!(
+            "reports `{}` instead of `{}`",
+            n.feature, o.feature
+        ));
     }
 }
 

@@ -86,8 +86,8 @@ pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;
 pub use feature_repo::FeatureRepo;
 pub use feature_type::FeatureType;
-pub use ldp_report_def::{LdpCapDef, LdpDomainDef, LdpReportDef};
 pub use keyed_hash::{hmac_sha256, to_hex, EntityHasher, PRIVACY_KEY_ENV, PRIVACY_KEY_FILE};
+pub use ldp_report_def::{LdpCapDef, LdpDomainDef, LdpReportDef};
 pub use minimise::{
     MinimiseOrigin, MinimiseSpec, Minimiser, PlannedForm, PseudonymiseSpec, Transform,
     PSEUDONYM_HEX_DIGITS,

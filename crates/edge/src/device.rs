@@ -217,11 +217,17 @@ impl Device {
         let cap = def.epsilon_cap().map_err(bad)?;
         if !self.inner.remote.has_server() {
             return Err(Error::BadInput {
-                message: format!("cannot send local-DP report `{report}`: this device has no server"),
+                message: format!(
+                    "cannot send local-DP report `{report}`: this device has no server"
+                ),
                 hint: "configure the server URL (DeviceConfig::server_url, --server)".into(),
             });
         }
-        let got = self.get(&[def.feature.as_str()], &[(key, vec![value])], &RequestContext::default())?;
+        let got = self.get(
+            &[def.feature.as_str()],
+            &[(key, vec![value])],
+            &RequestContext::default(),
+        )?;
         let text = match got.get(&def.feature, 0) {
             Some(v) if v.status == crate::Status::Present => ldp_value_text(v.value),
             _ => None,
@@ -241,10 +247,15 @@ impl Device {
             .ledgers
             .charge(report, &cap, params.epsilon(), now_s)?;
         let mut rng = tessera_ldp::os_rng()?;
-        let privatised = Randomiser::new(params, report.as_bytes()).randomise(text.as_bytes(), &mut rng);
+        let privatised =
+            Randomiser::new(params, report.as_bytes()).randomise(text.as_bytes(), &mut rng);
         let batch = tessera_ldp::wire::encode_batch(report, &params, &[privatised])?;
         let bytes = batch.len();
-        let timeout = self.inner.config.remote_timeout.max(std::time::Duration::from_secs(2));
+        let timeout = self
+            .inner
+            .config
+            .remote_timeout
+            .max(std::time::Duration::from_secs(2));
         self.runtime
             .block_on(self.inner.remote.post_ldp(batch, timeout))?;
         Ok(LdpReceipt {
@@ -257,10 +268,13 @@ impl Device {
 
     /// ε of local-DP report `report` this device may still spend now.
     pub fn ldp_remaining(&self, report: &str) -> Result<f64> {
-        let def = self.catalog().ldp_report(report).map_err(|e| Error::BadInput {
-            message: e.to_string(),
-            hint: "name a registered `ldp_reports:` definition".into(),
-        })?;
+        let def = self
+            .catalog()
+            .ldp_report(report)
+            .map_err(|e| Error::BadInput {
+                message: e.to_string(),
+                hint: "name a registered `ldp_reports:` definition".into(),
+            })?;
         let cap = def.epsilon_cap().map_err(|message| Error::BadInput {
             message,
             hint: "fix the definition's `cap`".into(),

@@ -367,7 +367,11 @@ impl Remote {
     /// `POST /v1/ldp/reports` with an encoded batch (the binary format of
     /// `tessera_ldp::wire`: the report's name, parameters and randomised bits, nothing
     /// else). Bounded by the device's remote timeout.
-    pub(crate) async fn post_ldp(&self, batch: Vec<u8>, timeout: std::time::Duration) -> Result<()> {
+    pub(crate) async fn post_ldp(
+        &self,
+        batch: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<()> {
         let client = self.client.as_ref().ok_or_else(|| Error::Remote {
             message: "no server is configured".into(),
         })?;

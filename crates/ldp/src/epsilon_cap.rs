@@ -22,7 +22,10 @@ impl EpsilonCap {
             ));
         }
         if per_seconds <= 0 {
-            return Err(invalid("cap", "the cap's period must be positive (e.g. `1d`)"));
+            return Err(invalid(
+                "cap",
+                "the cap's period must be positive (e.g. `1d`)",
+            ));
         }
         Ok(Self {
             epsilon,

@@ -178,7 +178,11 @@ mod tests {
         let cold_rate = ones_cold as f64 / (n as f64 * 99.0);
         let hot_rate = f64::from(ones_hot) / f64::from(n);
         assert!((cold_rate - p).abs() < 0.01, "{cold_rate} vs {p}");
-        assert!((hot_rate - (1.0 - p)).abs() < 0.03, "{hot_rate} vs {}", 1.0 - p);
+        assert!(
+            (hot_rate - (1.0 - p)).abs() < 0.03,
+            "{hot_rate} vs {}",
+            1.0 - p
+        );
     }
 
     #[test]

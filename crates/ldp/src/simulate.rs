@@ -77,7 +77,10 @@ impl Simulation {
         if self.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
             || self.weights.iter().sum::<f64>() <= 0.0
         {
-            return Err(invalid("distribution", "weights must be ≥ 0 with a positive sum"));
+            return Err(invalid(
+                "distribution",
+                "weights must be ≥ 0 with a positive sum",
+            ));
         }
         let total: f64 = self.weights.iter().sum();
         let mut cdf = Vec::with_capacity(self.weights.len());

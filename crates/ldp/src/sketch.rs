@@ -134,7 +134,8 @@ impl Sketch {
         if body[4] != VERSION {
             return Err(corrupt("unknown sketch format version"));
         }
-        let mechanism = Mechanism::from_code(body[5]).ok_or_else(|| corrupt("unknown mechanism"))?;
+        let mechanism =
+            Mechanism::from_code(body[5]).ok_or_else(|| corrupt("unknown mechanism"))?;
         let mut at = 6;
         let mut take = |n: usize| -> Result<&[u8]> {
             let slice = body

@@ -151,7 +151,11 @@ pub fn decode_batch(bytes: &[u8]) -> Result<(BatchHeader, Sketch)> {
                 let plus = match chunk[4] {
                     0 => false,
                     1 => true,
-                    other => return Err(malformed(format!("an hcms bit must be 0 or 1, not {other}"))),
+                    other => {
+                        return Err(malformed(format!(
+                            "an hcms bit must be 0 or 1, not {other}"
+                        )))
+                    }
                 };
                 sketch.add(&Report::Hcms(HcmsReport { row, index, plus }))?;
             }

@@ -81,12 +81,12 @@ fn decode_json(bytes: &[u8]) -> Result<(String, Sketch), ApiError> {
     let mut sketch = Sketch::new(params);
     for (i, r) in batch.reports.into_iter().enumerate() {
         let report = match (params.mechanism(), r.bits, r.index, r.bit) {
-            (Mechanism::Cms, Some(hex), None, None) => Report::Cms(
-                cms_report_from_hex(&params, r.row, &hex).map_err(bad_batch)?,
-            ),
-            (Mechanism::Hcms, None, Some(index), Some(bit @ (-1 | 1))) => Report::Hcms(
-                HcmsReport::new(&params, r.row, index, bit == 1).map_err(bad_batch)?,
-            ),
+            (Mechanism::Cms, Some(hex), None, None) => {
+                Report::Cms(cms_report_from_hex(&params, r.row, &hex).map_err(bad_batch)?)
+            }
+            (Mechanism::Hcms, None, Some(index), Some(bit @ (-1 | 1))) => {
+                Report::Hcms(HcmsReport::new(&params, r.row, index, bit == 1).map_err(bad_batch)?)
+            }
             _ => {
                 return Err(ApiError::unprocessable(
                     "bad_ldp_batch",
@@ -312,7 +312,9 @@ pub(crate) async fn ldp_estimates(
         sketch.reports()
     ));
     if let Err(e) = state.access.audit().record(record).await {
-        return Err(ApiError::internal(format!("the read could not be audited: {e}")));
+        return Err(ApiError::internal(format!(
+            "the read could not be audited: {e}"
+        )));
     }
     let params = sketch.params();
     let rows: Vec<serde_json::Value> = candidates

@@ -83,7 +83,8 @@ impl LdpSketches {
                 .map_err(SketchError::Storage)?,
         };
         let before = next.clone();
-        next.merge(delta).map_err(|e| SketchError::Mismatch(e.to_string()))?;
+        next.merge(delta)
+            .map_err(|e| SketchError::Mismatch(e.to_string()))?;
         if let Err(e) = entry.file.save(&next) {
             // Not stored, not counted: the client retries the batch.
             entry.sketch = Some(before);

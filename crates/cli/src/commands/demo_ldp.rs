@@ -113,8 +113,8 @@ pub(crate) fn run(dir: &Path, step: usize) -> Result<usize> {
 fn last_genre_per_user(path: &Path) -> Result<Vec<String>> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot open {} (the demo's generated data)", path.display()))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?
-        .build()?;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
     let mut last: BTreeMap<i64, String> = BTreeMap::new();
     for batch in reader {
         let batch = batch?;

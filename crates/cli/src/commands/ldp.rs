@@ -178,7 +178,10 @@ fn simulate(a: &SimulateArgs) -> Result<()> {
     println!(
         "theoretical sd from the randomisation alone: {sd_noise:.1}; observed rmse over all values: {rmse:.1}"
     );
-    println!("{:<16} {:>12} {:>14} {:>12}", "value", "true_count", "estimate", "sd");
+    println!(
+        "{:<16} {:>12} {:>14} {:>12}",
+        "value", "true_count", "estimate", "sd"
+    );
     for v in &outcome.values[..shown] {
         println!(
             "{:<16} {:>12} {:>14.1} {:>12.1}",

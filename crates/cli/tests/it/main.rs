@@ -12,6 +12,7 @@ mod consent;
 mod erase;
 mod explain;
 mod first_hour;
+mod ldp;
 mod minimise_parity;
 mod on_demand_parity;
 mod online;
@@ -76,7 +77,7 @@ fn init_plan_apply_training_set_audit() {
             && plan.contains("+ feature_view `user_live`")
             && plan.contains("+ source `device_plays`")
             && plan.contains("+ on_demand_view `user_item_affinity`")
-            && plan.contains("28 to add"),
+            && plan.contains("31 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));

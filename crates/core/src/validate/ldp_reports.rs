@@ -18,7 +18,10 @@ pub(crate) fn check_ldp_reports(c: &Catalog, errs: &mut Vec<ValidationError>) {
             );
         }
         match r.epsilon_cap() {
-            Err(e) => bad(format!("bad `cap`: {e}"), "write `cap: { epsilon: 8, per: 1d }`"),
+            Err(e) => bad(
+                format!("bad `cap`: {e}"),
+                "write `cap: { epsilon: 8, per: 1d }`",
+            ),
             Ok(cap) => {
                 if cap.epsilon() + 1e-9 < r.epsilon {
                     bad(
@@ -45,7 +48,10 @@ pub(crate) fn check_ldp_reports(c: &Catalog, errs: &mut Vec<ValidationError>) {
         let mut seen = std::collections::BTreeSet::new();
         for v in &r.domain.values {
             if !seen.insert(v) {
-                bad(format!("lists the domain value `{v}` twice"), "list each value once");
+                bad(
+                    format!("lists the domain value `{v}` twice"),
+                    "list each value once",
+                );
             }
         }
         let Ok(fref) = FeatureRef::parse(&r.feature) else {
@@ -116,7 +122,8 @@ feature_views:
 
     fn build(reports: &str) -> Result<Catalog, String> {
         let text = format!("{BASE}ldp_reports:\n{reports}");
-        let defs = Definitions::from_yaml_str(&text, "f.yaml".as_ref()).map_err(|e| e.to_string())?;
+        let defs =
+            Definitions::from_yaml_str(&text, "f.yaml".as_ref()).map_err(|e| e.to_string())?;
         Catalog::build(vec![defs]).map_err(|e| e.to_string())
     }
 

@@ -107,10 +107,17 @@ fn ldp_report_carries_only_the_report_and_the_cap_survives_restarts() {
         .ldp_report("genre_plays", "user_id", user())
         .unwrap_err();
     assert!(
-        matches!(err, tessera_edge::Error::Ldp(tessera_ldp::Error::CapExceeded { .. })),
+        matches!(
+            err,
+            tessera_edge::Error::Ldp(tessera_ldp::Error::CapExceeded { .. })
+        ),
         "{err}"
     );
-    assert!(err.to_string().contains("only ε = 0 of the cap ε = 4 per 1d is left"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("only ε = 0 of the cap ε = 4 per 1d is left"),
+        "{err}"
+    );
     assert_eq!(device.ldp_remaining("genre_plays").unwrap(), 0.0);
     device.close().unwrap();
 
@@ -125,7 +132,17 @@ fn ldp_report_carries_only_the_report_and_the_cap_survives_restarts() {
     // The server counted exactly the two reports sent.
     let estimate = run(
         &bin,
-        &["ldp", "estimate", "--repo", r, "--report", "genre_plays", "--purpose", "ranking", "--json"],
+        &[
+            "ldp",
+            "estimate",
+            "--repo",
+            r,
+            "--report",
+            "genre_plays",
+            "--purpose",
+            "ranking",
+            "--json",
+        ],
     );
     let doc: serde_json::Value = serde_json::from_str(&estimate).unwrap();
     assert_eq!(doc["reports"], 2, "{doc}");

@@ -1,7 +1,9 @@
 //! The sketch: merge is the sketch of the union, the file round-trips, damage and
 //! changed parameters are refused.
 
-use tessera_ldp::{seeded_rng, Error, LdpParams, Mechanism, Randomiser, Report, Sketch, SketchFile};
+use tessera_ldp::{
+    seeded_rng, Error, LdpParams, Mechanism, Randomiser, Report, Sketch, SketchFile,
+};
 
 fn reports(params: LdpParams, seed: u64, n: usize) -> Vec<Report> {
     let r = Randomiser::new(params, b"genres");

@@ -89,11 +89,7 @@ fn a_wrong_variance_would_be_caught() {
         .run()
         .unwrap();
         let v = &outcome.values[0];
-        let counts: Vec<f64> = outcome
-            .values
-            .iter()
-            .map(|v| v.true_count as f64)
-            .collect();
+        let counts: Vec<f64> = outcome.values.iter().map(|v| v.true_count as f64).collect();
         let f = v.true_count as f64;
         let s2 = counts.iter().map(|c| c * c).sum::<f64>() - f * f;
         let sd_narrow = tessera_ldp::variance(&narrow, 3_000.0, f, s2).sqrt();
@@ -119,8 +115,5 @@ fn simulation_is_reproducible_and_thread_count_free() {
     let two = sim(2).run().unwrap();
     assert_eq!(one.sketch, two.sketch);
     assert_eq!(one.values, two.values);
-    assert_eq!(
-        one.values.iter().map(|v| v.true_count).sum::<u64>(),
-        40_000
-    );
+    assert_eq!(one.values.iter().map(|v| v.true_count).sum::<u64>(), 40_000);
 }

@@ -12,7 +12,11 @@ fn batch_round_trips_into_the_same_sketch() {
         let mut rng = seeded_rng(5, 1);
         let reports: Vec<Report> = (0..50).map(|_| r.randomise(b"jazz", &mut rng)).collect();
         let bytes = encode_batch("genre_plays", &params, &reports).unwrap();
-        let per = if mechanism == Mechanism::Cms { 2 + 125 } else { 5 };
+        let per = if mechanism == Mechanism::Cms {
+            2 + 125
+        } else {
+            5
+        };
         assert_eq!(bytes.len(), 4 + 1 + 1 + 2 + 11 + 8 + 4 + 4 + 4 + 50 * per);
         let (header, sketch) = decode_batch(&bytes).unwrap();
         assert_eq!(header.report, "genre_plays");

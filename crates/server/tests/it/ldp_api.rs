@@ -69,7 +69,9 @@ fn binary(token: Option<&str>, body: Vec<u8>) -> Request<Body> {
 fn reports(params: LdpParams, name: &str, genre: &str, n: usize, seed: u64) -> Vec<Report> {
     let r = Randomiser::new(params, name.as_bytes());
     let mut rng = seeded_rng(seed, 0);
-    (0..n).map(|_| r.randomise(genre.as_bytes(), &mut rng)).collect()
+    (0..n)
+        .map(|_| r.randomise(genre.as_bytes(), &mut rng))
+        .collect()
 }
 
 #[tokio::test]
@@ -86,7 +88,10 @@ async fn reports_accumulate_and_estimates_are_gated() {
     let batch = encode_batch("genres", &cms, &jazz).unwrap();
     let r = server.send(binary(Some(RANKER), batch)).await;
     r.expect(200);
-    assert_eq!((r.json["accepted"].as_u64(), r.json["total"].as_u64()), (Some(600), Some(600)));
+    assert_eq!(
+        (r.json["accepted"].as_u64(), r.json["total"].as_u64()),
+        (Some(600), Some(600))
+    );
 
     // A JSON batch of the same report.
     let rock = reports(cms, "genres", "rock", 300, 3);
@@ -157,7 +162,10 @@ async fn reports_accumulate_and_estimates_are_gated() {
     };
     for (genre, truth) in [("jazz", 600.0), ("rock", 300.0), ("pop", 0.0)] {
         let (e, sd) = est(genre);
-        assert!((e - truth).abs() < 5.0 * sd, "{genre}: {e} ± {sd} vs {truth}");
+        assert!(
+            (e - truth).abs() < 5.0 * sd,
+            "{genre}: {e} ± {sd} vs {truth}"
+        );
     }
     // The open domain needs candidates.
     let r = server
@@ -165,7 +173,10 @@ async fn reports_accumulate_and_estimates_are_gated() {
         .await;
     r.expect(422);
     let r = server
-        .send(get("/v1/ldp/genres_h/estimates?purpose=ranking&candidates=pop,jazz", RANKER))
+        .send(get(
+            "/v1/ldp/genres_h/estimates?purpose=ranking&candidates=pop,jazz",
+            RANKER,
+        ))
         .await;
     r.expect(200);
     let pop = r.json["estimates"][0]["estimate"].as_f64().unwrap();
@@ -176,16 +187,25 @@ async fn reports_accumulate_and_estimates_are_gated() {
     let records = server.audit_records().await;
     let accepted: Vec<_> = records
         .iter()
-        .filter(|r| r.action == ACTION_LDP_REPORT && r.decision == tessera_audit::AuditDecision::Allow)
+        .filter(|r| {
+            r.action == ACTION_LDP_REPORT && r.decision == tessera_audit::AuditDecision::Allow
+        })
         .collect();
-    assert_eq!(accepted.iter().map(|r| r.rows).collect::<Vec<_>>(), [600, 300, 400]);
+    assert_eq!(
+        accepted.iter().map(|r| r.rows).collect::<Vec<_>>(),
+        [600, 300, 400]
+    );
     assert!(accepted.iter().all(|r| r.entities.is_empty()));
     let refused = records
         .iter()
-        .filter(|r| r.action == ACTION_LDP_REPORT && r.decision != tessera_audit::AuditDecision::Allow)
+        .filter(|r| {
+            r.action == ACTION_LDP_REPORT && r.decision != tessera_audit::AuditDecision::Allow
+        })
         .count();
     assert_eq!(refused, 4);
-    assert!(records.iter().any(|r| r.action == ACTION_LDP_ESTIMATE && r.purpose == "ranking"));
+    assert!(records
+        .iter()
+        .any(|r| r.action == ACTION_LDP_ESTIMATE && r.purpose == "ranking"));
 
     // The sketch is on disk: a restarted server (new sketches over the same directory)
     // answers the same.
