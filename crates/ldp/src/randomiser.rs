@@ -107,7 +107,7 @@ impl Randomiser {
         let row = uniform_below(rng, self.params.k());
         let index = uniform_below(rng, self.params.m());
         let hot = self.hashes.bucket(row, value);
-        let plus = (index & hot).count_ones() % 2 == 0;
+        let plus = (index & hot).count_ones() & 1 == 0;
         let flipped = self.params.flip().flips(rng.next_u32());
         HcmsReport {
             row,

@@ -54,7 +54,7 @@ impl CmsReport {
                 self.bits.len() * 64
             )));
         }
-        if m % 64 != 0 {
+        if m & 63 != 0 {
             let last = self.bits.last().copied().unwrap_or(0);
             if last >> (m % 64) != 0 {
                 return Err(malformed(format!("a cms report sets bits beyond m = {m}")));

@@ -121,7 +121,7 @@ async fn not_found(req: Request) -> ApiError {
         StatusCode::NOT_FOUND,
         "no_route",
         format!(
-            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, POST /v1/consent, GET /health, GET /metrics)",
+            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, POST /v1/consent, POST /v1/erase, POST /v1/ldp/reports, GET /v1/ldp/{{report}}/estimates, GET /health, GET /metrics)",
             req.method(),
             req.uri().path()
         ),

@@ -286,7 +286,7 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
             listener.local_addr().unwrap_or(args.addr)
         ))?;
     }
-    eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features, /v1/push; GET /health, /metrics. Stop with Ctrl-C or SIGTERM.");
+    eprintln!("routes: POST /get-online-features, /push, /write-to-online-store, /v1/features, /v1/push, /v1/consent, /v1/erase, /v1/ldp/reports; GET /v1/ldp/{{report}}/estimates, /health, /metrics. Stop with Ctrl-C or SIGTERM.");
     // One signal stops every server; the audit log is flushed once all have drained.
     let (stop_tx, stop_rx) = watch::channel(false);
     let on_signal = stop_tx.clone();
