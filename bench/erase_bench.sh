@@ -17,7 +17,7 @@
 #      (`tessera erase --json`, timed tier by tier; the first also with --verify);
 #   4. the medians per tier, in a table.
 # Environment: TESSERA_BIN (default target/release/tessera, else $CARGO_TARGET_DIR/release),
-# REPS (3), LOG_FILES (10), WORK, PY (python with pyarrow; default the bench venv).
+# REPS (3), LOG_FILES (10), ROW_GROUP_ROWS (32768, the log's own), WORK, PY (python with pyarrow; default the bench venv).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -29,6 +29,7 @@ USERS=${1:-/tmp/tessera-bench/m1e7}
 EVENTS=${2:-/tmp/tessera-bench/w1e7/events.parquet}
 REPS=${REPS:-3}
 LOG_FILES=${LOG_FILES:-10}
+ROW_GROUP_ROWS=${ROW_GROUP_ROWS:-32768}   # as the log writer and its compaction write them
 WORK=${WORK:-/tmp/tessera-bench/erase}
 PY=${PY:-$HOME/.cache/tessera/benchenv/bin/python}
 case "$WORK" in /|"") die "refusing WORK='$WORK'" ;; esac
@@ -47,9 +48,9 @@ if [ ! -f "$BASE/.ready" ]; then
   mkdir -p "$BASE"
   "$HERE/tessera_repo.sh" "$USERS" "$BASE" >/dev/null
   log "splitting $EVENTS into $LOG_FILES log files"
-  "$PY" - "$EVENTS" "$BASE/data/plays" "$LOG_FILES" <<'PYEOF'
+  "$PY" - "$EVENTS" "$BASE/data/plays" "$LOG_FILES" "$ROW_GROUP_ROWS" <<'PYEOF'
 import sys, os, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
-src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, out, n, ROW_GROUP = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 t = pq.read_table(src)
 ts = "ts" if "ts" in t.column_names else "event_timestamp"
 t = t.rename_columns(["ts" if c == ts else c for c in t.column_names])
@@ -58,7 +59,8 @@ os.makedirs(out, exist_ok=True)
 per = -(-t.num_rows // n)
 for i in range(n):
     first, last = i * 1000, i * 1000 + 999
-    pq.write_table(t.slice(i * per, per), f"{out}/part-plays-{first:012d}-{last:012d}.parquet", compression="zstd")
+    # row groups as the log writes them (LOG_ROW_GROUP_ROWS in crates/stream/src/offline_log.rs)
+    pq.write_table(t.slice(i * per, per), f"{out}/part-plays-{first:012d}-{last:012d}.parquet", compression="zstd", row_group_size=ROW_GROUP)
 print(t.num_rows)
 PYEOF
   # The stream source, before `feature_views:`.

@@ -64,8 +64,34 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
     }
 }
 
-/// Appends `lines` to the log at `path` (created if missing) and syncs it to disk.
+/// Appends `lines` to the log at `path` (created if missing) and syncs it to disk, under
+/// the log's lock: an erasure rewriting the log in another process cannot lose them.
 pub(crate) fn append(path: &Path, lines: &[LogLine]) -> Result<()> {
+    let _lock = lock(path)?;
+    write_lines(path, lines)
+}
+
+/// Takes the log's lock (an exclusive `flock` on `<log>.lock`, released when the returned
+/// file is dropped, or by the kernel when the process dies): appends and rewrites of the
+/// log are serialised across processes, so a rewrite never renames away a file that
+/// another writer appended to after the rewrite read it.
+fn lock(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(path, "creating the directory"))?;
+    }
+    let lock_path = path.with_extension("jsonl.lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path, "opening the lock file"))?;
+    f.lock().map_err(io(&lock_path, "locking"))?;
+    Ok(f)
+}
+
+/// Appends `lines` to the file at `path` (created if missing) and syncs it.
+fn write_lines(path: &Path, lines: &[LogLine]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(path, "creating the directory"))?;
     }
@@ -136,6 +162,10 @@ pub(crate) fn read_from(f: &mut File, path: &Path, offset: u64) -> Result<Chunk>
 /// Rewrites the log without the lines `drop` selects (and without unreadable lines):
 /// a new file, synced, renamed over the old one. Returns how many lines were dropped.
 pub(crate) fn rewrite(path: &Path, drop: impl Fn(&LogLine) -> bool) -> Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let _lock = lock(path)?;
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -149,7 +179,7 @@ pub(crate) fn rewrite(path: &Path, drop: impl Fn(&LogLine) -> bool) -> Result<us
     }
     let tmp: PathBuf = path.with_extension("jsonl.rewrite");
     let _ = std::fs::remove_file(&tmp);
-    append(&tmp, &keep)?;
+    write_lines(&tmp, &keep)?;
     std::fs::rename(&tmp, path).map_err(io(path, "replacing"))?;
     if let Some(dir) = path.parent() {
         if let Ok(d) = File::open(dir) {

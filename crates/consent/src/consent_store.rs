@@ -282,4 +282,45 @@ mod tests {
         assert!(b.history(&u1).is_empty());
         assert_eq!(b.history(&u2).len(), 1);
     }
+
+    #[test]
+    fn erasing_beside_appends_from_another_store_loses_no_change() {
+        let d = tempfile::tempdir().unwrap();
+        let writer = store(d.path());
+        let eraser = store(d.path());
+        let gone = writer.digest("user_id", "gone");
+        writer
+            .record("ads", ConsentState::Granted, 1, std::slice::from_ref(&gone))
+            .unwrap();
+        let kept: Vec<String> = (0..200)
+            .map(|i| writer.digest("user_id", &format!("u{i}")))
+            .collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for (i, k) in kept.iter().enumerate() {
+                    // Each append of a kept change follows one of the subject's, so the
+                    // eraser keeps finding something to rewrite away.
+                    for e in [&gone, k] {
+                        writer
+                            .record(
+                                "ads",
+                                ConsentState::Granted,
+                                i as i64,
+                                std::slice::from_ref(e),
+                            )
+                            .unwrap();
+                    }
+                }
+            });
+            s.spawn(|| {
+                for _ in 0..400 {
+                    eraser.erase(&gone).unwrap();
+                }
+            });
+        });
+        let fresh = store(d.path());
+        for k in &kept {
+            assert_eq!(fresh.history(k).len(), 1, "a change was lost");
+        }
+    }
 }

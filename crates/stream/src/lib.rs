@@ -54,7 +54,8 @@ pub use events::{decode_columns, json_object_columns, Events, SourceSchema};
 pub use log_compaction::{compact_log, compact_repo_logs, CompactionReport, CompactionSettings};
 pub use log_retention::{apply_log_retention, LogRetentionReport};
 pub use log_rewrite::{
-    rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport, RowPredicate,
+    rewrite_files_keeping, rewrite_keeping, RewriteOptions, RewriteOutcome, RewriteReport,
+    RowPredicate,
 };
 pub use offline_log::part_path;
 pub use serving_store::ServingStore;

@@ -30,8 +30,6 @@ use std::time::{Duration, SystemTime};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use tessera_core::log_files::{classify, LogFile};
 use tessera_core::OfflineLogConfig;
 
@@ -246,9 +244,7 @@ fn merge(dir: &Path, source: &str, parts: &[&Candidate], stop: Step) -> Result<u
         merged.first(),
         merged.last()
     ));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
+    let props = crate::offline_log::log_writer_properties();
     let mut rows = 0u64;
     {
         let f = std::fs::File::create(&tmp).map_err(|e| log_error(&tmp, e))?;

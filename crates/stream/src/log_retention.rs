@@ -14,7 +14,7 @@
 //! deleted while files it covers are still there. A compaction that read a file before a rewrite
 //! may publish the old rows again in its merged file; the next pass removes them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, TimestampMicrosecondArray};
@@ -26,7 +26,7 @@ use parquet::file::statistics::Statistics;
 use tessera_core::log_files::LogFile;
 
 use crate::error::{BoxError, Error, Result};
-use crate::log_rewrite::{rewrite_keeping, RewriteOptions, RowPredicate};
+use crate::log_rewrite::{rewrite_files_keeping, RewriteOptions, RewriteReport, RowPredicate};
 
 /// What one retention pass over a source's log did (or, without `drop`, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,31 +68,50 @@ pub fn apply_log_retention(
             .into_iter()
             .collect();
     names.sort_by_key(|n| (live.contains(n), n.clone()));
-    for name in names {
-        let path = dir.join(&name);
-        report.files += 1;
-        let Some(meta) = footer(&path)? else {
-            continue; // vanished meanwhile (a compaction deleted a superseded file)
-        };
-        let rows = u64::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
-        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-        match time_range(&meta, ts_column) {
-            Some((_, max)) if max < cutoff_us => {
-                report.dropped_files += 1;
-                report.removed_rows += rows;
-                report.removed_bytes += bytes;
-                if drop {
-                    remove(&path)?;
+    // Superseded files, then live ones; within each group the files that straddle the
+    // cutoff are rewritten together, on every core.
+    let (superseded, live_names): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| !live.contains(n));
+    for group in [superseded, live_names] {
+        let mut straddling = Vec::new();
+        for name in group {
+            let path = dir.join(&name);
+            report.files += 1;
+            let Some(meta) = footer(&path)? else {
+                continue; // vanished meanwhile (a compaction deleted a superseded file)
+            };
+            let rows = u64::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            match time_range(&meta, ts_column) {
+                Some((_, max)) if max < cutoff_us => {
+                    report.dropped_files += 1;
+                    report.removed_rows += rows;
+                    report.removed_bytes += bytes;
+                    if drop {
+                        remove(&path)?;
+                    }
+                }
+                Some((min, _)) if min >= cutoff_us => {}
+                _ if drop => straddling.push((path, bytes)),
+                _ => {
+                    let removed = count_removed(&path, ts_column, cutoff_us)?;
+                    if removed > 0 {
+                        report.rewritten_files += 1;
+                        report.removed_rows += removed;
+                        report.removed_bytes += bytes;
+                    }
                 }
             }
-            Some((min, _)) if min >= cutoff_us => {}
-            _ => {
-                let removed = rewrite(&path, ts_column, cutoff_us, drop)?;
-                if removed > 0 {
-                    report.rewritten_files += 1;
-                    report.removed_rows += removed;
-                    report.removed_bytes += bytes;
-                }
+        }
+        let paths: Vec<PathBuf> = straddling.iter().map(|(p, _)| p.clone()).collect();
+        for (r, (_, bytes)) in rewrite_older(&paths, ts_column, cutoff_us)?
+            .into_iter()
+            .zip(&straddling)
+        {
+            if r.rows_removed() > 0 {
+                report.rewritten_files += 1;
+                report.removed_rows += r.rows_removed();
+                report.removed_bytes += bytes;
             }
         }
     }
@@ -137,21 +156,22 @@ fn time_range(meta: &ParquetMetaData, ts_column: &str) -> Option<(i64, i64)> {
     range
 }
 
-/// Rewrites `path` keeping the rows at or after the cutoff (rows with no event time are
-/// kept), with [`crate::log_rewrite::rewrite_keeping`]; deletes it when none is left.
-/// Without `drop`, only counts (reading the event-time column alone). Returns the rows
-/// removed.
-fn rewrite(path: &Path, ts_column: &str, cutoff_us: i64, drop: bool) -> Result<u64> {
+/// Rewrites `paths` keeping the rows at or after the cutoff (rows with no event time are
+/// kept), with [`crate::log_rewrite::rewrite_files_keeping`] (on every core); deletes a
+/// file when none is left.
+fn rewrite_older(paths: &[PathBuf], ts_column: &str, cutoff_us: i64) -> Result<Vec<RewriteReport>> {
     let keep = RowPredicate::new(vec![ts_column.to_string()], |b| {
         Ok(keep_mask(b, ts_column, cutoff_us)
             .unwrap_or_else(|| BooleanArray::from(vec![true; b.num_rows()])))
     });
-    if drop {
-        let options = RewriteOptions {
-            remove_when_empty: true,
-        };
-        return Ok(rewrite_keeping(path, &keep, &options)?.rows_removed());
-    }
+    let options = RewriteOptions {
+        remove_when_empty: true,
+    };
+    rewrite_files_keeping(paths, &keep, &options, 0)
+}
+
+/// The rows of `path` before the cutoff, reading the event-time column alone.
+fn count_removed(path: &Path, ts_column: &str, cutoff_us: i64) -> Result<u64> {
     let read = |e: BoxError| Error::log(path, "reading", e);
     let f = std::fs::File::open(path).map_err(|e| read(e.into()))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read(e.into()))?;

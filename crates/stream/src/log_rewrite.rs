@@ -40,10 +40,16 @@ use std::sync::Arc;
 use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowRowGroupWriterFactory};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 
 use crate::error::{BoxError, Error, Result};
 
@@ -173,7 +179,7 @@ pub fn rewrite_keeping(
     if tmp.exists() {
         std::fs::remove_file(&tmp).map_err(|e| Error::log(&tmp, "removing", e))?;
     }
-    let (rows_before, dropped) = count_dropped(path, format, keep)?;
+    let (rows_before, dropped, per_group) = count_dropped(path, format, keep)?;
     let mut report = RewriteReport {
         path: path.to_path_buf(),
         rows_before,
@@ -191,7 +197,16 @@ pub fn rewrite_keeping(
         return Ok(report);
     }
     let kept = match format {
-        Format::Parquet => write_parquet(path, &tmp, keep)?,
+        Format::Parquet => match write_parquet_by_group(path, &tmp, keep, &per_group) {
+            Ok(kept) => kept,
+            // Should a group fail to copy or encode (a Parquet type the Arrow writer does
+            // not map back onto the file's own schema), decode and re-encode the whole
+            // file the plain way; a failure there is reported.
+            Err(_) => {
+                let _ = std::fs::remove_file(&tmp);
+                write_parquet(path, &tmp, keep)?
+            }
+        },
         Format::Csv => write_csv(path, &tmp, keep)?,
     };
     if kept != report.rows_kept {
@@ -205,6 +220,59 @@ pub fn rewrite_keeping(
     sync_dir(dir)?;
     report.outcome = RewriteOutcome::Rewritten;
     Ok(report)
+}
+
+/// [`rewrite_keeping`] over many files, on up to `threads` threads (0: as many as the
+/// machine has cores, at most 4). The files are independent, each replaced atomically on
+/// its own, so a crash midway leaves every file either old or new, and a second run
+/// finishes the job. Reports come in the order of `files`; after the first error no
+/// further file is started and that error is returned.
+pub fn rewrite_files_keeping(
+    files: &[PathBuf],
+    keep: &RowPredicate<'_>,
+    options: &RewriteOptions,
+    threads: usize,
+) -> Result<Vec<RewriteReport>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        n => n,
+    }
+    .min(files.len())
+    .max(1);
+    if threads == 1 {
+        return files
+            .iter()
+            .map(|f| rewrite_keeping(f, keep, options))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let mut results: Vec<Option<Result<RewriteReport>>> = (0..files.len()).map(|_| None).collect();
+    let done = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let r = rewrite_keeping(f, keep, options);
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                if let Ok(mut d) = done.lock() {
+                    d[i] = Some(r);
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for r in results.into_iter().flatten() {
+        out.push(r?);
+    }
+    Ok(out)
 }
 
 /// The hidden temporary file beside `path`.
@@ -225,22 +293,29 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::log(dir, "syncing the directory", e))
 }
 
-/// Rows in the file, and rows the predicate drops (reading only its columns).
-fn count_dropped(path: &Path, format: Format, keep: &RowPredicate<'_>) -> Result<(u64, u64)> {
+/// Rows in the file, rows the predicate drops (reading only its columns), and for a
+/// Parquet file the rows dropped in each row group (empty for CSV).
+fn count_dropped(
+    path: &Path,
+    format: Format,
+    keep: &RowPredicate<'_>,
+) -> Result<(u64, u64, Vec<u64>)> {
     let (mut rows, mut dropped) = (0u64, 0u64);
-    let mut each = |b: RecordBatch| -> Result<()> {
+    let mut each = |b: RecordBatch| -> Result<u64> {
         rows += b.num_rows() as u64;
         if keep.columns.iter().all(|c| b.column_by_name(c).is_some()) {
             let m = keep.mask(&b, path)?;
-            dropped += (m.len() - m.true_count()) as u64;
+            let d = (m.len() - m.true_count()) as u64;
+            dropped += d;
+            return Ok(d);
         }
-        Ok(())
+        Ok(0)
     };
+    let mut per_group = Vec::new();
     match format {
         Format::Parquet => {
-            let builder = parquet_reader(path)?;
-            let schema = builder.parquet_schema();
-            let wanted: Vec<usize> = builder
+            let (file, meta) = parquet_metadata(path, false)?;
+            let wanted: Vec<usize> = meta
                 .schema()
                 .fields()
                 .iter()
@@ -248,13 +323,24 @@ fn count_dropped(path: &Path, format: Format, keep: &RowPredicate<'_>) -> Result
                 .filter(|(_, f)| keep.columns.iter().any(|c| c == f.name()))
                 .map(|(i, _)| i)
                 .collect();
-            let mask = ProjectionMask::roots(schema, wanted);
-            let reader = builder
-                .with_projection(mask)
-                .build()
-                .map_err(|e| Error::log(path, "reading", e))?;
-            for b in reader {
-                each(b?)?;
+            // Row group by row group (a batch never spans two), so that the rewrite can
+            // copy the groups that keep every row without decoding them.
+            for group in 0..meta.metadata().num_row_groups() {
+                let mask = ProjectionMask::roots(meta.parquet_schema(), wanted.clone());
+                let input = file
+                    .try_clone()
+                    .map_err(|e| Error::log(path, "opening", e))?;
+                let reader =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+                        .with_row_groups(vec![group])
+                        .with_projection(mask)
+                        .build()
+                        .map_err(|e| Error::log(path, "reading", e))?;
+                let mut d = 0u64;
+                for b in reader {
+                    d += each(b?)?;
+                }
+                per_group.push(d);
             }
         }
         Format::Csv => {
@@ -263,12 +349,146 @@ fn count_dropped(path: &Path, format: Format, keep: &RowPredicate<'_>) -> Result
             }
         }
     }
-    Ok((rows, dropped))
+    Ok((rows, dropped, per_group))
+}
+
+/// The open file and its Arrow reader metadata (footer parsed once; with its page
+/// indexes, where it has them, when `page_index`).
+fn parquet_metadata(path: &Path, page_index: bool) -> Result<(File, ArrowReaderMetadata)> {
+    let f = File::open(path).map_err(|e| Error::log(path, "opening", e))?;
+    let policy = if page_index {
+        PageIndexPolicy::Optional
+    } else {
+        PageIndexPolicy::Skip
+    };
+    let options = ArrowReaderOptions::new().with_page_index_policy(policy);
+    let meta =
+        ArrowReaderMetadata::load(&f, options).map_err(|e| Error::log(path, "reading", e))?;
+    Ok((f, meta))
 }
 
 fn parquet_reader(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
     let f = File::open(path).map_err(|e| Error::log(path, "opening", e))?;
     ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| Error::log(path, "reading", e))
+}
+
+/// Writes the kept rows of the Parquet file `path` to `tmp`, synced, row group by row
+/// group: a group that keeps every row (`dropped[g] == 0`) is copied byte for byte (its
+/// column chunks spliced in undecoded), a group that keeps none is left out, and only the
+/// groups that lose some rows are decoded, filtered and encoded again. Erasing one entity
+/// from a large log file so costs the groups that hold it, not the whole file. Returns how
+/// many rows were kept.
+fn write_parquet_by_group(
+    path: &Path,
+    tmp: &Path,
+    keep: &RowPredicate<'_>,
+    dropped: &[u64],
+) -> Result<u64> {
+    let (file, meta) = parquet_metadata(path, true)?;
+    let source = meta.metadata().clone();
+    let schema = meta.schema().clone();
+    // Copied groups carry their page indexes along; groups encoded again get theirs from
+    // the writer. A file without page indexes gets none in any group (one file may not
+    // mix groups with and without an offset index).
+    let (column_indexes, offset_indexes) = (source.column_index(), source.offset_index());
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(source.file_metadata().key_value_metadata().cloned());
+    if offset_indexes.is_none() {
+        props = props
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true);
+    }
+    let props = Arc::new(props.build());
+    let write = |e: parquet::errors::ParquetError| Error::log(tmp, "writing", e);
+    let out = File::create(tmp).map_err(|e| Error::log(tmp, "writing", e))?;
+    // The source's own Parquet schema, so that its column chunks fit as they are.
+    let mut w = SerializedFileWriter::new(
+        out,
+        source.file_metadata().schema_descr().root_schema_ptr(),
+        props,
+    )
+    .map_err(write)?;
+    let factory = ArrowRowGroupWriterFactory::new(&w, schema.clone());
+    let mut kept = 0u64;
+    let mut written_groups = 0usize;
+    for (g, group) in source.row_groups().iter().enumerate() {
+        let rows = group.num_rows().max(0) as u64;
+        let drop = dropped.get(g).copied().unwrap_or(rows);
+        if drop >= rows && rows > 0 {
+            continue;
+        }
+        if drop == 0 {
+            let mut rg = w.next_row_group().map_err(write)?;
+            for (c, column) in group.columns().iter().enumerate() {
+                let chunk = ColumnCloseResult {
+                    bytes_written: column.compressed_size().max(0) as u64,
+                    rows_written: rows,
+                    metadata: column.clone(),
+                    bloom_filter: None,
+                    column_index: column_indexes
+                        .and_then(|i| i.get(g))
+                        .and_then(|i| i.get(c))
+                        .cloned(),
+                    offset_index: offset_indexes
+                        .and_then(|i| i.get(g))
+                        .and_then(|i| i.get(c))
+                        .cloned(),
+                };
+                rg.append_column(&file, chunk).map_err(write)?;
+            }
+            rg.close().map_err(write)?;
+            kept += rows;
+            written_groups += 1;
+            continue;
+        }
+        let input = file
+            .try_clone()
+            .map_err(|e| Error::log(path, "opening", e))?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+            .with_row_groups(vec![g])
+            .build()
+            .map_err(|e| Error::log(path, "reading", e))?;
+        let mut writers = factory
+            .create_column_writers(written_groups)
+            .map_err(write)?;
+        let mut group_rows = 0u64;
+        for b in reader {
+            let b = b?;
+            let m = keep.mask(&b, path)?;
+            let b = filter_record_batch(&b, &m)?;
+            group_rows += b.num_rows() as u64;
+            let mut leaves = writers.iter_mut();
+            for (array, field) in b.columns().iter().zip(schema.fields()) {
+                for leaf in compute_leaves(field, array).map_err(write)? {
+                    let Some(col) = leaves.next() else {
+                        return Err(Error::log(
+                            tmp,
+                            "writing",
+                            "internal error: more leaf columns than column writers",
+                        ));
+                    };
+                    col.write(&leaf).map_err(write)?;
+                }
+            }
+        }
+        if group_rows == 0 {
+            continue;
+        }
+        let mut rg = w.next_row_group().map_err(write)?;
+        for col in writers {
+            col.close()
+                .map_err(write)?
+                .append_to_row_group(&mut rg)
+                .map_err(write)?;
+        }
+        rg.close().map_err(write)?;
+        kept += group_rows;
+        written_groups += 1;
+    }
+    let out = w.into_inner().map_err(write)?;
+    out.sync_all().map_err(|e| Error::log(tmp, "writing", e))?;
+    Ok(kept)
 }
 
 /// Writes the kept rows of the Parquet file `path` to `tmp`, synced; returns how many.
@@ -423,6 +643,127 @@ mod tests {
         assert_eq!(again.outcome, RewriteOutcome::Unchanged);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file is left");
+    }
+
+    /// A file of `groups` row groups of 3 rows each: user ids `u<g>-<i>`, a UTC timestamp.
+    fn grouped_file(dir: &Path, groups: usize, page_index: bool) -> PathBuf {
+        use arrow::array::TimestampMicrosecondArray;
+        use arrow::datatypes::TimeUnit;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("user_id", DataType::Utf8, true),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+        ]));
+        let p = dir.join("part-plays-000000000002.parquet");
+        let mut props = WriterProperties::builder().set_max_row_group_row_count(Some(3));
+        if !page_index {
+            props = props
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .set_offset_index_disabled(true);
+        }
+        let props = props.build();
+        let mut w =
+            ArrowWriter::try_new(File::create(&p).unwrap(), schema.clone(), Some(props)).unwrap();
+        for g in 0..groups {
+            let ids: Vec<String> = (0..3).map(|i| format!("u{g}-{i}")).collect();
+            let ts: Vec<i64> = (0..3).map(|i| (g * 3 + i) as i64).collect();
+            let b = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(ids)),
+                    Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                ],
+            )
+            .unwrap();
+            w.write(&b).unwrap();
+            w.flush().unwrap();
+        }
+        w.close().unwrap();
+        p
+    }
+
+    fn read_all(p: &Path) -> (SchemaRef, Vec<String>, usize) {
+        let b = parquet_reader(p).unwrap();
+        let groups = b.metadata().num_row_groups();
+        let schema = b.schema().clone();
+        let ids = b
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let c = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                c.iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        (schema, ids, groups)
+    }
+
+    #[test]
+    fn only_the_row_groups_that_lose_rows_are_reencoded() {
+        for page_index in [true, false] {
+            only_the_changed_groups(page_index);
+        }
+    }
+
+    fn only_the_changed_groups(page_index: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = grouped_file(dir.path(), 4, page_index);
+        let (schema, before, groups) = read_all(&p);
+        assert_eq!(groups, 4);
+        // Drop one row of group 1 and all of group 3.
+        let keep = RowPredicate::new(vec!["user_id".into()], |b| {
+            let c = b.column_by_name("user_id").expect("projected");
+            let s = c.as_any().downcast_ref::<StringArray>().expect("text");
+            Ok(s.iter()
+                .map(|v| v.map(|v| v != "u1-1" && !v.starts_with("u3-")))
+                .collect())
+        });
+        let r = rewrite_keeping(&p, &keep, &RewriteOptions::default()).unwrap();
+        assert_eq!((r.rows_before, r.rows_kept), (12, 8));
+        let (schema_after, after, groups_after) = read_all(&p);
+        assert_eq!(
+            schema_after, schema,
+            "the Arrow schema (time zone too) is kept"
+        );
+        assert_eq!(groups_after, 3, "the emptied group is left out");
+        let expected: Vec<String> = before
+            .into_iter()
+            .filter(|v| v != "u1-1" && !v.starts_with("u3-"))
+            .collect();
+        assert_eq!(after, expected);
+        assert!(!holds(&p, "u1-1") && !holds(&p, "u3-0"));
+    }
+
+    #[test]
+    fn many_files_are_rewritten_on_several_threads_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for i in 0..5 {
+            let sub = dir.path().join(format!("d{i}"));
+            std::fs::create_dir(&sub).unwrap();
+            files.push(parquet_file(&sub));
+        }
+        let reports = rewrite_files_keeping(
+            &files,
+            &user_not("secret-user"),
+            &RewriteOptions::default(),
+            3,
+        )
+        .unwrap();
+        assert_eq!(reports.len(), 5);
+        for (r, f) in reports.iter().zip(&files) {
+            assert_eq!(&r.path, f);
+            assert_eq!(r.rows_removed(), 1);
+            assert!(!holds(f, "secret-user"));
+        }
+        // A missing file is an error, and it is the one reported.
+        let missing = vec![files[0].clone(), dir.path().join("gone.parquet")];
+        let err = rewrite_files_keeping(&missing, &user_not("x"), &RewriteOptions::default(), 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("gone.parquet"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,20 @@ use tessera_core::values_to_array;
 use crate::error::{BoxError, Error, Result};
 use crate::events::{Events, SourceSchema};
 
+/// Rows per row group of the log's Parquet files. Small enough that erasing one entity
+/// rewrites only the groups that hold its rows and copies the rest byte for byte
+/// ([`crate::log_rewrite`]), large enough that scans stay fast (32 Ki rows of a typical
+/// event are ~1 MB before compression).
+pub(crate) const LOG_ROW_GROUP_ROWS: usize = 32 * 1024;
+
+/// How every file of the offline log is written: ZSTD, [`LOG_ROW_GROUP_ROWS`] per group.
+pub(crate) fn log_writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(LOG_ROW_GROUP_ROWS))
+        .build()
+}
+
 /// The file of batch `seq` of `source` under `dir`.
 pub fn part_path(dir: &Path, source: &str, seq: u64) -> PathBuf {
     dir.join(LogFile::Batch { seq }.name(source))
@@ -55,9 +69,7 @@ pub(crate) fn write_batch(
     std::fs::create_dir_all(dir).map_err(|e| Error::log(dir, "creating the directory", e))?;
     let path = part_path(dir, source, seq);
     let tmp = dir.join(format!(".part-{source}-{seq:012}.parquet.tmp"));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
+    let props = log_writer_properties();
     {
         let write = |e: BoxError| Error::log(&tmp, "writing", e);
         let f = std::fs::File::create(&tmp).map_err(|e| write(e.into()))?;

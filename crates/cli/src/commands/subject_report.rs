@@ -69,11 +69,13 @@ pub(crate) async fn run(args: &SubjectReportArgs) -> Result<()> {
         }
         reads.append(&mut r);
     }
+    let consent = consent_history(&args.repo, &parts)?;
     let report = json!({
         "entity": args.entity,
         "online_store": online,
         "offline": offline,
         "device_store": device,
+        "consent": consent,
         "reads": reads,
     });
     if args.json {
@@ -82,6 +84,30 @@ pub(crate) async fn run(args: &SubjectReportArgs) -> Result<()> {
         print_text(&report);
     }
     Ok(())
+}
+
+/// The consent recorded for each join key of the entity, per purpose: every change, oldest
+/// first (the consent log keeps keyed hashes only, so this looks the subject up by theirs).
+fn consent_history(repo: &Path, parts: &[(String, KeyValue)]) -> Result<Vec<Json>> {
+    let store = tessera_consent::ConsentStore::open(repo).context("reading the consent log")?;
+    let mut out = Vec::new();
+    for (name, value) in parts {
+        let text = match value {
+            KeyValue::String(s) => s.clone(),
+            KeyValue::Int64(n) => n.to_string(),
+        };
+        for (purpose, changes) in store.history(&store.digest(name, &text)) {
+            out.push(json!({
+                "join_key": name,
+                "purpose": purpose,
+                "changes": changes
+                    .iter()
+                    .map(|(at, state)| json!({"at": time(*at), "state": state.as_str()}))
+                    .collect::<Vec<_>>(),
+            }));
+        }
+    }
+    Ok(out)
 }
 
 /// The views (cloud, or the device's with `device`) whose join keys include every part.
@@ -378,6 +404,29 @@ fn print_text(r: &Json) {
                 println!("    {}", cells.join(" "));
             }
         }
+    }
+    let consent = r["consent"].as_array().cloned().unwrap_or_default();
+    println!("\nConsent: {} purposes", consent.len());
+    for c in consent {
+        let changes: Vec<String> = c["changes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        format!(
+                            "{} from {}",
+                            x["state"].as_str().unwrap_or_default(),
+                            x["at"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "  {}: {}",
+            esc(c["purpose"].as_str().unwrap_or_default()),
+            changes.join(", ")
+        );
     }
     let reads = r["reads"].as_array().cloned().unwrap_or_default();
     println!("\nAudited reads: {}", reads.len());

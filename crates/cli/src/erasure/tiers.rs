@@ -12,7 +12,7 @@ use arrow::datatypes::DataType;
 use serde_json::{json, Value};
 use tessera_core::{Catalog, OnlineStoreConfig, RepoConfig, SourceType};
 use tessera_online::{EntityKey, OnlineStore};
-use tessera_stream::{rewrite_keeping, RewriteOptions, RewriteOutcome, RowPredicate};
+use tessera_stream::{rewrite_files_keeping, RewriteOptions, RewriteOutcome, RowPredicate};
 
 use super::report::TierReport;
 use super::subject::Subject;
@@ -404,14 +404,16 @@ fn rewrite_all(e: &Erasure<'_>, files: &[PathBuf]) -> Result<(usize, u64, Vec<Va
     let keep = predicate(e);
     let (mut rewritten, mut rows) = (0usize, 0u64);
     let mut details = Vec::new();
-    for f in files {
-        let r = rewrite_keeping(f, &keep, &RewriteOptions::default())
-            .with_context(|| format!("rewriting {} without the erased rows", f.display()))?;
+    // The files are independent: rewritten on every core (each atomically).
+    let reports = rewrite_files_keeping(files, &keep, &RewriteOptions::default(), 0)
+        .context("rewriting files without the erased rows")?;
+    for r in reports {
         if r.outcome != RewriteOutcome::Unchanged {
             rewritten += 1;
             rows += r.rows_removed();
-            details
-                .push(json!({"file": f.display().to_string(), "rows_removed": r.rows_removed()}));
+            details.push(
+                json!({"file": r.path.display().to_string(), "rows_removed": r.rows_removed()}),
+            );
         }
     }
     Ok((rewritten, rows, details))

@@ -219,6 +219,33 @@ fn one_consent_history_online_and_in_training_sets() {
     let log = std::fs::read_to_string(repo.join(".tessera/consent/consent.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 4);
     assert!(!log.contains("u1") && !log.contains("u2"), "{log}");
+
+    // The subject report answers with u1's whole consent history, oldest first.
+    let report: serde_json::Value = serde_json::from_str(&ok(&[
+        "subject-report",
+        "--repo",
+        r,
+        "--entity",
+        "user_id=u1",
+        "--json",
+    ]))
+    .unwrap();
+    let consent = report["consent"].as_array().unwrap();
+    assert_eq!(consent.len(), 1, "{report}");
+    assert_eq!(consent[0]["purpose"], "ads");
+    let states: Vec<&str> = consent[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["granted", "withdrawn", "granted", "withdrawn"]);
+    assert_eq!(
+        consent[0]["changes"][0]["at"],
+        "2026-01-01T00:00:00.000000Z"
+    );
+    let text = ok(&["subject-report", "--repo", r, "--entity", "user_id=u1"]);
+    assert!(text.contains("ads: granted from 2026-01-01"), "{text}");
 }
 
 fn line_of(text: &str, who: &str) -> String {

@@ -2,6 +2,7 @@
 //! and purpose), applied to one [`Value`] or to an Arrow column by the same code.
 
 use std::fmt;
+use std::sync::Arc;
 
 use arrow::array::ArrayRef;
 use arrow::error::ArrowError;
@@ -11,6 +12,7 @@ use crate::arrow_values::{values_to_array, ArrowValues};
 use crate::error::{Error, Result};
 use crate::feature_type::FeatureType;
 use crate::keyed_hash::{to_hex, HmacKey};
+use crate::minimise::pseudonym_cache::PseudonymCache;
 use crate::minimise::transform::Transform;
 
 /// Hex digits of a pseudonym: the first 16 bytes (128 bits) of the HMAC-SHA256. Two
@@ -32,6 +34,8 @@ pub struct Minimiser {
     /// To pseudonymise: HMAC-SHA256 under the key, its message prefixed by the domain and
     /// the purpose.
     keyed: Option<HmacKey>,
+    /// Recent pseudonyms of online reads (shared by clones of this minimiser).
+    cache: Arc<PseudonymCache>,
 }
 
 impl fmt::Debug for Minimiser {
@@ -73,6 +77,7 @@ impl Minimiser {
             output,
             transform,
             keyed,
+            cache: Arc::default(),
         })
     }
 
@@ -94,6 +99,13 @@ impl Minimiser {
     /// The minimised form of one value. Null stays null; a value of a shape the transform
     /// does not take (never, for values of the declared type) becomes null, never raw.
     pub fn apply_value(&self, v: &Value) -> Value {
+        self.apply(v, true)
+    }
+
+    /// [`Minimiser::apply_value`]; `cached`: look pseudonyms up in (and add them to) the
+    /// cache of recent ones — online reads repeat values, a training set's column mostly
+    /// does not.
+    fn apply(&self, v: &Value, cached: bool) -> Value {
         match (&self.transform, v) {
             (_, Value::Null) => Value::Null,
             (Transform::Bucketize { bounds, labels }, v) => match number(v) {
@@ -124,9 +136,13 @@ impl Minimiser {
                     Value::String(other.clone())
                 }
             }
-            (Transform::Pseudonymise { .. }, Value::String(s)) => self.pseudonym(s.as_bytes()),
+            (Transform::Pseudonymise { .. }, Value::String(s)) => {
+                self.pseudonym(s.as_bytes(), cached)
+            }
             (Transform::Pseudonymise { .. }, Value::Int64(n)) => {
-                self.pseudonym(n.to_string().as_bytes())
+                let mut digits = [0u8; 20];
+                let len = int_text(*n, &mut digits);
+                self.pseudonym(&digits[..len], cached)
             }
             _ => Value::Null,
         }
@@ -158,17 +174,47 @@ impl Minimiser {
     pub fn apply_array(&self, array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
         let values = ArrowValues::new(array)?;
         let out: Vec<Value> = (0..array.len())
-            .map(|i| self.apply_value(&values.get(i)))
+            .map(|i| self.apply(&values.get(i), false))
             .collect();
         Ok(values_to_array(&out, &self.output))
     }
 
-    fn pseudonym(&self, value: &[u8]) -> Value {
-        match &self.keyed {
-            Some(k) => Value::String(to_hex(&k.mac(value)[..PSEUDONYM_HEX_DIGITS / 2])),
-            None => Value::Null,
+    fn pseudonym(&self, value: &[u8], cached: bool) -> Value {
+        let Some(k) = &self.keyed else {
+            return Value::Null;
+        };
+        let make = || to_hex(&k.mac(value)[..PSEUDONYM_HEX_DIGITS / 2]);
+        Value::String(if cached {
+            self.cache.get_or_make(value, make)
+        } else {
+            make()
+        })
+    }
+
+    /// Forgets the pseudonyms cached for online reads.
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+}
+
+/// The decimal text of `n` written into `buf` (20 bytes hold every i64); its length.
+fn int_text(n: i64, buf: &mut [u8; 20]) -> usize {
+    let mut at = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
         }
     }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    buf.copy_within(at.., 0);
+    buf.len() - at
 }
 
 /// A number as f64; NaN reads as no number (null).
@@ -467,5 +513,35 @@ mod tests {
         assert_eq!(out.data_type(), &FeatureType::Timestamp.arrow_type());
         let ts = out.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         assert_eq!((ts.value(0), ts.is_null(1), ts.value(2)), (-day, true, day));
+    }
+
+    #[test]
+    fn integer_text_is_the_decimal_form() {
+        for n in [0, 7, -7, 10, 42, -100, i64::MAX, i64::MIN] {
+            let mut buf = [0u8; 20];
+            let len = int_text(n, &mut buf);
+            assert_eq!(std::str::from_utf8(&buf[..len]).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn cached_online_pseudonyms_equal_the_offline_ones() {
+        std::env::set_var("TESSERA_TEST_PSEUDONYM_CACHE_KEY", "k");
+        let spec: crate::minimise::MinimiseSpec =
+            serde_yaml::from_str("{ pseudonymise: { key_env: TESSERA_TEST_PSEUDONYM_CACHE_KEY } }")
+                .unwrap();
+        let t = Transform::from_spec(&spec).unwrap();
+        let m = Minimiser::new(t, &FeatureType::Int64, "analytics").unwrap();
+        let values: Vec<Value> = (0..50).map(|i| Value::Int64(i % 7 - 3)).collect();
+        let online: Vec<Value> = values.iter().map(|v| m.apply_value(v)).collect();
+        let again: Vec<Value> = values.iter().map(|v| m.apply_value(v)).collect();
+        let offline: Vec<Value> = values.iter().map(|v| m.apply(v, false)).collect();
+        assert_eq!(online, offline);
+        assert_eq!(again, offline);
+        assert_eq!(
+            m.apply_value(&Value::Int64(-3)),
+            m.apply(&Value::String("-3".into()), false),
+            "an integer is pseudonymised as its decimal text"
+        );
     }
 }

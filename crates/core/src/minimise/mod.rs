@@ -29,6 +29,7 @@
 
 mod effective;
 mod minimiser;
+mod pseudonym_cache;
 mod spec;
 mod transform;
 

@@ -17,7 +17,7 @@ use super::snapshots::settle_snapshot;
 use super::{StreamEngine, ViewKind};
 use crate::erase_ids::{collect_event_ids, SourceIds};
 use crate::error::{Error, Result};
-use crate::log_rewrite::{rewrite_keeping, RewriteOptions, RewriteOutcome, RowPredicate};
+use crate::log_rewrite::{rewrite_files_keeping, RewriteOptions, RewriteOutcome, RowPredicate};
 use tessera_online::EntityKey;
 
 /// What erasing entities from a running engine removed.
@@ -105,8 +105,8 @@ impl StreamEngine {
                 }
                 let ids_removed = checkpoint.erase_ids(&ids)?;
                 let (mut rows, mut files) = (0u64, 0u64);
-                for file in logs.into_iter().flatten() {
-                    let r = rewrite_keeping(&file, &keep, &RewriteOptions::default())?;
+                let paths: Vec<std::path::PathBuf> = logs.into_iter().flatten().collect();
+                for r in rewrite_files_keeping(&paths, &keep, &RewriteOptions::default(), 0)? {
                     if r.outcome != RewriteOutcome::Unchanged {
                         rows += r.rows_removed();
                         files += 1;
