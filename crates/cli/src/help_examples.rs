@@ -38,6 +38,9 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["erase"], "tessera erase --repo media_demo --entity user_id=42 --verify   # --rewrite-sources also rewrites batch sources; --json"),
     (&["retention"], "tessera retention apply --repo media_demo --dry-run"),
     (&["subject-report"], "tessera subject-report --repo media_demo --entity user_id=42 --json"),
+    (&["release"], "tessera release --repo media_demo --consumer dashboard --purpose analytics --name plays_per_genre --rho 0.05\n  tessera release --repo media_demo --consumer dashboard --purpose analytics --query mean --source play_log \\\n      --entity user --column dwell_s --lo 0 --hi 600 --precision 0.1 --max-rows 20 --epsilon 0.5 --json"),
+    (&["budget"], "tessera budget show --repo media_demo"),
+    (&["budget", "show"], "tessera budget show --repo media_demo --consumer dashboard --json"),
     (&["retention", "apply"], "tessera retention apply --repo media_demo --json   # what was removed, per tier"),
 ];
 

@@ -5,6 +5,7 @@ use crate::definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
     SourceDef,
 };
+use crate::dp_def::ReleaseDef;
 use crate::error::{known_hint, Error, Result, ValidationError, ValidationErrors};
 use crate::feature_ref::FeatureRef;
 use crate::on_demand::{OnDemandView, OnDemandViewDef};
@@ -23,6 +24,7 @@ pub struct Catalog {
     pub(crate) consumers: BTreeMap<String, ConsumerDef>,
     pub(crate) feature_services: BTreeMap<String, FeatureServiceDef>,
     pub(crate) on_demand_views: BTreeMap<String, OnDemandView>,
+    pub(crate) releases: BTreeMap<String, ReleaseDef>,
     /// The file each object was declared in, keyed by (kind, name).
     origins: BTreeMap<(&'static str, String), PathBuf>,
 }
@@ -43,6 +45,7 @@ pub(crate) const PURPOSE: &str = "purpose";
 pub(crate) const CONSUMER: &str = "consumer";
 pub(crate) const ON_DEMAND: &str = "on_demand_view";
 pub(crate) const SERVICE: &str = "feature_service";
+pub(crate) const RELEASE: &str = "release";
 
 impl Catalog {
     /// Validates definitions that carry no file information (e.g. a registry snapshot).
@@ -67,6 +70,7 @@ impl Catalog {
             consumers: BTreeMap::new(),
             feature_services: BTreeMap::new(),
             on_demand_views: BTreeMap::new(),
+            releases: BTreeMap::new(),
             origins: BTreeMap::new(),
         };
         let mut errs = Vec::new();
@@ -86,6 +90,7 @@ impl Catalog {
             add.all(&mut c.feature_services, SERVICE, d.feature_services, |e| {
                 &e.name
             });
+            add.all(&mut c.releases, RELEASE, d.releases, |e| &e.name);
         }
         crate::validate::derive_aggregation_features(&mut c, &mut errs);
         crate::validate::compile_on_demand(&mut c, on_demand, &mut errs);
@@ -132,6 +137,20 @@ impl Catalog {
         &self.on_demand_views
     }
 
+    /// Releasable queries by name.
+    pub fn releases(&self) -> &BTreeMap<String, ReleaseDef> {
+        &self.releases
+    }
+
+    /// A release by name.
+    pub fn release(&self, name: &str) -> Result<&ReleaseDef> {
+        self.releases.get(name).ok_or_else(|| Error::Unknown {
+            kind: "release",
+            name: name.to_string(),
+            hint: known_hint(name, self.releases.keys().map(String::as_str)),
+        })
+    }
+
     /// The file an object was declared in.
     pub fn origin(&self, kind: &'static str, name: &str) -> &Path {
         self.origins
@@ -174,6 +193,7 @@ impl Catalog {
                 .values()
                 .map(|v| v.def.clone())
                 .collect(),
+            releases: self.releases.values().cloned().collect(),
         }
         .sorted()
     }

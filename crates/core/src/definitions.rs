@@ -36,6 +36,9 @@ pub struct Definitions {
     /// Features computed at request time from other features and request-context fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_demand_views: Vec<crate::on_demand::OnDemandViewDef>,
+    /// Releasable noisy aggregates (`docs/DIFFERENTIAL_PRIVACY.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<crate::dp_def::ReleaseDef>,
 }
 
 impl Definitions {
@@ -68,6 +71,7 @@ impl Definitions {
         self.consumers.sort_by(|a, b| a.name.cmp(&b.name));
         self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
         self.on_demand_views.sort_by(|a, b| a.name.cmp(&b.name));
+        self.releases.sort_by(|a, b| a.name.cmp(&b.name));
         self
     }
 }
@@ -342,6 +346,10 @@ pub struct PurposeDef {
     /// `docs/CONSENT.md`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub requires_consent: bool,
+    /// Its differential-privacy budget: consumers holding it may run noisy aggregate
+    /// releases (`tessera release`) up to it (`docs/DIFFERENTIAL_PRIVACY.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp: Option<crate::dp_def::PurposeDpDef>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

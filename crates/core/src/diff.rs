@@ -104,6 +104,14 @@ impl DefinitionsDiff {
             |e| &e.name,
             on_demand_breaking,
         );
+        diff_kind(
+            &mut changes,
+            "release",
+            &old.releases,
+            &new.releases,
+            |e| &e.name,
+            |_, _, _| {},
+        );
         mark_removals(&mut changes, old);
         Self { changes }
     }

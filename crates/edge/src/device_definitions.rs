@@ -95,6 +95,8 @@ pub fn catalog_from_repo(repo: &Path) -> Result<Catalog> {
                 .into_iter()
                 .filter(|v| !on_demand.contains(&v.name))
                 .collect(),
+            // Releases are central (server-side) DP; a device has none.
+            releases: Vec::new(),
         };
         out.push((path, extra));
     }

@@ -37,6 +37,8 @@ pub enum Route {
     V1Consent,
     /// `POST /v1/erase`
     V1Erase,
+    /// `POST /v1/releases`
+    V1Releases,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -50,7 +52,7 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 12] = [
+    const ALL: [Route; 13] = [
         Route::GetOnlineFeatures,
         Route::Push,
         Route::WriteToOnlineStore,
@@ -58,6 +60,7 @@ impl Route {
         Route::V1Push,
         Route::V1Consent,
         Route::V1Erase,
+        Route::V1Releases,
         Route::Health,
         Route::Metrics,
         Route::GrpcGetFeatures,
@@ -75,6 +78,7 @@ impl Route {
             Route::V1Push => "/v1/push",
             Route::V1Consent => "/v1/consent",
             Route::V1Erase => "/v1/erase",
+            Route::V1Releases => "/v1/releases",
             Route::Health => "/health",
             Route::Metrics => "/metrics",
             Route::GrpcGetFeatures => "/tessera.serving.v1.FeatureService/GetFeatures",

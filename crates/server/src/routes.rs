@@ -12,7 +12,9 @@ use axum::Router;
 use crate::api_error::{ApiError, ErrorDetail};
 use crate::metrics::Route;
 use crate::state::AppState;
-use crate::{erase_route, feast_read, feast_write, native_consent, native_push, native_read};
+use crate::{
+    erase_route, feast_read, feast_write, native_consent, native_push, native_read, releases_route,
+};
 
 /// The router: Feast's feature-server routes, the native API, `/health` and `/metrics`.
 ///
@@ -23,6 +25,7 @@ use crate::{erase_route, feast_read, feast_write, native_consent, native_push, n
 /// | `POST /v1/features` | native read: typed values, per-value status |
 /// | `POST /v1/consent` | consent changes (a consumer with `consent: true`) |
 /// | `POST /v1/erase` | erase entities from every tier (consumers with `erase: true`) |
+/// | `POST /v1/releases` | a differentially private release, charged to a budget |
 /// | `GET /health` | 200 when the online store answers, else 503 |
 /// | `GET /metrics` | Prometheus text format |
 pub fn app(state: AppState) -> Router {
@@ -40,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route(Route::V1Push.path(), post(native_push::native_push))
         .route(Route::V1Consent.path(), post(native_consent::consent))
         .route(Route::V1Erase.path(), post(erase_route::erase))
+        .route(Route::V1Releases.path(), post(releases_route::releases))
         .route(Route::Health.path(), get(health))
         .route(Route::Metrics.path(), get(metrics))
         .fallback(not_found)
@@ -115,7 +119,7 @@ async fn not_found(req: Request) -> ApiError {
         StatusCode::NOT_FOUND,
         "no_route",
         format!(
-            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, POST /v1/consent, GET /health, GET /metrics)",
+            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, POST /v1/consent, POST /v1/erase, POST /v1/releases, GET /health, GET /metrics)",
             req.method(),
             req.uri().path()
         ),

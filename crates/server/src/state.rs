@@ -25,6 +25,8 @@ pub struct AppState {
     pub(crate) decode_slots: Arc<Semaphore>,
     /// What erases entities for `POST /v1/erase` (none: the route answers 501).
     pub(crate) eraser: Option<crate::erase_route::SharedEraser>,
+    /// What runs differential-privacy releases for `POST /v1/releases` (none: 501).
+    pub(crate) releaser: Option<crate::releases_route::SharedReleaser>,
 }
 
 impl AppState {
@@ -44,7 +46,14 @@ impl AppState {
             metrics,
             decode_slots: Arc::new(Semaphore::new(cpus)),
             eraser: None,
+            releaser: None,
         }
+    }
+
+    /// Installs what runs releases for `POST /v1/releases`.
+    pub fn with_releaser(mut self, releaser: Arc<dyn crate::releases_route::Releaser>) -> Self {
+        self.releaser = Some(releaser);
+        self
     }
 
     /// Installs what erases entities for `POST /v1/erase`.

@@ -113,7 +113,8 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     })?;
 
     let next = super::demo_online::run(dir, 7).await?;
-    super::demo_privacy::run(dir, next).await?;
+    let next = super::demo_privacy::run(dir, next).await?;
+    super::demo_dp::run(dir, next).await?;
 
     println!(
         "\nDone in {:.1}s ({} build). Try: tessera serve --repo {d} (with TESSERA_TOKEN_RANKER set), or tessera get --repo {d} --entity user_id=8 --features user_activity:plays_1d,user_activity:top_genre_1d --purpose ranking",

@@ -1,12 +1,14 @@
 //! One module per subcommand.
 
 pub(crate) mod audit;
+pub(crate) mod budget;
 pub(crate) mod catalog;
 pub(crate) mod compact;
 pub(crate) mod consent;
 pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;
+mod demo_dp;
 pub(crate) mod demo_online;
 mod demo_privacy;
 pub(crate) mod doctor;
@@ -21,6 +23,7 @@ pub(crate) mod minimise_listing;
 pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;
+pub(crate) mod release;
 pub(crate) mod retention;
 pub(crate) mod retention_pass;
 pub(crate) mod serve;

@@ -11,6 +11,7 @@ mod min_contributors;
 mod minimise;
 mod names;
 mod on_demand;
+mod releases;
 mod retention;
 mod services;
 mod sources;
@@ -37,6 +38,8 @@ const CHECKS: &[Check] = &[
     services::check_services,
     minimise::check_minimise,
     retention::check_retention,
+    releases::check_dp_budgets,
+    releases::check_releases,
 ];
 
 /// Runs every check.
