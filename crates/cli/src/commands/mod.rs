@@ -27,6 +27,7 @@ pub(crate) mod release;
 pub(crate) mod retention;
 pub(crate) mod retention_pass;
 pub(crate) mod serve;
+pub(crate) mod serve_releases;
 pub(crate) mod serve_retention;
 pub(crate) mod subject_report;
 pub(crate) mod training_set;

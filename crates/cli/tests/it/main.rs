@@ -9,6 +9,7 @@ mod audit_kill;
 mod audit_output;
 mod cohort_threshold;
 mod consent;
+mod dp_release;
 mod erase;
 mod explain;
 mod first_hour;
