@@ -74,6 +74,7 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A definition problem.
+    #[cfg(feature = "releases")]
     #[error(transparent)]
     Core(#[from] tessera_core::Error),
 }

@@ -29,24 +29,38 @@
 //! # Ok::<(), tessera_dp::Error>(())
 //! ```
 
+#[cfg(feature = "releases")]
 mod accountant;
+#[cfg(feature = "releases")]
 mod bounding;
+#[cfg(feature = "releases")]
 mod budget;
 mod error;
+#[cfg(feature = "releases")]
 mod noise;
+#[cfg(feature = "releases")]
 mod plan;
+#[cfg(feature = "releases")]
 mod release;
 pub mod sample;
+#[cfg(feature = "releases")]
 mod scan;
 
+#[cfg(feature = "releases")]
 pub use accountant::{Accountant, BudgetStatus, JournalLine, BUDGET_JOURNAL};
+#[cfg(feature = "releases")]
 pub use bounding::{bound_rows, Row, Scaling};
+#[cfg(feature = "releases")]
 pub use budget::{Budget, Cost};
 pub use error::{Error, Result};
+#[cfg(feature = "releases")]
 pub use noise::{Noise, NoiseInfo};
+#[cfg(feature = "releases")]
 pub use plan::{GroupValue, Groups, Plan};
+#[cfg(feature = "releases")]
 pub use release::{
     authorize, run_release, Bounds, BudgetSummary, NoiseSummary, ReleaseAnswer, ReleaseContext,
     ReleaseRequest,
 };
+#[cfg(feature = "releases")]
 pub use scan::TimeRange;
