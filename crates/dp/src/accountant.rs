@@ -90,13 +90,21 @@ impl BudgetStatus {
                 consumer: self.consumer.clone(),
                 purpose: self.purpose.clone(),
                 cost: cost.describe(),
-                left: format!(
-                    "ρ = {} (δ = {}) of ρ = {} (δ = {})",
-                    round(self.remaining_rho()),
-                    round(self.remaining_delta()),
-                    round(self.budget.rho),
-                    round(self.budget.delta)
-                ),
+                left: if self.budget.delta > 0.0 {
+                    format!(
+                        "ρ = {} (δ = {}) of ρ = {} (δ = {})",
+                        round(self.remaining_rho()),
+                        round(self.remaining_delta()),
+                        round(self.budget.rho),
+                        round(self.budget.delta)
+                    )
+                } else {
+                    format!(
+                        "ρ = {} of ρ = {}",
+                        round(self.remaining_rho()),
+                        round(self.budget.rho)
+                    )
+                },
                 resets_at: self.resets_at(),
             });
         }

@@ -296,10 +296,10 @@ pub(crate) fn print_answer(a: &ReleaseAnswer) {
         _ => String::new(),
     });
     println!(
-        "Release `{}` ({}, {} noise: {}) for consumer `{}`, purpose `{}`:",
+        "   release `{}` ({}, {} noise, {}) for consumer `{}`, purpose `{}`:",
         a.release,
         a.query,
-        a.mechanism.trim_start_matches("discrete_"),
+        a.mechanism.replace('_', " "),
         noise,
         a.consumer,
         a.purpose
@@ -308,7 +308,7 @@ pub(crate) fn print_answer(a: &ReleaseAnswer) {
     for g in &a.groups {
         let v = g.value.map_or("-".to_string(), short);
         let ci = if g.variance.is_finite() {
-            short(1.96 * g.variance.sqrt())
+            format!("{:.1}", 1.96 * g.variance.sqrt())
         } else {
             "-".into()
         };

@@ -77,7 +77,8 @@ fn init_plan_apply_training_set_audit() {
             && plan.contains("+ feature_view `user_live`")
             && plan.contains("+ source `device_plays`")
             && plan.contains("+ on_demand_view `user_item_affinity`")
-            && plan.contains("28 to add"),
+            && plan.contains("+ release `plays_per_genre`")
+            && plan.contains("29 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));
