@@ -534,6 +534,7 @@ purposes:
       user_activity:top_genre_1d:   { keep: [pop, rock, jazz], other: other }
       user_activity:avg_dwell_s_1d: { round: 60 }
       user_activity:skips_1d:       { bucketize: [1, 5, 20] }
+    dp: { budget: { rho: 0.5, per: 30d } }            # noisy aggregate releases (docs/DIFFERENTIAL_PRIVACY.md)
   - { name: personalised_ads, allows: [public, internal, personal], requires_consent: true,
       description: "Ads chosen from listening history, only for users who agreed (docs/CONSENT.md)" }
 
@@ -545,6 +546,18 @@ consumers:
   - { name: ads, token_env: TESSERA_TOKEN_ADS, purposes: [personalised_ads] }
   - { name: privacy_desk, token_env: TESSERA_TOKEN_PRIVACY_DESK, purposes: [analytics],
       consent: true, erase: true }                    # records consent; erases (docs/ERASURE.md)
+
+releases:                                             # differentially private aggregates (tessera release)
+  - name: plays_per_genre
+    description: How often each genre is played, with no listener singled out
+    source: play_log
+    entity: user                                      # whose contributions are bounded
+    filter: "action = 'play'"
+    lookup: { source: item_catalog, on: item_id, columns: [genre] }   # public item metadata
+    query: histogram
+    group_by: { column: genre, domain: [pop, rock, jazz, classical, hiphop, electronic, country, podcast] }
+    max_rows: 50                                      # at most 50 plays per listener count
+    cost: { rho: 0.1 }                                # discrete Gaussian noise
 
 feature_services:
   - name: ranker_v1

@@ -107,6 +107,14 @@ enum Command {
     /// from every tier (offline logs, stream states, online store, a device store).
     #[command(subcommand)]
     Retention(commands::retention::RetentionCommand),
+    /// A differentially private count, sum, mean or histogram (a release declared under
+    /// `releases:` by --name, or one described by flags), charged to the consumer's budget
+    /// for the purpose; refused when the budget has not enough left.
+    Release(commands::release::ReleaseArgs),
+    /// Differential-privacy budgets: `show` lists each consumer's spent and remaining budget
+    /// per purpose and when it resets.
+    #[command(subcommand)]
+    Budget(commands::budget::BudgetCommand),
     /// Every value held about one entity on every tier, and every audited read of it (a
     /// subject access report).
     #[command(name = "subject-report")]
@@ -208,6 +216,8 @@ fn main() -> ExitCode {
             Command::Consent(c) => commands::consent::run(&c).await,
             Command::Erase(a) => commands::erase::run(&a).await,
             Command::Retention(c) => commands::retention::run(&c).await,
+            Command::Release(a) => commands::release::run(&a).await,
+            Command::Budget(c) => commands::budget::run(&c),
             Command::SubjectReport(a) => commands::subject_report::run(&a).await,
             Command::Get(a) => commands::get::run(&a).await,
             Command::ExplainRequest(a) => commands::explain_request::run(&a).await,

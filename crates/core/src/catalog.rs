@@ -5,6 +5,7 @@ use crate::definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
     SourceDef,
 };
+use crate::dp_def::ReleaseDef;
 use crate::error::{known_hint, Error, Result, ValidationError, ValidationErrors};
 use crate::feature_ref::FeatureRef;
 use crate::ldp_report_def::LdpReportDef;
@@ -25,6 +26,7 @@ pub struct Catalog {
     pub(crate) feature_services: BTreeMap<String, FeatureServiceDef>,
     pub(crate) on_demand_views: BTreeMap<String, OnDemandView>,
     pub(crate) ldp_reports: BTreeMap<String, LdpReportDef>,
+    pub(crate) releases: BTreeMap<String, ReleaseDef>,
     /// The file each object was declared in, keyed by (kind, name).
     origins: BTreeMap<(&'static str, String), PathBuf>,
 }
@@ -46,6 +48,7 @@ pub(crate) const CONSUMER: &str = "consumer";
 pub(crate) const ON_DEMAND: &str = "on_demand_view";
 pub(crate) const SERVICE: &str = "feature_service";
 pub(crate) const LDP_REPORT: &str = "ldp_report";
+pub(crate) const RELEASE: &str = "release";
 
 impl Catalog {
     /// Validates definitions that carry no file information (e.g. a registry snapshot).
@@ -71,6 +74,7 @@ impl Catalog {
             feature_services: BTreeMap::new(),
             on_demand_views: BTreeMap::new(),
             ldp_reports: BTreeMap::new(),
+            releases: BTreeMap::new(),
             origins: BTreeMap::new(),
         };
         let mut errs = Vec::new();
@@ -91,6 +95,7 @@ impl Catalog {
                 &e.name
             });
             add.all(&mut c.ldp_reports, LDP_REPORT, d.ldp_reports, |e| &e.name);
+            add.all(&mut c.releases, RELEASE, d.releases, |e| &e.name);
         }
         crate::validate::derive_aggregation_features(&mut c, &mut errs);
         crate::validate::compile_on_demand(&mut c, on_demand, &mut errs);
@@ -137,6 +142,20 @@ impl Catalog {
         &self.on_demand_views
     }
 
+    /// Releasable queries by name.
+    pub fn releases(&self) -> &BTreeMap<String, ReleaseDef> {
+        &self.releases
+    }
+
+    /// A release by name.
+    pub fn release(&self, name: &str) -> Result<&ReleaseDef> {
+        self.releases.get(name).ok_or_else(|| Error::Unknown {
+            kind: "release",
+            name: name.to_string(),
+            hint: known_hint(name, self.releases.keys().map(String::as_str)),
+        })
+    }
+
     /// The file an object was declared in.
     pub fn origin(&self, kind: &'static str, name: &str) -> &Path {
         self.origins
@@ -180,6 +199,7 @@ impl Catalog {
                 .map(|v| v.def.clone())
                 .collect(),
             ldp_reports: self.ldp_reports.values().cloned().collect(),
+            releases: self.releases.values().cloned().collect(),
         }
         .sorted()
     }

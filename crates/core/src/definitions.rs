@@ -39,6 +39,9 @@ pub struct Definitions {
     /// Frequencies devices report under local differential privacy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ldp_reports: Vec<crate::ldp_report_def::LdpReportDef>,
+    /// Releasable noisy aggregates (`docs/DIFFERENTIAL_PRIVACY.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<crate::dp_def::ReleaseDef>,
 }
 
 impl Definitions {
@@ -72,6 +75,7 @@ impl Definitions {
         self.feature_services.sort_by(|a, b| a.name.cmp(&b.name));
         self.on_demand_views.sort_by(|a, b| a.name.cmp(&b.name));
         self.ldp_reports.sort_by(|a, b| a.name.cmp(&b.name));
+        self.releases.sort_by(|a, b| a.name.cmp(&b.name));
         self
     }
 }
@@ -346,6 +350,10 @@ pub struct PurposeDef {
     /// `docs/CONSENT.md`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub requires_consent: bool,
+    /// Its differential-privacy budget: consumers holding it may run noisy aggregate
+    /// releases (`tessera release`) up to it (`docs/DIFFERENTIAL_PRIVACY.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp: Option<crate::dp_def::PurposeDpDef>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -112,6 +112,14 @@ impl DefinitionsDiff {
             |e| &e.name,
             ldp_report_breaking,
         );
+        diff_kind(
+            &mut changes,
+            "release",
+            &old.releases,
+            &new.releases,
+            |e| &e.name,
+            |_, _, _| {},
+        );
         mark_removals(&mut changes, old);
         Self { changes }
     }

@@ -48,6 +48,7 @@ mod definitions;
 mod dense_groups;
 mod device_def;
 mod diff;
+mod dp_def;
 mod duration;
 mod error;
 mod feature_ref;
@@ -81,6 +82,10 @@ pub use definitions::{
 pub use dense_groups::DenseGroups;
 pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
+pub use dp_def::{
+    rho_for_epsilon_delta, DpBudget, DpBudgetDef, GroupByDef, LookupDef, MeasureDef, PurposeDpDef,
+    ReleaseCostDef, ReleaseDef, ReleaseMechanism, ReleaseQuery,
+};
 pub use duration::{parse_duration, parse_duration_flag, Ttl};
 pub use error::{Error, Result, ValidationError, ValidationErrors};
 pub use feature_ref::FeatureRef;

@@ -98,6 +98,8 @@ pub fn catalog_from_repo(repo: &Path) -> Result<Catalog> {
             // Local-DP reports come from the registered version only: the server accepts
             // reports only for the parameters it registered.
             ldp_reports: Vec::new(),
+            // Releases are central (server-side) DP; a device has none.
+            releases: Vec::new(),
         };
         out.push((path, extra));
     }

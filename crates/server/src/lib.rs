@@ -62,6 +62,7 @@ mod purpose;
 mod push_decode;
 mod push_request;
 mod refusal_audit;
+mod releases_route;
 mod routes;
 mod serve;
 mod state;
@@ -77,6 +78,7 @@ pub use ldp_route::{ACTION_LDP_ESTIMATE, ACTION_LDP_REPORT, MAX_LDP_BATCH, MAX_L
 pub use ldp_sketches::{sketch_path, LdpSketches, LDP_DIR};
 pub use metrics::{InFlight, Metrics, Route};
 pub use purpose::PURPOSE_HEADER;
+pub use releases_route::{ReleaseCall, ReleaseDone, ReleaseFailure, Releaser, ACTION_RELEASE};
 pub use routes::app;
 pub use serve::{flush_audit, serve, serve_http, shutdown_signal};
 pub use state::AppState;

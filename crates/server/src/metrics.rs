@@ -41,6 +41,8 @@ pub enum Route {
     V1LdpReports,
     /// `GET /v1/ldp/{report}/estimates`
     V1LdpEstimates,
+    /// `POST /v1/releases`
+    V1Releases,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -54,7 +56,7 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 14] = [
+    const ALL: [Route; 15] = [
         Route::GetOnlineFeatures,
         Route::Push,
         Route::WriteToOnlineStore,
@@ -64,6 +66,7 @@ impl Route {
         Route::V1Erase,
         Route::V1LdpReports,
         Route::V1LdpEstimates,
+        Route::V1Releases,
         Route::Health,
         Route::Metrics,
         Route::GrpcGetFeatures,
@@ -83,6 +86,7 @@ impl Route {
             Route::V1Erase => "/v1/erase",
             Route::V1LdpReports => "/v1/ldp/reports",
             Route::V1LdpEstimates => "/v1/ldp/{report}/estimates",
+            Route::V1Releases => "/v1/releases",
             Route::Health => "/health",
             Route::Metrics => "/metrics",
             Route::GrpcGetFeatures => "/tessera.serving.v1.FeatureService/GetFeatures",

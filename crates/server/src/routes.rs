@@ -14,6 +14,7 @@ use crate::metrics::Route;
 use crate::state::AppState;
 use crate::{
     erase_route, feast_read, feast_write, ldp_route, native_consent, native_push, native_read,
+    releases_route,
 };
 
 /// The router: Feast's feature-server routes, the native API, `/health` and `/metrics`.
@@ -27,6 +28,7 @@ use crate::{
 /// | `POST /v1/erase` | erase entities from every tier (consumers with `erase: true`) |
 /// | `POST /v1/ldp/reports` | batches of local-DP reports (sketch accumulated, persisted) |
 /// | `GET /v1/ldp/{report}/estimates` | local-DP frequency estimates per candidate |
+/// | `POST /v1/releases` | a differentially private release, charged to a budget |
 /// | `GET /health` | 200 when the online store answers, else 503 |
 /// | `GET /metrics` | Prometheus text format |
 pub fn app(state: AppState) -> Router {
@@ -46,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route(Route::V1Erase.path(), post(erase_route::erase))
         .route(Route::V1LdpReports.path(), post(ldp_route::ldp_reports))
         .route(Route::V1LdpEstimates.path(), get(ldp_route::ldp_estimates))
+        .route(Route::V1Releases.path(), post(releases_route::releases))
         .route(Route::Health.path(), get(health))
         .route(Route::Metrics.path(), get(metrics))
         .fallback(not_found)
@@ -121,7 +124,7 @@ async fn not_found(req: Request) -> ApiError {
         StatusCode::NOT_FOUND,
         "no_route",
         format!(
-            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, POST /v1/consent, POST /v1/erase, POST /v1/ldp/reports, GET /v1/ldp/{{report}}/estimates, GET /health, GET /metrics)",
+            "no route {} {} (routes: POST /get-online-features, POST /push, POST /write-to-online-store, POST /v1/features, POST /v1/push, POST /v1/consent, POST /v1/erase, POST /v1/ldp/reports, GET /v1/ldp/{{report}}/estimates, POST /v1/releases, GET /health, GET /metrics)",
             req.method(),
             req.uri().path()
         ),

@@ -27,6 +27,8 @@ pub struct AppState {
     pub(crate) eraser: Option<crate::erase_route::SharedEraser>,
     /// The local-DP sketches (none: the `/v1/ldp` routes answer 501).
     pub(crate) ldp: Option<Arc<crate::ldp_sketches::LdpSketches>>,
+    /// What runs differential-privacy releases for `POST /v1/releases` (none: 501).
+    pub(crate) releaser: Option<crate::releases_route::SharedReleaser>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             decode_slots: Arc::new(Semaphore::new(cpus)),
             eraser: None,
             ldp: None,
+            releaser: None,
         }
     }
 
@@ -54,6 +57,12 @@ impl AppState {
     /// `GET /v1/ldp/{report}/estimates`.
     pub fn with_ldp(mut self, sketches: Arc<crate::ldp_sketches::LdpSketches>) -> Self {
         self.ldp = Some(sketches);
+        self
+    }
+
+    /// Installs what runs releases for `POST /v1/releases`.
+    pub fn with_releaser(mut self, releaser: Arc<dyn crate::releases_route::Releaser>) -> Self {
+        self.releaser = Some(releaser);
         self
     }
 

@@ -114,6 +114,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
 
     let next = super::demo_online::run(dir, 7).await?;
     let next = super::demo_privacy::run(dir, next).await?;
+    let next = super::demo_dp::run(dir, next).await?;
     super::demo_ldp::run(dir, next)?;
 
     println!(

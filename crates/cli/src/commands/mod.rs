@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod audit;
+pub(crate) mod budget;
 pub(crate) mod catalog;
 pub(crate) mod compact;
 pub(crate) mod consent;
@@ -8,6 +9,7 @@ pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;
 mod demo_ldp;
+mod demo_dp;
 pub(crate) mod demo_online;
 mod demo_privacy;
 pub(crate) mod doctor;
@@ -24,9 +26,11 @@ pub(crate) mod minimise_listing;
 pub(crate) mod online_repair;
 pub(crate) mod plan_apply;
 pub(crate) mod registry;
+pub(crate) mod release;
 pub(crate) mod retention;
 pub(crate) mod retention_pass;
 pub(crate) mod serve;
+pub(crate) mod serve_releases;
 pub(crate) mod serve_retention;
 pub(crate) mod subject_report;
 pub(crate) mod training_set;

@@ -166,6 +166,11 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
         (None, None)
     };
     let content = super::content::load(&catalog, &args.repo).await?;
+    let releaser = super::serve_releases::LiveReleaser {
+        root: args.repo.clone(),
+        catalog: catalog.clone(),
+        hasher: privacy_hasher(&args.repo)?,
+    };
     let mut eraser = crate::erasure::live::LiveEraser {
         root: args.repo.clone(),
         store: store.clone(),
@@ -206,7 +211,8 @@ pub(crate) async fn prepare(args: &ServeArgs, auth: Option<Auth>) -> Result<Prep
     let ldp = tessera_server::LdpSketches::new(&args.repo, access.catalog());
     let state = AppState::new(Arc::new(access), auth, limits, metrics)
         .with_eraser(Arc::new(eraser))
-        .with_ldp(ldp);
+        .with_ldp(ldp)
+        .with_releaser(Arc::new(releaser));
     Ok(Prepared {
         state,
         version,

@@ -9,6 +9,7 @@ mod audit_kill;
 mod audit_output;
 mod cohort_threshold;
 mod consent;
+mod dp_release;
 mod erase;
 mod explain;
 mod first_hour;
@@ -77,7 +78,8 @@ fn init_plan_apply_training_set_audit() {
             && plan.contains("+ feature_view `user_live`")
             && plan.contains("+ source `device_plays`")
             && plan.contains("+ on_demand_view `user_item_affinity`")
-            && plan.contains("31 to add"),
+            && plan.contains("+ release `plays_per_genre`")
+            && plan.contains("32 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));

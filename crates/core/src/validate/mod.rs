@@ -12,6 +12,7 @@ mod min_contributors;
 mod minimise;
 mod names;
 mod on_demand;
+mod releases;
 mod retention;
 mod services;
 mod sources;
@@ -39,6 +40,8 @@ const CHECKS: &[Check] = &[
     minimise::check_minimise,
     retention::check_retention,
     ldp_reports::check_ldp_reports,
+    releases::check_dp_budgets,
+    releases::check_releases,
 ];
 
 /// Runs every check.

@@ -23,6 +23,7 @@ mod native_api;
 mod push;
 mod redis_store;
 mod refusal_audit;
+mod releases_api;
 mod request_context;
 mod server_limits;
 mod stream_push;
