@@ -21,8 +21,8 @@ use tessera_consent::{
 };
 
 use crate::api_error::ApiError;
-use crate::feast_read::json_response;
 use crate::config::Limits;
+use crate::feast_read::json_response;
 use crate::json_body::{check_key_count, parse_json, read_body};
 use crate::metrics::Route;
 use crate::refusal_audit::audited;
@@ -67,8 +67,12 @@ async fn record(
     check_permission(state, caller)?;
     let bytes = read_body(headers, body, &state.limits).await?;
     let max = state.access.config().max_write_rows;
-    let Decoded { body: b, state: st, at_us, entities: n } =
-        decode_consent(&bytes, &state.limits, max)?;
+    let Decoded {
+        body: b,
+        state: st,
+        at_us,
+        entities: n,
+    } = decode_consent(&bytes, &state.limits, max)?;
     let catalog = state.access.catalog();
     check_purpose(catalog, &b.purpose).map_err(|e| invalid("bad_purpose", &e))?;
     let store = state.access.consent().ok_or_else(|| {

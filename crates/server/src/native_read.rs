@@ -30,8 +30,8 @@ use crate::api_error::ApiError;
 use crate::config::Limits;
 use crate::feast_read::json_response;
 use crate::json_body::{check_key_count, decode_bounded, parse_json, read_body};
-use crate::read_body::ReadBody;
 use crate::metrics::Route;
+use crate::read_body::ReadBody;
 use crate::refusal_audit::audited;
 use crate::state::AppState;
 
