@@ -41,13 +41,16 @@ rand_below() { echo $(( ($(od -An -N4 -tu4 /dev/urandom) % $1) )); }
 "$BIN" init --template media "$WORK/base" > /dev/null
 "$BIN" apply --repo "$WORK/base" > /dev/null
 USERS=$(seq -s' ' 0 199)
-dump() { # every online value of every user and item, sorted
+dump() { # every online value of every user and item (aggregations are finished at read
+  # time, so their timestamp column is the read's instant: left out)
   local repo=$1 args=()
   for u in $USERS; do args+=(--entity "user_id=$u"); done
-  "$BIN" get --repo "$repo" "${args[@]}" --features 'user_activity:*,user_history:*' --purpose training
+  "$BIN" get --repo "$repo" "${args[@]}" --features 'user_activity:plays_1d,user_activity:skips_1d,user_activity:avg_dwell_s_1d,user_activity:top_genre_1d,user_history:*' --purpose training \
+    | sed -E '/user_history:/ s/ [0-9-]+T[0-9:.]+Z / /; s/audited in .*//'
   args=()
   for i in $(seq 0 99); do args+=(--entity "item_id=$i"); done
-  "$BIN" get --repo "$repo" "${args[@]}" --features 'item_popularity:*' --purpose training
+  "$BIN" get --repo "$repo" "${args[@]}" --features 'item_popularity:*' --purpose training \
+    | sed -E 's/audited in .*//'
 }
 
 cell_materialize() {

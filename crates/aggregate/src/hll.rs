@@ -208,7 +208,7 @@ impl HyperLogLog {
                         }
                         // A delta past u64 (damaged input) is out of range too; unchecked
                         // it wrapped to an index below the previous one (an unsorted list).
-                        Some(p) => u64::from(p).checked_add(delta).unwrap_or(u64::MAX),
+                        Some(p) => u64::from(p).saturating_add(delta),
                         None => delta,
                     };
                     if index >= REGISTERS as u64 {
