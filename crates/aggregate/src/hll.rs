@@ -206,7 +206,9 @@ impl HyperLogLog {
                         Some(_) if delta == 0 => {
                             return Err(r.error("sparse registers out of order"));
                         }
-                        Some(p) => u64::from(p) + delta,
+                        // A delta past u64 (damaged input) is out of range too; unchecked
+                        // it wrapped to an index below the previous one (an unsorted list).
+                        Some(p) => u64::from(p).saturating_add(delta),
                         None => delta,
                     };
                     if index >= REGISTERS as u64 {
@@ -319,5 +321,20 @@ mod tests {
             let back = HyperLogLog::decode(&mut Reader::new(&out)).unwrap();
             assert_eq!(back, h);
         }
+    }
+
+    /// Found by the `aggregate_state` fuzz target: a sparse register's delta so large that
+    /// adding it to the previous index overflowed (a panic with overflow checks, an
+    /// unsorted register list without).
+    #[test]
+    fn a_sparse_delta_past_u64_is_refused_not_wrapped() {
+        let mut out = vec![FORM_SPARSE];
+        crate::encoding::put_varint(&mut out, 2); // two registers
+        crate::encoding::put_varint(&mut out, 5); // index 5
+        out.push(1);
+        crate::encoding::put_varint(&mut out, u64::MAX); // 5 + u64::MAX
+        out.push(1);
+        let err = HyperLogLog::decode(&mut Reader::new(&out)).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
     }
 }

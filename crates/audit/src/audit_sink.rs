@@ -11,6 +11,13 @@
 //! every caller of that group; while it does, the next group gathers. Concurrent requests
 //! therefore share writes and syncs, and a request waits for at most two of them.
 //!
+//! A request that finds the writer idle and nothing queued (a lone client, light load)
+//! writes its own record, inline, with one `write` (modes `Batch` and `None`): the hand-off
+//! to the writer thread and back costs more than the write itself. The same lock guards the
+//! file either way, so the log stays one line per record, and the promise is unchanged: the
+//! record is in the file before the caller is answered. If that write fails, the record
+//! stays with the writer, which retries it and answers the caller as above.
+//!
 //! [`SyncMode`] says how far a record must get before the caller is answered:
 //! - [`SyncMode::Always`]: written and synced (`fdatasync`): survives power loss;
 //! - [`SyncMode::Batch`] (the default): written; a second thread syncs the file every
@@ -152,6 +159,9 @@ struct Shared {
     unsynced: AtomicBool,
     /// The writer has stopped: so does the syncer.
     stopped: AtomicBool,
+    /// A failed write is waiting to be retried (the writer then wakes every
+    /// [`SinkConfig::flush_interval`] even with nothing queued).
+    retry: AtomicBool,
 }
 
 impl Shared {
@@ -164,6 +174,10 @@ impl Shared {
 /// The audit log's group-commit writer. Cheap to share behind an `Arc`.
 pub struct AuditSink {
     shared: Arc<Shared>,
+    /// The writer's state, for a request that finds it idle to write its record itself.
+    inline: Arc<dyn InlineWrite>,
+    /// Whether requests may write inline (not with `Always`: a sync would block them).
+    inline_writes: bool,
     path: PathBuf,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -203,6 +217,7 @@ impl AuditSink {
         config: SinkConfig,
     ) -> Result<Self> {
         let capacity = config.queue_capacity.clamp(1, Semaphore::MAX_PERMITS);
+        let inline_writes = config.sync != SyncMode::Always && file.inline_writes();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -214,8 +229,9 @@ impl AuditSink {
             sync_handle: Mutex::new(file.sync_handle()),
             unsynced: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            retry: AtomicBool::new(false),
         });
-        let writer = Writer {
+        let writer = Arc::new(Mutex::new(Writer {
             first_record: rotation::first_record_time(&path),
             file,
             path: path.clone(),
@@ -228,7 +244,8 @@ impl AuditSink {
             flush_acks: Vec::new(),
             torn: None,
             dirty: false,
-        };
+        }));
+        let inline: Arc<dyn InlineWrite> = writer.clone();
         let io = |source| Error::Io {
             path: path.clone(),
             source,
@@ -249,7 +266,7 @@ impl AuditSink {
         let worker = std::thread::Builder::new()
             .name("tessera-audit".into())
             .spawn(move || {
-                writer.run();
+                run_writer(&writer);
                 if let Some(s) = syncer {
                     s.thread().unpark();
                     let _ = s.join();
@@ -258,6 +275,8 @@ impl AuditSink {
             .map_err(io)?;
         Ok(Self {
             shared,
+            inline,
+            inline_writes,
             path,
             worker: Mutex::new(Some(worker)),
         })
@@ -296,6 +315,15 @@ impl AuditSink {
             source: std::io::Error::other(e),
         })?;
         line.push(b'\n');
+        // The writer is idle and nothing is queued: write the record here, saving the
+        // hand-off to the writer thread and back (not with `Always`: a sync would block).
+        if self.inline_writes {
+            match self.inline.try_write_inline(&line) {
+                Inline::Written => return Ok(()),
+                Inline::Failed(done) => return self.wait(done).await,
+                Inline::Busy => {}
+            }
+        }
         let permit = match self.shared.room.try_acquire() {
             Ok(p) => p,
             Err(TryAcquireError::NoPermits) => {
@@ -437,6 +465,11 @@ trait LogFile: Send + 'static {
     fn reopen(&mut self, path: &Path) -> std::io::Result<()>;
     /// A second handle on the same file, for syncing it from another thread.
     fn sync_handle(&self) -> Option<File>;
+    /// Whether a request may write to it itself when the writer is idle (a test file whose
+    /// writes block until the test lets them through says no: it would block the caller).
+    fn inline_writes(&self) -> bool {
+        true
+    }
 }
 
 impl LogFile for File {
@@ -529,94 +562,174 @@ struct Writer<F> {
     first_record: Option<SystemTime>,
 }
 
-/// What the writer took from the queue besides records.
+/// What the writer took from the queue.
 struct Taken {
+    lines: Vec<u8>,
+    count: usize,
+    waiters: Vec<Ack>,
+    flushes: Vec<Ack>,
     shutdown: Option<Ack>,
     dropped: bool,
 }
 
-impl<F: LogFile> Writer<F> {
-    fn run(mut self) {
-        loop {
-            let taken = self.take();
-            let stopping = taken.shutdown.is_some() || taken.dropped;
-            let must_sync =
-                self.config.sync == SyncMode::Always || !self.flush_acks.is_empty() || stopping;
-            let result = self.write_pending(must_sync);
-            if self.pending.is_empty() || stopping {
-                // Written (perhaps not synced, if `result` says so), or never will be.
-                for ack in self.pending_acks.drain(..) {
-                    let _ = ack.send(result.clone());
-                }
+/// The writer thread: waits for work (without holding the writer, so that a request can
+/// write inline meanwhile), then writes it.
+fn run_writer<F: LogFile>(writer: &Mutex<Writer<F>>) {
+    let (shared, flush_interval) = {
+        let w = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        (w.shared.clone(), w.config.flush_interval)
+    };
+    loop {
+        let taken = take(&shared, flush_interval);
+        let mut w = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if w.apply(taken) {
+            return;
+        }
+    }
+}
+
+/// Waits for work, then takes everything queued.
+fn take(shared: &Shared, flush_interval: Duration) -> Taken {
+    let mut q = shared.lock();
+    loop {
+        if q.count > 0 || !q.flushes.is_empty() || q.shutdown.is_some() || q.dropped {
+            break;
+        }
+        if shared.retry.load(Ordering::Acquire) {
+            // Retry a failed write after `flush_interval`.
+            if flush_interval.is_zero() {
+                break;
             }
-            if result.is_ok() || stopping {
-                for ack in self.flush_acks.drain(..) {
-                    let _ = ack.send(result.clone());
-                }
+            let (guard, res) = shared
+                .wake
+                .wait_timeout(q, flush_interval)
+                .unwrap_or_else(PoisonError::into_inner);
+            q = guard;
+            if res.timed_out() {
+                break;
             }
-            if result.is_ok() {
-                self.rotate_if_due();
+        } else {
+            q = shared.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+    let lines = std::mem::take(&mut q.lines);
+    let count = std::mem::take(&mut q.count);
+    let waiters = std::mem::take(&mut q.waiters);
+    let flushes = std::mem::take(&mut q.flushes);
+    let shutdown = q.shutdown.take();
+    if shutdown.is_some() {
+        // Refuse records from now on; those queued until now are written.
+        q.closed = true;
+        shared.room.close();
+    }
+    let dropped = q.dropped;
+    drop(q);
+    shared.room.add_permits(count);
+    Taken {
+        lines,
+        count,
+        waiters,
+        flushes,
+        shutdown,
+        dropped,
+    }
+}
+
+/// What became of a record a request tried to write itself.
+enum Inline {
+    /// It is in the file.
+    Written,
+    /// The writer was busy or records are queued: queue it.
+    Busy,
+    /// The write failed; the record stays with the writer, which retries it and answers
+    /// here.
+    Failed(oneshot::Receiver<std::result::Result<(), Arc<std::io::Error>>>),
+}
+
+/// A writer a request can use directly when it is idle.
+trait InlineWrite: Send + Sync {
+    fn try_write_inline(&self, line: &[u8]) -> Inline;
+}
+
+impl<F: LogFile> InlineWrite for Mutex<Writer<F>> {
+    fn try_write_inline(&self, line: &[u8]) -> Inline {
+        let Ok(mut w) = self.try_lock() else {
+            return Inline::Busy;
+        };
+        if !w.pending.is_empty() {
+            return Inline::Busy; // a failed write awaits its retry
+        }
+        {
+            let q = w.shared.lock();
+            if q.count > 0 || !q.flushes.is_empty() || q.shutdown.is_some() || q.closed || q.dropped
+            {
+                return Inline::Busy;
             }
-            if let Some(ack) = taken.shutdown {
-                self.shared.stopped.store(true, Ordering::Release);
-                let _ = ack.send(result);
-                return;
+        }
+        w.pending.extend_from_slice(line);
+        w.pending_count = 1;
+        match w.write_pending(false) {
+            Ok(()) => {
+                w.rotate_if_due();
+                Inline::Written
             }
-            if taken.dropped {
-                self.shared.stopped.store(true, Ordering::Release);
-                return;
+            Err(_) => {
+                let (ack, done) = oneshot::channel();
+                w.pending_acks.push(ack);
+                let shared = w.shared.clone();
+                drop(w);
+                // Under the queue's lock, so the wake-up cannot fall between the writer's
+                // check of `retry` and its wait.
+                drop(shared.lock());
+                shared.wake.notify_one();
+                Inline::Failed(done)
             }
         }
     }
+}
 
-    /// Waits for work, then takes everything queued.
-    fn take(&mut self) -> Taken {
-        let shared = self.shared.clone();
-        let mut q = shared.lock();
-        loop {
-            if q.count > 0 || !q.flushes.is_empty() || q.shutdown.is_some() || q.dropped {
-                break;
-            }
-            let timeout = if !self.pending.is_empty() {
-                Some(self.config.flush_interval) // retry a failed write
-            } else {
-                None
-            };
-            match timeout {
-                None => q = shared.wake.wait(q).unwrap_or_else(PoisonError::into_inner),
-                Some(t) if t.is_zero() => break,
-                Some(t) => {
-                    let (guard, res) = shared
-                        .wake
-                        .wait_timeout(q, t)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    q = guard;
-                    if res.timed_out() {
-                        break;
-                    }
-                }
+impl<F: LogFile> Writer<F> {
+    /// Writes what was taken and answers its callers; `true` when the writer must stop.
+    fn apply(&mut self, taken: Taken) -> bool {
+        self.pending.extend_from_slice(&taken.lines);
+        self.pending_count += taken.count;
+        self.pending_acks.extend(taken.waiters);
+        self.flush_acks.extend(taken.flushes);
+        let stopping = taken.shutdown.is_some() || taken.dropped;
+        let must_sync =
+            self.config.sync == SyncMode::Always || !self.flush_acks.is_empty() || stopping;
+        let result = self.write_pending(must_sync);
+        if self.pending.is_empty() || stopping {
+            // Written (perhaps not synced, if `result` says so), or never will be.
+            for ack in self.pending_acks.drain(..) {
+                let _ = ack.send(result.clone());
             }
         }
-        self.pending.extend_from_slice(&q.lines);
-        q.lines.clear();
-        self.pending_count += q.count;
-        let freed = std::mem::take(&mut q.count);
-        self.pending_acks.append(&mut q.waiters);
-        self.flush_acks.append(&mut q.flushes);
-        let shutdown = q.shutdown.take();
-        if shutdown.is_some() {
-            // Refuse records from now on; those queued until now are written.
-            q.closed = true;
-            shared.room.close();
+        if result.is_ok() || stopping {
+            for ack in self.flush_acks.drain(..) {
+                let _ = ack.send(result.clone());
+            }
         }
-        let dropped = q.dropped;
-        drop(q);
-        shared.room.add_permits(freed);
-        Taken { shutdown, dropped }
+        if result.is_ok() {
+            self.rotate_if_due();
+        }
+        if let Some(ack) = taken.shutdown {
+            self.shared.stopped.store(true, Ordering::Release);
+            let _ = ack.send(result);
+            return true;
+        }
+        if taken.dropped {
+            self.shared.stopped.store(true, Ordering::Release);
+            return true;
+        }
+        false
     }
 
     fn write_pending(&mut self, sync: bool) -> std::result::Result<(), Arc<std::io::Error>> {
         let result = self.try_write(sync);
+        self.shared
+            .retry
+            .store(!self.pending.is_empty(), Ordering::Release);
         match &result {
             Ok(()) => self.shared.failed.store(false, Ordering::Relaxed),
             Err(e) => {
@@ -967,6 +1080,9 @@ mod tests {
                 let _ = gate.recv();
             }
             self.file.append(buf)
+        }
+        fn inline_writes(&self) -> bool {
+            false // a request writing inline would block this single-threaded test
         }
         fn position(&mut self) -> std::io::Result<u64> {
             self.file.position()

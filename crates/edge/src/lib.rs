@@ -101,5 +101,6 @@ pub use event::{Event, EventValue};
 pub use local_store::LocalStore;
 pub use remote_provider::RemoteProvider;
 pub use remote_request::{RemoteFeature, RemoteRequest};
+pub use remote_response::decode_cloud_answer;
 /// The status of one value of a read: the access layer's [`tessera_access::ValueStatus`].
 pub use tessera_access::ValueStatus as Status;

@@ -70,6 +70,34 @@ pub(crate) fn decode_features(
     Ok(out)
 }
 
+/// What the device makes of the cloud's answer `body` with HTTP `status` to a read of
+/// `features` for `n` entities: a 200's columns; for a 403 the refused features (as
+/// [`Error::Remote`], naming them), for any other status the server's message. Public for
+/// the fuzz target and the corpus replay test: any bytes give `Ok` or an error, never a panic.
+pub fn decode_cloud_answer(
+    catalog: &Catalog,
+    status: u16,
+    body: &[u8],
+    features: &[RemoteFeature],
+    n: usize,
+) -> Result<Vec<Column>> {
+    match status {
+        200 => decode_features(catalog, body, features, n),
+        403 => Err(bad(match refused_features(body) {
+            Some(refused) => format!(
+                "refused: {}",
+                refused
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => error_message(status, body),
+        })),
+        s => Err(bad(error_message(s, body))),
+    }
+}
+
 /// Whether some purpose's minimisation of `feature` gives values of type `t`.
 fn minimised_to(catalog: &Catalog, feature: &FeatureRef, t: &tessera_core::FeatureType) -> bool {
     catalog.purposes().keys().any(

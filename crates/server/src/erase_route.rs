@@ -47,6 +47,11 @@ struct EraseBody {
     entities: BTreeMap<String, Vec<serde_json::Value>>,
 }
 
+/// Decodes a `/v1/erase` body into its entities (pure).
+pub(crate) fn decode_erase(bytes: &[u8]) -> Result<Vec<EraseKey>, ApiError> {
+    parse_json::<EraseBody>(bytes).and_then(entities)
+}
+
 /// The entities of a body: one per index of the (equally long) lists.
 fn entities(body: EraseBody) -> Result<Vec<EraseKey>, ApiError> {
     let lens: Vec<usize> = body.entities.values().map(Vec::len).collect();
@@ -116,7 +121,7 @@ pub(crate) async fn erase(
         .await);
     };
     let parsed = match read_body(&headers, body, &state.limits).await {
-        Ok(bytes) => parse_json::<EraseBody>(&bytes).and_then(entities),
+        Ok(bytes) => decode_erase(&bytes),
         Err(e) => Err(e),
     };
     let keys = match parsed {

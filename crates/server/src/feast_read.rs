@@ -28,9 +28,10 @@ use tessera_access::{
 use tessera_online::KeyValue;
 
 use crate::api_error::{ApiError, FeastError};
-use crate::json_body::{check_key_count, read_json_bounded};
+use crate::config::Limits;
+use crate::json_body::{check_key_count, decode_bounded, parse_json, read_body};
 use crate::metrics::Route;
-use crate::purpose::purpose_of;
+use crate::read_body::ReadBody;
 use crate::refusal_audit::audited;
 use crate::state::AppState;
 
@@ -93,8 +94,16 @@ async fn read_request(
     body: Body,
     caller: &Caller,
 ) -> Result<(ReadRequest, bool), ApiError> {
-    let req: GetOnlineFeaturesBody = read_json_bounded(state, headers, body).await?;
-    let purpose = purpose_of(headers, req.purpose)?;
+    let bytes = read_body(headers, body, &state.limits).await?;
+    let limits = state.limits;
+    let decoded = decode_bounded(state, bytes, move |b| decode_read(b, &limits)).await?;
+    let full = decoded.full_feature_names;
+    Ok((decoded.into_request(headers, caller)?, full))
+}
+
+/// Decodes a `/get-online-features` body (pure: no catalog, no headers).
+pub(crate) fn decode_read(bytes: &[u8], limits: &Limits) -> Result<ReadBody, ApiError> {
+    let req: GetOnlineFeaturesBody = parse_json(bytes)?;
     let features = FeatureSelection::from_parts(req.features, req.feature_service)?;
     let Some(entities) = req.entities else {
         return Err(ApiError::unprocessable(
@@ -102,16 +111,15 @@ async fn read_request(
             "the request has no `entities` (hint: give join-key columns, e.g. \"entities\": {\"user_id\": [42]})",
         ));
     };
-    check_key_count(entities.0.len(), &state.limits)?;
+    check_key_count(entities.0.len(), limits)?;
     let entities = EntityRows::new(entities.0)?;
-    let request = ReadRequest {
+    Ok(ReadBody {
         features,
         entities,
         context: request_context(req.context),
-        purpose,
-        caller: caller.clone(),
-    };
-    Ok((request, req.full_feature_names))
+        purpose: req.purpose,
+        full_feature_names: req.full_feature_names,
+    })
 }
 
 pub(crate) fn json_response(body: Vec<u8>) -> Response {

@@ -26,7 +26,7 @@ use crate::push_request::read_push;
 use crate::refusal_audit::audited;
 use crate::state::AppState;
 
-const FEAST_PUSH: BodyShape = BodyShape {
+pub(crate) const FEAST_PUSH: BodyShape = BodyShape {
     target: "push_source_name",
     texts: &["to"],
     column_fields: &["df"],
@@ -34,7 +34,7 @@ const FEAST_PUSH: BodyShape = BodyShape {
     deny_unknown: false,
 };
 
-const FEAST_WRITE: BodyShape = BodyShape {
+pub(crate) const FEAST_WRITE: BodyShape = BodyShape {
     target: "feature_view_name",
     texts: &[],
     column_fields: &["df"],
@@ -80,7 +80,7 @@ pub(crate) async fn push(
 }
 
 /// Feast's `to`: only the online store is written here.
-fn check_push_mode(to: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_push_mode(to: Option<&str>) -> Result<(), ApiError> {
     match to {
         None | Some("online") => Ok(()),
         Some("offline" | "online_and_offline") => Err(ApiError::unprocessable(
@@ -95,7 +95,7 @@ fn check_push_mode(to: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// The `df` columns.
-fn df(data: Vec<(&'static str, Columns)>) -> Result<Columns, ApiError> {
+pub(crate) fn df(data: Vec<(&'static str, Columns)>) -> Result<Columns, ApiError> {
     data.into_iter().next().map(|(_, c)| c).ok_or_else(|| {
         ApiError::unprocessable(
             "bad_request_shape",

@@ -71,16 +71,6 @@ where
         .map_err(|e| ApiError::internal(format!("decoding a request body failed: {e}")))?
 }
 
-/// Reads the body within the limits and parses it as `T`, off the async workers when large.
-pub(crate) async fn read_json_bounded<T: DeserializeOwned + Send + 'static>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<T, ApiError> {
-    let bytes = read_body(headers, body, &state.limits).await?;
-    decode_bounded(state, bytes, |b| parse_json(b)).await
-}
-
 pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,

@@ -42,6 +42,7 @@
 
 mod api_error;
 mod auth;
+mod body_decode;
 mod config;
 mod conn_guard;
 mod erase_route;
@@ -61,6 +62,7 @@ mod native_read;
 mod purpose;
 mod push_decode;
 mod push_request;
+mod read_body;
 mod refusal_audit;
 mod releases_route;
 mod routes;
@@ -69,6 +71,7 @@ mod state;
 
 pub use api_error::{ApiError, ErrorDetail, FeastError};
 pub use auth::{Auth, TokenTable, MIN_TOKEN_LEN};
+pub use body_decode::{decode_request_body, DecodedBody, RequestBody};
 pub use config::Limits;
 pub use erase_route::{EraseKey, Eraser, ACTION_ERASE, MAX_ERASE_ENTITIES};
 pub use error::{Error, Result};

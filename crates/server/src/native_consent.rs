@@ -21,8 +21,9 @@ use tessera_consent::{
 };
 
 use crate::api_error::ApiError;
+use crate::config::Limits;
 use crate::feast_read::json_response;
-use crate::json_body::{check_key_count, check_not_empty, json_error, read_body};
+use crate::json_body::{check_key_count, parse_json, read_body};
 use crate::metrics::Route;
 use crate::refusal_audit::audited;
 use crate::state::AppState;
@@ -65,31 +66,15 @@ async fn record(
 ) -> Result<Response, ApiError> {
     check_permission(state, caller)?;
     let bytes = read_body(headers, body, &state.limits).await?;
-    check_not_empty(&bytes)?;
-    let b: ConsentBody = serde_json::from_slice(&bytes).map_err(json_error)?;
+    let max = state.access.config().max_write_rows;
+    let Decoded {
+        body: b,
+        state: st,
+        at_us,
+        entities: n,
+    } = decode_consent(&bytes, &state.limits, max)?;
     let catalog = state.access.catalog();
     check_purpose(catalog, &b.purpose).map_err(|e| invalid("bad_purpose", &e))?;
-    let st = ConsentState::parse(&b.state).map_err(|e| invalid("bad_state", &e))?;
-    let at_us = match b.at.as_deref() {
-        Some(t) => parse_time(t).map_err(|e| invalid("bad_time", &e))?,
-        None => now_us(),
-    };
-    check_key_count(b.entities.len(), &state.limits)?;
-    let n: usize = b.entities.values().map(Vec::len).sum();
-    let max = state.access.config().max_write_rows;
-    if n > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_entities",
-            format!("{n} entities in one consent change; this server takes at most {max} (hint: split the request)"),
-        ));
-    }
-    if n == 0 {
-        return Err(ApiError::unprocessable(
-            "no_entities",
-            "`entities` names no entity (hint: {\"user_id\": [\"u1\"]})",
-        ));
-    }
     let store = state.access.consent().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -165,6 +150,59 @@ async fn record(
         "recorded": n,
     });
     Ok(json_response(body.to_string().into_bytes()))
+}
+
+/// A consent body, decoded and checked as far as it can be without the catalog.
+pub(crate) struct Decoded {
+    body: ConsentBody,
+    state: ConsentState,
+    at_us: i64,
+    /// How many entities the change names.
+    entities: usize,
+}
+
+impl Decoded {
+    pub(crate) fn counts(&self) -> crate::body_decode::DecodedBody {
+        crate::body_decode::DecodedBody {
+            rows: self.entities,
+            columns: self.body.entities.len(),
+        }
+    }
+}
+
+/// Decodes a `/v1/consent` body (pure: no catalog, no consent log); at most `max` entities.
+pub(crate) fn decode_consent(
+    bytes: &[u8],
+    limits: &Limits,
+    max: usize,
+) -> Result<Decoded, ApiError> {
+    let body: ConsentBody = parse_json(bytes)?;
+    let state = ConsentState::parse(&body.state).map_err(|e| invalid("bad_state", &e))?;
+    let at_us = match body.at.as_deref() {
+        Some(t) => parse_time(t).map_err(|e| invalid("bad_time", &e))?,
+        None => now_us(),
+    };
+    check_key_count(body.entities.len(), limits)?;
+    let n: usize = body.entities.values().map(Vec::len).sum();
+    if n > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_entities",
+            format!("{n} entities in one consent change; this server takes at most {max} (hint: split the request)"),
+        ));
+    }
+    if n == 0 {
+        return Err(ApiError::unprocessable(
+            "no_entities",
+            "`entities` names no entity (hint: {\"user_id\": [\"u1\"]})",
+        ));
+    }
+    Ok(Decoded {
+        body,
+        state,
+        at_us,
+        entities: n,
+    })
 }
 
 /// A consumer may change consent only with `consent: true`; callers that are not

@@ -20,7 +20,7 @@ use crate::push_request::read_push;
 use crate::refusal_audit::audited;
 use crate::state::AppState;
 
-const NATIVE_PUSH: BodyShape = BodyShape {
+pub(crate) const NATIVE_PUSH: BodyShape = BodyShape {
     target: "source",
     texts: &[],
     column_fields: &["columns"],
@@ -72,7 +72,7 @@ pub(crate) async fn native_push(
 }
 
 /// The source and its rows: exactly one of `events` and `columns`.
-fn rows(body: PushBody) -> Result<(String, Columns), ApiError> {
+pub(crate) fn rows(body: PushBody) -> Result<(String, Columns), ApiError> {
     let mut data = body.data.into_iter();
     match (data.next(), data.next()) {
         (Some((_, columns)), None) => Ok((body.target, columns)),

@@ -29,9 +29,9 @@ use tessera_online::KeyValue;
 use crate::api_error::ApiError;
 use crate::config::Limits;
 use crate::feast_read::json_response;
-use crate::json_body::{check_key_count, read_json_bounded};
+use crate::json_body::{check_key_count, decode_bounded, parse_json, read_body};
 use crate::metrics::Route;
-use crate::purpose::purpose_of;
+use crate::read_body::ReadBody;
 use crate::refusal_audit::audited;
 use crate::state::AppState;
 
@@ -74,12 +74,19 @@ async fn read_request(
     caller: &Caller,
 ) -> Result<(ReadRequest, bool), ApiError> {
     let explain = explain_flag(uri)?;
-    let req: NativeReadRequest = read_json_bounded(state, headers, body).await?;
-    let purpose = purpose_of(headers, req.purpose)?;
+    let bytes = read_body(headers, body, &state.limits).await?;
+    let limits = state.limits;
+    let decoded = decode_bounded(state, bytes, move |b| decode_read(b, &limits)).await?;
+    Ok((decoded.into_request(headers, caller)?, explain))
+}
+
+/// Decodes a `/v1/features` body (pure: no catalog, no headers).
+pub(crate) fn decode_read(bytes: &[u8], limits: &Limits) -> Result<ReadBody, ApiError> {
+    let req: NativeReadRequest = parse_json(bytes)?;
     let features = FeatureSelection::from_parts(req.features, req.feature_service)?;
     let columns = match (req.entities, req.entity_rows) {
         (Some(c), None) => c.0,
-        (None, Some(rows)) => rows_to_columns(rows, &state.limits)?,
+        (None, Some(rows)) => rows_to_columns(rows, limits)?,
         (Some(_), Some(_)) => {
             return Err(ApiError::unprocessable(
                 "entities_twice",
@@ -93,16 +100,15 @@ async fn read_request(
             ))
         }
     };
-    check_key_count(columns.len(), &state.limits)?;
+    check_key_count(columns.len(), limits)?;
     let entities = EntityRows::new(columns)?;
-    let request = ReadRequest {
+    Ok(ReadBody {
         features,
         entities,
         context: request_context(req.context),
-        purpose,
-        caller: caller.clone(),
-    };
-    Ok((request, explain))
+        purpose: req.purpose,
+        full_feature_names: false,
+    })
 }
 
 /// `?explain=true` (or `1`); `false`, `0` or no flag read values.

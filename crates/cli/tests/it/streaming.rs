@@ -134,11 +134,17 @@ fn kill_9_mid_stream_loses_and_doubles_nothing() {
         }
     });
 
-    // Start ingesting; kill -9 once part of the stream is in.
+    // Start ingesting; kill -9 once part of the stream is in (a fifth, or the fraction
+    // KILL_FRACTION: bench/kill_matrix.sh picks it at random).
+    let fraction: f64 = std::env::var("KILL_FRACTION")
+        .ok()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0.2);
+    let kill_at = ((total as f64 * fraction) as usize).clamp(1, total - 1);
     let log_dir = repo.join("data/plays");
     let mut child = ingest(r);
     let t0 = Instant::now();
-    while log_rows(&log_dir) < total / 5 && t0.elapsed() < Duration::from_secs(120) {
+    while log_rows(&log_dir) < kill_at && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let part = log_rows(&log_dir);

@@ -14,6 +14,7 @@ mod content_view;
 mod feast_api;
 mod feast_errors;
 mod fixtures;
+mod fuzz_corpus;
 mod grpc_api;
 mod grpc_limits;
 mod ldp_api;
