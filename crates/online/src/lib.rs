@@ -67,8 +67,11 @@ pub use aggregate_row::{
     aggregate_values, selected_aggregate_values, state_batch, state_of, STATE_FEATURE,
 };
 pub use arrow_values::{column_values, key_values};
-pub use embedded_compact::{compact_embedded, CompactionBytes};
+pub use embedded_compact::{compact_embedded, compact_embedded_erasing, CompactionBytes};
 pub use embedded_store::EmbeddedStore;
+
+/// The embedded store's file name inside its directory.
+pub const EMBEDDED_FILE_NAME: &str = embedded_store::FILE_NAME;
 pub use entity_key::EntityKey;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{freshness, stamp_freshness, Freshness};
