@@ -154,10 +154,8 @@ fn file_holds_any(path: &Path, needles: &[Vec<u8>]) -> std::io::Result<bool> {
     let Some(longest) = needles.iter().map(|n| n.len()).max() else {
         return Ok(false);
     };
-    let finders: Vec<memchr::memmem::Finder<'_>> = needles
-        .iter()
-        .map(|n| memchr::memmem::Finder::new(n))
-        .collect();
+    let finders: Vec<memchr::memmem::Finder<'_>> =
+        needles.iter().map(memchr::memmem::Finder::new).collect();
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; (8 << 20) + longest];
     let mut kept = 0usize;
