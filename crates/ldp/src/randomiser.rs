@@ -8,7 +8,7 @@ use crate::params::{LdpParams, Mechanism};
 use crate::report::{CmsReport, HcmsReport, Report};
 
 /// The client randomiser of one report definition. The same code runs on a device
-/// and in [`crate::simulate`].
+/// and in the simulator ([`Simulation`](crate::Simulation)).
 #[derive(Debug, Clone)]
 pub struct Randomiser {
     params: LdpParams,
