@@ -48,15 +48,30 @@ pub fn compact_embedded(dir: &Path) -> Result<Option<CompactionBytes>> {
     }))
 }
 
-/// [`compact_embedded`], then a check that none of `needles` (an erased entity's key
-/// encodings: bytes no other row holds) is left anywhere in the file: redb's compaction moves live pages
-/// down but may keep freed pages inside the file with their old bytes. If one is found, the
-/// store is rebuilt as a fresh copy — every table, live rows only, so no freed page at all
-/// — and renamed over the file. An error if a needle survives even that.
-pub fn compact_embedded_erasing(
+/// What an erasing compaction did ([`compact_embedded_erasing`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasingCompaction {
+    /// The file's size before and after.
+    pub bytes: CompactionBytes,
+    /// Whether the store was rebuilt as a fresh copy (a freed page held an erased key).
+    pub rebuilt: bool,
+    /// Per value needle, in the order given: whether the final file still holds it (in
+    /// another entity's live rows, since no erased key is left).
+    pub values_found: Vec<bool>,
+}
+
+/// [`compact_embedded`], then one scan of the file for both the erased entity's `keys`
+/// (its key encodings: bytes no other row holds) and its `values` (strings that other
+/// entities' rows may share): redb's compaction moves live pages down but may keep freed
+/// pages inside the file with their old bytes. If a key is found, the store is rebuilt as
+/// a fresh copy — every table, live rows only, so no freed page at all — scanned once
+/// more, and renamed over the file. An error if a key survives even that. The values still
+/// found in the final file are reported (they are other entities' values).
+pub fn compact_embedded_erasing<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     dir: &Path,
-    needles: &[Vec<u8>],
-) -> Result<Option<CompactionBytes>> {
+    keys: &[K],
+    values: &[V],
+) -> Result<Option<ErasingCompaction>> {
     let Some(mut bytes) = compact_embedded(dir)? else {
         return Ok(None);
     };
@@ -73,8 +88,28 @@ pub fn compact_embedded_erasing(
         }
         }
     };
-    if !file_holds_any(&path, needles).map_err(|e| fail("scanning")(Box::new(e)))? {
-        return Ok(Some(bytes));
+    let needles: Vec<&[u8]> = keys
+        .iter()
+        .map(AsRef::as_ref)
+        .chain(values.iter().map(AsRef::as_ref))
+        .collect();
+    // One pass: keys and values together.
+    let scan = |p: &Path| -> Result<(bool, Vec<bool>)> {
+        let s =
+            crate::byte_scan::scan_file(p, &needles).map_err(|e| fail("scanning")(Box::new(e)))?;
+        let (k, v) = s.first.split_at(keys.len());
+        Ok((
+            k.iter().any(Option::is_some),
+            v.iter().map(Option::is_some).collect(),
+        ))
+    };
+    let (key_left, values_found) = scan(&path)?;
+    if !key_left {
+        return Ok(Some(ErasingCompaction {
+            bytes,
+            rebuilt: false,
+            values_found,
+        }));
     }
     let tmp = dir.join(format!(".{}.rebuild", crate::embedded_store::FILE_NAME));
     let _ = std::fs::remove_file(&tmp);
@@ -83,7 +118,8 @@ pub fn compact_embedded_erasing(
         let fresh = redb::Database::create(&tmp).map_err(|e| fail("rebuilding")(Box::new(e)))?;
         copy_tables(&db, &fresh).map_err(fail("rebuilding"))?;
     }
-    if file_holds_any(&tmp, needles).map_err(|e| fail("scanning")(Box::new(e)))? {
+    let (key_left, values_found) = scan(&tmp)?;
+    if key_left {
         let _ = std::fs::remove_file(&tmp);
         return Err(fail("rebuilding")(
             "a fresh copy of the store still holds the erased entity's key".into(),
@@ -97,7 +133,11 @@ pub fn compact_embedded_erasing(
         let _ = d.sync_all();
     }
     bytes.after = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    Ok(Some(bytes))
+    Ok(Some(ErasingCompaction {
+        bytes,
+        rebuilt: true,
+        values_found,
+    }))
 }
 
 /// Copies every table of `src` into `dst` in one transaction: `views` and
@@ -140,138 +180,4 @@ fn copy_tables(
     }
     w.commit()?;
     Ok(())
-}
-
-/// Whether the file holds any of `needles`, read in chunks (overlapping by the longest
-/// needle, so none is missed at a chunk's edge).
-fn file_holds_any(path: &Path, needles: &[Vec<u8>]) -> std::io::Result<bool> {
-    use std::io::Read;
-    let needles: Vec<&[u8]> = needles
-        .iter()
-        .map(|n| n.as_slice())
-        .filter(|n| !n.is_empty())
-        .collect();
-    let Some(longest) = needles.iter().map(|n| n.len()).max() else {
-        return Ok(false);
-    };
-    let finders: Vec<memchr::memmem::Finder<'_>> =
-        needles.iter().map(memchr::memmem::Finder::new).collect();
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; (8 << 20) + longest];
-    let mut kept = 0usize;
-    loop {
-        let n = f.read(&mut buf[kept..])?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let end = kept + n;
-        if finders.iter().any(|fi| fi.find(&buf[..end]).is_some()) {
-            return Ok(true);
-        }
-        let keep = (longest - 1).min(end);
-        buf.copy_within(end - keep..end, 0);
-        kept = keep;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{EntityKey, OnlineStore, Stamp, Value, WriteBatch};
-
-    fn holds(p: &Path, needle: &[u8]) -> bool {
-        std::fs::read(p)
-            .unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle)
-    }
-
-    #[tokio::test]
-    async fn a_deleted_rows_bytes_are_gone_after_compaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::EmbeddedStore::open(dir.path()).unwrap();
-        let secret = "secret-value-of-user-7-xyzzy";
-        let mut batch = WriteBatch::new("profile", vec!["name".into()]);
-        for u in 0..2000i64 {
-            let v = if u == 7 {
-                secret.to_string()
-            } else {
-                format!("value-{u}")
-            };
-            batch.push(
-                EntityKey::int("user_id", u),
-                Stamp::new(1, 1),
-                vec![Value::from(v)],
-            );
-        }
-        store.write(batch).await.unwrap();
-        assert_eq!(
-            store
-                .delete_entity(&EntityKey::int("user_id", 7))
-                .await
-                .unwrap(),
-            1
-        );
-        store.close();
-        let file = dir.path().join(crate::embedded_store::FILE_NAME);
-        let r = compact_embedded(dir.path()).unwrap().unwrap();
-        assert!(r.after <= r.before, "{r:?}");
-        assert!(
-            !holds(&file, secret.as_bytes()),
-            "the deleted value is still in the file"
-        );
-        assert!(holds(&file, b"value-1999"), "the other rows are kept");
-    }
-
-    #[tokio::test]
-    async fn an_erasing_compaction_leaves_no_needle_and_keeps_every_other_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::EmbeddedStore::open(dir.path()).unwrap();
-        let secret = "secret-value-of-user-7-plugh";
-        for view in ["profile", "activity"] {
-            for round in 0..3 {
-                let mut batch = WriteBatch::new(view, vec!["name".into()]);
-                for u in 0..3000i64 {
-                    let v = if u == 7 {
-                        format!("{secret}-{round}")
-                    } else {
-                        format!("{view}-value-{u}-{round}")
-                    };
-                    batch.push(
-                        EntityKey::int("user_id", u),
-                        Stamp::new(round + 1, 1),
-                        vec![Value::from(v)],
-                    );
-                }
-                store.write(batch).await.unwrap();
-            }
-        }
-        let key = EntityKey::int("user_id", 7);
-        store.delete_entity(&key).await.unwrap();
-        store.close();
-        let needles = vec![key.encode()];
-        compact_embedded_erasing(dir.path(), &needles)
-            .unwrap()
-            .unwrap();
-        let file = dir.path().join(crate::embedded_store::FILE_NAME);
-        assert!(!holds(&file, secret.as_bytes()));
-        assert!(!file_holds_any(&file, &needles).unwrap());
-        let store = crate::EmbeddedStore::open(dir.path()).unwrap();
-        let rows = store
-            .read("activity", &[EntityKey::int("user_id", 2999), key])
-            .await
-            .unwrap();
-        assert!(rows[0].is_some() && rows[1].is_none());
-    }
-
-    #[test]
-    fn a_needle_across_a_chunk_edge_is_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let mut bytes = vec![b'x'; (8 << 20) + 3];
-        bytes[(8 << 20) - 2..(8 << 20) + 2].copy_from_slice(b"abcd");
-        std::fs::write(&p, &bytes).unwrap();
-        assert!(file_holds_any(&p, &[b"abcd".to_vec()]).unwrap());
-        assert!(!file_holds_any(&p, &[b"abce".to_vec()]).unwrap());
-    }
 }

@@ -45,6 +45,7 @@
 
 mod aggregate_row;
 mod arrow_values;
+mod byte_scan;
 mod embedded_compact;
 mod embedded_store;
 mod entity_key;
@@ -67,7 +68,10 @@ pub use aggregate_row::{
     aggregate_values, selected_aggregate_values, state_batch, state_of, STATE_FEATURE,
 };
 pub use arrow_values::{column_values, key_values};
-pub use embedded_compact::{compact_embedded, compact_embedded_erasing, CompactionBytes};
+pub use byte_scan::{scan_file, scan_reader, FileScan, CHUNK as BYTE_SCAN_CHUNK};
+pub use embedded_compact::{
+    compact_embedded, compact_embedded_erasing, CompactionBytes, ErasingCompaction,
+};
 pub use embedded_store::EmbeddedStore;
 
 /// The embedded store's file name inside its directory.

@@ -1,6 +1,7 @@
 //! The byte-level proof (`tessera erase --verify`): every file Tessera manages (everything
 //! under `.tessera/` but the privacy key, the stream sources' offline logs, the audit log,
-//! and the sources it rewrote) is read whole and searched for each needle — the entity's
+//! and the sources it rewrote) is searched for every needle in one chunked pass
+//! ([`tessera_online::scan_file`], the scanner the erasing compaction uses) — the entity's
 //! key in the forms it is stored in, and its string values collected before erasure, held
 //! in memory only and never printed (findings name the needle by kind and index).
 
@@ -20,7 +21,7 @@ pub(crate) struct Needle {
 pub(crate) struct Finding {
     pub file: PathBuf,
     pub label: String,
-    pub offset: usize,
+    pub offset: u64,
 }
 
 /// The scan's result.
@@ -84,26 +85,22 @@ pub(crate) fn files_under(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Scans `files` for `needles`.
+/// Scans `files` for `needles`, each file in one chunked pass.
 pub(crate) fn scan(files: &[PathBuf], needles: &[Needle]) -> ScanReport {
     let started = std::time::Instant::now();
     let mut r = ScanReport {
         needles: needles.len(),
         ..ScanReport::default()
     };
-    let finders: Vec<(memchr::memmem::Finder<'_>, &Needle)> = needles
-        .iter()
-        .filter(|n| !n.bytes.is_empty())
-        .map(|n| (memchr::memmem::Finder::new(&n.bytes), n))
-        .collect();
+    let bytes: Vec<&[u8]> = needles.iter().map(|n| n.bytes.as_slice()).collect();
     for f in files {
-        let Ok(bytes) = std::fs::read(f) else {
+        let Ok(found) = tessera_online::scan_file(f, &bytes) else {
             continue;
         };
         r.files += 1;
-        r.bytes += bytes.len() as u64;
-        for (finder, n) in &finders {
-            if let Some(offset) = finder.find(&bytes) {
+        r.bytes += found.bytes;
+        for (n, at) in needles.iter().zip(found.first) {
+            if let Some(offset) = at {
                 r.findings.push(Finding {
                     file: f.clone(),
                     label: n.label.clone(),

@@ -204,10 +204,18 @@ async fn online(e: &Erasure<'_>) -> Result<TierReport> {
         // The last handle is gone; the store closes on its writer thread: wait for it.
         let mut tries = 0;
         // A freed page the compaction keeps must not hold the entity's rows: their keys
-        // (bytes no other row holds) are looked for, and the store rebuilt if found.
+        // (bytes no other row holds) are looked for, and the store rebuilt if found. The
+        // same pass looks for the entity's values: once its key is gone from the file, a
+        // value still found there belongs to other entities' live rows (a genre, a
+        // country), not evidence of this one, like values met in their log rows.
         let needles: Vec<Vec<u8>> = keys.iter().map(|k| k.encode()).collect();
-        let bytes = loop {
-            match tessera_online::compact_embedded_erasing(&dir, &needles) {
+        let own: Vec<String> = e
+            .values
+            .lock()
+            .map(|g| g.own.iter().cloned().collect())
+            .unwrap_or_default();
+        let done = loop {
+            match tessera_online::compact_embedded_erasing(&dir, &needles, &own) {
                 Ok(b) => break b,
                 Err(err) if tries < 200 => {
                     tries += 1;
@@ -217,32 +225,25 @@ async fn online(e: &Erasure<'_>) -> Result<TierReport> {
                 Err(err) => return Err(err).context("compacting the embedded online store"),
             }
         };
-        // The entity's rows are gone from the file (its key is not in it any more), so a
-        // value of the entity still found there belongs to other entities' live rows (a
-        // genre, a country): not evidence of this one, like values met in their log rows.
-        let file = dir.join(tessera_online::EMBEDDED_FILE_NAME);
-        if let Ok(mut g) = e.values.lock() {
-            let own: Vec<super::byte_scan::Needle> = g
-                .own
-                .iter()
-                .map(|v| super::byte_scan::Needle {
-                    label: v.clone(),
-                    bytes: v.as_bytes().to_vec(),
-                })
-                .collect();
-            for f in super::byte_scan::scan(std::slice::from_ref(&file), &own).findings {
-                g.shared.insert(f.label);
+        if let Some(c) = done {
+            if let Ok(mut g) = e.values.lock() {
+                for (v, found) in own.into_iter().zip(&c.values_found) {
+                    if *found {
+                        g.shared.insert(v);
+                    }
+                }
             }
-        }
-        if let Some(b) = bytes {
+            let b = c.bytes;
             detail.push_str(&format!(
-                "; file compacted {} → {} bytes in {} ms",
+                "; file compacted {} → {} bytes{} in {} ms",
                 b.before,
                 b.after,
+                if c.rebuilt { " (rebuilt)" } else { "" },
                 started.elapsed().as_millis()
             ));
             j["bytes_before"] = json!(b.before);
             j["bytes_after"] = json!(b.after);
+            j["rebuilt"] = json!(c.rebuilt);
             j["compact_ms"] = json!(started.elapsed().as_millis() as u64);
         }
     }

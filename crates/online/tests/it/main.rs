@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod conformance;
+mod erasing_compaction;
 mod retention;
