@@ -93,7 +93,17 @@ impl Device {
             let store_dir = dir.join("store");
             let store = EmbeddedStore::open(&store_dir).map_err(Error::Store)?;
             let local = Arc::new(LocalStore::with_store(store.clone(), catalog.clone())?);
-            let remote = Arc::new(Remote::new(catalog.clone(), store.clone(), config.clone())?);
+            // Audit records and the consent the device learns name entities as keyed
+            // hashes under the device's privacy key (`TESSERA_PRIVACY_KEY`, else
+            // `dir/.tessera/privacy.key`).
+            let hasher = tessera_core::EntityHasher::for_repo(dir).map_err(Error::PrivacyKey)?;
+            let consent = crate::consent_mirror::open(dir, hasher.clone())?;
+            let remote = Arc::new(Remote::new(
+                catalog.clone(),
+                store.clone(),
+                config.clone(),
+                consent.clone(),
+            )?);
             let audit = Arc::new(
                 AuditSink::spawn(AuditLog::new(&dir.join("audit")), SinkConfig::default())
                     .map_err(Error::Audit)?,
@@ -108,14 +118,14 @@ impl Device {
                 store_timeout: config.remote_timeout * 2 + std::time::Duration::from_millis(500),
                 ..AccessConfig::default()
             };
-            // Audit records name entities as keyed hashes under the device's privacy key
-            // (`TESSERA_PRIVACY_KEY`, else `dir/.tessera/privacy.key`).
-            let hasher = tessera_core::EntityHasher::for_repo(dir).map_err(Error::PrivacyKey)?;
+            // Reads for a purpose that requires consent are gated by what the device learned
+            // from the cloud (`consent_mirror`): its own features too.
             let access = AccessLayer::builder(catalog, audit, access_config)
                 .provider(Arc::new(DeviceProvider::new(local.clone(), remote.clone())))
                 .provider(Arc::new(RemoteProvider::new(remote.clone(), remote_name)))
                 .entity_hasher(Arc::new(hasher))
-                .build();
+                .build()
+                .with_consent(consent);
             let caller = match &config.consumer {
                 Some(c) => Caller::consumer(c),
                 None => Caller::local("device"),
@@ -144,7 +154,8 @@ impl Device {
     }
 
     /// Erases an entity from this device (GDPR Art. 17): every row of it in the local store
-    /// (device views and cached cloud values) and its states in memory. Durable when it
+    /// (device views and cached cloud values), its states in memory, and the consent the
+    /// device learned for it. Durable when it
     /// returns; returns the rows removed. (A cloud answer `erased` drops the entity's cached
     /// cloud values by itself.)
     pub fn erase(&self, key: &EntityKey) -> Result<u64> {

@@ -85,6 +85,9 @@ pub enum Error {
     /// The audit log could not be opened.
     #[error("cannot open the device's audit log")]
     Audit(#[source] tessera_audit::Error),
+    /// The device's consent log (what it learned from the cloud) failed.
+    #[error("the device's record of consent (learned from the cloud) cannot be read or written (hint: make the device directory writable)")]
+    Consent(#[source] tessera_consent::Error),
     /// The runtime's threads could not be started.
     #[error("cannot start the device runtime's threads")]
     Runtime(#[source] std::io::Error),

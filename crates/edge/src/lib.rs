@@ -72,6 +72,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
+mod consent_mirror;
 mod device;
 mod device_config;
 mod device_definitions;
@@ -91,6 +92,7 @@ mod remote_response;
 #[cfg(feature = "wire-capture")]
 pub mod wire_capture;
 
+pub use consent_mirror::CONSENT_FILE;
 pub use device::{Device, LdpReceipt, RequestContext};
 pub use device_config::DeviceConfig;
 pub use device_definitions::{catalog_from_repo, catalog_from_yaml};

@@ -12,6 +12,13 @@
 //! When that call fails or times out, values cached at most `max_stale` ago are served
 //! marked `stale`, others are `unavailable`, and for `retry_after` reads answer from the
 //! cache without calling. One call asks only for the features and entities that need it.
+//!
+//! A cached value is the cloud's answer for the purpose it was fetched for, with its
+//! status: it is served only to reads for that purpose, and a withheld status
+//! (`suppressed`, `no_consent`, `expired`, `refused`, …) always comes with a null value,
+//! so a value the cloud withholds now is never served from an older answer. Each answer
+//! for a purpose that requires consent also teaches the device's consent log
+//! ([`crate::consent_mirror`]).
 
 use std::collections::HashSet;
 
@@ -47,6 +54,8 @@ pub(crate) struct Remote {
     calls: AtomicU64,
     /// Every feature the cloud may be asked for, checked once by `RemoteFeature::new`.
     cloud_features: HashMap<FeatureRef, RemoteFeature>,
+    /// What the device knows of consent, learned from the cloud's answers.
+    consent: Arc<tessera_consent::ConsentStore>,
 }
 
 /// What a read needs of one (feature, entity).
@@ -61,6 +70,7 @@ impl Remote {
         catalog: Arc<Catalog>,
         store: EmbeddedStore,
         config: DeviceConfig,
+        consent: Arc<tessera_consent::ConsentStore>,
     ) -> Result<Self> {
         let client = match &config.server_url {
             Some(url) => Some(RemoteClient::new(url, config.token.as_deref())?),
@@ -85,15 +95,19 @@ impl Remote {
             refreshing: Mutex::new(HashSet::new()),
             last_error: Mutex::new(None),
             calls: AtomicU64::new(0),
+            consent,
         })
     }
 
-    /// How many calls went to the cloud (for tests and benchmarks).
-    /// Drops every cached cloud value of `key` (see [`RemoteCache::forget`]).
+    /// Drops every cached cloud value of `key` (see [`RemoteCache::forget`]) and what the
+    /// device learned of its consent.
     pub(crate) async fn forget(&self, key: &EntityKey) -> Result<u64> {
-        self.cache.forget(std::slice::from_ref(key), &[]).await
+        let removed = self.cache.forget(std::slice::from_ref(key), &[]).await?;
+        crate::consent_mirror::forget(&self.consent, key)?;
+        Ok(removed)
     }
 
+    /// How many calls went to the cloud (for tests and benchmarks).
     pub(crate) fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
@@ -147,7 +161,11 @@ impl Remote {
                     let ttl = micros(self.config.ttl_of(&r.view));
                     let per_key = entries.and_then(|e| e.get(r));
                     for (ei, key) in keys.iter().enumerate() {
-                        let entry = per_key.and_then(|m| m.get(key));
+                        // Another purpose's answer is not this read's (its form and
+                        // consent differ).
+                        let entry = per_key
+                            .and_then(|m| m.get(key))
+                            .filter(|e| e.purpose == purpose);
                         let view = r.view.as_str();
                         if entry.is_none() && !loaded.contains(&view) && !to_load.contains(&view) {
                             to_load.push(view);
@@ -190,7 +208,8 @@ impl Remote {
                     Some(e) => set(&mut out[fi], ei, Some(e), false),
                     None => {
                         let old = self.cache.get(r, key).filter(|e| {
-                            now.saturating_sub(e.fetched_at) <= micros(self.config.max_stale)
+                            e.purpose == purpose
+                                && now.saturating_sub(e.fetched_at) <= micros(self.config.max_stale)
                         });
                         if old.is_some() {
                             set(&mut out[fi], ei, old.as_ref(), true);
@@ -257,18 +276,43 @@ impl Remote {
         if let Ok(mut last) = self.last_error.lock() {
             *last = None;
         }
+        if let Err(e) = crate::consent_mirror::learn(
+            &self.consent,
+            &self.catalog,
+            purpose,
+            entities,
+            &rows,
+            &cols,
+        ) {
+            self.note(format!(
+                "could not record the consent the cloud answered: {e}"
+            ));
+        }
         let fetched_at = now_us();
+        let mut erased: Vec<EntityKey> = Vec::new();
         let mut by_pair = HashMap::new();
         let mut to_cache = Vec::new();
         for (&fi, col) in fis.iter().zip(cols) {
             let r = cloud[fi].feature_ref();
             let keys = &keys_by_view[r.view.as_str()];
             for (j, &ei) in rows.iter().enumerate() {
+                let status = col.statuses.get(j).copied().unwrap_or(Status::Unavailable);
+                // A withheld status never carries a value, whatever the answer holds.
+                let value = match status {
+                    Status::Present | Status::Stale => {
+                        col.values.get(j).cloned().unwrap_or(Value::Null)
+                    }
+                    _ => Value::Null,
+                };
+                if status == Status::Erased && !erased.contains(&keys[ei]) {
+                    erased.push(keys[ei].clone());
+                }
                 let entry = CacheEntry {
-                    value: col.values.get(j).cloned().unwrap_or(Value::Null),
-                    status: col.statuses.get(j).copied().unwrap_or(Status::Unavailable),
+                    value,
+                    status,
                     event_ts: col.event_ts.get(j).copied().flatten(),
                     fetched_at,
+                    purpose: purpose.to_string(),
                 };
                 to_cache.push((r.clone(), keys[ei].clone(), entry.clone()));
                 by_pair.insert((fi, ei), entry);
@@ -277,7 +321,20 @@ impl Remote {
         if let Err(e) = self.cache.put(to_cache).await {
             self.failed(format!("could not store fetched values: {e}"));
         }
+        for key in &erased {
+            if let Err(e) = crate::consent_mirror::forget(&self.consent, key) {
+                self.note(format!("could not forget an erased entity's consent: {e}"));
+            }
+        }
         Some(by_pair)
+    }
+
+    /// Records a problem that is not the cloud's (the device's own log), for
+    /// [`Remote::last_error`].
+    fn note(&self, message: String) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(message);
+        }
     }
 
     fn failed(&self, message: String) {

@@ -21,6 +21,8 @@ pub(crate) struct CacheEntry {
     pub(crate) status: Status,
     pub(crate) event_ts: Option<i64>,
     pub(crate) fetched_at: i64,
+    /// The purpose the cloud answered for: the entry serves reads for it only.
+    pub(crate) purpose: String,
 }
 
 pub(crate) type Entries = HashMap<FeatureRef, HashMap<EntityKey, CacheEntry>>;
@@ -168,23 +170,31 @@ impl RemoteCache {
     }
 }
 
-/// An entry as a stored value: `[value, status, event time | null, fetched at]`.
+/// An entry as a stored value: `[value, status, event time | null, fetched at, purpose]`.
 fn encode_entry(e: &CacheEntry) -> Value {
     Value::List(vec![
         e.value.clone(),
         Value::String(e.status.as_str().to_string()),
         e.event_ts.map_or(Value::Null, Value::Timestamp),
         Value::Timestamp(e.fetched_at),
+        Value::String(e.purpose.clone()),
     ])
 }
 
+/// A stored entry; one stored before entries named their purpose (four items) serves no
+/// purpose, so it is fetched again.
 fn decode_entry(v: Value) -> Option<CacheEntry> {
     let Value::List(mut items) = v else {
         return None;
     };
-    if items.len() != 4 {
-        return None;
-    }
+    let purpose = match items.len() {
+        5 => match items.pop()? {
+            Value::String(p) => p,
+            _ => return None,
+        },
+        4 => String::new(),
+        _ => return None,
+    };
     let fetched_at = match items.pop()? {
         Value::Timestamp(t) => t,
         _ => return None,
@@ -203,5 +213,6 @@ fn decode_entry(v: Value) -> Option<CacheEntry> {
         status,
         event_ts,
         fetched_at,
+        purpose,
     })
 }

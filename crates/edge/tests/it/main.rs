@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod aggregation_parity;
+mod cloud_statuses;
 mod erase;
 mod fixtures;
 mod ldp_report;

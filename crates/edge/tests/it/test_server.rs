@@ -16,6 +16,9 @@ pub(crate) struct TestServer {
     pub delay_ms: Arc<AtomicU64>,
     /// Entities (user ids) the server answers `erased` for.
     pub erased: Arc<Mutex<Vec<i64>>>,
+    /// Entities (user ids) the server answers with a withheld status (`suppressed`,
+    /// `no_consent`) — carelessly leaving the value in, which a device must drop.
+    pub withheld: Arc<Mutex<Vec<(i64, &'static str)>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -34,16 +37,18 @@ impl TestServer {
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let delay_ms = Arc::new(AtomicU64::new(0));
         let erased = Arc::new(Mutex::new(Vec::new()));
-        let (r, b, d, er) = (
+        let withheld = Arc::new(Mutex::new(Vec::new()));
+        let (r, b, d, er, wh) = (
             requests.clone(),
             bodies.clone(),
             delay_ms.clone(),
             erased.clone(),
+            withheld.clone(),
         );
         runtime.spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else { return };
-                let (r, b, d, er) = (r.clone(), b.clone(), d.clone(), er.clone());
+                let (r, b, d, er, wh) = (r.clone(), b.clone(), d.clone(), er.clone(), wh.clone());
                 tokio::spawn(async move {
                     loop {
                         let Some(body) = read_request(&mut sock).await else { return };
@@ -55,7 +60,8 @@ impl TestServer {
                             tokio::time::sleep(Duration::from_millis(delay)).await;
                         }
                         let gone = er.lock().unwrap().clone();
-                        let out = answer(&req, &gone).to_string();
+                        let held = wh.lock().unwrap().clone();
+                        let out = answer(&req, &gone, &held).to_string();
                         let resp = format!(
                             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{out}",
                             out.len()
@@ -73,6 +79,7 @@ impl TestServer {
             bodies,
             delay_ms,
             erased,
+            withheld,
             _runtime: runtime,
         }
     }
@@ -106,7 +113,11 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
     }
 }
 
-fn answer(req: &serde_json::Value, erased: &[i64]) -> serde_json::Value {
+fn answer(
+    req: &serde_json::Value,
+    erased: &[i64],
+    withheld: &[(i64, &'static str)],
+) -> serde_json::Value {
     let entities = req["entities"].as_object().unwrap();
     let (_, keys) = entities.iter().next().unwrap();
     let keys = keys.as_array().unwrap();
@@ -141,7 +152,16 @@ fn answer(req: &serde_json::Value, erased: &[i64]) -> serde_json::Value {
                 "values": values,
                 "statuses": keys
                     .iter()
-                    .map(|k| if k.as_i64().is_some_and(|n| erased.contains(&n)) { "erased" } else { "present" })
+                    .map(|k| {
+                        let n = k.as_i64();
+                        if n.is_some_and(|n| erased.contains(&n)) {
+                            "erased"
+                        } else if let Some((_, s)) = withheld.iter().find(|(u, _)| Some(*u) == n) {
+                            s
+                        } else {
+                            "present"
+                        }
+                    })
                     .collect::<Vec<_>>(),
                 "event_timestamps": vec!["2026-01-01T00:00:00Z"; keys.len()],
             })
