@@ -35,6 +35,7 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["consent"], "tessera consent set --repo media_demo --purpose ads --entity user_id=1 --state granted"),
     (&["consent", "set"], "tessera consent set --repo media_demo --purpose ads --entity user_id=1 --entity user_id=2 --state withdrawn --at 2026-12-01T00:00:00Z"),
     (&["consent", "import"], "tessera consent import --repo media_demo consent.csv   # header: entity,purpose,state,at (at optional)"),
+    (&["consent", "sync"], "tessera consent sync --repo media_demo   # reads tessera.yaml's `consent: { source: consent_events, entity: user_id, ... }`"),
     (&["compact"], "tessera compact --repo media_demo   # while no serve/ingest runs on the repository"),
     (&["erase"], "tessera erase --repo media_demo --entity user_id=42 --verify   # --rewrite-sources also rewrites batch sources; --json"),
     (&["retention"], "tessera retention apply --repo media_demo --dry-run"),

@@ -41,6 +41,16 @@ impl ConsentHistory {
         self.changes.iter().map(|(a, _, s)| (*a, *s))
     }
 
+    /// Whether it holds a change to `state` made at exactly `at_us` (a change already
+    /// recorded, when a source of consent events is read again).
+    pub fn contains(&self, at_us: i64, state: ConsentState) -> bool {
+        let from = self.changes.partition_point(|(a, _, _)| *a < at_us);
+        self.changes[from..]
+            .iter()
+            .take_while(|(a, _, _)| *a == at_us)
+            .any(|(_, _, s)| *s == state)
+    }
+
     /// Whether it holds no change.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()

@@ -112,6 +112,36 @@ impl ConsentStore {
         self.catch_up(&mut tail)
     }
 
+    /// Appends the changes the log does not hold yet: a line whose (entity, purpose, time,
+    /// state) is already recorded — or repeated within `lines` — is left out, so reading a
+    /// source of consent events again adds nothing. Returns the lines appended.
+    pub fn append_new(&self, lines: &[LogLine]) -> Result<Vec<LogLine>> {
+        let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        // What other processes appended counts as recorded.
+        self.catch_up(&mut tail)?;
+        let mut seen = std::collections::HashSet::new();
+        let new: Vec<LogLine> = {
+            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            lines
+                .iter()
+                .filter(|l| {
+                    let known = index
+                        .by_entity
+                        .get(&l.entity)
+                        .and_then(|p| p.get(&l.purpose))
+                        .is_some_and(|h| h.contains(l.at_us, l.state));
+                    !known && seen.insert((&l.entity, &l.purpose, l.at_us, l.state))
+                })
+                .cloned()
+                .collect()
+        };
+        if !new.is_empty() {
+            consent_log::append(&self.path, &new)?;
+            self.catch_up(&mut tail)?;
+        }
+        Ok(new)
+    }
+
     /// Whether `entity` (a digest) has consent for `purpose` in force at `t_us`, as of the
     /// last refresh.
     pub fn in_force(&self, entity: &str, purpose: &str, t_us: i64) -> bool {

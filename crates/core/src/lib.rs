@@ -44,6 +44,7 @@ mod arrow_values;
 mod audit_log_config;
 mod catalog;
 mod classification;
+mod consent_source;
 mod definitions;
 mod dense_groups;
 mod device_def;
@@ -75,6 +76,7 @@ pub use arrow_values::{values_to_array, ArrowValues};
 pub use audit_log_config::{AuditLogConfig, AuditSync};
 pub use catalog::{Catalog, ResolvedFeature};
 pub use classification::{Classification, Placement};
+pub use consent_source::ConsentSourceConfig;
 pub use definitions::{
     ConsumerDef, Definitions, EntityDef, FeatureDef, FeatureServiceDef, FeatureViewDef, PurposeDef,
     SourceDef, SourceFormat, SourceType, ViewProvider,
@@ -95,7 +97,7 @@ pub use keyed_hash::{hmac_sha256, to_hex, EntityHasher, PRIVACY_KEY_ENV, PRIVACY
 pub use ldp_report_def::{LdpCapDef, LdpDomainDef, LdpReportDef};
 pub use minimise::{
     MinimiseOrigin, MinimiseSpec, Minimiser, PlannedForm, PseudonymiseSpec, Transform,
-    PSEUDONYM_HEX_DIGITS,
+    MIN_PSEUDONYM_KEY_BYTES, PSEUDONYM_HEX_DIGITS,
 };
 pub use on_demand::{
     expr_type, InputSlot, OnDemandFeatureDef, OnDemandView, OnDemandViewDef, RequestFieldDef,

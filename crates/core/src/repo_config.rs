@@ -36,6 +36,10 @@ pub struct RepoConfig {
     /// Compaction of stream sources' offline logs.
     #[serde(default)]
     pub offline_log: crate::write_settings::OfflineLogConfig,
+    /// A source of consent events (`consent:`), read into the consent log by
+    /// `tessera consent sync` (see [`crate::ConsentSourceConfig`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<crate::consent_source::ConsentSourceConfig>,
 }
 
 fn default_registry() -> String {

@@ -29,6 +29,18 @@ pub(crate) enum ConsentCommand {
     /// (`user_id=u1`, or a CSV column named after the join key), `purpose`, `state`,
     /// optional `at`); all or nothing.
     Import(ImportArgs),
+    /// Read the source of consent events `tessera.yaml` declares (`consent: { source,
+    /// entity, purpose_field, state_field, timestamp_field }`) into the consent log; events
+    /// already recorded are not added again.
+    Sync(SyncArgs),
+}
+
+/// Arguments of `tessera consent sync`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SyncArgs {
+    /// The feature repository.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
 }
 
 /// Arguments of `tessera consent set`.
@@ -68,6 +80,7 @@ pub(crate) async fn run(cmd: &ConsentCommand) -> Result<()> {
     match cmd {
         ConsentCommand::Set(a) => set(a).await,
         ConsentCommand::Import(a) => import(a).await,
+        ConsentCommand::Sync(a) => super::consent_sync::run(&a.repo).await,
     }
 }
 
@@ -230,20 +243,7 @@ async fn record(repo: &Path, changes: &[Change]) -> Result<()> {
         .context("opening the audit log")?,
     );
     store.append(&lines).context("recording consent")?;
-    let mut groups: BTreeMap<(&str, &str, i64), Vec<&str>> = BTreeMap::new();
-    for l in &lines {
-        groups
-            .entry((l.purpose.as_str(), l.state.as_str(), l.at_us))
-            .or_default()
-            .push(l.entity.as_str());
-    }
-    let user = local_user();
-    for ((purpose, state, at), entities) in &groups {
-        audit
-            .record(consent_record(&user, purpose, state, *at, entities))
-            .await
-            .context("auditing the consent change")?;
-    }
+    audit_lines(&audit, &local_user(), &lines).await?;
     audit
         .shutdown()
         .await
@@ -258,6 +258,24 @@ async fn record(repo: &Path, changes: &[Change]) -> Result<()> {
         lines.len() - granted,
         store.path().display()
     );
+    Ok(())
+}
+
+/// Audits recorded consent changes, one record per (purpose, state, time).
+pub(crate) async fn audit_lines(audit: &AuditSink, user: &str, lines: &[LogLine]) -> Result<()> {
+    let mut groups: BTreeMap<(&str, &str, i64), Vec<&str>> = BTreeMap::new();
+    for l in lines {
+        groups
+            .entry((l.purpose.as_str(), l.state.as_str(), l.at_us))
+            .or_default()
+            .push(l.entity.as_str());
+    }
+    for ((purpose, state, at), entities) in &groups {
+        audit
+            .record(consent_record(user, purpose, state, *at, entities))
+            .await
+            .context("auditing the consent change")?;
+    }
     Ok(())
 }
 

@@ -76,6 +76,7 @@ pub(crate) async fn run(args: &RepoArgs) -> Result<()> {
     if let Some(catalog) = &catalog {
         check_registry(args, catalog, &mut r);
         check_tokens(catalog, &mut r);
+        check_pseudonym_keys(catalog, &mut r);
         check_nats(catalog, &mut r).await;
     }
     check_online_store(&config, repo, &mut r).await;
@@ -197,6 +198,62 @@ fn check_tokens(catalog: &Catalog, r: &mut Report) {
                     "export {}=<a long random secret> before `tessera serve`",
                     c.token_env
                 )),
+            ),
+        }
+    }
+}
+
+/// Every `pseudonymise` key variable (of a purpose, a feature service or a feature's
+/// default) is set and at least [`tessera_core::MIN_PSEUDONYM_KEY_BYTES`] bytes long; one
+/// line per (owner, variable).
+fn check_pseudonym_keys(catalog: &Catalog, r: &mut Report) {
+    let mut uses: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    let mut add = |owner: String, feature: &str, spec: &tessera_core::MinimiseSpec| {
+        if let Some(p) = &spec.pseudonymise {
+            uses.entry((owner, p.key_env.trim().to_string()))
+                .or_default()
+                .push(feature.to_string());
+        }
+    };
+    for p in catalog.purposes().values() {
+        for (f, spec) in &p.minimise {
+            add(format!("purpose `{}`", p.name), f, spec);
+        }
+    }
+    for s in catalog.feature_services().values() {
+        for (f, spec) in &s.minimise {
+            add(format!("feature service `{}`", s.name), f, spec);
+        }
+    }
+    for v in catalog.feature_views().values() {
+        for f in &v.features {
+            if let Some(spec) = &f.minimise {
+                add(
+                    format!("feature view `{}`", v.name),
+                    &format!("{}:{}", v.name, f.name),
+                    spec,
+                );
+            }
+        }
+    }
+    let min = tessera_core::MIN_PSEUDONYM_KEY_BYTES;
+    for ((owner, env), features) in uses {
+        let what = format!(
+            "{owner}: pseudonymises {} with the key in ${env}",
+            features.join(", ")
+        );
+        let fix = format!("export {env}=$(openssl rand -hex 32) wherever the purpose is read (`tessera serve`, `tessera training-set`, `tessera get`, devices), the same value everywhere and one key per purpose");
+        match std::env::var(&env) {
+            Ok(k) if k.len() >= min => r.line(Level::Ok, &format!("{what}: set ({} bytes)", k.len()), None),
+            Ok(k) if !k.is_empty() => r.line(
+                Level::Fail,
+                &format!("{what}: it is only {} bytes long (at least {min} are needed: a short key can be guessed, linking pseudonyms back to values)", k.len()),
+                Some(&fix),
+            ),
+            _ => r.line(
+                Level::Fail,
+                &format!("{what}: it is not set, so reads of these features fail"),
+                Some(&fix),
             ),
         }
     }

@@ -5,6 +5,7 @@ pub(crate) mod budget;
 pub(crate) mod catalog;
 pub(crate) mod compact;
 pub(crate) mod consent;
+pub(crate) mod consent_sync;
 pub(crate) mod content;
 pub(crate) mod demo;
 pub(crate) mod demo_device;

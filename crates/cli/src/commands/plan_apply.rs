@@ -13,6 +13,7 @@ use super::{registry_of, RepoArgs};
 pub(crate) async fn load_checked(args: &RepoArgs) -> Result<FeatureRepo> {
     let repo = load_repo(&args.repo).await?;
     check_sources(&session(1), &repo.root, &repo.catalog).await?;
+    super::consent_sync::check(&repo.root, &repo.config, &repo.catalog).await?;
     Ok(repo)
 }
 

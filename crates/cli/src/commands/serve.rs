@@ -333,6 +333,8 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
         engine.clone(),
         stop_rx.clone(),
     );
+    let consent_sync =
+        super::consent_sync::spawn(args.repo.clone(), state.access.clone(), stop_rx.clone())?;
     let http = serve_http(listener, state.clone(), stopped(stop_rx.clone()));
     let grpc = grpc_listener.map(|l| {
         eprintln!(
@@ -351,6 +353,9 @@ pub(crate) async fn run(args: &ServeArgs) -> Result<()> {
     }
     if let Some(r) = retention {
         let _ = r.await;
+    }
+    if let Some(c) = consent_sync {
+        let _ = c.await;
     }
     if let Some(engine) = &engine {
         super::ingest::finish_engine(engine).await?;

@@ -308,3 +308,313 @@ fn erase_removes_the_consent_history() {
         "{out}"
     );
 }
+
+/// Writes consent events `(user, purpose, state, at µs)` as a Parquet file.
+fn write_events(path: &std::path::Path, events: &[(&str, &str, &str, i64)]) {
+    use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("purpose", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+        Field::new(
+            "at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+    ]));
+    let col = |i: usize| -> Vec<&str> {
+        events
+            .iter()
+            .map(|e| [e.0, e.1, e.2][i])
+            .collect::<Vec<_>>()
+    };
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(col(0))),
+            Arc::new(StringArray::from(col(1))),
+            Arc::new(StringArray::from(col(2))),
+            Arc::new(
+                TimestampMicrosecondArray::from(events.iter().map(|e| e.3).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+        ],
+    )
+    .unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None)
+            .unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+}
+
+/// Consent from a batch source of consent events (`consent:` in tessera.yaml): checked at
+/// plan, read by `tessera consent sync` idempotently (a second sync adds nothing; a later
+/// event wins), then applied online and in training sets like any other consent.
+#[test]
+fn consent_from_a_parquet_source_of_events() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    let r = s(&repo);
+    std::fs::create_dir_all(repo.join("features")).unwrap();
+    std::fs::create_dir_all(repo.join("data")).unwrap();
+    let consent_cfg = "consent: { source: consent_events, entity: user_id, purpose_field: purpose, state_field: state, timestamp_field: at }\n";
+    std::fs::write(repo.join("tessera.yaml"), format!("{CONFIG}{consent_cfg}")).unwrap();
+    let defs = DEFS.replace(
+        "sources:\n",
+        "sources:\n  - { name: consent_events, type: batch, path: data/consent.parquet, timestamp_field: at }\n",
+    );
+    std::fs::write(repo.join("features/defs.yaml"), &defs).unwrap();
+    std::fs::write(
+        repo.join("data/stats.csv"),
+        "ts,user_id,plays\n2025-12-01T00:00:00Z,u1,5\n2025-12-01T00:00:00Z,u2,7\n",
+    )
+    .unwrap();
+    // 2026-01-01, 2026-01-10, 2026-01-20 (µs).
+    let (jan1, jan10, jan20) = (
+        1_767_225_600_000_000i64,
+        1_768_003_200_000_000i64,
+        1_768_867_200_000_000i64,
+    );
+    let events = repo.join("data/consent.parquet");
+    write_events(
+        &events,
+        &[
+            ("u1", "ads", "granted", jan1),
+            ("u2", "ads", "withdrawn", jan10),
+            ("u2", "ads", "granted", jan1),
+        ],
+    );
+
+    // Checked at plan: a misspelt source, a missing column.
+    let yaml = repo.join("tessera.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "{CONFIG}{}",
+            consent_cfg.replace("consent_events", "consent_evnts")
+        ),
+    )
+    .unwrap();
+    let e = fails(&["plan", "--repo", r]);
+    assert!(
+        e.contains("tessera.yaml") && e.contains("did you mean `consent_events`"),
+        "{e}"
+    );
+    std::fs::write(
+        &yaml,
+        format!(
+            "{CONFIG}{}",
+            consent_cfg.replace("state_field: state", "state_field: status")
+        ),
+    )
+    .unwrap();
+    let e = fails(&["plan", "--repo", r]);
+    assert!(
+        e.contains("no column `status`") && e.contains("state_field"),
+        "{e}"
+    );
+    std::fs::write(&yaml, format!("{CONFIG}{consent_cfg}")).unwrap();
+    ok(&["plan", "--repo", r]);
+    ok(&["apply", "--repo", r]);
+    ok(&[
+        "materialize",
+        "--repo",
+        r,
+        "--start",
+        "2000-01-01",
+        "--end",
+        "2100-01-01",
+        "-q",
+    ]);
+
+    // Synced once: three changes; again: nothing new.
+    let first = ok(&["consent", "sync", "--repo", r]);
+    assert!(
+        first.contains("Read 3 consent event(s)") && first.contains("3 new change(s)"),
+        "{first}"
+    );
+    let again = ok(&["consent", "sync", "--repo", r]);
+    assert!(
+        again.contains("0 new change(s)") && again.contains("3 already recorded"),
+        "{again}"
+    );
+    let log = repo.join(tessera_consent::CONSENT_LOG);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+
+    // Online: u2 withdrew (the later event wins, whatever the row order).
+    let now = get(r, "ads");
+    assert!(line_of(&now, "u1").contains("present"), "{now}");
+    assert!(line_of(&now, "u2").contains("no_consent"), "{now}");
+    // Training set: u2 had consent at the spine time but not now: excluded.
+    let spine = repo.join("data/spine.csv");
+    std::fs::write(
+        &spine,
+        "user_id,event_timestamp,label\nu1,2026-01-05T00:00:00Z,1\nu2,2026-01-05T00:00:00Z,0\n",
+    )
+    .unwrap();
+    let out = repo.join("train.parquet");
+    training_set(r, &spine, &out);
+    assert_eq!(int_column(&out, "user_stats__plays"), [Some(5), None]);
+
+    // A later event arrives in the source: only it is added, and it wins.
+    write_events(
+        &events,
+        &[
+            ("u1", "ads", "granted", jan1),
+            ("u2", "ads", "withdrawn", jan10),
+            ("u2", "ads", "granted", jan1),
+            ("u2", "ads", "granted", jan20),
+        ],
+    );
+    let later = ok(&["consent", "sync", "--repo", r]);
+    assert!(later.contains("1 new change(s)"), "{later}");
+    assert!(line_of(&get(r, "ads"), "u2").contains("present"));
+    // Audited like every consent change, with keyed hashes only.
+    let audit = ok(&[
+        "audit", "query", "--repo", r, "--action", "consent", "--json",
+    ]);
+    // One record per (purpose, state, time): granted at t1 (u1, u2), withdrawn at t2,
+    // granted at t3.
+    assert_eq!(audit.lines().count(), 3, "{audit}");
+    assert!(!audit.contains("u1") && !audit.contains("u2"), "{audit}");
+}
+
+/// `POST /v1/features` for `ads` of u1 and u2 (no authentication); the statuses of u1, u2.
+fn served_statuses(addr: std::net::SocketAddr) -> Vec<String> {
+    use std::io::{Read, Write};
+    let body = r#"{"features": ["user_stats:plays"], "entities": {"user_id": ["u1", "u2"]}, "purpose": "ads"}"#;
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        c,
+        "POST /v1/features HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(resp.split_once("\r\n\r\n").unwrap().1).unwrap();
+    json["features"][0]["statuses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `tessera serve` reads the consent source at start and every `sync_every`: an event that
+/// arrives in the source while it runs takes effect without a restart.
+#[test]
+fn serve_syncs_the_consent_source_every_sync_every() {
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    let r = s(&repo);
+    std::fs::create_dir_all(repo.join("features")).unwrap();
+    std::fs::create_dir_all(repo.join("data")).unwrap();
+    std::fs::write(
+        repo.join("tessera.yaml"),
+        format!("{CONFIG}consent: {{ source: consent_events, entity: user_id, timestamp_field: at, sync_every: 200ms }}\n"),
+    )
+    .unwrap();
+    let defs = DEFS.replace(
+        "sources:\n",
+        "sources:\n  - { name: consent_events, type: batch, path: data/consent.parquet, timestamp_field: at }\n",
+    );
+    std::fs::write(repo.join("features/defs.yaml"), &defs).unwrap();
+    std::fs::write(
+        repo.join("data/stats.csv"),
+        "ts,user_id,plays\n2025-12-01T00:00:00Z,u1,5\n2025-12-01T00:00:00Z,u2,7\n",
+    )
+    .unwrap();
+    let (jan1, jan10) = (1_767_225_600_000_000i64, 1_768_003_200_000_000i64);
+    let events = repo.join("data/consent.parquet");
+    write_events(
+        &events,
+        &[
+            ("u1", "ads", "granted", jan1),
+            ("u2", "ads", "granted", jan1),
+        ],
+    );
+    ok(&["apply", "--repo", r]);
+    ok(&[
+        "materialize",
+        "--repo",
+        r,
+        "--start",
+        "2000-01-01",
+        "--end",
+        "2100-01-01",
+        "-q",
+    ]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "serve",
+            "--repo",
+            r,
+            "--addr",
+            "127.0.0.1:0",
+            "--auth",
+            "none",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        said.lock().unwrap().push_str(&line);
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    let log_lines = said.clone();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            log_lines.lock().unwrap().push_str(&l);
+        }
+    });
+    // Synced at start: both users have consent.
+    let until = |want: [&str; 2]| {
+        for _ in 0..300 {
+            if served_statuses(addr) == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("never served {want:?}: {:?}", served_statuses(addr));
+    };
+    until(["present", "present"]);
+    let text = said.lock().unwrap().clone();
+    assert!(
+        text.contains("consent: source `consent_events` read into the consent log every"),
+        "the server says it syncs the consent source: {text}"
+    );
+    // u2 withdraws in the source: the running server picks it up.
+    write_events(
+        &events,
+        &[
+            ("u1", "ads", "granted", jan1),
+            ("u2", "ads", "granted", jan1),
+            ("u2", "ads", "withdrawn", jan10),
+        ],
+    );
+    until(["present", "no_consent"]);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let log = repo.join(tessera_consent::CONSENT_LOG);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+}

@@ -327,6 +327,50 @@ fn doctor_says_what_to_fix() {
 }
 
 #[test]
+fn doctor_checks_each_pseudonymisation_key() {
+    let d = tempfile::tempdir().unwrap();
+    let r = minimal(d.path());
+    std::fs::write(
+        Path::new(&r).join("features/analytics.yaml"),
+        "purposes:\n  - name: analytics\n    allows: [public, internal]\n    minimise:\n      customer_stats:favourite_category: { pseudonymise: { key_env: TESSERA_DOCTOR_TEST_KEY } }\n",
+    )
+    .unwrap();
+    let doctor = |key: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        c.args(["doctor", "--repo", &r])
+            .env("TESSERA_TOKEN_MY_APP", "a-secret");
+        match key {
+            Some(k) => c.env("TESSERA_DOCTOR_TEST_KEY", k),
+            None => c.env_remove("TESSERA_DOCTOR_TEST_KEY"),
+        };
+        let out = c.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (passed, text) = doctor(None);
+    assert!(!passed, "{text}");
+    assert!(
+        text.contains("FAIL  purpose `analytics`: pseudonymises customer_stats:favourite_category with the key in $TESSERA_DOCTOR_TEST_KEY: it is not set")
+            && text.contains("fix: export TESSERA_DOCTOR_TEST_KEY=$(openssl rand -hex 32)"),
+        "{text}"
+    );
+    let (passed, text) = doctor(Some("too-short"));
+    assert!(!passed, "{text}");
+    assert!(
+        text.contains("it is only 9 bytes long (at least 16 are needed"),
+        "{text}"
+    );
+    let (passed, text) = doctor(Some("0123456789abcdef0123456789abcdef"));
+    assert!(passed, "{text}");
+    assert!(
+        text.contains("ok    purpose `analytics`: pseudonymises customer_stats:favourite_category with the key in $TESSERA_DOCTOR_TEST_KEY: set (32 bytes)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn audit_names_the_uid_when_user_is_unset_and_tables_fit_the_terminal() {
     let d = tempfile::tempdir().unwrap();
     let r = minimal(d.path());

@@ -20,6 +20,10 @@ use crate::minimise::transform::Transform;
 /// billion), while the text stays short enough to be a join key.
 pub const PSEUDONYM_HEX_DIGITS: usize = 32;
 
+/// The shortest pseudonymisation key `tessera doctor` accepts, in bytes: a shorter secret
+/// can be guessed by trying keys, which links pseudonyms back to values.
+pub const MIN_PSEUDONYM_KEY_BYTES: usize = 16;
+
 /// Separates the pseudonym domain from every other use of HMAC keys in Tessera.
 const PSEUDONYM_DOMAIN: &[u8] = b"tessera-pseudonym\0";
 
@@ -189,11 +193,6 @@ impl Minimiser {
         } else {
             make()
         })
-    }
-
-    /// Forgets the pseudonyms cached for online reads.
-    pub fn clear_cache(&self) {
-        self.cache.clear();
     }
 }
 

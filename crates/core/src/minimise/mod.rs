@@ -34,6 +34,6 @@ mod spec;
 mod transform;
 
 pub use effective::{MinimiseOrigin, PlannedForm};
-pub use minimiser::{Minimiser, PSEUDONYM_HEX_DIGITS};
+pub use minimiser::{Minimiser, MIN_PSEUDONYM_KEY_BYTES, PSEUDONYM_HEX_DIGITS};
 pub use spec::{MinimiseSpec, PseudonymiseSpec};
 pub use transform::Transform;
