@@ -176,12 +176,13 @@ async fn read(root: &Path, c: &ConsentSourceConfig, catalog: &Catalog) -> Result
 }
 
 /// Reads the consent source of the repository at `root` into `store` (the repository's
-/// consent log when `None`); audits what it added.
+/// consent log when `None`); audits what it added as made by `caller`.
 pub(crate) async fn sync(
     root: &Path,
     catalog: &Catalog,
     store: Option<&ConsentStore>,
     audit: &tessera_audit::AuditSink,
+    caller: &str,
 ) -> Result<SyncOutcome> {
     let cfg = FeatureRepo::load_config(root)?;
     let c = configured(&cfg)?;
@@ -226,7 +227,7 @@ pub(crate) async fn sync(
         .iter()
         .filter(|l| l.state == ConsentState::Withdrawn)
         .count();
-    super::consent::audit_lines(audit, &super::local_user(), &added).await?;
+    super::consent::audit_lines(audit, caller, &added).await?;
     Ok(outcome)
 }
 
@@ -251,7 +252,7 @@ pub(crate) async fn run(repo: &Path) -> Result<()> {
         )
         .context("opening the audit log")?,
     );
-    let outcome = sync(repo, &catalog, None, &audit).await?;
+    let outcome = sync(repo, &catalog, None, &audit, &super::local_user()).await?;
     audit
         .shutdown()
         .await
@@ -286,7 +287,15 @@ pub(crate) fn spawn(
     Ok(Some(tokio::spawn(async move {
         loop {
             let consent = access.consent().cloned();
-            match sync(&root, access.catalog(), consent.as_deref(), access.audit()).await {
+            match sync(
+                &root,
+                access.catalog(),
+                consent.as_deref(),
+                access.audit(),
+                "server",
+            )
+            .await
+            {
                 Ok(o) if o.added > 0 => tracing::info!("consent sync: {}", o.summary(&source)),
                 Ok(_) => {}
                 Err(e) => tracing::error!("consent sync failed: {e:#}"),

@@ -617,4 +617,10 @@ fn serve_syncs_the_consent_source_every_sync_every() {
     assert!(child.wait().unwrap().success());
     let log = repo.join(tessera_consent::CONSENT_LOG);
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+    // The server's syncs are audited as the server's.
+    let audit = ok(&[
+        "audit", "query", "--repo", r, "--action", "consent", "--json",
+    ]);
+    assert_eq!(audit.lines().count(), 2, "{audit}");
+    assert!(audit.lines().all(|l| l.contains("\"server\"")), "{audit}");
 }
