@@ -11,9 +11,10 @@
 #                (the CLI test streaming::kill_9_mid_stream_loses_and_doubles_nothing, with
 #                KILL_FRACTION)
 #   serve        `tessera serve` killed at a random instant (50-450 ms) while four clients
-#                read and one pushes: every read and push answered 200 has its audit record
-#                (the CLI test audit_kill, KILL_AUDIT_TRIALS). Not yet checked here: that
-#                every acknowledged pushed event is in the stores after the restart.
+#                read and one pushes: every read and push answered 200 has its audit record,
+#                and every event of a push answered 200 is in the source's offline log
+#                exactly once, after the kill and again after a restart (the CLI test
+#                audit_kill, KILL_AUDIT_TRIALS).
 #   erase        `tessera erase` of one user killed at a random instant; rerun: `erase
 #                --verify` finds no copy left in any tier, and the user reads as erased.
 #

@@ -19,6 +19,11 @@
 #                7d TTL every value would come back OUTSIDE_MAX_AGE (null); Feast does not apply
 #                TTLs on read, so `unlimited` compares like with like. TTL=7d measures that path.
 #   PUSH=1       also wrk POST /push (1 row) at each concurrency
+#   FIXED=1      latency at a fixed offered rate instead of wrk's closed loop (issue 14, item 14):
+#                per entity count, the capacity (crates/server/examples/fixed_rate.rs --rate 0,
+#                16 connections), then RATE_PCT (50) % of it, open-loop (latency from each
+#                request's intended send time). FIXED_RATE = that example's release binary
+#                (default beside TESSERA_BIN: ../release/examples/fixed_rate)
 #   OUT          /tmp/tessera-bench/online (repos, logs, wrk outputs, summary.txt)
 # Figures are only comparable within one run on one machine: keep the load averages.
 set -euo pipefail
@@ -61,6 +66,14 @@ redis_clear() {
   redis-cli -u "$REDIS_URL" EVAL "local c='0' local n=0 repeat local r=redis.call('SCAN',c,'MATCH',ARGV[1],'COUNT',5000) c=r[1] for _,k in ipairs(r[2]) do redis.call('UNLINK',k) n=n+1 end until c=='0' return n" 0 'tessera:bench_online:*' >/dev/null
 }
 
+fr_summary() { python3 - "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ms = lambda k: "%.3fms" % (d[k] / 1000)
+print("achieved=%s p50=%s p90=%s p99=%s p99.9=%s max=%s errors=%d" % (d["achieved_rps"], ms("p50_us"), ms("p90_us"), ms("p99_us"), ms("p999_us"), ms("max_us"), d["errors"]))
+PY
+}
+
 pct() { awk -v p="$1" '/Latency Distribution/{d=1} d&&$1==p{print $2; exit}' "$2"; }
 
 for store in $STORES; do
@@ -99,6 +112,27 @@ EOF
   done
   wrk -t1 -c4 -d3s -s "$HERE/load/online_get.lua" "$URL" -- 1 "$NUSERS" 7 > "$OUT/wrk_${store}_warmup.txt"
   total=$(( $(awk '/requests in/{print $1}' "$OUT/wrk_${store}_warmup.txt") + 1 + $(echo $ENTITIES | wc -w) ))
+  if [ "${FIXED:-0}" = 1 ]; then
+    FR=${FIXED_RATE:-$(dirname "$BIN")/examples/fixed_rate}
+    for n in $ENTITIES; do
+      python3 - "$n" "$NUSERS" "$FEATS" > "$OUT/bodies_n$n.jsonl" <<'PY'
+import json, random, sys
+n, users, feats = int(sys.argv[1]), int(sys.argv[2]), json.loads("[" + sys.argv[3] + "]")
+rng = random.Random(n)
+for _ in range(5000):
+    print(json.dumps({"features": feats, "entities": {"user_id": [rng.randrange(users) for _ in range(n)]}}))
+PY
+      la0=$(cut -d' ' -f1 /proc/loadavg)
+      cap=$("$FR" --addr "127.0.0.1:$PORT" --path /get-online-features --bodies-file "$OUT/bodies_n$n.jsonl" \
+        --rate 0 --seconds "${DUR%s}" --connections 16 | tee "$OUT/fixed_${store}_n${n}_cap.json" |
+        python3 -c 'import json,sys; print(round(json.load(sys.stdin)["achieved_rps"]))')
+      rate=$(( cap * ${RATE_PCT:-50} / 100 ))
+      "$FR" --addr "127.0.0.1:$PORT" --path /get-online-features --bodies-file "$OUT/bodies_n$n.jsonl" \
+        --rate "$rate" --seconds "${DUR%s}" --connections 16 > "$OUT/fixed_${store}_n${n}.json"
+      total=$(( total + $(python3 -c 'import json,sys; print(sum(json.load(open(f))["count"] for f in sys.argv[1:]))' "$OUT/fixed_${store}_n${n}_cap.json" "$OUT/fixed_${store}_n${n}.json") ))
+      echo "[$store] entities=$n capacity=$cap req/s; at $rate req/s (${RATE_PCT:-50} %): $(fr_summary "$OUT/fixed_${store}_n${n}.json") (loadavg $la0 -> $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$SUMMARY"
+    done
+  else
   for n in $ENTITIES; do
     for c in $CONNS; do
       f=$OUT/wrk_${store}_n${n}_c${c}.txt
@@ -109,6 +143,7 @@ EOF
       echo "[$store] entities=$n conc=$c  p50=$(pct 50% "$f") p90=$(pct 90% "$f") p99=$(pct 99% "$f") req/s=$(awk '/Requests\/sec/{print $2}' "$f") non2xx=$(awk '/Non-2xx/{n=$NF} END{print n+0}' "$f") $(grep -o 'Socket errors.*' "$f" || true) (loadavg $la0 -> $la1)" | tee -a "$SUMMARY"
     done
   done
+  fi
   if [ "${PUSH:-0}" = 1 ]; then
     for c in $CONNS; do
       f=$OUT/wrk_${store}_push_c${c}.txt

@@ -4,7 +4,11 @@
 //! keep/other, pseudonymise), interleaved round by round (the order alternates), after a
 //! warm-up. Both reads are audited; the minimised one's record also names each transform.
 //!
-//! Run with `cargo run --release -p tessera-access --no-default-features --example minimise_bench [-- ITERATIONS]`.
+//! Run with `cargo run --release -p tessera-access --no-default-features --example minimise_bench [-- ITERATIONS [PURPOSE [ENTITIES]]]`.
+//!
+//! With a PURPOSE (`ranking` or `analytics`) only that purpose's reads run: for counting
+//! instructions under `valgrind --tool=callgrind`, one run per purpose, which a loaded
+//! machine cannot disturb (`bench/minimise_callgrind.sh`).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -83,6 +87,11 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
+    let only: Option<String> = std::env::args().nth(2);
+    let sizes: Vec<usize> = match std::env::args().nth(3).and_then(|a| a.parse().ok()) {
+        Some(n) => vec![n],
+        None => vec![1, 100],
+    };
     std::env::set_var(
         "TESSERA_BENCH_PSEUDONYM_KEY",
         "bench-key-0123456789abcdef0123456789",
@@ -150,7 +159,7 @@ async fn main() {
     println!(
         "{iterations} interleaved rounds, 8 features (7 minimised for analytics), embedded store of {USERS} users"
     );
-    for entities in [1usize, 100] {
+    for entities in sizes {
         let ids = |i: usize| -> Vec<i64> {
             (0..entities)
                 .map(|k| ((i * 7919 + k * 104_729) % USERS as usize) as i64)
@@ -171,6 +180,14 @@ async fn main() {
                     e
                 }
             };
+            if let Some(p) = only.as_deref() {
+                let p: &'static str = if p == "ranking" { "ranking" } else { "analytics" };
+                let t = one(p).await;
+                if i >= 1000 {
+                    raw.push(t);
+                }
+                continue;
+            }
             let (r, m) = if i % 2 == 0 {
                 let r = one("ranking").await;
                 (r, one("analytics").await)
@@ -182,6 +199,10 @@ async fn main() {
                 raw.push(r);
                 minimised.push(m);
             }
+        }
+        if let Some(p) = only.as_deref() {
+            report(&format!("{p} only, {entities} entities"), raw);
+            continue;
         }
         let (a50, a99) = report(&format!("raw (ranking), {entities} entities"), raw);
         let (b50, b99) = report(

@@ -9,7 +9,10 @@
 //! ```
 //! `--rate 0` runs closed-loop (each connection sends as soon as its last answer arrived):
 //! the capacity. `--bodies-file` gives one body per line, used in turn (e.g. random entity
-//! ids). `--per-second` prints p50/p99 and the count of each second (for a soak).
+//! ids). `--per-second` prints p50/p99 and the count of each second; `--bucket-s N` the same
+//! per N seconds (a soak reports per minute). In a body, `{seq}` becomes the request's index
+//! and `{now}` the send time (RFC 3339, UTC): unique event ids and current timestamps for
+//! pushes.
 //!
 //! Each of `--connections` keep-alive connections owns the request slots `i ≡ k (mod
 //! connections)` of the schedule `start + i / rate`; a connection that falls behind sends
@@ -31,7 +34,7 @@ struct Args {
     rate: f64,
     seconds: f64,
     connections: usize,
-    per_second: bool,
+    bucket_s: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -43,12 +46,12 @@ fn parse_args() -> Result<Args, String> {
         rate: 1000.0,
         seconds: 10.0,
         connections: 16,
-        per_second: false,
+        bucket_s: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--per-second" {
-            a.per_second = true;
+            a.bucket_s = 1;
             continue;
         }
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -66,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             ),
             "--rate" => a.rate = v.parse().map_err(|e| format!("--rate: {e}"))?,
             "--seconds" => a.seconds = v.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--bucket-s" => a.bucket_s = v.parse().map_err(|e| format!("--bucket-s: {e}"))?,
             "--connections" => {
                 a.connections = v.parse().map_err(|e| format!("--connections: {e}"))?
             }
@@ -128,12 +132,49 @@ impl Conn {
     }
 }
 
+/// One request of the schedule: fixed bytes, or a body with `{seq}`/`{now}` to fill in.
+enum Request {
+    Fixed(Vec<u8>),
+    Template { head: String, body: String },
+}
+
+impl Request {
+    fn new(path: &str, addr: &str, auth: &str, body: &str) -> Self {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}"
+        );
+        if body.contains("{seq}") || body.contains("{now}") {
+            Request::Template {
+                head,
+                body: body.to_string(),
+            }
+        } else {
+            Request::Fixed(Self::bytes(&head, body))
+        }
+    }
+
+    fn bytes(head: &str, body: &str) -> Vec<u8> {
+        format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    }
+
+    fn render(&self, seq: usize) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            Request::Fixed(b) => std::borrow::Cow::Borrowed(b),
+            Request::Template { head, body } => {
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                let body = body.replace("{seq}", &seq.to_string()).replace("{now}", &now);
+                std::borrow::Cow::Owned(Self::bytes(head, &body))
+            }
+        }
+    }
+}
+
 /// What one connection measured: (intended send offset µs, latency µs, ok).
 type Samples = Vec<(u64, u64, bool)>;
 
 async fn run_connection(
     args: Arc<Args>,
-    requests: Arc<Vec<Vec<u8>>>,
+    requests: Arc<Vec<Request>>,
     k: usize,
     start: Instant,
 ) -> Samples {
@@ -151,9 +192,9 @@ async fn run_connection(
             break;
         }
         tokio::time::sleep_until(intended.into()).await;
-        let request = &requests[i % requests.len()];
+        let request = requests[i % requests.len()].render(i);
         let ok = match conn.as_mut() {
-            Some(c) => matches!(c.call(request).await, Ok(s) if (200..300).contains(&s)),
+            Some(c) => matches!(c.call(&request).await, Ok(s) if (200..300).contains(&s)),
             None => false,
         };
         if !ok {
@@ -193,18 +234,10 @@ async fn main() {
         .as_ref()
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+    let requests: Arc<Vec<Request>> = Arc::new(
         args.bodies
             .iter()
-            .map(|b| {
-                format!(
-                    "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{b}",
-                    args.path,
-                    args.addr,
-                    b.len()
-                )
-                .into_bytes()
-            })
+            .map(|b| Request::new(&args.path, &args.addr, &auth, b))
             .collect(),
     );
     let start = Instant::now() + Duration::from_millis(50);
@@ -224,19 +257,21 @@ async fn main() {
         .unwrap_or(0) as f64
         / 1e6;
     let errors = samples.iter().filter(|s| !s.2).count();
-    if args.per_second {
-        let seconds = args.seconds.ceil() as usize;
-        let mut per: Vec<Vec<u64>> = vec![Vec::new(); seconds.max(1)];
-        for (at, lat, _) in &samples {
-            let s = (*at / 1_000_000) as usize;
-            if let Some(v) = per.get_mut(s) {
+    if args.bucket_s > 0 {
+        let width = args.bucket_s * 1_000_000;
+        let buckets = (args.seconds.ceil() as u64).div_ceil(args.bucket_s).max(1) as usize;
+        let mut per: Vec<(Vec<u64>, usize)> = vec![(Vec::new(), 0); buckets];
+        for (at, lat, ok) in &samples {
+            if let Some((v, errors)) = per.get_mut((*at / width) as usize) {
                 v.push(*lat);
+                *errors += usize::from(!ok);
             }
         }
-        for (s, mut v) in per.into_iter().enumerate() {
+        for (b, (mut v, errors)) in per.into_iter().enumerate() {
             v.sort_unstable();
             println!(
-                "{{\"second\":{s},\"count\":{},\"p50_us\":{},\"p99_us\":{}}}",
+                "{{\"bucket\":{b},\"from_s\":{},\"count\":{},\"errors\":{errors},\"p50_us\":{},\"p99_us\":{}}}",
+                b as u64 * args.bucket_s,
                 v.len(),
                 percentile(&v, 50.0),
                 percentile(&v, 99.0)

@@ -1,5 +1,6 @@
 //! kill -9 of `tessera serve` during reads and pushes: every read and push answered 200 has
-//! its audit record.
+//! its audit record, and every event of a push answered 200 is in the source's offline log
+//! exactly once — right after the kill, and again after a restart (no loss, no double count).
 //!
 //! Each read asks for a number of entities no other read of the trial asks for, and each
 //! push carries a number of events no other push carries; the audit record keeps that
@@ -99,6 +100,60 @@ fn post(addr: SocketAddr, path: &str, token: &str, body: &str) -> Option<u16> {
     Some(status)
 }
 
+/// Every `event_id` in the Parquet files of an offline log directory (top level).
+fn log_event_ids(dir: &std::path::Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return ids;
+    };
+    for e in entries.flatten() {
+        if e.path().extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let f = std::fs::File::open(e.path()).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let col = batch.column_by_name("event_id").expect("an event_id column");
+            let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8).unwrap();
+            let col = col
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .unwrap();
+            ids.extend(col.iter().flatten().map(str::to_string));
+        }
+    }
+    ids
+}
+
+/// Checks that the log holds each acknowledged event exactly once; returns how many.
+fn check_pushed_events(dir: &std::path::Path, acknowledged: &[String], when: &str) -> usize {
+    let mut counts = std::collections::HashMap::new();
+    for id in log_event_ids(dir) {
+        *counts.entry(id).or_insert(0usize) += 1;
+    }
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !counts.contains_key(*id))
+        .collect();
+    let doubled: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        lost.is_empty(),
+        "{when}: {} acknowledged events not in the offline log, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    assert!(
+        doubled.is_empty(),
+        "{when}: events in the offline log more than once, e.g. {:?}",
+        &doubled[..doubled.len().min(5)]
+    );
+    acknowledged.len()
+}
+
 /// A pseudo-random number in `0..n` (the clock's nanoseconds, mixed).
 fn random_below(n: u64) -> u64 {
     let t = SystemTime::now()
@@ -120,6 +175,8 @@ fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
     ok(&["init", "--template", "media", r]);
     ok(&["apply", "--repo", r]);
     let audit_dir = repo.join(".tessera/audit");
+    let log_dir = repo.join("data/live_plays");
+    let mut acknowledged_events: Vec<String> = Vec::new();
     let (mut answered_total, mut missing_total) = (0usize, 0usize);
     for trial in 0..trials {
         let (mut server, addr) = serve(r);
@@ -164,6 +221,11 @@ fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
             c.join().unwrap();
         }
         pusher.join().unwrap();
+        for n in pushed.lock().unwrap().iter() {
+            acknowledged_events.extend((0..*n).map(|i| format!("k{trial}-{n}-{i}")));
+        }
+        let events = check_pushed_events(&log_dir, &acknowledged_events, "after the kill");
+        eprintln!("trial {trial}: {events} acknowledged events so far, each in the log once");
         for (action, answered) in [("online_read", &answered), ("online_write", &pushed)] {
             let answered = answered.lock().unwrap().clone();
             let out = ok(&["audit", "query", "--repo", r, "--action", action, "--json"]);
@@ -198,4 +260,13 @@ fn kill_9_during_reads_loses_no_audit_record_of_an_answered_read() {
         "{trials} trials: {answered_total} answered reads and pushes, {missing_total} without a record"
     );
     assert!(answered_total > 0, "nothing was answered before the kills");
+    // A restart (which replays what the last kill left) keeps every event exactly once.
+    let (mut server, addr) = serve(r);
+    assert_eq!(read(addr, 1), Some(200), "the restarted server answers");
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+    check_pushed_events(&log_dir, &acknowledged_events, "after a restart");
 }

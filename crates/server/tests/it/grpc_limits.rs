@@ -1,5 +1,6 @@
 //! Issue 14, guarantee 16: gRPC has the HTTP server's limits — the largest message, a bound
-//! on connections, an idle timeout — and its own bad-input answers, audited.
+//! on connections, an idle timeout, a bounded drain on shutdown — and its own bad-input
+//! answers, audited.
 
 use std::time::Duration;
 
@@ -43,6 +44,19 @@ async fn serve(
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
 ) {
+    let (s, addr, stop, _) = serve_joined(limits).await;
+    (s, addr, stop)
+}
+
+/// As [`serve`], with the server's task, which ends when the server has stopped.
+async fn serve_joined(
+    limits: Limits,
+) -> (
+    TestServer,
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<tessera_server::Result<()>>,
+) {
     let (s, _) = TestServer::embedded_with(Options {
         limits,
         ..Options::default()
@@ -51,14 +65,127 @@ async fn serve(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(tessera_server::serve_grpc(
+    let task = tokio::spawn(tessera_server::serve_grpc(
         listener,
         s.state.clone(),
         async {
             let _ = stopped.await;
         },
     ));
-    (s, addr, stop)
+    (s, addr, stop, task)
+}
+
+/// Opens a raw HTTP/2 connection and starts a `GetFeatures` call whose request stays open
+/// (headers sent, body not yet): a call in flight for as long as the test likes.
+async fn open_call(
+    addr: std::net::SocketAddr,
+) -> (
+    h2::SendStream<bytes::Bytes>,
+    h2::client::ResponseFuture,
+    tokio::task::JoinHandle<()>,
+) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{addr}/tessera.serving.v1.FeatureService/GetFeatures"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {RANKER}"))
+        .body(())
+        .unwrap();
+    let (response, body) = client.send_request(request, false).unwrap();
+    (body, response, driver)
+}
+
+/// A gRPC message frame: uncompressed, length-prefixed.
+fn grpc_frame(msg: &impl prost::Message) -> bytes::Bytes {
+    let payload = msg.encode_to_vec();
+    let mut frame = Vec::with_capacity(payload.len() + 5);
+    frame.push(0);
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&payload);
+    frame.into()
+}
+
+#[tokio::test]
+async fn shutdown_drains_calls_in_flight_then_stops_within_the_drain_timeout() {
+    let (_s, addr, stop, task) = serve_joined(Limits {
+        drain_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    })
+    .await;
+    // A call in flight when the shutdown begins finishes, answered in full.
+    let (mut body, response, _driver) = open_call(addr).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // New connections are no longer served once the shutdown has begun.
+    let refused = match TcpStream::connect(addr).await {
+        Err(_) => true,
+        Ok(mut c) => {
+            let mut buf = [0u8; 64];
+            matches!(
+                tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await,
+                Ok(Ok(0) | Err(_)) | Err(_)
+            )
+        }
+    };
+    assert!(refused, "a connection opened during the drain is not served");
+    body.send_data(grpc_frame(&read(3)), true).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("the call in flight is answered during the drain")
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.into_body();
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.data().await {
+        let chunk = chunk.unwrap();
+        let _ = stream.flow_control().release_capacity(chunk.len());
+        got.extend_from_slice(&chunk);
+    }
+    let trailers = stream.trailers().await.unwrap().expect("grpc trailers");
+    assert_eq!(
+        trailers.get("grpc-status").map(|v| v.to_str().unwrap()),
+        Some("0"),
+        "{trailers:?}"
+    );
+    assert!(got.len() > 5, "a response message arrived");
+    // With nothing left in flight the server stops well before the drain timeout.
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the server stops once drained")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_call_that_never_finishes_is_cut_at_the_drain_timeout() {
+    let (_s, addr, stop, task) = serve_joined(Limits {
+        drain_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    })
+    .await;
+    let (_body, _response, _driver) = open_call(addr).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the server stops at the drain timeout, not when the call ends")
+        .unwrap()
+        .unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "the server waited for the call in flight"
+    );
 }
 
 #[tokio::test]
