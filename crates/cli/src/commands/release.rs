@@ -272,7 +272,14 @@ pub(crate) async fn release(args: &ReleaseArgs) -> Result<ReleaseAnswer> {
                 AuditDecision::Error
             };
             record.reasons = vec![format!("{e:#}")];
-            record.detail = Some(format!("registry_version={version}"));
+            // A refused ad-hoc query is audited with what it asked for.
+            let adhoc = match args.release(&catalog) {
+                Ok((_, Some(q))) => {
+                    format!("adhoc={} ", serde_json::to_string(&q).unwrap_or_default())
+                }
+                _ => String::new(),
+            };
+            record.detail = Some(format!("{adhoc}registry_version={version}"));
         }
     }
     audit.append(&record)?;

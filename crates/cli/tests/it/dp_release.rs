@@ -167,7 +167,7 @@ fn releases_spend_the_budget_until_it_refuses() {
         "--json",
     ]);
     let lines: Vec<Value> = audit.lines().map(json).collect();
-    assert_eq!(lines.len(), 7, "{audit}");
+    assert_eq!(lines.len(), 8, "{audit}");
     assert!(
         lines[0]["detail"]
             .as_str()
@@ -177,13 +177,24 @@ fn releases_spend_the_budget_until_it_refuses() {
     );
     assert_eq!(lines[1]["decision"], "deny", "the policy gate");
     assert!(
+        lines[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(r#"adhoc={"source":"play_log""#),
+        "a refused ad-hoc query is audited too: {audit}"
+    );
+    assert!(
         lines[3]["detail"]
             .as_str()
             .unwrap()
             .contains(r#"adhoc={"source":"item_catalog""#),
         "the ad-hoc query is audited: {audit}"
     );
-    assert_eq!(lines[4]["decision"], "deny", "over the budget");
+    assert_eq!(
+        lines[4]["decision"], "error",
+        "flags beside --query FILE.json"
+    );
+    assert_eq!(lines[5]["decision"], "deny", "over the budget");
     assert!(
         lines.iter().all(|l| !l.to_string().contains("\"value\"")),
         "no value is audited"
