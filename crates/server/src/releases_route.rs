@@ -75,7 +75,7 @@ impl ReleaseCall {
                 "give `release` (a declared release) or `adhoc` (a query), not both".into(),
             )),
             (None, None) => Err(ReleaseFailure::Invalid(
-                "give `release` (a declared release's name) or `adhoc` (a query: source, entity, query, max_rows, …) (hint: docs/HTTP_API.md#post-v1releases)".into(),
+                "give `release` (a declared release's name) or `adhoc` (a query: source, entity, query, max_rows, …) (hint: docs/DIFFERENTIAL_PRIVACY.md#ad-hoc-releases)".into(),
             )),
         }
     }
