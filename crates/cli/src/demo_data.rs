@@ -546,6 +546,8 @@ consumers:
   - { name: ads, token_env: TESSERA_TOKEN_ADS, purposes: [personalised_ads] }
   - { name: privacy_desk, token_env: TESSERA_TOKEN_PRIVACY_DESK, purposes: [analytics],
       consent: true, erase: true }                    # records consent; erases (docs/ERASURE.md)
+  - { name: mobile_app, token_env: TESSERA_TOKEN_MOBILE_APP, purposes: [],
+      ldp_reports: [genre_plays] }                    # devices' local-DP reports (docs/LOCAL_DP.md)
 
 releases:                                             # differentially private aggregates (tessera release)
   - name: plays_per_genre

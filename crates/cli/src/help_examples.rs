@@ -43,7 +43,7 @@ const EXAMPLES: &[(&[&str], &str)] = &[
     (&["ldp"], "tessera ldp simulate --mechanism cms --epsilon 4 --k 16 --m 1024 --devices 100000 --domain 50 --distribution zipf:1.1 --seed 1"),
     (&["ldp", "simulate"], "tessera ldp simulate --mechanism hcms --epsilon 4 --k 16 --m 1024 --devices 1000000 --domain 100 --distribution zipf:1.1 --seed 7 --top 10 --json"),
     (&["ldp", "estimate"], "tessera ldp estimate --repo media_demo --report genre_plays --purpose analytics\n  tessera ldp estimate --repo media_demo --report genre_plays --purpose analytics --candidates genres.txt --json"),
-    (&["release"], "tessera release --repo media_demo --consumer dashboard --purpose analytics --name plays_per_genre --rho 0.05\n  tessera release --repo media_demo --consumer dashboard --purpose analytics --query mean --source play_log \\\n      --entity user --column dwell_s --lo 0 --hi 600 --precision 0.1 --max-rows 20 --epsilon 0.5 --json"),
+    (&["release"], "tessera release --repo media_demo --consumer dashboard --purpose analytics --name plays_per_genre --rho 0.05\n  tessera release --repo media_demo --consumer dashboard --purpose analytics --query sum --source item_catalog \\\n      --entity item --column duration_s --lo 0 --hi 3600 --group-by genre --domain pop,rock --max-rows 1 --epsilon 0.5 --json\n  tessera release --repo media_demo --consumer dashboard --purpose analytics --query adhoc.json --rho 0.05"),
     (&["budget"], "tessera budget show --repo media_demo"),
     (&["budget", "show"], "tessera budget show --repo media_demo --consumer dashboard --json"),
     (&["retention", "apply"], "tessera retention apply --repo media_demo --json   # what was removed, per tier"),

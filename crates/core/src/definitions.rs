@@ -383,6 +383,10 @@ pub struct ConsumerDef {
     /// May erase entities through the server (`POST /v1/erase`). Default: no.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub erase: bool,
+    /// The `ldp_reports:` definitions it may send reports of (`POST /v1/ldp/reports`).
+    /// Empty (the default): it may send none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ldp_reports: Vec<String>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

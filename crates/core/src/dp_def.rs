@@ -168,21 +168,214 @@ impl ReleaseCostDef {
     }
 }
 
-/// How a release groups: by one public column, over a declared domain or over the groups a
-/// DP thresholding step selects.
+/// The most groups a release's declared domains may describe (the product of their sizes).
+pub const MAX_DOMAIN_GROUPS: usize = 100_000;
+
+/// The most columns a release may group by.
+pub const MAX_GROUP_COLUMNS: usize = 8;
+
+/// The column or columns a release groups by: `genre`, or `[country, genre]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupColumns {
+    /// One column.
+    One(String),
+    /// Several: one group per tuple of their values.
+    Many(Vec<String>),
+}
+
+impl GroupColumns {
+    /// The columns, in order.
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Self::One(c) => std::slice::from_ref(c),
+            Self::Many(cs) => cs,
+        }
+    }
+}
+
+impl From<&str> for GroupColumns {
+    fn from(c: &str) -> Self {
+        Self::One(c.to_string())
+    }
+}
+
+/// The public domain of a release's groups: a list of values (one group column), or a list
+/// per column (`{ country: [fr, de], genre: [pop, rock] }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupDomain {
+    /// The values of the one group column.
+    Values(Vec<String>),
+    /// The values of each column that has a declared domain.
+    PerColumn(std::collections::BTreeMap<String, Vec<String>>),
+}
+
+/// How a release groups: by one or more public columns, each over a declared domain, with
+/// the groups of the columns that have none selected by a DP thresholding step over the
+/// key tuples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupByDef {
-    /// The column (of the source, or of the lookup).
-    pub column: String,
-    /// The public domain: exactly these groups are released (rows of other values are
-    /// dropped), each with its noisy value, zero or not.
+    /// The column or columns (of the source, or of the lookup).
+    #[serde(alias = "columns")]
+    pub column: GroupColumns,
+    /// The public domain: groups of other values are dropped; when every column has one,
+    /// exactly the tuples of their product are released, each with its noisy value, zero
+    /// or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain: Option<Vec<String>>,
-    /// Instead of a domain: release the groups whose noisy count passes a threshold set so
-    /// that a group held by one entity appears with probability at most this δ.
+    pub domain: Option<GroupDomain>,
+    /// For columns without a domain: release the tuples whose noisy count passes a
+    /// threshold set so that a tuple held by one entity appears with probability at most
+    /// this δ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_delta: Option<f64>,
+}
+
+impl GroupByDef {
+    /// One column over a public domain.
+    pub fn domain(column: &str, values: Vec<String>) -> Self {
+        Self {
+            column: column.into(),
+            domain: Some(GroupDomain::Values(values)),
+            threshold_delta: None,
+        }
+    }
+
+    /// The group columns, in order.
+    pub fn columns(&self) -> &[String] {
+        self.column.as_slice()
+    }
+
+    /// The declared domain of each group column (`None`: selected by the threshold).
+    pub fn domains(&self) -> Vec<Option<&Vec<String>>> {
+        let cols = self.columns();
+        match &self.domain {
+            None => vec![None; cols.len()],
+            Some(GroupDomain::Values(v)) if cols.len() == 1 => vec![Some(v)],
+            Some(GroupDomain::Values(_)) => vec![None; cols.len()],
+            Some(GroupDomain::PerColumn(m)) => cols.iter().map(|c| m.get(c)).collect(),
+        }
+    }
+
+    /// Whether every group column has a declared domain (no threshold selection).
+    pub fn fully_declared(&self) -> bool {
+        self.domains().iter().all(Option::is_some)
+    }
+
+    /// What is wrong with the grouping on its own: one (message, hint) per problem.
+    fn check(&self, query: ReleaseQuery, bad: &mut impl FnMut(&str, &str)) {
+        let cols = self.columns();
+        if cols.is_empty() {
+            bad(
+                "`group_by` names no column",
+                "e.g. `group_by: { column: genre, domain: [pop, rock] }`",
+            );
+            return;
+        }
+        if cols.len() > MAX_GROUP_COLUMNS {
+            bad(
+                &format!("`group_by` names {} columns", cols.len()),
+                &format!("group by at most {MAX_GROUP_COLUMNS} columns"),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in cols {
+            if !seen.insert(c) {
+                bad(
+                    &format!("`group_by` names column `{c}` twice"),
+                    "name each column once",
+                );
+            }
+        }
+        match &self.domain {
+            Some(GroupDomain::Values(_)) if cols.len() > 1 => bad(
+                "`group_by.domain` is one list, but the release groups by several columns",
+                &format!(
+                    "give a list per column: `domain: {{ {}: [a, b] }}`",
+                    cols[0]
+                ),
+            ),
+            Some(GroupDomain::PerColumn(m)) => {
+                for c in m.keys() {
+                    if !cols.contains(c) {
+                        bad(
+                            &format!("`group_by.domain` lists values of `{c}`, which is not a group column"),
+                            &format!("the group columns: {}", cols.join(", ")),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        let domains = self.domains();
+        let mut product: usize = 1;
+        for (c, d) in cols.iter().zip(&domains) {
+            let Some(d) = d else { continue };
+            product = product.saturating_mul(d.len());
+            if d.is_empty() {
+                bad(
+                    &format!("the domain of `{c}` is empty"),
+                    "list the groups to release",
+                );
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for v in d.iter() {
+                if !seen.insert(v) {
+                    bad(
+                        &format!("the domain of `{c}` lists `{v}` twice"),
+                        "list each group once",
+                    );
+                }
+            }
+        }
+        if product > MAX_DOMAIN_GROUPS {
+            bad(
+                &format!("the declared domains describe {product} groups"),
+                &format!("at most {MAX_DOMAIN_GROUPS}: shorten the domains, or let a `threshold_delta` select the groups"),
+            );
+        }
+        let undeclared: Vec<&str> = cols
+            .iter()
+            .zip(&domains)
+            .filter(|(_, d)| d.is_none())
+            .map(|(c, _)| c.as_str())
+            .collect();
+        match (undeclared.is_empty(), self.threshold_delta) {
+            (true, Some(_)) => bad(
+                "`group_by` has both a `domain` for every column and a `threshold_delta`",
+                "declare the public domain, or let a threshold select the groups, not both",
+            ),
+            (false, None) => bad(
+                &format!(
+                    "`group_by` column{} {} need{} a public `domain`, or the release a `threshold_delta`",
+                    if undeclared.len() > 1 { "s" } else { "" },
+                    undeclared.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                    if undeclared.len() > 1 { "" } else { "s" }
+                ),
+                if cols.len() == 1 {
+                    "add `domain: [a, b, c]` (groups known in advance) or `threshold_delta: 1e-7`"
+                } else {
+                    "add `domain: { COLUMN: [a, b] }` for each column whose groups are known in advance, or `threshold_delta: 1e-7`"
+                },
+            ),
+            (false, Some(delta)) => {
+                if !(delta.is_finite() && delta > 0.0 && delta < 1e-3) {
+                    bad(
+                        "`group_by.threshold_delta` must be in (0, 0.001)",
+                        "e.g. `threshold_delta: 1e-7`",
+                    );
+                }
+                if query != ReleaseQuery::Histogram && query != ReleaseQuery::Count {
+                    bad(
+                        "groups selected by a threshold are for `count` and `histogram`",
+                        "declare the public `domain` of every group column of a grouped sum or mean",
+                    );
+                }
+            }
+            (true, None) => {}
+        }
+    }
 }
 
 /// The measure of a sum or mean: a numeric column, clipped to `[lo, hi]` and scaled to
@@ -258,6 +451,59 @@ pub struct ReleaseDef {
     pub description: Option<String>,
 }
 
+/// An ad-hoc release: a query sent with the request (`POST /v1/releases` `adhoc`,
+/// `tessera release --query FILE.json`) rather than declared under `releases:`. It has the
+/// declared form's fields except a name, a `lookup` (whose source would be trusted as
+/// public without review), a mechanism and a default cost (the request gives the cost).
+/// Its bounds are part of the query, never inferred from the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdhocReleaseDef {
+    /// The source read (or `view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// A feature view whose source is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
+    /// The entity whose contributions are bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    /// A filter on the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// What it computes.
+    pub query: ReleaseQuery,
+    /// How it groups (required for `histogram`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<GroupByDef>,
+    /// The measure and its clipping bounds (required for `sum` and `mean`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<MeasureDef>,
+    /// The most rows one entity contributes (required).
+    pub max_rows: u32,
+}
+
+impl AdhocReleaseDef {
+    /// The release it describes, named `adhoc_<query>`.
+    pub fn to_release(&self) -> ReleaseDef {
+        ReleaseDef {
+            name: format!("adhoc_{}", self.query.name()),
+            source: self.source.clone(),
+            view: self.view.clone(),
+            entity: self.entity.clone(),
+            filter: self.filter.clone(),
+            lookup: None,
+            query: self.query,
+            group_by: self.group_by.clone(),
+            measure: self.measure.clone(),
+            max_rows: self.max_rows,
+            mechanism: None,
+            cost: None,
+            description: None,
+        }
+    }
+}
+
 impl ReleaseDef {
     /// What is wrong with the release on its own (names are checked against the catalog
     /// elsewhere).
@@ -313,44 +559,7 @@ impl ReleaseDef {
             }
         }
         if let Some(g) = &self.group_by {
-            match (&g.domain, g.threshold_delta) {
-                (Some(_), Some(_)) => bad(
-                    "`group_by` has both a `domain` and a `threshold_delta`",
-                    "declare the public domain, or let a threshold select the groups, not both",
-                ),
-                (None, None) => bad(
-                    "`group_by` needs a public `domain` or a `threshold_delta`",
-                    "add `domain: [a, b, c]` (groups known in advance) or `threshold_delta: 1e-7`",
-                ),
-                (Some(d), None) => {
-                    let mut seen = std::collections::BTreeSet::new();
-                    if d.is_empty() {
-                        bad("`group_by.domain` is empty", "list the groups to release");
-                    }
-                    for v in d {
-                        if !seen.insert(v) {
-                            bad(
-                                &format!("`group_by.domain` lists `{v}` twice"),
-                                "list each group once",
-                            );
-                        }
-                    }
-                }
-                (None, Some(delta)) => {
-                    if !(delta.is_finite() && delta > 0.0 && delta < 1e-3) {
-                        bad(
-                            "`group_by.threshold_delta` must be in (0, 0.001)",
-                            "e.g. `threshold_delta: 1e-7`",
-                        );
-                    }
-                    if self.query != ReleaseQuery::Histogram && self.query != ReleaseQuery::Count {
-                        bad(
-                            "groups selected by a threshold are for `count` and `histogram`",
-                            "declare the public `domain` of a grouped sum or mean",
-                        );
-                    }
-                }
-            }
+            g.check(self.query, &mut bad);
         }
         if let Some(c) = &self.cost {
             match c.mechanism() {
@@ -377,6 +586,102 @@ mod tests {
         let eps = rho + 2.0 * (rho * (1e6f64).ln()).sqrt();
         assert!((eps - 1.0).abs() < 1e-12, "{rho} {eps}");
         assert!(rho > 0.0 && rho < 1.0 / 2.0);
+    }
+
+    fn release(group_by: &str, query: &str) -> ReleaseDef {
+        serde_yaml::from_str(&format!(
+            "{{ name: r, source: s, entity: user, query: {query}, max_rows: 2, group_by: {group_by} }}"
+        ))
+        .unwrap()
+    }
+
+    fn problems(group_by: &str, query: &str) -> String {
+        release(group_by, query)
+            .check_shape()
+            .into_iter()
+            .map(|(m, h)| format!("{m} (hint: {h})"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn group_by_takes_one_column_or_several() {
+        let one = release("{ column: genre, domain: [pop, rock] }", "histogram");
+        let g = one.group_by.as_ref().unwrap();
+        assert_eq!(g.columns(), ["genre"]);
+        assert!(g.fully_declared());
+        let two = release(
+            "{ columns: [country, genre], domain: { country: [fr, de] }, threshold_delta: 1e-7 }",
+            "histogram",
+        );
+        let g = two.group_by.as_ref().unwrap();
+        assert_eq!(g.columns(), ["country", "genre"]);
+        assert_eq!(
+            g.domains(),
+            [Some(&vec!["fr".to_string(), "de".to_string()]), None]
+        );
+        assert!(two.check_shape().is_empty(), "{:?}", two.check_shape());
+        let full = release(
+            "{ column: [country, genre], domain: { country: [fr], genre: [pop, rock] } }",
+            "sum",
+        );
+        assert!(full.group_by.as_ref().unwrap().fully_declared());
+        // Round trip: the single-string form stays a string.
+        let yaml = serde_yaml::to_string(&one).unwrap();
+        assert!(yaml.contains("column: genre"), "{yaml}");
+    }
+
+    #[test]
+    fn group_by_problems_are_named_with_a_fix() {
+        let p = problems(
+            "{ column: [country, genre], domain: [fr, de] }",
+            "histogram",
+        );
+        assert!(
+            p.contains("`group_by.domain` is one list, but the release groups by several columns"),
+            "{p}"
+        );
+        assert!(p.contains("domain: { country: [a, b] }"), "{p}");
+        let p = problems(
+            "{ column: [country, genre], domain: { country: [fr] } }",
+            "histogram",
+        );
+        assert!(
+            p.contains(
+                "column `genre` needs a public `domain`, or the release a `threshold_delta`"
+            ),
+            "{p}"
+        );
+        let p = problems("{ column: [country, genre], domain: { country: [fr], genre: [pop] }, threshold_delta: 1e-7 }", "count");
+        assert!(
+            p.contains("both a `domain` for every column and a `threshold_delta`"),
+            "{p}"
+        );
+        let p = problems(
+            "{ column: [country, country], domain: { country: [fr, fr], city: [x] } }",
+            "count",
+        );
+        assert!(p.contains("names column `country` twice"), "{p}");
+        assert!(
+            p.contains("lists values of `city`, which is not a group column"),
+            "{p}"
+        );
+        assert!(
+            p.contains("the domain of `country` lists `fr` twice"),
+            "{p}"
+        );
+        let p = problems(
+            "{ column: [a, b], domain: { a: [x] }, threshold_delta: 1e-7 }",
+            "sum",
+        );
+        assert!(p.contains("for `count` and `histogram`"), "{p}");
+        let many: Vec<String> = (0..400).map(|i| format!("v{i}")).collect();
+        let d = format!("[{}]", many.join(", "));
+        let p = problems(
+            &format!("{{ column: [a, b], domain: {{ a: {d}, b: {d} }} }}"),
+            "count",
+        );
+        assert!(p.contains("describe 160000 groups"), "{p}");
     }
 
     #[test]

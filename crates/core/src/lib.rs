@@ -62,6 +62,7 @@ mod minimise;
 mod on_demand;
 mod parallel;
 mod policy;
+mod release_gate;
 mod repo_config;
 pub mod retention;
 mod server_settings;
@@ -85,8 +86,9 @@ pub use dense_groups::DenseGroups;
 pub use device_def::DeviceDef;
 pub use diff::{Change, ChangeKind, DefinitionsDiff};
 pub use dp_def::{
-    rho_for_epsilon_delta, DpBudget, DpBudgetDef, GroupByDef, LookupDef, MeasureDef, PurposeDpDef,
-    ReleaseCostDef, ReleaseDef, ReleaseMechanism, ReleaseQuery,
+    rho_for_epsilon_delta, AdhocReleaseDef, DpBudget, DpBudgetDef, GroupByDef, GroupColumns,
+    GroupDomain, LookupDef, MeasureDef, PurposeDpDef, ReleaseCostDef, ReleaseDef, ReleaseMechanism,
+    ReleaseQuery, MAX_DOMAIN_GROUPS, MAX_GROUP_COLUMNS,
 };
 pub use duration::{parse_duration, parse_duration_flag, Ttl};
 pub use error::{Error, Result, ValidationError, ValidationErrors};
@@ -104,6 +106,7 @@ pub use on_demand::{
 };
 pub use parallel::{map_parallel, run_parts, threads_for};
 pub use policy::{Decision, ReadChannel, Refusal, RefusalReason};
+pub use release_gate::{adhoc_refusals, column_classification};
 pub use repo_config::{OfflineStoreConfig, OnlineStoreConfig, RepoConfig};
 pub use server_settings::ServerSettings;
 pub use suggest::{did_you_mean, edit_distance};

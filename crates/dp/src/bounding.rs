@@ -13,8 +13,9 @@ pub struct Row {
     /// The row's identity (entity, time, group, value), hashed under the repository's key
     /// when the entity has more than `max_rows` rows; 0 until then.
     pub identity: Vec<u8>,
-    /// The group (`None` when the release is not grouped, or the value is null).
-    pub group: Option<String>,
+    /// The group's key tuple, one value per group column (`None` when the release is not
+    /// grouped, or one of the values is null).
+    pub group: Option<Vec<String>>,
     /// The measure (`None`: null, or no measure).
     pub value: Option<f64>,
 }

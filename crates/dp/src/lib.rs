@@ -56,7 +56,7 @@ pub use error::{Error, Result};
 #[cfg(feature = "releases")]
 pub use noise::{Noise, NoiseInfo};
 #[cfg(feature = "releases")]
-pub use plan::{GroupValue, Groups, Plan};
+pub use plan::{GroupKey, GroupValue, Groups, Plan};
 #[cfg(feature = "releases")]
 pub use release::{
     authorize, run_release, Bounds, BudgetSummary, NoiseSummary, ReleaseAnswer, ReleaseContext,

@@ -9,9 +9,11 @@
 //! | sum | max_rows · M | max_rows · M |
 //!
 //! with M = max(|lo|, |hi|) in units of the measure's precision. A mean is a noisy sum
-//! over a noisy count, each calibrated with half the cost.
+//! over a noisy count, each calibrated with half the cost. The bound on rows holds per
+//! entity across all groups, so grouping by several columns (one group per key tuple)
+//! changes none of these.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use tessera_core::{ReleaseCostDef, ReleaseDef, ReleaseMechanism, ReleaseQuery};
@@ -27,9 +29,10 @@ use crate::sample::UniformSource;
 pub enum Groups {
     /// One group: the whole (filtered) data.
     All,
-    /// A public domain, released in this order.
-    Domain(Vec<String>),
-    /// Groups whose noisy count reaches this threshold.
+    /// The key tuples of the declared domains' product, released in this order.
+    Domain(Vec<Vec<String>>),
+    /// Key tuples whose noisy count reaches this threshold (within the columns' declared
+    /// domains, for those that have one).
     Threshold {
         /// δ of the selection.
         delta: f64,
@@ -47,6 +50,10 @@ pub struct Plan {
     pub query: ReleaseQuery,
     /// How it groups.
     pub groups: Groups,
+    /// The group columns, in order (empty: not grouped).
+    pub group_columns: Vec<String>,
+    /// The declared domain of each group column (`None`: selected by the threshold).
+    pub group_domains: Vec<Option<BTreeSet<String>>>,
     /// The most rows per entity.
     pub max_rows: u32,
     /// The measure's bounds and unit (sum, mean).
@@ -75,7 +82,7 @@ impl Plan {
         let cost_def = cost.or(def.cost).ok_or_else(|| {
             bad(
                 "no cost given".into(),
-                "pass --rho R (Gaussian noise) or --epsilon E (Laplace noise), or declare `cost:` on the release",
+                "give `rho` (--rho R: Gaussian noise) or `epsilon` (--epsilon E: Laplace noise), or declare `cost:` on the release",
             )
         })?;
         let mechanism = cost_def
@@ -128,24 +135,33 @@ impl Plan {
             }
             _ => None,
         };
-        let groups = match &def.group_by {
-            None => Groups::All,
-            Some(g) => match (&g.domain, g.threshold_delta) {
-                (Some(d), _) => Groups::Domain(d.clone()),
-                (None, Some(delta)) => {
+        let (groups, group_columns, group_domains) = match &def.group_by {
+            None => (Groups::All, Vec::new(), Vec::new()),
+            Some(g) => {
+                let domains = g.domains();
+                let sets = domains
+                    .iter()
+                    .map(|d| d.map(|v| v.iter().cloned().collect::<BTreeSet<_>>()))
+                    .collect();
+                let groups = if g.fully_declared() {
+                    Groups::Domain(product(&domains))
+                } else {
+                    let delta = g.threshold_delta.unwrap_or(0.0);
                     let tau = count_noise
                         .as_ref()
                         .map_or(0, |n| n.threshold(max_rows, delta));
                     cost.delta = delta;
                     Groups::Threshold { delta, tau }
-                }
-                (None, None) => Groups::All,
-            },
+                };
+                (groups, g.columns().to_vec(), sets)
+            }
         };
         Ok(Self {
             name: def.name.clone(),
             query: def.query,
             groups,
+            group_columns,
+            group_domains,
             max_rows: def.max_rows,
             scaling,
             count_noise,
@@ -155,14 +171,19 @@ impl Plan {
         })
     }
 
-    /// Whether a row takes part (before bounding): rows outside a public domain, and rows
-    /// with no group when grouped, are dropped.
+    /// Whether a row takes part (before bounding): when grouped, rows with no key tuple
+    /// (a null value) or a value outside a column's declared domain are dropped.
     pub fn keeps(&self, row: &Row) -> bool {
-        match &self.groups {
-            Groups::All => true,
-            Groups::Domain(d) => row.group.as_ref().is_some_and(|g| d.contains(g)),
-            Groups::Threshold { .. } => row.group.is_some(),
+        if self.groups == Groups::All {
+            return true;
         }
+        row.group.as_ref().is_some_and(|key| {
+            key.len() == self.group_domains.len()
+                && key
+                    .iter()
+                    .zip(&self.group_domains)
+                    .all(|(v, d)| d.as_ref().is_none_or(|d| d.contains(v)))
+        })
     }
 
     /// The noise stated for counts and sums (value units).
@@ -182,7 +203,7 @@ impl Plan {
         rows: &[Row],
         rng: &mut R,
     ) -> Vec<GroupValue> {
-        let mut acc: BTreeMap<Option<String>, (i64, i128)> = BTreeMap::new();
+        let mut acc: BTreeMap<Option<Vec<String>>, (i64, i128)> = BTreeMap::new();
         for r in rows {
             let key = match self.groups {
                 Groups::All => None,
@@ -194,7 +215,7 @@ impl Plan {
                 e.1 += i128::from(s.units(v));
             }
         }
-        let keys: Vec<Option<String>> = match &self.groups {
+        let keys: Vec<Option<Vec<String>>> = match &self.groups {
             Groups::All => vec![None],
             Groups::Domain(d) => d.iter().cloned().map(Some).collect(),
             Groups::Threshold { .. } => acc.keys().cloned().collect(),
@@ -236,7 +257,7 @@ impl Plan {
                 },
             };
             out.push(GroupValue {
-                group: k,
+                group: k.map(GroupKey::from),
                 value,
                 variance,
                 count: if self.query == ReleaseQuery::Mean {
@@ -255,11 +276,69 @@ impl Plan {
     }
 }
 
+/// The product of the declared domains, in column order, each domain in its declared order.
+fn product(domains: &[Option<&Vec<String>>]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for d in domains.iter().flatten() {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                d.iter().map(move |v| {
+                    let mut t = prefix.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// A released group's key: its value (grouped by one column), or its tuple of values (by
+/// several, in the order of `group_by`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum GroupKey {
+    /// One group column.
+    One(String),
+    /// Several group columns.
+    Tuple(Vec<String>),
+}
+
+impl From<Vec<String>> for GroupKey {
+    fn from(mut key: Vec<String>) -> Self {
+        if key.len() == 1 {
+            Self::One(key.remove(0))
+        } else {
+            Self::Tuple(key)
+        }
+    }
+}
+
+impl GroupKey {
+    /// The key for display: the value, or the tuple's values joined by `, `.
+    pub fn label(&self) -> String {
+        match self {
+            Self::One(v) => v.clone(),
+            Self::Tuple(vs) => vs.join(", "),
+        }
+    }
+
+    /// The value of a one-column key.
+    pub fn as_one(&self) -> Option<&str> {
+        match self {
+            Self::One(v) => Some(v),
+            Self::Tuple(_) => None,
+        }
+    }
+}
+
 /// One released group.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupValue {
-    /// The group (`null` when not grouped).
-    pub group: Option<String>,
+    /// The group (`null` when not grouped): a value, or a tuple of values when grouped by
+    /// several columns.
+    pub group: Option<GroupKey>,
     /// The noisy answer (`null` for a mean whose noisy count is not positive).
     pub value: Option<f64>,
     /// The variance of its noise (for a mean, the delta-method approximation).

@@ -30,6 +30,9 @@ pub struct ReleaseRequest {
     pub cost: Option<ReleaseCostDef>,
     /// The rows' time range.
     pub range: TimeRange,
+    /// Whether the query came with the request (not declared under `releases:`): checked
+    /// like a declared release, then by the policy gate ([`tessera_core::adhoc_refusals`]).
+    pub adhoc: bool,
 }
 
 /// The noise stated with an answer.
@@ -109,6 +112,9 @@ pub struct ReleaseAnswer {
     pub groups: Vec<GroupValue>,
     /// The noise added (variance, σ² or scale), to compute confidence intervals.
     pub noise: NoiseSummary,
+    /// The group columns, in the order of each group's key tuple.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
     /// How groups were chosen: `all`, `domain` or `threshold`.
     pub group_selection: &'static str,
     /// The threshold on noisy counts, when groups were selected by one.
@@ -179,6 +185,9 @@ pub async fn run_release<R: UniformSource + ?Sized>(
     now_us: i64,
 ) -> Result<ReleaseAnswer> {
     let budget = authorize(cx.catalog, &req.consumer, &req.purpose)?;
+    if req.adhoc {
+        check_adhoc(cx.catalog, &req.purpose, &req.release)?;
+    }
     let plan = Plan::new(&req.release, req.cost)?;
     if plan.cost.delta > 0.0 && budget.delta <= 0.0 {
         return Err(Error::Refused {
@@ -217,6 +226,39 @@ pub async fn run_release<R: UniformSource + ?Sized>(
     Ok(answer(&plan, req, groups, &after))
 }
 
+/// An ad-hoc release: the checks of a declared one (names, shape), then the policy gate —
+/// it reads only columns the purpose allows and groups only by public ones.
+fn check_adhoc(catalog: &Catalog, purpose: &str, def: &ReleaseDef) -> Result<()> {
+    let join = |ps: Vec<(String, String)>| {
+        let message = ps
+            .iter()
+            .map(|p| p.0.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut hints: Vec<String> = ps.into_iter().map(|p| p.1).collect();
+        hints.dedup();
+        (message, hints.join("; "))
+    };
+    let problems = def.problems_in(catalog);
+    if !problems.is_empty() {
+        let (message, hint) = join(problems);
+        return Err(Error::Query {
+            release: def.name.clone(),
+            message,
+            hint,
+        });
+    }
+    let refusals = tessera_core::adhoc_refusals(catalog, catalog.purpose(purpose)?, def);
+    if !refusals.is_empty() {
+        let (message, hint) = join(refusals);
+        return Err(Error::Refused {
+            message: format!("ad-hoc release refused: {message}"),
+            hint,
+        });
+    }
+    Ok(())
+}
+
 fn answer(
     plan: &Plan,
     req: &ReleaseRequest,
@@ -235,6 +277,7 @@ fn answer(
             tessera_core::ReleaseMechanism::Laplace => "discrete_laplace",
         },
         groups,
+        group_by: plan.group_columns.clone(),
         noise: NoiseSummary { count, sum },
         group_selection: match plan.groups {
             Groups::All => "all",

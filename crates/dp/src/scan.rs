@@ -124,7 +124,11 @@ pub(crate) async fn scan(
         .as_ref()
         .map(|l| l.columns.clone())
         .unwrap_or_default();
-    let group_col = def.group_by.as_ref().map(|g| g.column.clone());
+    let group_cols: Vec<String> = def
+        .group_by
+        .as_ref()
+        .map(|g| g.columns().to_vec())
+        .unwrap_or_default();
     let measure_col = def.measure.as_ref().map(|m| m.column.clone());
     let ts = t.source.timestamp_field.clone();
     // The source's columns to keep: keys, time, measure, group and filter columns (those
@@ -132,7 +136,7 @@ pub(crate) async fn scan(
     let mut wanted: Vec<String> = t.join_keys.clone();
     wanted.push(ts.clone());
     wanted.extend(measure_col.iter().cloned());
-    wanted.extend(group_col.iter().cloned());
+    wanted.extend(group_cols.iter().cloned());
     if let Some(f) = &filter {
         wanted.extend(f.columns().iter().map(|c| c.to_string()));
     }
@@ -210,7 +214,7 @@ pub(crate) async fn scan(
             b,
             &t,
             &ts,
-            group_col.as_deref(),
+            &group_cols,
             measure_col.as_deref(),
             filter.as_ref(),
             &filter_cols,
@@ -330,7 +334,7 @@ fn read_batch(
     b: &RecordBatch,
     t: &Target<'_>,
     ts: &str,
-    group: Option<&str>,
+    group: &[String],
     measure: Option<&str>,
     filter: Option<&FilterExpr>,
     filter_cols: &[String],
@@ -351,8 +355,9 @@ fn read_batch(
         .collect::<Result<Vec<_>, _>>()?;
     let times = micros(&col(ts)?)?;
     let groups = group
+        .iter()
         .map(|g| col(g).and_then(|a| strings(&a)))
-        .transpose()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let measures = measure
         .map(|m| col(m).and_then(|a| floats(&a)))
         .transpose()?;
@@ -390,7 +395,15 @@ fn read_batch(
         if missing {
             continue; // a row of no one: never counted
         }
-        let group = groups.as_ref().and_then(|g| g[i].clone());
+        // The key tuple; `None` when not grouped or one of its values is null.
+        let group = (!groups.is_empty())
+            .then(|| {
+                groups
+                    .iter()
+                    .map(|g| g[i].clone())
+                    .collect::<Option<Vec<_>>>()
+            })
+            .flatten();
         let value = measures.as_ref().and_then(|m| m[i]);
         if measures.is_some() && value.is_none_or(f64::is_nan) {
             continue; // sums and means read rows with a value
@@ -399,8 +412,11 @@ fn read_batch(
         identity.extend_from_slice(entity.as_bytes());
         identity.push(0);
         identity.extend_from_slice(&t_us.to_le_bytes());
-        if let Some(g) = &group {
-            identity.extend_from_slice(g.as_bytes());
+        for (n, v) in group.iter().flatten().enumerate() {
+            if n > 0 {
+                identity.push(0x1f);
+            }
+            identity.extend_from_slice(v.as_bytes());
         }
         identity.push(0);
         if let Some(v) = value {

@@ -57,6 +57,7 @@ mod point_in_time;
 mod point_in_time_exec;
 mod progress;
 mod query_planner;
+mod release_schema;
 mod retention_filter;
 mod schema_check;
 mod source_scan;

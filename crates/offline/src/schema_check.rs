@@ -205,14 +205,24 @@ pub async fn check_views(
     }
 }
 
-/// Checks every feature view in the catalog against its source.
+/// Checks every feature view in the catalog against its source, and the columns every
+/// declared release reads.
 pub async fn check_sources(
     ctx: &SessionContext,
     root: &Path,
     catalog: &Catalog,
 ) -> Result<(), ValidationErrors> {
     let views: Vec<&FeatureViewDef> = catalog.feature_views().values().collect();
-    check_views(ctx, root, catalog, &views).await
+    let mut errs = match check_views(ctx, root, catalog, &views).await {
+        Ok(()) => Vec::new(),
+        Err(ValidationErrors(e)) => e,
+    };
+    errs.extend(crate::release_schema::check_release_columns(ctx, root, catalog).await);
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errs))
+    }
 }
 
 /// The feature type an Arrow column holds (`None` for types Tessera does not read).

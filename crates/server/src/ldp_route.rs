@@ -5,7 +5,9 @@
 //! A batch is the binary format of [`tessera_ldp::wire`] (`Content-Type:
 //! application/x-tessera-ldp`, what devices send) or JSON. It is decoded whole before
 //! anything is stored (a bad report rejects the batch), merged into the sketch and the
-//! sketch file replaced durably before the answer. Every batch is audited as one record
+//! sketch file replaced durably before the answer. A consumer may send only the reports
+//! its definition lists (`ldp_reports: [genre_plays]`); others are refused with 403 and
+//! audited. Every batch is audited as one record
 //! (action `ldp_report`) with its report count — never anything about the devices: a
 //! batch carries no identifier, and the server keeps no per-report record.
 
@@ -163,6 +165,27 @@ pub(crate) async fn ldp_reports(
     let caller = state.auth.caller(&headers)?;
     let (st, h, c) = (&state, &headers, &caller);
     let refuse = move |e| audited(st, c, ACTION_LDP_REPORT, Route::V1LdpReports, h, e);
+    // Permission first: a consumer sends only the reports its `ldp_reports:` lists (callers
+    // that are not consumers, `--auth none`, are not limited).
+    let allowed: Option<Vec<String>> = caller.consumer_name().map(|n| {
+        state
+            .access
+            .catalog()
+            .consumers()
+            .get(n)
+            .map(|c| c.ldp_reports.clone())
+            .unwrap_or_default()
+    });
+    if let (Some(name), Some(list)) = (caller.consumer_name(), &allowed) {
+        if list.is_empty() {
+            return Err(refuse(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ldp_report_denied",
+                format!("consumer `{name}` may not send local-DP reports (hint: list the reports it may send in its definition, e.g. `ldp_reports: [genre_plays]`)"),
+            ))
+            .await);
+        }
+    }
     let sketches = match sketches(&state) {
         Ok(s) => s,
         Err(e) => return Err(refuse(e).await),
@@ -188,6 +211,20 @@ pub(crate) async fn ldp_reports(
         Ok(d) => d,
         Err(e) => return Err(refuse(e).await),
     };
+    if let (Some(name), Some(list)) = (caller.consumer_name(), &allowed) {
+        if !list.contains(&report) {
+            return Err(refuse(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ldp_report_denied",
+                format!(
+                    "consumer `{name}` may not send reports of `{}` (hint: it may send: {}; add the report to its `ldp_reports:`)",
+                    tessera_access::clip(&report),
+                    list.join(", ")
+                ),
+            ))
+            .await);
+        }
+    }
     let started = std::time::Instant::now();
     let n = delta.reports();
     let name = report.clone();

@@ -1,11 +1,15 @@
-//! `POST /v1/releases`: a differentially private release (a count, sum, mean or histogram
-//! declared under `releases:`) for an authenticated consumer, charged to its budget for a
-//! purpose that declares `dp: { budget: … }`.
+//! `POST /v1/releases`: a differentially private release (a count, sum, mean or histogram)
+//! for an authenticated consumer, charged to its budget for a purpose that declares `dp: {
+//! budget: … }`.
 //!
 //! `{"release": "plays_per_genre", "purpose": "analytics", "rho": 0.05, "from": "…", "to":
-//! "…"}` (`purpose` may come from the `X-Tessera-Purpose` header; `rho`/`epsilon`, `from`
-//! and `to` are optional). Only declared releases run here: their bounds and groups were
-//! reviewed in `plan`/`apply`. The caller's permission is checked first — an authenticated
+//! "…"}` runs a release declared under `releases:` (`purpose` may come from the
+//! `X-Tessera-Purpose` header; `rho`/`epsilon`, `from` and `to` are optional).
+//! `{"adhoc": {"source": …, "entity": …, "query": "count", "max_rows": 5, …}, "rho": 0.05}`
+//! runs an ad-hoc query ([`tessera_core::AdhocReleaseDef`]): checked like a declared one,
+//! then by the policy gate (it reads only columns of classifications the purpose allows,
+//! groups only by public ones; bounds and the cost are required). The caller's permission
+//! is checked first — an authenticated
 //! consumer holding a purpose with a budget — then the body is read within the server's
 //! limits, then the [`Releaser`] the program running the server installed
 //! ([`crate::AppState::with_releaser`]) runs it. Every outcome is audited (action
@@ -17,6 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use tessera_audit::{AuditDecision, AuditRecord};
+use tessera_core::{AdhocReleaseDef, Catalog, ReleaseDef};
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
@@ -33,8 +38,12 @@ pub const ACTION_RELEASE: &str = "dp_release";
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseCall {
-    /// The declared release's name.
-    pub release: String,
+    /// The declared release's name (or `adhoc`).
+    #[serde(default)]
+    pub release: Option<String>,
+    /// An ad-hoc query (instead of `release`).
+    #[serde(default)]
+    pub adhoc: Option<AdhocReleaseDef>,
     /// The purpose (or the `X-Tessera-Purpose` header).
     #[serde(default)]
     pub purpose: Option<String>,
@@ -50,6 +59,38 @@ pub struct ReleaseCall {
     /// Rows before.
     #[serde(default)]
     pub to: Option<String>,
+}
+
+impl ReleaseCall {
+    /// The release to run and whether it is ad hoc: the declared one named `release`, or the
+    /// one `adhoc` describes (exactly one of them).
+    pub fn release_def(&self, catalog: &Catalog) -> Result<(ReleaseDef, bool), ReleaseFailure> {
+        match (&self.release, &self.adhoc) {
+            (Some(name), None) => catalog
+                .release(name)
+                .map(|d| (d.clone(), false))
+                .map_err(|e| ReleaseFailure::Invalid(e.to_string())),
+            (None, Some(q)) => Ok((q.to_release(), true)),
+            (Some(_), Some(_)) => Err(ReleaseFailure::Invalid(
+                "give `release` (a declared release) or `adhoc` (a query), not both".into(),
+            )),
+            (None, None) => Err(ReleaseFailure::Invalid(
+                "give `release` (a declared release's name) or `adhoc` (a query: source, entity, query, max_rows, …) (hint: docs/DIFFERENTIAL_PRIVACY.md#ad-hoc-releases)".into(),
+            )),
+        }
+    }
+
+    /// What the audit record names: the declared release, or the ad-hoc query as JSON.
+    fn label(&self) -> String {
+        match (&self.release, &self.adhoc) {
+            (Some(r), _) => format!("release={}", tessera_access::clip(r)),
+            (None, Some(q)) => format!(
+                "adhoc={}",
+                tessera_access::clip_to(&serde_json::to_string(q).unwrap_or_default(), 2000)
+            ),
+            (None, None) => "release=-".into(),
+        }
+    }
 }
 
 /// A release that ran.
@@ -163,7 +204,8 @@ pub(crate) async fn releases(
         .await);
     }
     let started = std::time::Instant::now();
-    let release = call.release.clone();
+    let label = call.label();
+    let adhoc = call.adhoc.is_some();
     let result = releaser.release(name, &purpose, call).await;
     let mut record = AuditRecord::now(ACTION_RELEASE, &caller.to_string(), &purpose);
     record.latency_us = started.elapsed().as_micros() as u64;
@@ -171,7 +213,11 @@ pub(crate) async fn releases(
         Ok(done) => {
             record.features = [done.read].into_iter().collect();
             record.rows = done.groups;
-            record.detail = Some(done.audit_detail);
+            record.detail = Some(if adhoc {
+                format!("{} {label}", done.audit_detail)
+            } else {
+                done.audit_detail
+            });
             if let Err(e) = state.access.audit().record(record).await {
                 // The budget is already charged; the answer is withheld unless audited.
                 return Err(ApiError::internal(format!(
@@ -185,7 +231,7 @@ pub(crate) async fn releases(
         Err(ReleaseFailure::Failed(m)) => {
             record.decision = AuditDecision::Error;
             record.reasons = vec![tessera_access::clip_to(&m, 2000).into_owned()];
-            record.detail = Some(format!("release={}", tessera_access::clip(&release)));
+            record.detail = Some(label);
             let _ = state.access.audit().record(record).await;
             return Err(ApiError::internal(m));
         }
@@ -200,7 +246,7 @@ pub(crate) async fn releases(
         status.as_u16(),
         tessera_access::clip_to(&message, 2000)
     )];
-    record.detail = Some(format!("release={}", tessera_access::clip(&release)));
+    record.detail = Some(label);
     let _ = state.access.audit().record(record).await;
     Err(ApiError::new(status, code, message))
 }

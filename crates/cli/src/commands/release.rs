@@ -1,7 +1,8 @@
 //! `tessera release`: a differentially private count, sum, mean or histogram, charged to a
 //! consumer's budget for a purpose (`docs/DIFFERENTIAL_PRIVACY.md`). Runs a release
-//! declared under `releases:` by name, or one described by flags; every outcome is audited
-//! (action `dp_release`) with its cost and the budget left.
+//! declared under `releases:` by name, or an ad-hoc one described by flags or a JSON file
+//! (checked like a declared one, then by the policy gate); every outcome is audited (action
+//! `dp_release`) with its cost and the budget left.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 use tessera_audit::{AuditDecision, AuditRecord};
 use tessera_core::{
-    Catalog, EntityHasher, GroupByDef, MeasureDef, ReleaseCostDef, ReleaseDef, ReleaseQuery,
+    AdhocReleaseDef, Catalog, EntityHasher, GroupByDef, GroupColumns, GroupDomain, MeasureDef,
+    ReleaseCostDef, ReleaseDef, ReleaseQuery,
 };
 use tessera_dp::sample::ChaChaSource;
 use tessera_dp::{ReleaseAnswer, ReleaseContext, ReleaseRequest, TimeRange};
@@ -46,8 +48,9 @@ pub(crate) struct ReleaseArgs {
     /// Rows before this time (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
     pub to: Option<String>,
-    /// count, sum, mean or histogram (a release described by flags).
-    #[arg(long)]
+    /// count, sum, mean or histogram (an ad-hoc release described by the flags below), or
+    /// FILE.json: an ad-hoc release as JSON (the `adhoc` object of `POST /v1/releases`).
+    #[arg(long, value_name = "KIND|FILE.json")]
     pub query: Option<String>,
     /// The source to read.
     #[arg(long, conflicts_with = "view")]
@@ -61,10 +64,11 @@ pub(crate) struct ReleaseArgs {
     /// A filter on the rows (`action = 'play'`).
     #[arg(long)]
     pub filter: Option<String>,
-    /// The column to group by.
-    #[arg(long)]
-    pub group_by: Option<String>,
-    /// The public domain of the groups, comma-separated.
+    /// The column or columns to group by, comma-separated (one group per tuple of values).
+    #[arg(long, value_delimiter = ',')]
+    pub group_by: Vec<String>,
+    /// The public domain of the groups of one group column, comma-separated (several
+    /// columns' domains: use --query FILE.json).
     #[arg(long, value_delimiter = ',')]
     pub domain: Vec<String>,
     /// Instead of a domain: select groups by a noisy-count threshold with this δ.
@@ -107,7 +111,7 @@ impl ReleaseArgs {
             view: None,
             entity: None,
             filter: None,
-            group_by: None,
+            group_by: Vec::new(),
             domain: Vec::new(),
             threshold_delta: None,
             column: None,
@@ -119,27 +123,49 @@ impl ReleaseArgs {
         }
     }
 
-    /// The release to run: the declared one, or one built from the flags.
-    fn release(&self, catalog: &Catalog) -> Result<ReleaseDef> {
-        let described = self.query.is_some()
-            || self.source.is_some()
+    /// The release to run: the declared one, or the ad-hoc one the flags or the JSON file
+    /// describe (then also returned, to be gated and audited).
+    fn release(&self, catalog: &Catalog) -> Result<(ReleaseDef, Option<AdhocReleaseDef>)> {
+        let described = self.source.is_some()
             || self.view.is_some()
-            || self.group_by.is_some()
+            || self.entity.is_some()
+            || !self.group_by.is_empty()
+            || !self.domain.is_empty()
+            || self.threshold_delta.is_some()
             || self.column.is_some()
             || self.max_rows.is_some()
             || self.filter.is_some();
         if let Some(name) = &self.name {
-            if described {
+            if described || self.query.is_some() {
                 bail!("--name runs the declared release `{name}` as declared (hint: drop --query, --source, --view, --group-by, --column, --max-rows and --filter, or drop --name to describe a release with flags)");
             }
-            return Ok(catalog.release(name)?.clone());
+            return Ok((catalog.release(name)?.clone(), None));
         }
         let Some(q) = &self.query else {
-            bail!("name a declared release with --name, or describe one with --query count|sum|mean|histogram (declared: {})",
+            bail!("name a declared release with --name, or describe one with --query count|sum|mean|histogram or --query FILE.json (declared: {})",
                 names(catalog));
         };
+        let adhoc = if q.ends_with(".json") {
+            if described {
+                bail!("--query {q} holds the whole ad-hoc release (hint: put --source, --view, --entity, --filter, --group-by, --domain, --threshold-delta, --column and --max-rows in the file, or describe the release with flags only)");
+            }
+            let text = std::fs::read_to_string(q)
+                .map_err(|e| anyhow::anyhow!("--query {q}: cannot read it: {e}"))?;
+            serde_json::from_str::<AdhocReleaseDef>(&text).map_err(|e| {
+                anyhow::anyhow!("--query {q}: {e} (hint: the `adhoc` object of POST /v1/releases: source or view, entity, query, max_rows, and measure / group_by / filter as needed; docs/DIFFERENTIAL_PRIVACY.md#ad-hoc-releases)")
+            })?
+        } else {
+            self.described(q)?
+        };
+        Ok((adhoc.to_release(), Some(adhoc)))
+    }
+
+    /// The ad-hoc release the flags describe, with the query kind `q`.
+    fn described(&self, q: &str) -> Result<AdhocReleaseDef> {
         let query = ReleaseQuery::parse(q).ok_or_else(|| {
-            anyhow::anyhow!("--query `{q}` is not one of count, sum, mean, histogram")
+            anyhow::anyhow!(
+                "--query `{q}` is not one of count, sum, mean, histogram (or a FILE.json)"
+            )
         })?;
         let Some(max_rows) = self.max_rows else {
             bail!("a release described by flags needs --max-rows N (the most rows one entity contributes)");
@@ -152,27 +178,29 @@ impl ReleaseArgs {
                 precision: self.precision,
             }),
             (None, None, None) => None,
-            _ => bail!("a measure needs --column, --lo and --hi together"),
+            _ => bail!("a measure needs --column, --lo and --hi together (its bounds are never taken from the data)"),
         };
-        let group_by = self.group_by.as_ref().map(|c| GroupByDef {
-            column: c.clone(),
-            domain: (!self.domain.is_empty()).then(|| self.domain.clone()),
+        if self.group_by.len() > 1 && !self.domain.is_empty() {
+            bail!("--domain lists the groups of one column, but --group-by names {} (hint: give each column's domain in a --query FILE.json: \"group_by\": {{\"column\": [\"a\", \"b\"], \"domain\": {{\"a\": [\"x\"]}}}})", self.group_by.len());
+        }
+        let group_by = (!self.group_by.is_empty()).then(|| GroupByDef {
+            column: if self.group_by.len() == 1 {
+                GroupColumns::One(self.group_by[0].clone())
+            } else {
+                GroupColumns::Many(self.group_by.clone())
+            },
+            domain: (!self.domain.is_empty()).then(|| GroupDomain::Values(self.domain.clone())),
             threshold_delta: self.threshold_delta,
         });
-        Ok(ReleaseDef {
-            name: format!("adhoc_{q}"),
+        Ok(AdhocReleaseDef {
             source: self.source.clone(),
             view: self.view.clone(),
             entity: self.entity.clone(),
             filter: self.filter.clone(),
-            lookup: None,
             query,
             group_by,
             measure,
             max_rows,
-            mechanism: None,
-            cost: None,
-            description: None,
         })
     }
 
@@ -223,10 +251,16 @@ pub(crate) async fn release(args: &ReleaseArgs) -> Result<ReleaseAnswer> {
     let outcome = run_audited(args, &catalog).await;
     record.latency_us = started.elapsed().as_micros() as u64;
     match &outcome {
-        Ok((def, a)) => {
+        Ok((def, adhoc, a)) => {
             record.features = [source_label(def)].into_iter().collect();
             record.rows = a.groups.len() as u64;
-            record.detail = Some(format!("{} registry_version={version}", a.audit_detail()));
+            let adhoc = adhoc.as_ref().map_or(String::new(), |q| {
+                format!(" adhoc={}", serde_json::to_string(q).unwrap_or_default())
+            });
+            record.detail = Some(format!(
+                "{}{adhoc} registry_version={version}",
+                a.audit_detail()
+            ));
         }
         Err(e) => {
             let refusal = e
@@ -238,11 +272,18 @@ pub(crate) async fn release(args: &ReleaseArgs) -> Result<ReleaseAnswer> {
                 AuditDecision::Error
             };
             record.reasons = vec![format!("{e:#}")];
-            record.detail = Some(format!("registry_version={version}"));
+            // A refused ad-hoc query is audited with what it asked for.
+            let adhoc = match args.release(&catalog) {
+                Ok((_, Some(q))) => {
+                    format!("adhoc={} ", serde_json::to_string(&q).unwrap_or_default())
+                }
+                _ => String::new(),
+            };
+            record.detail = Some(format!("{adhoc}registry_version={version}"));
         }
     }
     audit.append(&record)?;
-    outcome.map(|(_, a)| a)
+    outcome.map(|(_, _, a)| a)
 }
 
 fn source_label(def: &ReleaseDef) -> String {
@@ -253,10 +294,13 @@ fn source_label(def: &ReleaseDef) -> String {
     }
 }
 
-async fn run_audited(args: &ReleaseArgs, catalog: &Catalog) -> Result<(ReleaseDef, ReleaseAnswer)> {
+async fn run_audited(
+    args: &ReleaseArgs,
+    catalog: &Catalog,
+) -> Result<(ReleaseDef, Option<AdhocReleaseDef>, ReleaseAnswer)> {
     // Permission first: nothing is read or planned for a consumer without the budget.
     tessera_dp::authorize(catalog, &args.consumer, &args.purpose)?;
-    let def = args.release(catalog)?;
+    let (def, adhoc) = args.release(catalog)?;
     let range = TimeRange {
         from_us: time("from", args.from.as_deref())?,
         to_us: time("to", args.to.as_deref())?,
@@ -276,11 +320,12 @@ async fn run_audited(args: &ReleaseArgs, catalog: &Catalog) -> Result<(ReleaseDe
         purpose: args.purpose.clone(),
         cost: args.cost(),
         range,
+        adhoc: adhoc.is_some(),
     };
     let mut rng = ChaChaSource::from_os()?;
     let answer =
         tessera_dp::run_release(&cx, &req, &mut rng, chrono::Utc::now().timestamp_micros()).await?;
-    Ok((def, answer))
+    Ok((def, adhoc, answer))
 }
 
 /// The answer as a table.
@@ -304,7 +349,12 @@ pub(crate) fn print_answer(a: &ReleaseAnswer) {
         a.consumer,
         a.purpose
     );
-    println!("   {:<16} {:>14} {:>12}", "group", "noisy value", "± (95%)");
+    let header = if a.group_by.len() > 1 {
+        a.group_by.join(", ")
+    } else {
+        "group".to_string()
+    };
+    println!("   {:<16} {:>14} {:>12}", header, "noisy value", "± (95%)");
     for g in &a.groups {
         let v = g.value.map_or("-".to_string(), short);
         let ci = if g.variance.is_finite() {
@@ -314,7 +364,9 @@ pub(crate) fn print_answer(a: &ReleaseAnswer) {
         };
         println!(
             "   {:<16} {:>14} {:>12}",
-            g.group.as_deref().unwrap_or("(all)"),
+            g.group
+                .as_ref()
+                .map_or("(all)".to_string(), tessera_dp::GroupKey::label),
             v,
             ci
         );

@@ -1,5 +1,6 @@
-//! What runs `POST /v1/releases` for `tessera serve`: declared releases over the
-//! repository's sources, charged to the consumer's budget (`tessera_dp`).
+//! What runs `POST /v1/releases` for `tessera serve`: declared and ad-hoc releases over
+//! the repository's sources, charged to the consumer's budget (`tessera_dp`; an ad-hoc
+//! query passes the policy gate first).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use tessera_dp::sample::ChaChaSource;
 use tessera_dp::{ReleaseContext, ReleaseRequest, TimeRange};
 use tessera_server::{ReleaseCall, ReleaseDone, ReleaseFailure, Releaser};
 
-/// Runs declared releases of one repository.
+/// Runs the releases of one repository.
 #[derive(Debug)]
 pub(crate) struct LiveReleaser {
     /// The repository root.
@@ -52,11 +53,7 @@ impl Releaser for LiveReleaser {
         purpose: &str,
         call: ReleaseCall,
     ) -> Result<ReleaseDone, ReleaseFailure> {
-        let def = self
-            .catalog
-            .release(&call.release)
-            .map_err(|e| ReleaseFailure::Invalid(chain(&e)))?
-            .clone();
+        let (def, adhoc) = call.release_def(&self.catalog)?;
         let range = TimeRange {
             from_us: time("from", call.from.as_deref())?,
             to_us: time("to", call.to.as_deref())?,
@@ -85,6 +82,7 @@ impl Releaser for LiveReleaser {
                 epsilon: call.epsilon,
             }),
             range,
+            adhoc,
         };
         let mut rng = ChaChaSource::from_os().map_err(|e| ReleaseFailure::Failed(chain(&e)))?;
         let now = chrono::Utc::now().timestamp_micros();

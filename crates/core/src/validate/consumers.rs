@@ -1,5 +1,5 @@
-//! Consumers: a token variable, purposes that exist (the default among them), and `writes:`
-//! that name feature views or sources.
+//! Consumers: a token variable, purposes that exist (the default among them), `writes:`
+//! that name feature views or sources, and `ldp_reports:` that name local-DP reports.
 
 use crate::catalog::{Catalog, CONSUMER};
 use crate::definitions::ConsumerDef;
@@ -22,6 +22,7 @@ pub(super) fn check_consumers(c: &Catalog, errs: &mut Vec<ValidationError>) {
         }
         check_purposes_of(c, consumer, errs);
         check_writes(c, consumer, errs);
+        check_ldp_reports(c, consumer, errs);
     }
 }
 
@@ -66,6 +67,32 @@ fn check_writes(c: &Catalog, consumer: &ConsumerDef, errs: &mut Vec<ValidationEr
                     "list the feature views and sources it may push to{}",
                     known_hint(w, known.map(String::as_str))
                 ),
+            ));
+        }
+    }
+}
+
+fn check_ldp_reports(c: &Catalog, consumer: &ConsumerDef, errs: &mut Vec<ValidationError>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &consumer.ldp_reports {
+        if !c.ldp_reports().contains_key(r) {
+            errs.push(problem(
+                c,
+                CONSUMER,
+                &consumer.name,
+                format!("`ldp_reports:` names `{r}`, which is not an `ldp_reports:` definition"),
+                format!(
+                    "list the local-DP reports it may send{}",
+                    known_hint(r, c.ldp_reports().keys().map(String::as_str))
+                ),
+            ));
+        } else if !seen.insert(r) {
+            errs.push(problem(
+                c,
+                CONSUMER,
+                &consumer.name,
+                format!("`ldp_reports:` names `{r}` twice"),
+                "name each report once",
             ));
         }
     }

@@ -138,6 +138,30 @@ feature_views:
     }
 
     #[test]
+    fn consumers_name_the_reports_they_may_send() {
+        let report = "  - { name: g, feature: taste:genre, domain: { values: [a, b] }, mechanism: cms, epsilon: 4, k: 16, m: 1024, cap: { epsilon: 8, per: 1d } }\n";
+        let with = |consumer: &str| {
+            let text = format!("{BASE}ldp_reports:\n{report}consumers:\n{consumer}");
+            let defs = Definitions::from_yaml_str(&text, "f.yaml".as_ref()).unwrap();
+            Catalog::build(vec![defs]).map_err(|e| e.to_string())
+        };
+        let c = with("  - { name: app, token_env: T, purposes: [], ldp_reports: [g] }\n").unwrap();
+        assert_eq!(c.consumers()["app"].ldp_reports, ["g"]);
+        let c = with("  - { name: app, token_env: T, purposes: [] }\n").unwrap();
+        assert!(
+            c.consumers()["app"].ldp_reports.is_empty(),
+            "none by default"
+        );
+        let e = with("  - { name: app, token_env: T, purposes: [], ldp_reports: [h, g, g] }\n")
+            .unwrap_err();
+        assert!(
+            e.contains("consumer `app`: `ldp_reports:` names `h`, which is not an `ldp_reports:` definition"),
+            "{e}"
+        );
+        assert!(e.contains("names `g` twice"), "{e}");
+    }
+
+    #[test]
     fn every_problem_is_named_with_a_fix() {
         let e = build(concat!(
             "  - { name: a, feature: taste:genre, domain: { values: [x] }, mechanism: hcms, epsilon: 4, k: 16, m: 1000, cap: { epsilon: 8, per: 1d } }\n",

@@ -49,7 +49,13 @@ fn ldp_report_carries_only_the_report_and_the_cap_survives_restarts() {
         "project: ldp\nregistry: .tessera/registry\noffline_store: { path: data/offline }\nonline_store: { type: embedded, path: .tessera/online }\naudit_log: .tessera/audit\n",
     )
     .unwrap();
-    std::fs::write(repo.join("features/cloud.yaml"), CLOUD_DEFINITIONS).unwrap();
+    // The app's consumer may send this report (`POST /v1/ldp/reports` refuses others).
+    let cloud = CLOUD_DEFINITIONS.replace(
+        "purposes: [ranking] }",
+        "purposes: [ranking], ldp_reports: [genre_plays] }",
+    );
+    assert_ne!(cloud, CLOUD_DEFINITIONS);
+    std::fs::write(repo.join("features/cloud.yaml"), cloud).unwrap();
     std::fs::write(repo.join("features/device.yaml"), DEVICE_DEFINITIONS).unwrap();
     std::fs::write(repo.join("features/ldp.yaml"), LDP_DEFINITIONS).unwrap();
     std::fs::write(

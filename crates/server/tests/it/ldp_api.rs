@@ -36,8 +36,8 @@ purposes:
   - { name: ads, allows: [personal], requires_consent: true }
   - { name: ranking, allows: [personal] }
 consumers:
-  - { name: ranker, token_env: RANKER_TOKEN, purposes: [ads, ranking] }
-  - { name: admin, token_env: ADMIN_TOKEN, purposes: [ranking], consent: true }
+  - { name: ranker, token_env: RANKER_TOKEN, purposes: [ads, ranking], ldp_reports: [genres, genres_h] }
+  - { name: admin, token_env: ADMIN_TOKEN, purposes: [ranking], consent: true, ldp_reports: [genres] }
 "#;
 
 fn with_ldp(mut server: TestServer, repo: &std::path::Path) -> TestServer {
@@ -118,10 +118,21 @@ async fn reports_accumulate_and_estimates_are_gated() {
     let r = server.send(binary(Some(RANKER), batch)).await;
     r.expect(422);
     assert_eq!(r.code(), "ldp_parameters_mismatch", "{}", r.text);
+    // A report the consumer may not send (unknown, or not in its `ldp_reports:`): 403.
     let batch = encode_batch("nope", &cms, &reports(cms, "nope", "pop", 5, 5)).unwrap();
     let r = server.send(binary(Some(RANKER), batch.clone())).await;
-    r.expect(404);
-    assert_eq!(r.code(), "unknown_ldp_report");
+    r.expect(403);
+    assert_eq!(r.code(), "ldp_report_denied");
+    let hcms = LdpParams::new(Mechanism::Hcms, 8.0, 4, 64).unwrap();
+    let h = encode_batch("genres_h", &hcms, &reports(hcms, "genres_h", "pop", 5, 7)).unwrap();
+    let r = server.send(binary(Some(ADMIN), h)).await;
+    r.expect(403);
+    assert!(
+        r.message().contains("may not send reports of `genres_h`")
+            && r.message().contains("genres"),
+        "{}",
+        r.text
+    );
     let r = server
         .send(binary(Some(RANKER), batch[..batch.len() - 3].to_vec()))
         .await;
@@ -133,7 +144,6 @@ async fn reports_accumulate_and_estimates_are_gated() {
     assert!(r.message().contains("\"bit\": 1 or -1"), "{}", r.text);
 
     // An HCMS batch of the open-domain report.
-    let hcms = LdpParams::new(Mechanism::Hcms, 8.0, 4, 64).unwrap();
     let batch = encode_batch("genres_h", &hcms, &reports(hcms, "genres_h", "pop", 400, 6)).unwrap();
     server.send(binary(Some(RANKER), batch)).await.expect(200);
 
@@ -202,7 +212,7 @@ async fn reports_accumulate_and_estimates_are_gated() {
             r.action == ACTION_LDP_REPORT && r.decision != tessera_audit::AuditDecision::Allow
         })
         .count();
-    assert_eq!(refused, 4);
+    assert_eq!(refused, 5);
     assert!(records
         .iter()
         .any(|r| r.action == ACTION_LDP_ESTIMATE && r.purpose == "ranking"));
@@ -223,6 +233,35 @@ async fn reports_accumulate_and_estimates_are_gated() {
         .await;
     again.expect(200);
     assert_eq!(again.json["estimates"], r_estimates(&server).await);
+}
+
+#[tokio::test]
+async fn a_consumer_without_permission_sends_no_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().to_path_buf();
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("online")).unwrap());
+    let defs = DEFS.replace(", ldp_reports: [genres] }", " }");
+    let (server, _) = server_over(store, dir, &defs);
+    let server = with_ldp(server, &repo);
+    let cms = LdpParams::new(Mechanism::Cms, 8.0, 4, 64).unwrap();
+    let batch = encode_batch("genres", &cms, &reports(cms, "genres", "jazz", 10, 1)).unwrap();
+    let r = server.send(binary(Some(ADMIN), batch.clone())).await;
+    r.expect(403);
+    assert_eq!(r.code(), "ldp_report_denied");
+    assert!(r.message().contains("ldp_reports: [genre"), "{}", r.text);
+    assert!(
+        !tessera_server::sketch_path(&repo, "genres").exists(),
+        "nothing stored"
+    );
+    let records = server.audit_records().await;
+    let denied: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == ACTION_LDP_REPORT)
+        .collect();
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0].decision, tessera_audit::AuditDecision::Deny);
+    // The same batch from a consumer that may send it is accepted.
+    server.send(binary(Some(RANKER), batch)).await.expect(200);
 }
 
 async fn r_estimates(server: &TestServer) -> serde_json::Value {

@@ -20,6 +20,13 @@ use crate::fixtures::TestServer;
 const DEFS: &str = r#"
 entities: [{ name: user, join_keys: [user_id] }]
 sources: [{ name: plays, type: batch, path: plays.csv, timestamp_field: ts }]
+feature_views:
+  - name: play_facts
+    entities: [user]
+    source: plays
+    features:
+      - { name: genre, type: string, classification: public }
+      - { name: secs, type: int64, classification: personal }
 purposes:
   - { name: analytics, allows: [public], dp: { budget: { rho: 1.0, per: 30d } } }
   - { name: ranking, allows: [personal] }
@@ -51,11 +58,7 @@ impl Releaser for TestReleaser {
         purpose: &str,
         call: ReleaseCall,
     ) -> Result<ReleaseDone, ReleaseFailure> {
-        let def = self
-            .catalog
-            .release(&call.release)
-            .map_err(|e| ReleaseFailure::Invalid(e.to_string()))?
-            .clone();
+        let (def, adhoc) = call.release_def(&self.catalog)?;
         let erased = HashSet::new();
         let cx = ReleaseContext {
             root: &self.root,
@@ -72,6 +75,7 @@ impl Releaser for TestReleaser {
                 epsilon: call.epsilon,
             }),
             range: TimeRange::default(),
+            adhoc,
         };
         let now = chrono::Utc::now().timestamp_micros();
         match tessera_dp::run_release(&cx, &req, &mut ChaChaSource::seeded(1), now).await {
@@ -90,11 +94,11 @@ impl Releaser for TestReleaser {
 fn server(with_releaser: bool) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let mut csv = "user_id,ts,genre\n".to_string();
+    let mut csv = "user_id,ts,genre,secs\n".to_string();
     for u in 0..40 {
         for _ in 0..(1 + u % 4) {
             csv.push_str(&format!(
-                "{u},2026-01-01T00:00:00Z,{}\n",
+                "{u},2026-01-01T00:00:00Z,{},30\n",
                 ["pop", "rock", "jazz"][u % 3]
             ));
         }
@@ -238,4 +242,100 @@ async fn without_a_releaser_the_route_answers_501() {
         .await;
     r.expect(501);
     assert_eq!(r.code(), "releases_unsupported");
+}
+
+#[tokio::test]
+async fn adhoc_releases_are_gated_charged_and_audited() {
+    let s = server(true);
+    let post = |body: &'static str| s.post("/v1/releases", Some(ADMIN), body);
+    // A query sent with the request: bounds, groups and cost in the body.
+    let r = post(
+        r#"{"adhoc": {"source": "plays", "entity": "user", "query": "histogram", "max_rows": 2,
+            "group_by": {"column": "genre", "domain": ["pop", "rock", "jazz"]}}, "rho": 0.1}"#,
+    )
+    .await;
+    r.expect(200);
+    assert_eq!(r.json["release"], "adhoc_histogram");
+    assert_eq!(r.json["groups"].as_array().unwrap().len(), 3);
+    assert_eq!(r.json["noise"]["count"]["sigma2"], 20.0, "2² / (2·0.1)");
+    assert_eq!(r.json["budget"]["remaining_rho"], 0.9);
+
+    // The policy gate: a personal measure for a purpose that allows only public data, a
+    // group column no feature classifies.
+    let r = post(
+        r#"{"adhoc": {"source": "plays", "entity": "user", "query": "sum", "max_rows": 2,
+            "measure": {"column": "secs", "lo": 0, "hi": 60}}, "rho": 0.1}"#,
+    )
+    .await;
+    r.expect(403);
+    assert_eq!(r.code(), "release_refused");
+    assert!(
+        r.message()
+            .contains("measure column `secs` of source `plays` is personal"),
+        "{}",
+        r.text
+    );
+    let r = post(
+        r#"{"adhoc": {"source": "plays", "entity": "user", "query": "histogram", "max_rows": 2,
+            "group_by": {"column": "user_id", "threshold_delta": 1e-7}}, "rho": 0.1}"#,
+    )
+    .await;
+    r.expect(403);
+    assert!(
+        r.message()
+            .contains("group column `user_id` of source `plays` has no classification"),
+        "{}",
+        r.text
+    );
+
+    // Bounds are required, never inferred; the cost too; one of `release` and `adhoc`.
+    let r = post(
+        r#"{"adhoc": {"source": "plays", "entity": "user", "query": "sum", "max_rows": 2,
+            "measure": {"column": "secs"}}, "rho": 0.1}"#,
+    )
+    .await;
+    r.expect(422);
+    assert!(r.message().contains("missing field `lo`"), "{}", r.text);
+    let r = post(
+        r#"{"adhoc": {"source": "plays", "entity": "user", "query": "count", "max_rows": 2}}"#,
+    )
+    .await;
+    r.expect(422);
+    assert!(r.message().contains("no cost given"), "{}", r.text);
+    let r = post(r#"{"release": "per_genre", "adhoc": {"source": "plays", "entity": "user", "query": "count", "max_rows": 2}}"#).await;
+    r.expect(422);
+    assert!(r.message().contains("not both"), "{}", r.text);
+    let r = post(r#"{"adhoc": {"source": "plays", "query": "count", "max_rows": 2, "group_by": {"column": ["genre", "genre"], "domain": {"genre": ["pop"]}}}, "rho": 0.1}"#).await;
+    r.expect(422);
+    assert!(
+        r.message().contains("names no `entity`") && r.message().contains("twice"),
+        "{}",
+        r.text
+    );
+
+    // Over the budget: refused with what is left.
+    let r = post(r#"{"adhoc": {"source": "plays", "entity": "user", "query": "count", "max_rows": 2}, "rho": 0.95}"#).await;
+    r.expect(403);
+    assert!(r.message().contains("ρ = 0.9 of ρ = 1"), "{}", r.text);
+
+    let records: Vec<_> = s
+        .audit_records()
+        .await
+        .into_iter()
+        .filter(|r| r.action == "dp_release")
+        .collect();
+    assert_eq!(records.len(), 8, "{records:#?}");
+    let ok = &records[0];
+    assert_eq!(ok.decision, AuditDecision::Allow);
+    let detail = ok.detail.as_deref().unwrap();
+    assert!(
+        detail.contains("cost: ρ = 0.1") && detail.contains("rho_remaining=0.9"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(r#"adhoc={"source":"plays""#),
+        "the query is audited: {detail}"
+    );
+    assert_eq!(records[1].decision, AuditDecision::Deny);
+    assert!(records[1].detail.as_deref().unwrap().starts_with("adhoc="));
 }
