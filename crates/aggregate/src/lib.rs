@@ -130,6 +130,7 @@ pub mod lexer;
 mod min_contributors;
 mod min_max;
 mod row;
+mod series_layout;
 mod sum;
 mod tiles;
 mod view_state;

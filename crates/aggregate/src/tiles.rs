@@ -162,6 +162,21 @@ impl TiledAggregate {
     /// `window.start_at(t) <= ts <= t`. See the module docs for when this is
     /// [`Error::NotServable`] or [`Error::Evicted`] instead.
     pub fn value_at(&self, t: i64) -> Result<Value> {
+        self.value_over(self.window, t)
+    }
+
+    /// As [`TiledAggregate::value_at`] over another window of the same hop (tile size),
+    /// read from these tiles: the value of the events with `window.start_at(t) <= ts <= t`.
+    /// One tile series thus serves every window of its hop (`1d` and `7d` share their
+    /// hourly tiles); a window reaching back past what [`TiledAggregate::evict_before`]
+    /// kept is [`Error::Evicted`], and a window of another hop is [`Error::StateMismatch`].
+    pub fn value_over(&self, window: Window, t: i64) -> Result<Value> {
+        if window.hop() != self.window.hop() {
+            return Err(Error::StateMismatch {
+                left: self.describe(),
+                right: format!("a window of {window}"),
+            });
+        }
         let head = self.tile_key(t);
         if let Some(max_ts) = self.max_ts.filter(|&m| t < m) {
             let head_has_events = self
@@ -176,7 +191,7 @@ impl TiledAggregate {
                 return Err(Error::NotServable { at: t, max_ts });
             }
         }
-        let from = match self.window.start_at(t) {
+        let from = match window.start_at(t) {
             Some(start) => {
                 if let Some(evicted_before) = self.evicted_before.filter(|&wm| start < wm) {
                     return Err(Error::Evicted {

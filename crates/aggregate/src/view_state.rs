@@ -2,6 +2,7 @@
 //! for one entity, updated by one event and stored as one blob.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::filter_expr::FilterExpr;
 use crate::min_contributors::MinContributors;
 use crate::row::Row;
+use crate::series_layout::{SeriesDef, SeriesLayout};
 use crate::tiles::TiledAggregate;
 use crate::window::Window;
 use tessera_value::Value;
@@ -138,19 +140,53 @@ impl ViewAggregation {
 /// The definitions of a [`ViewState`]: the view's windowed aggregations, in
 /// order. Shared by every entity's state (hold it once, e.g. in an `Arc`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ViewSpecDef", into = "ViewSpecDef")]
 pub struct ViewSpec {
     aggregations: Vec<ViewAggregation>,
+    /// The tile series of a state and how each aggregation reads them (derived from
+    /// `aggregations`; shared with every state made from this spec).
+    layout: Arc<SeriesLayout>,
+}
+
+/// The serde shape of [`ViewSpec`]: its aggregations.
+#[derive(Serialize, Deserialize)]
+struct ViewSpecDef {
+    aggregations: Vec<ViewAggregation>,
+}
+
+impl From<ViewSpecDef> for ViewSpec {
+    fn from(d: ViewSpecDef) -> Self {
+        ViewSpec::new(d.aggregations)
+    }
+}
+
+impl From<ViewSpec> for ViewSpecDef {
+    fn from(s: ViewSpec) -> Self {
+        ViewSpecDef {
+            aggregations: s.aggregations,
+        }
+    }
 }
 
 impl ViewSpec {
     /// A spec over these aggregations, in output order.
     pub fn new(aggregations: Vec<ViewAggregation>) -> Self {
-        ViewSpec { aggregations }
+        let layout = Arc::new(SeriesLayout::of(&aggregations));
+        ViewSpec {
+            aggregations,
+            layout,
+        }
     }
 
     /// The aggregations, in output order.
     pub fn aggregations(&self) -> &[ViewAggregation] {
         &self.aggregations
+    }
+
+    /// How many tile series a state of this view keeps: one per (column, aggregation,
+    /// filter, hop), so windows of the same hop share theirs (see [`ViewState`]).
+    pub fn series_count(&self) -> usize {
+        self.layout.series.len()
     }
 
     /// Checks the spec against the source's columns: each input column exists
@@ -198,74 +234,44 @@ impl ViewSpec {
         Ok(())
     }
 
-    /// An empty state for one entity: the view's aggregates, then one contributor
-    /// count per aggregation with a k-threshold.
+    /// An empty state for one entity: one empty tile series per (column, aggregation,
+    /// filter, hop) of the view, contributor counts of k-thresholded aggregations included.
     pub fn new_state(&self) -> ViewState {
-        let mut aggregates: Vec<TiledAggregate> = self
-            .aggregations
-            .iter()
-            .map(|a| TiledAggregate::new(a.aggregation.clone(), a.window))
-            .collect();
-        aggregates.extend(self.thresholds().map(|(i, _)| {
-            TiledAggregate::new(
-                MinContributors::contributor_aggregation(),
-                self.aggregations[i].window,
-            )
-        }));
         ViewState {
-            aggregates,
-            thresholds: self.thresholds().map(|(i, m)| (i, m.clone())).collect(),
+            series: self
+                .layout
+                .series
+                .iter()
+                .map(SeriesDef::new_series)
+                .collect(),
+            layout: self.layout.clone(),
         }
     }
 
-    /// `(aggregation index, threshold)` of each aggregation with a k-threshold, in order.
-    fn thresholds(&self) -> impl Iterator<Item = (usize, &MinContributors)> + '_ {
-        self.aggregations
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| a.min_contributors.as_ref().map(|m| (i, m)))
-    }
-
+    /// Checks that `state` was made for this spec.
     fn matches(&self, state: &ViewState) -> Result<()> {
-        let expected = self.aggregations.len() + self.thresholds().count();
-        if expected != state.aggregates.len() {
-            return Err(Error::DefinitionMismatch {
-                reason: format!(
-                    "the state holds {} aggregations, the view defines {}",
-                    state.aggregates.len(),
-                    expected
-                ),
-            });
+        if Arc::ptr_eq(&self.layout, &state.layout) || self.layout == state.layout {
+            Ok(())
+        } else {
+            Err(Error::DefinitionMismatch {
+                reason: "the state was made for other aggregations than the view defines".into(),
+            })
         }
-        for ((i, m), (j, n)) in self.thresholds().zip(&state.thresholds) {
-            if i != *j || m != n {
-                return Err(Error::DefinitionMismatch {
-                    reason: format!(
-                        "`{}` has another k-threshold than the state",
-                        self.aggregations[i].feature_name()
-                    ),
-                });
-            }
-        }
-        for (a, t) in self.aggregations.iter().zip(&state.aggregates) {
-            if &a.aggregation != t.aggregation() || a.window != t.window() {
-                return Err(Error::DefinitionMismatch {
-                    reason: format!(
-                        "`{}` is stored as {} over {}",
-                        a.feature_name(),
-                        t.aggregation().function().short_name(),
-                        t.window()
-                    ),
-                });
-            }
-        }
-        Ok(())
     }
 }
+
+/// The version byte of [`ViewState::encode`]: 2 since the state keeps one tile series per
+/// (column, aggregation, filter, hop); 1 (one series per aggregation and window, then one
+/// per k-threshold) still decodes.
+const STATE_VERSION: u8 = 2;
 
 /// All windowed aggregations of one feature view for one entity: what the online
 /// store holds per entity. Update it with each event, read `value_at(now)`,
 /// evict old tiles, and store it with [`ViewState::encode`].
+///
+/// Aggregations of the same column, function and filter whose windows have the same hop
+/// (tile size) share one series of tiles, kept for the longest of those windows: `1d` and
+/// `7d` read the same hourly tiles, each over its own span.
 ///
 /// ```
 /// use tessera_aggregate::*;
@@ -290,38 +296,28 @@ impl ViewSpec {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ViewState {
-    /// The view's aggregates in spec order, then one contributor count per entry of
-    /// `thresholds`.
-    aggregates: Vec<TiledAggregate>,
-    /// `(aggregation index, threshold)` per k-thresholded aggregation (from the spec).
-    thresholds: Vec<(usize, MinContributors)>,
+    /// One per series of `layout`, in its order.
+    series: Vec<TiledAggregate>,
+    /// The spec's layout (shared).
+    layout: Arc<SeriesLayout>,
 }
 
 impl ViewState {
-    /// Applies one event at `ts` to every aggregation whose filter passes,
-    /// reading each aggregation's column from `row` (missing reads as null).
-    /// Returns whether any aggregation changed. Fails if `spec` is not the spec
-    /// this state was made for.
+    /// Applies one event at `ts` to every series whose filter passes, reading each
+    /// series' column from `row` (missing reads as null). Returns whether any series
+    /// changed. Fails if `spec` is not the spec this state was made for.
     pub fn update<R: Row + ?Sized>(&mut self, spec: &ViewSpec, ts: i64, row: &R) -> Result<bool> {
         spec.matches(self)?;
         let mut changed = false;
-        for (a, t) in spec.aggregations.iter().zip(&mut self.aggregates) {
-            if a.filter.as_ref().is_some_and(|f| !f.eval(row)) {
+        for (def, t) in self.layout.series.iter().zip(&mut self.series) {
+            if def.filter.as_ref().is_some_and(|f| !f.eval(row)) {
                 continue;
             }
-            let value = match &a.column {
+            let value = match &def.column {
                 Some(c) => row.get(c).unwrap_or(&Value::Null),
                 None => &Value::Null,
             };
             changed |= t.update(ts, value);
-        }
-        let n = spec.aggregations.len();
-        for ((i, m), t) in spec.thresholds().zip(&mut self.aggregates[n..]) {
-            let a = &spec.aggregations[i];
-            if a.filter.as_ref().is_some_and(|f| !f.eval(row)) {
-                continue;
-            }
-            changed |= t.update(ts, row.get(m.by()).unwrap_or(&Value::Null));
         }
         Ok(changed)
     }
@@ -339,93 +335,182 @@ impl ViewState {
 
     /// As [`ViewState::value_at`], with `None` for a suppressed value.
     pub fn finish_at(&self, t: i64) -> Result<Vec<Option<Value>>> {
-        let n = self.aggregates.len() - self.thresholds.len();
-        let mut out: Vec<Option<Value>> = self.aggregates[..n]
-            .iter()
-            .map(|a| a.value_at(t).map(Some))
-            .collect::<Result<_>>()?;
-        for ((i, m), c) in self.thresholds.iter().zip(&self.aggregates[n..]) {
-            let count = c.value_at(t)?;
-            if let Some(slot) = out.get_mut(*i) {
-                *slot = slot.take().and_then(|v| m.finish(v, &count));
+        let read = |series: usize, window: Window| -> Result<Value> {
+            match self.series.get(series) {
+                Some(s) => s.value_over(window, t),
+                None => Err(Error::DefinitionMismatch {
+                    reason: "the state lacks a tile series of the view".into(),
+                }),
             }
-        }
-        Ok(out)
+        };
+        self.layout
+            .outputs
+            .iter()
+            .map(|o| {
+                let value = read(o.series, o.window)?;
+                Ok(match &o.threshold {
+                    None => Some(value),
+                    Some((m, counts)) => m.finish(value, &read(*counts, o.window)?),
+                })
+            })
+            .collect()
     }
 
-    /// [`TiledAggregate::evict_before`] on every aggregation; returns the number
-    /// of tiles dropped.
+    /// [`TiledAggregate::evict_before`] on every series; returns the number of tiles
+    /// dropped.
     pub fn evict_before(&mut self, now: i64) -> usize {
-        self.aggregates
-            .iter_mut()
-            .map(|a| a.evict_before(now))
-            .sum()
+        self.series.iter_mut().map(|a| a.evict_before(now)).sum()
     }
 
     /// Folds another entity state of the same view into this one. On error
     /// `self` is unchanged.
     pub fn merge(&mut self, other: &ViewState) -> Result<()> {
-        if self.aggregates.len() != other.aggregates.len()
-            || self.thresholds != other.thresholds
-            || self
-                .aggregates
-                .iter()
-                .zip(&other.aggregates)
-                .any(|(a, b)| a.aggregation() != b.aggregation() || a.window() != b.window())
-        {
+        if self.layout != other.layout || self.series.len() != other.series.len() {
             return Err(Error::StateMismatch {
                 left: "a view state".into(),
                 right: "a view state of another definition".into(),
             });
         }
-        for (a, b) in self.aggregates.iter_mut().zip(&other.aggregates) {
+        let mut merged = self.series.clone();
+        for (a, b) in merged.iter_mut().zip(&other.series) {
             a.merge(b)?;
         }
+        self.series = merged;
         Ok(())
     }
 
-    /// The per-aggregation states, in spec order, then the contributor counts of the
-    /// k-thresholded aggregations.
+    /// The tile series, one per (column, aggregation, filter, hop) of the view, in order
+    /// of first use by the spec's aggregations (a k-thresholded aggregation's contributor
+    /// count right after its values' series when new).
     pub fn aggregates(&self) -> &[TiledAggregate] {
-        &self.aggregates
+        &self.series
     }
 
-    /// Whether no aggregation holds a tile (nothing worth storing).
+    /// The newest event time applied to any series, `None` when empty.
+    pub fn max_ts(&self) -> Option<i64> {
+        self.series.iter().filter_map(TiledAggregate::max_ts).max()
+    }
+
+    /// Whether no series holds a tile (nothing worth storing).
     pub fn is_empty(&self) -> bool {
-        self.aggregates.iter().all(TiledAggregate::is_empty)
+        self.series.iter().all(TiledAggregate::is_empty)
     }
 
-    /// Appends the blob: a version byte, the count, then each aggregation's
-    /// definition and tiles. Equal states give equal bytes.
+    /// Appends the blob: a version byte, the series count, then each series' definition
+    /// and tiles. Equal states give equal bytes.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.push(FORMAT_VERSION);
-        put_varint(out, self.aggregates.len() as u64);
-        for a in &self.aggregates {
+        out.push(STATE_VERSION);
+        put_varint(out, self.series.len() as u64);
+        for a in &self.series {
             a.encode_body(out);
         }
     }
 
-    /// Decodes a whole blob written by [`ViewState::encode`] and checks that it
-    /// belongs to `spec` ([`Error::DefinitionMismatch`] when the view changed:
-    /// rebuild the state from a backfill then).
+    /// Decodes a whole blob written by [`ViewState::encode`] (or by a Tessera that kept
+    /// one tile series per aggregation and window: version 1) and checks that it belongs
+    /// to `spec` ([`Error::DefinitionMismatch`] when the view changed: rebuild the state
+    /// from a backfill then).
     pub fn decode(bytes: &[u8], spec: &ViewSpec) -> Result<ViewState> {
         let mut r = Reader::new(bytes);
-        r.version()?;
+        let version = r.u8()?;
+        if version != STATE_VERSION && version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: STATE_VERSION,
+            });
+        }
         let n = r.count(4)?;
-        let mut aggregates = Vec::with_capacity(n);
+        let mut stored = Vec::with_capacity(n);
         for _ in 0..n {
-            aggregates.push(TiledAggregate::decode_body(&mut r)?);
+            stored.push(TiledAggregate::decode_body(&mut r)?);
         }
         if r.remaining() != 0 {
             return Err(r.error("trailing bytes after the view state"));
         }
-        let state = ViewState {
-            aggregates,
-            thresholds: spec.thresholds().map(|(i, m)| (i, m.clone())).collect(),
+        let series = if version == STATE_VERSION {
+            stored
+        } else {
+            series_of_v1(stored, spec)?
         };
-        spec.matches(&state)?;
-        Ok(state)
+        let layout = &spec.layout;
+        if series.len() != layout.series.len() {
+            return Err(Error::DefinitionMismatch {
+                reason: format!(
+                    "the state holds {} tile series, the view defines {}",
+                    series.len(),
+                    layout.series.len()
+                ),
+            });
+        }
+        for (def, s) in layout.series.iter().zip(&series) {
+            if &def.aggregation != s.aggregation() || def.window != s.window() {
+                return Err(Error::DefinitionMismatch {
+                    reason: format!(
+                        "a series of {} over {} is stored as {} over {}",
+                        def.aggregation.function().short_name(),
+                        def.window,
+                        s.aggregation().function().short_name(),
+                        s.window()
+                    ),
+                });
+            }
+        }
+        Ok(ViewState {
+            series,
+            layout: layout.clone(),
+        })
     }
+}
+
+/// The series of a version-1 state: it held one tiled aggregate per aggregation of the
+/// spec, in order, then one contributor count per k-thresholded aggregation. Each series
+/// is the stored aggregate of its longest window (it received the same events as the
+/// shorter ones of its hop and evicted no later, so it holds every tile they did).
+fn series_of_v1(mut stored: Vec<TiledAggregate>, spec: &ViewSpec) -> Result<Vec<TiledAggregate>> {
+    let layout = &spec.layout;
+    let thresholded = layout
+        .outputs
+        .iter()
+        .filter(|o| o.threshold.is_some())
+        .count();
+    if stored.len() != layout.outputs.len() + thresholded {
+        return Err(Error::DefinitionMismatch {
+            reason: format!(
+                "the state holds {} aggregations, the view defines {}",
+                stored.len(),
+                layout.outputs.len() + thresholded
+            ),
+        });
+    }
+    // (series, index into `stored`) of each stored aggregate.
+    let mut sources: Vec<(usize, usize)> = Vec::with_capacity(stored.len());
+    let mut next_count = layout.outputs.len();
+    for (i, o) in layout.outputs.iter().enumerate() {
+        sources.push((o.series, i));
+        if let Some((_, counts)) = &o.threshold {
+            sources.push((*counts, next_count));
+            next_count += 1;
+        }
+    }
+    let mut series = Vec::with_capacity(layout.series.len());
+    for (s, def) in layout.series.iter().enumerate() {
+        let from = sources
+            .iter()
+            .filter(|(of, _)| *of == s)
+            .map(|(_, i)| *i)
+            .find(|&i| {
+                stored[i].window() == def.window && stored[i].aggregation() == &def.aggregation
+            })
+            .ok_or_else(|| Error::DefinitionMismatch {
+                reason: format!(
+                    "the state holds no {} over {}",
+                    def.aggregation.function().short_name(),
+                    def.window
+                ),
+            })?;
+        series.push(std::mem::replace(&mut stored[from], def.new_series()));
+    }
+    Ok(series)
 }
 
 #[cfg(test)]
@@ -568,5 +653,190 @@ mod tests {
         )
         .unwrap()]);
         assert!(ViewState::decode(&blob, &plain).is_err());
+    }
+
+    /// Sum over 1h, 1d, 7d, lifetime; a filtered count over 1d and 7d with a k-threshold.
+    fn windows_spec() -> ViewSpec {
+        let sum = |w: &str| {
+            ViewAggregation::new(
+                Some("x"),
+                Aggregation::new(AggFunction::Sum, Some(InputType::Int64)).unwrap(),
+                Window::parse(w).unwrap(),
+            )
+            .unwrap()
+        };
+        let plays = |w: &str| {
+            ViewAggregation::new(None, Aggregation::count_events(), Window::parse(w).unwrap())
+                .unwrap()
+                .with_filter(FilterExpr::parse("action = 'play'").unwrap())
+                .with_min_contributors(MinContributors::new(2, "u").unwrap())
+        };
+        ViewSpec::new(vec![
+            sum("1h"),
+            sum("1d"),
+            sum("7d"),
+            sum("lifetime"),
+            plays("1d"),
+            plays("7d"),
+        ])
+    }
+
+    /// Deterministic pseudo-random events over 10 days: (ts, x, action, u).
+    fn events() -> Vec<(i64, i64, &'static str, i64)> {
+        let mut seed: u64 = 7;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut ts = 0;
+        (0..400)
+            .map(|_| {
+                ts += next(40 * 60) as i64 * 1_000_000;
+                let action = if next(3) == 0 { "skip" } else { "play" };
+                (ts, next(100) as i64, action, next(3) as i64)
+            })
+            .collect()
+    }
+
+    fn row(x: i64, action: &'static str, u: i64) -> [(&'static str, Value); 3] {
+        [
+            ("x", Value::Int64(x)),
+            ("action", Value::from(action)),
+            ("u", Value::Int64(u)),
+        ]
+    }
+
+    /// Each aggregation as a tile series of its own (how version 1 kept them), in spec
+    /// order, then the contributor counts of the thresholded ones.
+    fn separate(spec: &ViewSpec) -> Vec<(TiledAggregate, Option<FilterExpr>, Option<String>)> {
+        let mut out: Vec<_> = spec
+            .aggregations()
+            .iter()
+            .map(|a| {
+                (
+                    TiledAggregate::new(a.aggregation().clone(), a.window()),
+                    a.filter().cloned(),
+                    a.column().map(str::to_owned),
+                )
+            })
+            .collect();
+        for a in spec.aggregations() {
+            if let Some(m) = a.min_contributors() {
+                out.push((
+                    TiledAggregate::new(MinContributors::contributor_aggregation(), a.window()),
+                    a.filter().cloned(),
+                    Some(m.by().to_owned()),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn shared_series_answer_as_separate_windows_do() {
+        let spec = windows_spec();
+        assert_eq!(spec.series_count(), 5); // sum 5m, sum 1h, sum lifetime, count, contributors
+        let mut st = spec.new_state();
+        let mut alone = separate(&spec);
+        for (i, (ts, x, action, u)) in events().into_iter().enumerate() {
+            let r = row(x, action, u);
+            st.update(&spec, ts, r.as_slice()).unwrap();
+            for (t, filter, column) in &mut alone {
+                if filter.as_ref().is_some_and(|f| !f.eval(r.as_slice())) {
+                    continue;
+                }
+                let v = column.as_deref().map_or(Value::Null, |c| {
+                    r.iter()
+                        .find(|(n, _)| *n == c)
+                        .map_or(Value::Null, |(_, v)| v.clone())
+                });
+                t.update(ts, &v);
+            }
+            if i % 50 == 49 {
+                st.evict_before(ts);
+                for (t, _, _) in &mut alone {
+                    t.evict_before(ts);
+                }
+                for at in [ts, ts + HOUR, ts + 2 * DAY] {
+                    let n = spec.aggregations().len();
+                    let want: Vec<Value> = spec
+                        .aggregations()
+                        .iter()
+                        .enumerate()
+                        .map(|(j, a)| {
+                            let v = alone[j].0.value_at(at).unwrap();
+                            match a.min_contributors() {
+                                None => v,
+                                Some(m) => {
+                                    let k = spec.aggregations()[..j]
+                                        .iter()
+                                        .filter(|b| b.min_contributors().is_some())
+                                        .count();
+                                    let count = alone[n + k].0.value_at(at).unwrap();
+                                    m.finish(v, &count).unwrap_or(Value::Null)
+                                }
+                            }
+                        })
+                        .collect();
+                    assert_eq!(st.value_at(at).unwrap(), want, "as of {at}");
+                }
+            }
+        }
+        // Fewer tiles than the separate aggregates hold.
+        let shared: usize = st.aggregates().iter().map(|a| a.tiles().count()).sum();
+        let apart: usize = alone.iter().map(|(a, _, _)| a.tiles().count()).sum();
+        assert!(shared < apart, "{shared} tiles shared vs {apart} apart");
+    }
+
+    #[test]
+    fn version_1_states_still_decode() {
+        let spec = windows_spec();
+        let mut st = spec.new_state();
+        let mut alone = separate(&spec);
+        for (ts, x, action, u) in events() {
+            let r = row(x, action, u);
+            st.update(&spec, ts, r.as_slice()).unwrap();
+            for (t, filter, column) in &mut alone {
+                if filter.as_ref().is_some_and(|f| !f.eval(r.as_slice())) {
+                    continue;
+                }
+                let v = column.as_deref().map_or(Value::Null, |c| {
+                    r.iter()
+                        .find(|(n, _)| *n == c)
+                        .map_or(Value::Null, |(_, v)| v.clone())
+                });
+                t.update(ts, &v);
+            }
+        }
+        let now = st.max_ts().unwrap();
+        st.evict_before(now);
+        for (t, _, _) in &mut alone {
+            t.evict_before(now);
+        }
+        // The version-1 blob: each aggregate in spec order, then the contributor counts.
+        let mut v1 = vec![FORMAT_VERSION];
+        put_varint(&mut v1, alone.len() as u64);
+        for (t, _, _) in &alone {
+            t.encode_body(&mut v1);
+        }
+        let back = ViewState::decode(&v1, &spec).unwrap();
+        assert_eq!(back.value_at(now).unwrap(), st.value_at(now).unwrap());
+        let mut v2 = Vec::new();
+        back.encode(&mut v2);
+        assert_eq!(v2[0], STATE_VERSION);
+        assert_eq!(ViewState::decode(&v2, &spec).unwrap(), back);
+        // A version-1 blob of other aggregations is refused.
+        assert!(matches!(
+            ViewState::decode(&v1, &self::spec()),
+            Err(Error::DefinitionMismatch { .. })
+        ));
+        // An unknown version names the supported one.
+        v2[0] = 9;
+        assert!(matches!(
+            ViewState::decode(&v2, &spec),
+            Err(Error::UnsupportedVersion { found: 9, .. })
+        ));
     }
 }

@@ -292,12 +292,7 @@ impl LocalStore {
                     let now = crate::clock::now_us();
                     let mut rows = Vec::with_capacity(touched.len());
                     for (key, (mut state, old)) in touched {
-                        let newest = state
-                            .aggregates()
-                            .iter()
-                            .filter_map(|a| a.max_ts())
-                            .max()
-                            .unwrap_or(now);
+                        let newest = state.max_ts().unwrap_or(now);
                         state.evict_before(now.min(newest));
                         let stamp = Stamp::new(now.max(old.event_ts.saturating_add(1)), 0);
                         let mut bytes = Vec::new();
@@ -396,11 +391,7 @@ impl LocalStore {
                 ViewKind::Aggregate { spec, positions } => {
                     for key in &keys {
                         let (state, _) = self.state(view, spec, key).await?;
-                        let at = state
-                            .aggregates()
-                            .iter()
-                            .filter_map(|a| a.max_ts())
-                            .fold(now_us, i64::max);
+                        let at = state.max_ts().map_or(now_us, |m| m.max(now_us));
                         let values = state.value_at(at).map_err(|source| Error::Corrupt {
                             what: "aggregation state",
                             view: view.name.to_string(),

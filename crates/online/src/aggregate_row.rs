@@ -89,11 +89,7 @@ fn finish(state: &ViewState, now_us: i64) -> Result<Vec<Value>> {
 }
 
 fn finish_time(state: &ViewState, now_us: i64) -> i64 {
-    state
-        .aggregates()
-        .iter()
-        .filter_map(|a| a.max_ts())
-        .fold(now_us, i64::max)
+    state.max_ts().map_or(now_us, |m| m.max(now_us))
 }
 
 fn unfinishable() -> Error {

@@ -1,9 +1,11 @@
 //! Handing states over to the publisher (which writes them to the online store): encoded
 //! here, on every core, not under the publisher's lock.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tessera_core::aggregate::ViewState;
 use tessera_core::map_parallel;
 use tessera_online::Stamp;
 
@@ -12,6 +14,21 @@ use crate::checkpoint::SourceMeta;
 
 /// States per thread below which encoding them on another thread is not worth starting it.
 pub(super) const ENCODE_PER_THREAD: usize = 1024;
+
+/// `state` encoded into a buffer of exactly its size (the encodings stay in memory until
+/// written and snapshotted: with many entities a generous capacity per state adds up to
+/// hundreds of MB). Encoded first into a scratch buffer of the thread, reused.
+pub(super) fn encode_exact(state: &ViewState) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        scratch.clear();
+        state.encode(&mut scratch);
+        scratch.to_vec()
+    })
+}
 
 pub(super) fn stamp_of(meta: &SourceMeta) -> Stamp {
     Stamp::new(meta.last_stamp, i64::try_from(meta.seq).unwrap_or(i64::MAX))
@@ -40,9 +57,10 @@ impl StreamEngine {
             // Encoded here, on every core, not under the publisher's lock.
             let rows = map_parallel(&keys, ENCODE_PER_THREAD, |kb| {
                 let (key, state) = states.get(kb)?;
-                let mut bytes = Vec::with_capacity(1024);
-                state.encode(&mut bytes);
-                Some((kb.clone(), (key.clone(), stamp, Arc::new(bytes))))
+                Some((
+                    kb.clone(),
+                    (key.clone(), stamp, Arc::new(encode_exact(state))),
+                ))
             });
             if remember {
                 for (kb, (_, _, bytes)) in &rows {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tessera_core::map_parallel;
 
-use super::hand_over::{stamp_of, ENCODE_PER_THREAD};
+use super::hand_over::{encode_exact, stamp_of, ENCODE_PER_THREAD};
 use super::{Encoded, SourceRuntime, StateId, StreamEngine, ViewKind};
 use crate::checkpoint::StateWrite;
 use crate::error::{Chain, Error, Result};
@@ -147,9 +147,7 @@ pub(super) fn take_snapshot(rt: &mut SourceRuntime) -> (Vec<String>, Vec<StateWr
                     return None;
                 };
                 let (_, state) = states.get(kb)?;
-                let mut bytes = Vec::new();
-                state.encode(&mut bytes);
-                Arc::new(bytes)
+                Arc::new(encode_exact(state))
             }
         };
         Some((v.name.clone(), kb.clone(), stamp, bytes))
