@@ -181,7 +181,11 @@ async fn main() {
                 }
             };
             if let Some(p) = only.as_deref() {
-                let p: &'static str = if p == "ranking" { "ranking" } else { "analytics" };
+                let p: &'static str = if p == "ranking" {
+                    "ranking"
+                } else {
+                    "analytics"
+                };
                 let t = one(p).await;
                 if i >= 1000 {
                     raw.push(t);

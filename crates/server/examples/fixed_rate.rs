@@ -162,7 +162,9 @@ impl Request {
             Request::Fixed(b) => std::borrow::Cow::Borrowed(b),
             Request::Template { head, body } => {
                 let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-                let body = body.replace("{seq}", &seq.to_string()).replace("{now}", &now);
+                let body = body
+                    .replace("{seq}", &seq.to_string())
+                    .replace("{now}", &now);
                 std::borrow::Cow::Owned(Self::bytes(head, &body))
             }
         }

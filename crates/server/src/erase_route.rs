@@ -20,9 +20,9 @@ use tessera_audit::AuditRecord;
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
-use crate::json_body::{parse_json, read_body};
+use crate::json_body::parse_json;
 use crate::metrics::Route;
-use crate::refusal_audit::audited;
+use crate::refusal_audit::Refusals;
 use crate::state::AppState;
 
 /// The audit action of an erasure.
@@ -94,40 +94,20 @@ pub(crate) async fn erase(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = state.auth.caller(&headers)?;
-    let (st, h, c) = (&state, &headers, &caller);
-    let refuse = move |e| audited(st, c, ACTION_ERASE, Route::V1Erase, h, e);
-    if let Some(name) = caller.consumer_name() {
-        let allowed = state
-            .access
-            .catalog()
-            .consumers()
-            .get(name)
-            .is_some_and(|c| c.erase);
-        if !allowed {
-            return Err(refuse(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "erase_denied",
-                format!("consumer `{name}` may not erase entities (hint: give it `erase: true` in its definition)"),
-            ))
-            .await);
-        }
-    }
-    let Some(eraser) = state.eraser.clone() else {
-        return Err(refuse(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
+    let refusals = Refusals::new(&state, &caller, &headers, ACTION_ERASE, Route::V1Erase);
+    refusals
+        .consumer_may(|c| c.erase, "erase_denied", |name| {
+            format!("consumer `{name}` may not erase entities (hint: give it `erase: true` in its definition)")
+        })
+        .await?;
+    let eraser = refusals
+        .installed(
+            state.eraser.clone(),
             "erase_unsupported",
             "this server cannot erase (hint: run `tessera erase` on the repository)",
-        ))
-        .await);
-    };
-    let parsed = match read_body(&headers, body, &state.limits).await {
-        Ok(bytes) => decode_erase(&bytes),
-        Err(e) => Err(e),
-    };
-    let keys = match parsed {
-        Ok(k) => k,
-        Err(e) => return Err(refuse(e).await),
-    };
+        )
+        .await?;
+    let keys = refusals.body(body, decode_erase).await?;
     let started = std::time::Instant::now();
     let n = keys.len();
     let result = eraser.erase(keys).await;

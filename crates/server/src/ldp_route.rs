@@ -11,8 +11,6 @@
 //! (action `ldp_report`) with its report count — never anything about the devices: a
 //! batch carries no identifier, and the server keeps no per-report record.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -25,10 +23,10 @@ use tessera_ldp::{Estimator, HcmsReport, LdpParams, Mechanism, Report, Sketch};
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
 use crate::json_body::{check_not_empty, decode_bounded, json_error, read_body};
-use crate::ldp_sketches::{LdpSketches, SketchError};
+use crate::ldp_sketches::SketchError;
 use crate::metrics::Route;
 use crate::purpose::purpose_of;
-use crate::refusal_audit::audited;
+use crate::refusal_audit::Refusals;
 use crate::state::AppState;
 
 /// The audit action of an accepted batch of local-DP reports.
@@ -146,15 +144,9 @@ fn sketch_error(report: &str, e: SketchError) -> ApiError {
     }
 }
 
-fn sketches(state: &AppState) -> Result<Arc<LdpSketches>, ApiError> {
-    state.ldp.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "ldp_unsupported",
-            "this server keeps no local-DP sketches (hint: run `tessera serve` on the repository)",
-        )
-    })
-}
+/// Why a server without sketches cannot take or estimate reports.
+const NO_SKETCHES: &str =
+    "this server keeps no local-DP sketches (hint: run `tessera serve` on the repository)";
 
 /// `POST /v1/ldp/reports`.
 pub(crate) async fn ldp_reports(
@@ -163,8 +155,14 @@ pub(crate) async fn ldp_reports(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = state.auth.caller(&headers)?;
-    let (st, h, c) = (&state, &headers, &caller);
-    let refuse = move |e| audited(st, c, ACTION_LDP_REPORT, Route::V1LdpReports, h, e);
+    let refusals = Refusals::new(
+        &state,
+        &caller,
+        &headers,
+        ACTION_LDP_REPORT,
+        Route::V1LdpReports,
+    );
+    let refuse = |e| refusals.refuse(e);
     // Permission first: a consumer sends only the reports its `ldp_reports:` lists (callers
     // that are not consumers, `--auth none`, are not limited).
     let allowed: Option<Vec<String>> = caller.consumer_name().map(|n| {
@@ -186,10 +184,9 @@ pub(crate) async fn ldp_reports(
             .await);
         }
     }
-    let sketches = match sketches(&state) {
-        Ok(s) => s,
-        Err(e) => return Err(refuse(e).await),
-    };
+    let sketches = refusals
+        .installed(state.ldp.clone(), "ldp_unsupported", NO_SKETCHES)
+        .await?;
     let binary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -207,10 +204,7 @@ pub(crate) async fn ldp_reports(
         }
         Err(e) => Err(e),
     };
-    let (report, delta) = match decoded {
-        Ok(d) => d,
-        Err(e) => return Err(refuse(e).await),
-    };
+    let (report, delta) = refusals.check(decoded).await?;
     if let (Some(name), Some(list)) = (caller.consumer_name(), &allowed) {
         if !list.contains(&report) {
             return Err(refuse(ApiError::new(
@@ -259,18 +253,21 @@ pub(crate) async fn ldp_estimates(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = state.auth.caller(&headers)?;
-    let (st, h, c) = (&state, &headers, &caller);
-    let refuse = move |e| audited(st, c, ACTION_LDP_ESTIMATE, Route::V1LdpEstimates, h, e);
+    let refusals = Refusals::new(
+        &state,
+        &caller,
+        &headers,
+        ACTION_LDP_ESTIMATE,
+        Route::V1LdpEstimates,
+    );
+    let refuse = |e| refusals.refuse(e);
     let query = query_pairs(uri.query().unwrap_or(""));
     let catalog = state.access.catalog();
     let field = query
         .iter()
         .find(|(k, _)| k == "purpose")
         .map(|(_, v)| v.clone());
-    let purpose = match purpose_of(&headers, field) {
-        Ok(p) => p,
-        Err(e) => return Err(refuse(e).await),
-    };
+    let purpose = refusals.check(purpose_of(&headers, field)).await?;
     let consumer = caller
         .consumer_name()
         .and_then(|n| catalog.consumers().get(n));
@@ -319,10 +316,9 @@ pub(crate) async fn ldp_estimates(
         ))
         .await);
     }
-    let sketches = match sketches(&state) {
-        Ok(s) => s,
-        Err(e) => return Err(refuse(e).await),
-    };
+    let sketches = refusals
+        .installed(state.ldp.clone(), "ldp_unsupported", NO_SKETCHES)
+        .await?;
     let started = std::time::Instant::now();
     let name = report.clone();
     let job = tokio::task::spawn_blocking(move || {

@@ -23,9 +23,9 @@ use tessera_consent::{
 use crate::api_error::ApiError;
 use crate::config::Limits;
 use crate::feast_read::json_response;
-use crate::json_body::{check_key_count, parse_json, read_body};
+use crate::json_body::{check_key_count, parse_json};
 use crate::metrics::Route;
-use crate::refusal_audit::audited;
+use crate::refusal_audit::Refusals;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -44,35 +44,25 @@ pub(crate) async fn consent(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = state.auth.caller(&headers)?;
-    match record(&state, &caller, &headers, body).await {
-        Ok(r) => Ok(r),
-        Err(e) => Err(audited(
-            &state,
-            &caller,
-            ACTION_CONSENT,
-            Route::V1Consent,
-            &headers,
-            e,
-        )
-        .await),
-    }
+    let refusals = Refusals::new(&state, &caller, &headers, ACTION_CONSENT, Route::V1Consent);
+    refusals
+        .consumer_may(|c| c.consent, "consent_denied", |name| {
+            format!("consumer `{name}` may not change consent (hint: give it `consent: true` in its definition)")
+        })
+        .await?;
+    let bytes = refusals.bytes(body).await?;
+    let recorded = record(&state, &caller, &bytes).await;
+    refusals.check(recorded).await
 }
 
-async fn record(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    check_permission(state, caller)?;
-    let bytes = read_body(headers, body, &state.limits).await?;
+async fn record(state: &AppState, caller: &Caller, bytes: &[u8]) -> Result<Response, ApiError> {
     let max = state.access.config().max_write_rows;
     let Decoded {
         body: b,
         state: st,
         at_us,
         entities: n,
-    } = decode_consent(&bytes, &state.limits, max)?;
+    } = decode_consent(bytes, &state.limits, max)?;
     let catalog = state.access.catalog();
     check_purpose(catalog, &b.purpose).map_err(|e| invalid("bad_purpose", &e))?;
     let store = state.access.consent().ok_or_else(|| {
@@ -203,28 +193,6 @@ pub(crate) fn decode_consent(
         at_us,
         entities: n,
     })
-}
-
-/// A consumer may change consent only with `consent: true`; callers that are not
-/// consumers (`--auth none`) are not limited, as for writes.
-fn check_permission(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    let Some(name) = caller.consumer_name() else {
-        return Ok(());
-    };
-    let allowed = state
-        .access
-        .catalog()
-        .consumers()
-        .get(name)
-        .is_some_and(|c| c.consent);
-    if allowed {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "consent_denied",
-        format!("consumer `{name}` may not change consent (hint: give it `consent: true` in its definition)"),
-    ))
 }
 
 fn invalid(code: &'static str, e: &tessera_consent::Error) -> ApiError {

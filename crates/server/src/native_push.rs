@@ -17,7 +17,7 @@ use crate::feast_read::json_response;
 use crate::metrics::Route;
 use crate::push_decode::{BodyShape, Columns, PushBody};
 use crate::push_request::read_push;
-use crate::refusal_audit::audited;
+use crate::refusal_audit::Refusals;
 use crate::state::AppState;
 
 pub(crate) const NATIVE_PUSH: BodyShape = BodyShape {
@@ -34,8 +34,7 @@ pub(crate) async fn native_push(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = state.auth.caller(&headers)?;
-    let (st, h, c) = (&state, &headers, &caller);
-    let refuse = move |e| audited(st, c, ACTION_WRITE, Route::V1Push, h, e);
+    let refusals = Refusals::new(&state, &caller, &headers, ACTION_WRITE, Route::V1Push);
     let req = read_push(
         &state,
         &caller,
@@ -46,10 +45,7 @@ pub(crate) async fn native_push(
     )
     .await
     .and_then(rows);
-    let (source, columns) = match req {
-        Ok(r) => r,
-        Err(e) => return Err(refuse(e).await),
-    };
+    let (source, columns) = refusals.check(req).await?;
     let outcome = state
         .access
         .write(WriteRequest {

@@ -25,10 +25,10 @@ use tessera_core::{AdhocReleaseDef, Catalog, ReleaseDef};
 
 use crate::api_error::ApiError;
 use crate::feast_read::json_response;
-use crate::json_body::{parse_json, read_body};
+use crate::json_body::parse_json;
 use crate::metrics::Route;
 use crate::purpose::purpose_of;
-use crate::refusal_audit::audited;
+use crate::refusal_audit::Refusals;
 use crate::state::AppState;
 
 /// The audit action of a release.
@@ -136,8 +136,8 @@ pub(crate) async fn releases(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = state.auth.caller(&headers)?;
-    let (st, h, c) = (&state, &headers, &caller);
-    let refuse = move |e| audited(st, c, ACTION_RELEASE, Route::V1Releases, h, e);
+    let refusals = Refusals::new(&state, &caller, &headers, ACTION_RELEASE, Route::V1Releases);
+    let refuse = |e| refusals.refuse(e);
     let catalog = state.access.catalog();
     // Permission first: an authenticated consumer holding a purpose with a budget.
     let Some(name) = caller.consumer_name() else {
@@ -167,22 +167,14 @@ pub(crate) async fn releases(
         ))
         .await);
     }
-    let Some(releaser) = state.releaser.clone() else {
-        return Err(refuse(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
+    let releaser = refusals
+        .installed(
+            state.releaser.clone(),
             "releases_unsupported",
             "this server cannot run releases (hint: run `tessera release` on the repository)",
-        ))
-        .await);
-    };
-    let call = match read_body(&headers, body, &state.limits).await {
-        Ok(bytes) => parse_json::<ReleaseCall>(&bytes),
-        Err(e) => Err(e),
-    };
-    let mut call = match call {
-        Ok(c) => c,
-        Err(e) => return Err(refuse(e).await),
-    };
+        )
+        .await?;
+    let mut call = refusals.body(body, parse_json::<ReleaseCall>).await?;
     let purpose = match purpose_of(&headers, call.purpose.take()) {
         Ok(Some(p)) => p,
         Ok(None) if dp_purposes.len() == 1 => dp_purposes[0].clone(),

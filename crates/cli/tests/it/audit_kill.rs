@@ -117,7 +117,9 @@ fn log_event_ids(dir: &std::path::Path) -> Vec<String> {
             .unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let col = batch.column_by_name("event_id").expect("an event_id column");
+            let col = batch
+                .column_by_name("event_id")
+                .expect("an event_id column");
             let col = arrow::compute::cast(col, &arrow::datatypes::DataType::Utf8).unwrap();
             let col = col
                 .as_any()

@@ -80,7 +80,7 @@ async fn serve_joined(
 async fn open_call(
     addr: std::net::SocketAddr,
 ) -> (
-    h2::SendStream<bytes::Bytes>,
+    h2::SendStream<axum::body::Bytes>,
     h2::client::ResponseFuture,
     tokio::task::JoinHandle<()>,
 ) {
@@ -105,7 +105,7 @@ async fn open_call(
 }
 
 /// A gRPC message frame: uncompressed, length-prefixed.
-fn grpc_frame(msg: &impl prost::Message) -> bytes::Bytes {
+fn grpc_frame(msg: &impl prost::Message) -> axum::body::Bytes {
     let payload = msg.encode_to_vec();
     let mut frame = Vec::with_capacity(payload.len() + 5);
     frame.push(0);
@@ -137,7 +137,10 @@ async fn shutdown_drains_calls_in_flight_then_stops_within_the_drain_timeout() {
             )
         }
     };
-    assert!(refused, "a connection opened during the drain is not served");
+    assert!(
+        refused,
+        "a connection opened during the drain is not served"
+    );
     body.send_data(grpc_frame(&read(3)), true).unwrap();
     let response = tokio::time::timeout(Duration::from_secs(5), response)
         .await
