@@ -79,7 +79,7 @@ fn init_plan_apply_training_set_audit() {
             && plan.contains("+ source `device_plays`")
             && plan.contains("+ on_demand_view `user_item_affinity`")
             && plan.contains("+ release `plays_per_genre`")
-            && plan.contains("32 to add"),
+            && plan.contains("33 to add"),
         "{plan}"
     );
     assert!(ok(&["apply", "--repo", r]).contains("Registered version 1"));
