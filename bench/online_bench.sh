@@ -44,7 +44,7 @@ export TESSERA_BENCH_TOKEN=${TESSERA_BENCH_TOKEN:-bench-$(head -c 16 /dev/urando
 
 [ -x "$BIN" ] || { echo "no tessera binary at $BIN (set TESSERA_BIN)" >&2; exit 2; }
 [ -f "$DATA/user_stats.parquet" ] || { echo "no $DATA/user_stats.parquet (run bench/gen_data.py)" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
+[ "${FIXED:-0}" = 1 ] || command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt
 echo "# $(date -u +%FT%TZ) $(nproc) cores, binary $BIN, data $DATA, ttl $TTL, dur $DUR" | tee -a "$SUMMARY"
@@ -110,8 +110,7 @@ EOF
       -H 'Content-Type: application/json' \
       -d "{\"features\":[$FEATS],\"entities\":{\"user_id\":[$ids]}}" | tee -a "$SUMMARY"
   done
-  wrk -t1 -c4 -d3s -s "$HERE/load/online_get.lua" "$URL" -- 1 "$NUSERS" 7 > "$OUT/wrk_${store}_warmup.txt"
-  total=$(( $(awk '/requests in/{print $1}' "$OUT/wrk_${store}_warmup.txt") + 1 + $(echo $ENTITIES | wc -w) ))
+  total=$(( 1 + $(echo $ENTITIES | wc -w) ))
   if [ "${FIXED:-0}" = 1 ]; then
     FR=${FIXED_RATE:-$(dirname "$BIN")/examples/fixed_rate}
     for n in $ENTITIES; do
@@ -133,6 +132,8 @@ PY
       echo "[$store] entities=$n capacity=$cap req/s; at $rate req/s (${RATE_PCT:-50} %): $(fr_summary "$OUT/fixed_${store}_n${n}.json") (loadavg $la0 -> $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$SUMMARY"
     done
   else
+  wrk -t1 -c4 -d3s -s "$HERE/load/online_get.lua" "$URL" -- 1 "$NUSERS" 7 > "$OUT/wrk_${store}_warmup.txt"
+  total=$(( total + $(awk '/requests in/{print $1}' "$OUT/wrk_${store}_warmup.txt") ))
   for n in $ENTITIES; do
     for c in $CONNS; do
       f=$OUT/wrk_${store}_n${n}_c${c}.txt

@@ -15,8 +15,13 @@
 //! pushes.
 //!
 //! Each of `--connections` keep-alive connections owns the request slots `i ≡ k (mod
-//! connections)` of the schedule `start + i / rate`; a connection that falls behind sends
-//! its next request at once and the wait counts in its latency. Prints one JSON line:
+//! connections)` of the schedule `start + i / rate`; a connection that falls behind (still
+//! waiting for an answer at the next slot) sends its next request at once and the wait
+//! counts in its latency. A connection that was free at its slot but woke late (the
+//! runtime's timer has a millisecond's grain) counts from the actual send: the generator's
+//! lateness is not the server's. A server that falls behind for good would keep the run
+//! going: `--grace-s` (10) after the end, the slots not yet sent count as errors and the run
+//! stops. Prints one JSON line:
 //! offered and achieved rate, count, errors (non-2xx or broken connections) and the
 //! latency percentiles in microseconds.
 
@@ -35,6 +40,7 @@ struct Args {
     seconds: f64,
     connections: usize,
     bucket_s: u64,
+    grace_s: f64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -47,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 10.0,
         connections: 16,
         bucket_s: 0,
+        grace_s: 10.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -69,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
             ),
             "--rate" => a.rate = v.parse().map_err(|e| format!("--rate: {e}"))?,
             "--seconds" => a.seconds = v.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--grace-s" => a.grace_s = v.parse().map_err(|e| format!("--grace-s: {e}"))?,
             "--bucket-s" => a.bucket_s = v.parse().map_err(|e| format!("--bucket-s: {e}"))?,
             "--connections" => {
                 a.connections = v.parse().map_err(|e| format!("--connections: {e}"))?
@@ -184,6 +192,8 @@ async fn run_connection(
     let end = start + Duration::from_secs_f64(args.seconds);
     let mut conn = Conn::open(&args.addr).await.ok();
     let mut i = k;
+    // When this connection's last answer arrived: it is free from then on.
+    let mut free_at = start;
     loop {
         let intended = if args.rate > 0.0 {
             start + Duration::from_secs_f64(i as f64 / args.rate)
@@ -193,7 +203,29 @@ async fn run_connection(
         if intended >= end {
             break;
         }
-        tokio::time::sleep_until(intended.into()).await;
+        if Instant::now() >= end + Duration::from_secs_f64(args.grace_s) {
+            // The server fell so far behind that the run would not end: every slot not
+            // sent by now counts as a failed request, sent or not.
+            // Its latency is at least how late it already is.
+            let late = Instant::now().duration_since(intended).as_micros() as u64;
+            out.push((
+                intended.duration_since(start).as_micros() as u64,
+                late,
+                false,
+            ));
+            i += args.connections;
+            continue;
+        }
+        if intended > Instant::now() {
+            tokio::time::sleep_until(intended.into()).await;
+        }
+        let sent = Instant::now();
+        // A connection still busy at the intended instant was held up by the server: the
+        // request's latency counts from the intended instant (no coordinated omission). A
+        // connection that was free then could have sent on time; what lies between the
+        // intended instant and the send is the generator's own timer (tokio's has a
+        // millisecond's grain), not the server's, and is left out.
+        let from = if free_at > intended { intended } else { sent };
         let request = requests[i % requests.len()].render(i);
         let ok = match conn.as_mut() {
             Some(c) => matches!(c.call(&request).await, Ok(s) if (200..300).contains(&s)),
@@ -204,9 +236,10 @@ async fn run_connection(
             conn = Conn::open(&args.addr).await.ok();
         }
         let done = Instant::now();
+        free_at = done;
         out.push((
             intended.duration_since(start).as_micros() as u64,
-            done.duration_since(intended).as_micros() as u64,
+            done.duration_since(from).as_micros() as u64,
             ok,
         ));
         i += args.connections;
