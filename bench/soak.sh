@@ -108,8 +108,14 @@ fr() { # name, rate, seconds, extra flags
   shift 3
   local path=/v1/features
   [ "$name" = push ] && path=/v1/push
+  # An open-loop connection sends one request at a time: it keeps to its schedule only
+  # while the latency stays under connections / rate, so fast rates get more connections
+  # (one per 100 requests/s, at least 8); with too few, the generator, not the server,
+  # falls behind.
+  local conns=8
+  [ "$rate" != 0 ] && conns=$(python3 -c "print(max(8, min(256, round($rate / 100))))")
   "$FIXED_RATE" --addr "127.0.0.1:$PORT" --path "$path" --token "$TESSERA_TOKEN_SOAK" \
-    --bodies-file "$WORK/$name.jsonl" --rate "$rate" --seconds "$secs" --connections 8 "$@"
+    --bodies-file "$WORK/$name.jsonl" --rate "$rate" --seconds "$secs" --connections "$conns" "$@"
 }
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readlines()[-1])[sys.argv[1]])' "$1"; }
 
