@@ -710,7 +710,10 @@ mod tests {
 
     /// Each aggregation as a tile series of its own (how version 1 kept them), in spec
     /// order, then the contributor counts of the thresholded ones.
-    fn separate(spec: &ViewSpec) -> Vec<(TiledAggregate, Option<FilterExpr>, Option<String>)> {
+    /// One aggregation kept on its own: its tiles, its filter, its column.
+    type Separate = (TiledAggregate, Option<FilterExpr>, Option<String>);
+
+    fn separate(spec: &ViewSpec) -> Vec<Separate> {
         let mut out: Vec<_> = spec
             .aggregations()
             .iter()
@@ -734,6 +737,21 @@ mod tests {
         out
     }
 
+    /// Feeds one event row to the separate aggregates, each through its own filter.
+    fn feed(alone: &mut [Separate], ts: i64, r: &[(&'static str, Value); 3]) {
+        for (t, filter, column) in alone {
+            if filter.as_ref().is_some_and(|f| !f.eval(r.as_slice())) {
+                continue;
+            }
+            let v = column.as_deref().map_or(Value::Null, |c| {
+                r.iter()
+                    .find(|(n, _)| *n == c)
+                    .map_or(Value::Null, |(_, v)| v.clone())
+            });
+            t.update(ts, &v);
+        }
+    }
+
     #[test]
     fn shared_series_answer_as_separate_windows_do() {
         let spec = windows_spec();
@@ -743,17 +761,7 @@ mod tests {
         for (i, (ts, x, action, u)) in events().into_iter().enumerate() {
             let r = row(x, action, u);
             st.update(&spec, ts, r.as_slice()).unwrap();
-            for (t, filter, column) in &mut alone {
-                if filter.as_ref().is_some_and(|f| !f.eval(r.as_slice())) {
-                    continue;
-                }
-                let v = column.as_deref().map_or(Value::Null, |c| {
-                    r.iter()
-                        .find(|(n, _)| *n == c)
-                        .map_or(Value::Null, |(_, v)| v.clone())
-                });
-                t.update(ts, &v);
-            }
+            feed(&mut alone, ts, &r);
             if i % 50 == 49 {
                 st.evict_before(ts);
                 for (t, _, _) in &mut alone {
@@ -798,17 +806,7 @@ mod tests {
         for (ts, x, action, u) in events() {
             let r = row(x, action, u);
             st.update(&spec, ts, r.as_slice()).unwrap();
-            for (t, filter, column) in &mut alone {
-                if filter.as_ref().is_some_and(|f| !f.eval(r.as_slice())) {
-                    continue;
-                }
-                let v = column.as_deref().map_or(Value::Null, |c| {
-                    r.iter()
-                        .find(|(n, _)| *n == c)
-                        .map_or(Value::Null, |(_, v)| v.clone())
-                });
-                t.update(ts, &v);
-            }
+            feed(&mut alone, ts, &r);
         }
         let now = st.max_ts().unwrap();
         st.evict_before(now);

@@ -138,7 +138,7 @@ impl From<tessera_access::Error> for ApiError {
 /// The error and its causes (`error; caused by: cause; caused by: …`), for answers and
 /// the log. Every error type of the workspace either prints its cause or exposes it as
 /// its source, never both, so the chain is walked as it is, without de-duplicating.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

@@ -69,7 +69,7 @@ mod routes;
 mod serve;
 mod state;
 
-pub use api_error::{ApiError, ErrorDetail, FeastError};
+pub use api_error::{error_chain, ApiError, ErrorDetail, FeastError};
 pub use auth::{Auth, TokenTable, MIN_TOKEN_LEN};
 pub use body_decode::{decode_request_body, DecodedBody, RequestBody};
 pub use config::Limits;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tessera_core::{Catalog, EntityHasher, ReleaseCostDef};
 use tessera_dp::sample::ChaChaSource;
 use tessera_dp::{ReleaseContext, ReleaseRequest, TimeRange};
-use tessera_server::{ReleaseCall, ReleaseDone, ReleaseFailure, Releaser};
+use tessera_server::{error_chain, ReleaseCall, ReleaseDone, ReleaseFailure, Releaser};
 
 /// Runs the releases of one repository.
 #[derive(Debug)]
@@ -20,18 +20,6 @@ pub(crate) struct LiveReleaser {
     pub catalog: Arc<Catalog>,
     /// The repository's privacy key.
     pub hasher: Arc<EntityHasher>,
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str("; caused by: ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 fn time(field: &str, t: Option<&str>) -> Result<Option<i64>, ReleaseFailure> {
@@ -84,7 +72,8 @@ impl Releaser for LiveReleaser {
             range,
             adhoc,
         };
-        let mut rng = ChaChaSource::from_os().map_err(|e| ReleaseFailure::Failed(chain(&e)))?;
+        let mut rng =
+            ChaChaSource::from_os().map_err(|e| ReleaseFailure::Failed(error_chain(&e)))?;
         let now = chrono::Utc::now().timestamp_micros();
         match tessera_dp::run_release(&cx, &req, &mut rng, now).await {
             Ok(answer) => Ok(ReleaseDone {
@@ -94,13 +83,13 @@ impl Releaser for LiveReleaser {
                 read,
                 groups: answer.groups.len() as u64,
             }),
-            Err(e) if e.is_refusal() => Err(ReleaseFailure::Refused(chain(&e))),
+            Err(e) if e.is_refusal() => Err(ReleaseFailure::Refused(error_chain(&e))),
             Err(
                 e @ (tessera_dp::Error::Query { .. }
                 | tessera_dp::Error::BadParameter(_)
                 | tessera_dp::Error::Core(_)),
-            ) => Err(ReleaseFailure::Invalid(chain(&e))),
-            Err(e) => Err(ReleaseFailure::Failed(chain(&e))),
+            ) => Err(ReleaseFailure::Invalid(error_chain(&e))),
+            Err(e) => Err(ReleaseFailure::Failed(error_chain(&e))),
         }
     }
 }
